@@ -1,0 +1,52 @@
+"""The one ASGI application: pygeoapi's OGC APIs at the root beside the project's own routes.
+
+Route modules contribute ``routes(state) -> list[BaseRoute]``; the app is built by a factory
+from explicit settings so tests run it against their own database.
+"""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from typing import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from iocgis.api.errors import install_error_handlers
+from iocgis.api.state import AppState
+from iocgis.settings import Settings, get_settings
+
+
+async def health(request: Request) -> JSONResponse:
+    """Liveness: the process answers."""
+    return JSONResponse({"status": "ok"})
+
+
+async def ready(request: Request) -> JSONResponse:
+    """Readiness: the database answers and is migrated."""
+    state: AppState = request.app.state.iocgis
+    async with state.pool.connection() as conn:
+        cur = await conn.execute("SELECT count(*) FROM meta.layers")
+        (layers,) = await cur.fetchone()
+    return JSONResponse({"status": "ready", "layers": layers})
+
+
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
+    state = AppState.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await state.open()
+        try:
+            yield
+        finally:
+            await state.close()
+
+    routes = [Route("/health", health), Route("/ready", ready)]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.iocgis = state
+    install_error_handlers(app)
+    return app

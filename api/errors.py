@@ -1,0 +1,41 @@
+"""One place maps errors to HTTP responses with an OGC exception body; no stack traces leak."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from iocgis.errors import IocgisError
+
+log = logging.getLogger("iocgis.api")
+
+
+def error_response(exc: IocgisError) -> JSONResponse:
+    return JSONResponse(exc.as_dict(), status_code=exc.http_status)
+
+
+async def _iocgis_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, IocgisError)
+    return error_response(exc)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"code": "HTTPError", "description": exc.detail}, status_code=exc.status_code)
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return JSONResponse({"code": "InternalError",
+                         "description": "the server failed to answer; the error is logged"},
+                        status_code=500)
+
+
+def install_error_handlers(app: Starlette) -> None:
+    app.add_exception_handler(IocgisError, _iocgis_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

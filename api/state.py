@@ -1,0 +1,32 @@
+"""What the application holds for its lifetime: settings, registry, database pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg_pool import AsyncConnectionPool
+
+from iocgis.db import database_url
+from iocgis.layers import Registry, get_registry
+from iocgis.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    registry: Registry
+    database_url: str
+    pool: AsyncConnectionPool
+
+    @classmethod
+    def build(cls, settings: Settings) -> AppState:
+        url = database_url(settings)
+        pool = AsyncConnectionPool(url, min_size=2, max_size=16, open=False,
+                                   kwargs={"autocommit": True})
+        return cls(settings=settings, registry=get_registry(), database_url=url, pool=pool)
+
+    async def open(self) -> None:
+        await self.pool.open(wait=True, timeout=30)
+
+    async def close(self) -> None:
+        await self.pool.close()

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# iocgis set-up: `./iocgis.sh run` installs everything and runs the platform with the Đồng Nai
+# demo; `./iocgis.sh test` does the same set-up without the demo and runs the whole test suite.
+# Idempotent; run as root or with sudo on Debian 12 / Ubuntu 24.04 with Python 3.12+.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+VENV="$ROOT/.venv"
+MODE=${1:-}
+shift || true
+
+say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
+die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || die "run as root or install sudo: the set-up installs Debian packages"
+  SUDO="sudo"
+fi
+
+# Debian packages the platform needs: PostgreSQL + PostGIS (server), GDAL tools (ogr2ogr, ogrinfo),
+# Chromium for the map page test, Node.js/npm for MapLibre and the style validator, fonts for glyphs.
+APT_PACKAGES=(postgresql gdal-bin chromium nodejs npm fonts-noto-core)
+apt_updated=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ $apt_updated -eq 0 ]; then
+    say "apt-get update"; $SUDO apt-get update -qq; apt_updated=1
+  fi
+  say "installing ${missing[*]}"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+install_system_packages() {
+  apt_install "${APT_PACKAGES[@]}"
+  local ver
+  ver=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
+  [ -n "$ver" ] || die "PostgreSQL did not install"
+  apt_install "postgresql-$ver-postgis-3" "postgresql-$ver-postgis-3-scripts"
+}
+
+find_python() {
+  local candidates=(python3.14 python3.13 python3.12 python3)
+  local c
+  for c in "${candidates[@]}"; do
+    if command -v "$c" >/dev/null 2>&1 && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      command -v "$c"; return 0
+    fi
+  done
+  # pyenv installs that are not the active version
+  for c in "${PYENV_ROOT:-$HOME/.pyenv}"/versions/3.1[2-9]*/bin/python3 /usr/local/bin/python3.1[2-9] /opt/python*/bin/python3; do
+    if [ -x "$c" ] && "$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      echo "$c"; return 0
+    fi
+  done
+  return 1
+}
+
+setup_venv() {
+  local py stamp want
+  if [ ! -x "$VENV/bin/python" ] || ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+    py=$(find_python) || die "no Python 3.12 or newer found: install python3.12 (and python3.12-venv) and run again"
+    say "creating $VENV with $py ($("$py" --version))"
+    rm -rf "$VENV"
+    if ! "$py" -m venv "$VENV" 2>/dev/null; then
+      apt_install python3-venv "python3.$("$py" -c 'import sys; print(sys.version_info[1])')-venv" || true
+      "$py" -m venv "$VENV" || die "cannot create a virtual environment with $py"
+    fi
+  fi
+  stamp="$VENV/.iocgis-installed"
+  want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    say "installing the project and its Python dependencies into $VENV"
+    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
+    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    echo "$want" > "$stamp"
+  fi
+}
+
+setup_node() {
+  # MapLibre GL JS, glyph builder and style validator come from npm, installed locally.
+  if [ -f package.json ]; then
+    if [ ! -d node_modules ] || [ package.json -nt node_modules ] || { [ -f package-lock.json ] && [ package-lock.json -nt node_modules ]; }; then
+      say "installing npm packages"
+      if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+      touch node_modules
+    fi
+  fi
+}
+
+setup() {
+  install_system_packages
+  setup_venv
+  setup_node
+  if [ -z "${DATABASE_URL:-}" ]; then
+    "$VENV/bin/iocgis" db start
+  fi
+  "$VENV/bin/iocgis" db migrate
+}
+
+case "$MODE" in
+  run)
+    setup
+    "$VENV/bin/iocgis" demo --scale "${IOCGIS_DEMO_SCALE:-small}" --load
+    say "serving on http://${IOCGIS_HOST:-127.0.0.1}:${IOCGIS_PORT:-8000} (Ctrl-C stops)"
+    exec "$VENV/bin/iocgis" serve "$@"
+    ;;
+  test)
+    setup
+    set +e
+    "$VENV/bin/python" -m pytest "$@"
+    rc=$?
+    set -e
+    if [ $rc -eq 5 ]; then die "pytest ran no test"; fi
+    exit $rc
+    ;;
+  *)
+    echo "usage: $0 run|test [args]"; exit 2 ;;
+esac

@@ -1,0 +1,85 @@
+"""The one enforcement point: what a caller may see of the registry's layers and fields.
+
+Every path (OGC API, tiles, queries, scenarios, exports, imports, HTML) asks here. A caller
+without the right to a layer is told it does not exist (404), never that it is forbidden.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from iocgis.errors import Forbidden, NotFound
+from iocgis.layers import LayerDef, Registry, get_registry
+from iocgis.layers.model import SENSITIVITY_RANK
+
+# What each role may do. Sensitivity is the highest level the role may read.
+ROLE_RIGHTS: dict[str, dict[str, object]] = {
+    "public": {"sensitivity": "public", "pii": False, "import": False, "admin": False},
+    "viewer": {"sensitivity": "internal", "pii": False, "import": False, "admin": False},
+    "analyst": {"sensitivity": "internal", "pii": False, "import": False, "admin": False},
+    "gis_officer": {"sensitivity": "restricted", "pii": False, "import": True, "admin": False},
+    "admin": {"sensitivity": "restricted", "pii": True, "import": True, "admin": True},
+}
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: an account (or anonymous) with its roles and extra rights."""
+
+    name: str = "anonymous"
+    roles: frozenset[str] = frozenset({"public"})
+    pii: bool = False  # the separate right to see personal-data fields
+    commune_codes: frozenset[str] = field(default_factory=frozenset)  # empty: every commune
+    client: str | None = None  # address the request came from, for the audit trail
+
+    @property
+    def is_anonymous(self) -> bool:
+        return self.roles == frozenset({"public"})
+
+    @property
+    def max_sensitivity(self) -> int:
+        return max(SENSITIVITY_RANK[str(ROLE_RIGHTS[r]["sensitivity"])] for r in self.roles
+                   if r in ROLE_RIGHTS) if self.roles else 0
+
+    @property
+    def sees_pii(self) -> bool:
+        return self.pii or any(bool(ROLE_RIGHTS.get(r, {}).get("pii")) for r in self.roles)
+
+    def may(self, right: str) -> bool:
+        return any(bool(ROLE_RIGHTS.get(r, {}).get(right)) for r in self.roles)
+
+
+ANONYMOUS = Caller()
+
+
+def can_see(caller: Caller, layer: LayerDef) -> bool:
+    return SENSITIVITY_RANK[layer.sensitivity] <= caller.max_sensitivity
+
+
+def visible_layers(caller: Caller, registry: Registry | None = None) -> tuple[LayerDef, ...]:
+    registry = registry or get_registry()
+    return tuple(layer for layer in registry if can_see(caller, layer))
+
+
+def require_layer(caller: Caller, layer_id: str, registry: Registry | None = None) -> LayerDef:
+    """The layer, or NotFound: a caller without the right never learns it exists."""
+    registry = registry or get_registry()
+    if layer_id in registry:
+        layer = registry.get(layer_id)
+        if can_see(caller, layer):
+            return layer
+    raise NotFound(f"unknown layer {layer_id!r}", where="layer",
+                   hint="list the layers you may see at /collections")
+
+
+def visible_fields(caller: Caller, layer: LayerDef) -> tuple[str, ...]:
+    """The layer's fields this caller may read; personal-data fields only with the PII right."""
+    if caller.sees_pii:
+        return layer.field_names
+    return tuple(f.name for f in layer.fields if not f.pii)
+
+
+def require_right(caller: Caller, right: str) -> None:
+    if not caller.may(right):
+        raise Forbidden(f"this action needs the {right!r} right", where=caller.name,
+                        hint="ask an administrator for a role that grants it")

@@ -1,0 +1,60 @@
+"""The ``iocgis`` command. Each sub-command lives in its own module of this package and
+registers itself through a ``register(app)`` function; library errors become CLI errors here."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import typer
+from rich.console import Console
+
+from iocgis.errors import IocgisError
+
+app = typer.Typer(
+    name="iocgis",
+    help="iocgis - the spatial data platform of a provincial Intelligent Operations Center.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err_console = Console(stderr=True)
+
+
+def _register_commands() -> None:
+    import iocgis.cli as package
+
+    for module in sorted(m.name for m in pkgutil.iter_modules(package.__path__)):
+        if module in ("main", "options") or module.startswith("_"):
+            continue
+        mod = importlib.import_module(f"iocgis.cli.{module}")
+        if hasattr(mod, "register"):
+            mod.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except IocgisError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except SystemExit:
+        raise
+    except Exception as exc:  # the click usage errors and aborts
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(1)
+        raise

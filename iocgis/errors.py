@@ -1,0 +1,103 @@
+"""The project's error hierarchy, mapped to HTTP status and CLI exit code in one place.
+
+Every message says what was wrong, where (file, row, field, parameter) and what to do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class IocgisError(Exception):
+    """Base of every error the project raises on purpose."""
+
+    http_status = 500
+    exit_code = 1
+    code = "InternalError"
+
+    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None,
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+        self.hint = hint
+        self.details = details or {}
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.where:
+            parts.append(f"(at {self.where})")
+        if self.hint:
+            parts.append(f"- {self.hint}")
+        return " ".join(parts)
+
+    def as_dict(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"code": self.code, "description": str(self)}
+        if self.where:
+            body["where"] = self.where
+        if self.hint:
+            body["hint"] = self.hint
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class ConfigError(IocgisError):
+    """The layer registry or settings are wrong."""
+
+    code = "ConfigurationError"
+    exit_code = 3
+
+
+class DatabaseError(IocgisError):
+    """The database cannot be reached or set up."""
+
+    http_status = 503
+    code = "DatabaseUnavailable"
+    exit_code = 4
+
+
+class InvalidInput(IocgisError):
+    """A request parameter or an input file is wrong; the caller can fix it."""
+
+    http_status = 400
+    code = "InvalidParameterValue"
+    exit_code = 2
+
+
+class NotFound(IocgisError):
+    http_status = 404
+    code = "NotFound"
+    exit_code = 2
+
+
+class Unauthorized(IocgisError):
+    http_status = 401
+    code = "Unauthorized"
+    exit_code = 5
+
+
+class Forbidden(IocgisError):
+    http_status = 403
+    code = "Forbidden"
+    exit_code = 5
+
+
+class PayloadTooLarge(IocgisError):
+    http_status = 413
+    code = "PayloadTooLarge"
+    exit_code = 2
+
+
+class TooManyRequests(IocgisError):
+    http_status = 429
+    code = "TooManyRequests"
+    exit_code = 2
+
+
+class ImportFailed(IocgisError):
+    """An import was aborted; the live layer is unchanged."""
+
+    http_status = 422
+    code = "ImportFailed"
+    exit_code = 6

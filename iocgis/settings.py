@@ -1,0 +1,47 @@
+"""Settings, read from the environment (prefix ``IOCGIS_``) when built, never at import."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Where the database lives and how the server runs."""
+
+    model_config = SettingsConfigDict(env_prefix="IOCGIS_", extra="ignore")
+
+    # DATABASE_URL (no prefix, the usual name) points at any PostGIS; empty means the local cluster.
+    database_url: str = Field(default="", validation_alias="DATABASE_URL")
+    pg_port: int = 55432
+    pg_data_dir: Path = PROJECT_ROOT / ".pgdata"
+    pg_fallback_root: Path = Path("/var/lib/iocgis")
+    pg_dbname: str = "iocgis"
+    pg_user: str = "iocgis"
+    var_dir: Path = PROJECT_ROOT / "var"
+    # Tile cache and imported rasters; default under var_dir.
+    cache_dir_override: Path | None = Field(default=None, validation_alias="IOCGIS_CACHE_DIR")
+    rasters_dir_override: Path | None = Field(default=None, validation_alias="IOCGIS_RASTERS_DIR")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    # The province the data belongs to (official 2-digit code); checks "inside the province".
+    province_code: str = "75"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.cache_dir_override or self.var_dir / "cache"
+
+    @property
+    def rasters_dir(self) -> Path:
+        return self.rasters_dir_override or self.var_dir / "rasters"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings (tests build their own ``Settings`` instead)."""
+    return Settings()

@@ -1,0 +1,202 @@
+"""Typed, frozen models of the layer registry (one YAML file per group in ``layers/``)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Sensitivity = Literal["public", "internal", "restricted"]
+GeometryType = Literal["Point", "MultiPoint", "MultiLineString", "MultiPolygon"]
+FieldType = Literal["text", "integer", "bigint", "numeric", "boolean", "date", "timestamptz"]
+
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
+# Columns every layer table has besides its own fields; no field may reuse these names.
+SYSTEM_COLUMNS = ("fid", "geom", "extra", "source_date", "import_id", "updated_at")
+SENSITIVITY_RANK: dict[str, int] = {"public": 0, "internal": 1, "restricted": 2}
+
+
+def nfc(text: str) -> str:
+    return unicodedata.normalize("NFC", text)
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Text(Frozen):
+    """A text in Vietnamese and English; both are required."""
+
+    vi: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+    @field_validator("vi", "en")
+    @classmethod
+    def _nfc(cls, value: str) -> str:
+        return nfc(value.strip())
+
+
+class Code(Frozen):
+    """One entry of a code list: the stored code and its titles."""
+
+    code: str
+    vi: str
+    en: str
+
+    @field_validator("vi", "en", "code")
+    @classmethod
+    def _nfc(cls, value: str) -> str:
+        return nfc(str(value).strip())
+
+
+class FieldDef(Frozen):
+    name: str
+    type: FieldType
+    title: Text
+    required: bool = False
+    # A code list: inline codes, or the name of a list in codelists.yaml.
+    domain: tuple[Code, ...] | str | None = None
+    pii: bool = False
+    unit: str | None = None
+    min: float | None = None
+    max: float | None = None
+    max_length: int | None = None
+    pattern: str | None = None
+    # Numeric fields are totalled by queries unless told otherwise (codes, years).
+    total: bool | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not NAME_RE.match(value):
+            raise ValueError(f"field name {value!r} must be lower-case letters, digits and _")
+        if value in SYSTEM_COLUMNS:
+            raise ValueError(f"field name {value!r} is reserved for a system column")
+        return value
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type in ("integer", "bigint", "numeric")
+
+    @property
+    def totalled(self) -> bool:
+        return self.is_numeric and (self.total if self.total is not None else self.domain is None)
+
+
+class ZoomRank(Frozen):
+    """Feature thinning at low zoom: the minimum zoom at which each value of a field appears."""
+
+    field: str
+    values: dict[str, int]
+    default: int
+
+
+class TileSpec(Frozen):
+    minzoom: int = Field(ge=0, le=24)
+    maxzoom: int = Field(default=22, ge=0, le=24)
+    # Attributes carried in tiles, from a zoom on: {zoom: [fields]}; the highest zoom <= z wins.
+    attributes: dict[int, tuple[str, ...]] = Field(default_factory=dict)
+    minzoom_by: ZoomRank | None = None
+    # Polygons smaller than this many square pixels at a zoom are dropped from the tile.
+    min_area_px: float = 1.0
+
+    @model_validator(mode="after")
+    def _range(self) -> TileSpec:
+        if self.minzoom > self.maxzoom:
+            raise ValueError(f"minzoom {self.minzoom} is above maxzoom {self.maxzoom}")
+        return self
+
+    def attributes_at(self, zoom: int) -> tuple[str, ...]:
+        chosen: tuple[str, ...] = ()
+        for z in sorted(self.attributes):
+            if z <= zoom:
+                chosen = self.attributes[z]
+        return chosen
+
+
+class LayerDef(Frozen):
+    group: str
+    name: str
+    title: Text
+    description: Text
+    keywords: tuple[str, ...] = ()
+    geometry: GeometryType | None
+    fields: tuple[FieldDef, ...]
+    key: tuple[str, ...] = ()
+    sensitivity: Sensitivity
+    cadence: timedelta
+    style: str
+    label: str | None = None
+    temporal: str | None = None
+    admin_level: Literal["province", "commune"] | None = None
+    tiles: TileSpec | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.group}.{self.name}"
+
+    @property
+    def schema_name(self) -> str:
+        return self.group
+
+    @property
+    def table_name(self) -> str:
+        return self.name
+
+    @property
+    def is_spatial(self) -> bool:
+        return self.geometry is not None
+
+    @property
+    def pii_fields(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields if f.pii)
+
+    @property
+    def field_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in self.fields)
+
+    def field(self, name: str) -> FieldDef:
+        for f in self.fields:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+    def has_field(self, name: str) -> bool:
+        return name in self.field_names
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LayerDef:
+        names = self.field_names
+        if len(set(names)) != len(names):
+            raise ValueError(f"layer {self.id}: a field name appears twice")
+        refs: list[tuple[str, str]] = [("key", k) for k in self.key]
+        refs += [("label", self.label)] if self.label else []
+        refs += [("temporal", self.temporal)] if self.temporal else []
+        if self.tiles:
+            refs += [("tiles.attributes", a) for attrs in self.tiles.attributes.values() for a in attrs]
+            if self.tiles.minzoom_by:
+                refs.append(("tiles.minzoom_by.field", self.tiles.minzoom_by.field))
+        for where, name in refs:
+            if name not in names:
+                raise ValueError(f"layer {self.id}: {where} names unknown field {name!r}")
+        if self.tiles and not self.is_spatial:
+            raise ValueError(f"layer {self.id}: a layer without geometry cannot have tiles")
+        if self.tiles:
+            leaked = [a for attrs in self.tiles.attributes.values() for a in attrs
+                      if self.field(a).pii]
+            if leaked:
+                raise ValueError(f"layer {self.id}: personal-data fields {leaked} may not go into tiles")
+        if self.temporal and self.field(self.temporal).type not in ("date", "timestamptz"):
+            raise ValueError(f"layer {self.id}: temporal field {self.temporal!r} must be a date or timestamptz")
+        return self
+
+
+class GroupDef(Frozen):
+    group: str
+    title: Text
+    # Position in listings and catalogs (base map first, indicators last).
+    order: int = 100
+    layers: tuple[LayerDef, ...]

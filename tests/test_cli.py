@@ -1,0 +1,48 @@
+"""The ``iocgis`` command, run as a user runs it: a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([str(VENV_BIN / "iocgis"), *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=300)
+
+
+def test_help_explains_each_command() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("db", "layers", "serve"):
+        assert command in result.stdout
+
+
+def test_layers_json_lists_every_layer_with_sensitivity() -> None:
+    result = run_cli("layers", "--json")
+    assert result.returncode == 0, result.stderr
+    layers = {layer["id"]: layer for layer in json.loads(result.stdout)}
+    assert layers["land.parcels"]["sensitivity"] == "internal"
+    assert layers["infra.substations"]["sensitivity"] == "restricted"
+    assert layers["admin.communes"]["title"]["vi"] == "Ranh giới xã, phường, đặc khu"
+
+
+def test_db_status_and_migrate_against_test_database(db_url: str) -> None:
+    env = {"DATABASE_URL": db_url}
+    migrate = run_cli("db", "migrate", env=env)
+    assert migrate.returncode == 0, migrate.stderr
+    status = run_cli("db", "status", env=env)
+    assert status.returncode == 0, status.stderr
+    assert "PostGIS 3" in status.stdout
+
+
+def test_unreachable_database_is_a_clear_error() -> None:
+    result = run_cli("db", "status", env={"DATABASE_URL": "postgresql://nobody:x@127.0.0.1:9/none"})
+    assert result.returncode == 4
+    assert "cannot connect to PostgreSQL" in result.stderr
+    assert "x@" not in result.stderr  # the password is not echoed
