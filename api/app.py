@@ -6,6 +6,7 @@ from explicit settings so tests run it against their own database.
 
 from __future__ import annotations
 
+import importlib
 from contextlib import asynccontextmanager
 from typing import AsyncIterator
 
@@ -17,6 +18,10 @@ from starlette.routing import Route
 from iocgis.api.errors import install_error_handlers
 from iocgis.api.state import AppState
 from iocgis.settings import Settings, get_settings
+
+# Each module exposes ``routes() -> list[BaseRoute]``; add a module here to mount its routes.
+ROUTE_MODULES: tuple[str, ...] = (
+)
 
 
 async def health(request: Request) -> JSONResponse:
@@ -46,6 +51,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await state.close()
 
     routes = [Route("/health", health), Route("/ready", ready)]
+    for module in ROUTE_MODULES:
+        routes += importlib.import_module(module).routes()
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.iocgis = state
     install_error_handlers(app)

@@ -6,6 +6,7 @@ without the right to a layer is told it does not exist (404), never that it is f
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from iocgis.errors import Forbidden, NotFound
@@ -50,6 +51,14 @@ class Caller:
 
 
 ANONYMOUS = Caller()
+
+# Set once per request by the authentication middleware; code deep inside a request
+# (pygeoapi providers, tile and query SQL) reads it from here. Thread pools copy the context.
+CURRENT_CALLER: ContextVar[Caller] = ContextVar("iocgis_caller", default=ANONYMOUS)
+
+
+def current_caller() -> Caller:
+    return CURRENT_CALLER.get()
 
 
 def can_see(caller: Caller, layer: LayerDef) -> bool:
