@@ -20,7 +20,7 @@ fi
 
 # Debian packages the platform needs: PostgreSQL + PostGIS (server), GDAL tools (ogr2ogr, ogrinfo),
 # Chromium for the map page test, Node.js/npm for MapLibre and the style validator, fonts for glyphs.
-APT_PACKAGES=(postgresql gdal-bin chromium nodejs npm fonts-noto-core)
+APT_PACKAGES=(postgresql gdal-bin chromium fonts-noto-core)
 apt_updated=0
 apt_install() {
   local missing=()
@@ -35,6 +35,9 @@ apt_install() {
 
 install_system_packages() {
   apt_install "${APT_PACKAGES[@]}"
+  # Node.js may come from elsewhere (NodeSource bundles npm and conflicts with Debian's npm).
+  command -v node >/dev/null 2>&1 || apt_install nodejs
+  command -v npm >/dev/null 2>&1 || apt_install npm
   local ver
   ver=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
   [ -n "$ver" ] || die "PostgreSQL did not install"
