@@ -76,8 +76,9 @@ setup_venv() {
   want=$(cat pyproject.toml | sha256sum | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     say "installing the project and its Python dependencies into $VENV"
-    "$VENV/bin/python" -m pip install -q --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install -q -e ".[test]"
+    "$VENV/bin/python" -m pip install -q --upgrade pip >"$VENV/pip.log" 2>&1
+    "$VENV/bin/python" -m pip install -q -e ".[test]" >>"$VENV/pip.log" 2>&1 \
+      || { tail -n 40 "$VENV/pip.log"; die "installing the Python packages failed (full log: $VENV/pip.log)"; }
     echo "$want" > "$stamp"
   fi
 }
