@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from iocgis.security.settings import SecuritySettings
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -31,6 +33,8 @@ class Settings(BaseSettings):
     port: int = 8000
     # The province the data belongs to (official 2-digit code); checks "inside the province".
     province_code: str = "75"
+    # Level-3 security values (accounts, sessions, audit, HTTP hardening): IOCGIS_SECURITY_*.
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
 
     @property
     def cache_dir(self) -> Path:
