@@ -9,7 +9,7 @@ from __future__ import annotations
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
-from iocgis.errors import Forbidden, NotFound
+from iocgis.errors import Forbidden, InvalidInput, NotFound
 from iocgis.layers import LayerDef, Registry, get_registry
 from iocgis.layers.model import SENSITIVITY_RANK
 
@@ -32,6 +32,10 @@ class Caller:
     pii: bool = False  # the separate right to see personal-data fields
     commune_codes: frozenset[str] = field(default_factory=frozenset)  # empty: every commune
     client: str | None = None  # address the request came from, for the audit trail
+    account_id: int | None = None  # security.accounts id; None for anonymous
+    session_id: str | None = None  # the login session (bearer tokens); None for API keys
+    auth: str = "anonymous"  # how the caller proved who they are: bearer, api_key, anonymous
+    mfa: bool = False  # the session was opened with a second factor
 
     @property
     def is_anonymous(self) -> bool:
@@ -61,6 +65,28 @@ def current_caller() -> Caller:
     return CURRENT_CALLER.get()
 
 
+@dataclass
+class AccessNotes:
+    """What one request read or was refused, for the audit trail (flushed per request by the
+    security middleware). Thread-pool copies of the context share this one object."""
+
+    restricted: set[str] = field(default_factory=set)  # restricted layers read
+    pii: set[str] = field(default_factory=set)  # layers whose personal-data fields were read
+    denied: set[str] = field(default_factory=set)  # existing layers asked for without the right
+
+    def __bool__(self) -> bool:
+        return bool(self.restricted or self.pii or self.denied)
+
+
+ACCESS_NOTES: ContextVar[AccessNotes | None] = ContextVar("iocgis_access_notes", default=None)
+
+
+def _note(kind: str, layer_id: str) -> None:
+    notes = ACCESS_NOTES.get()
+    if notes is not None:
+        getattr(notes, kind).add(layer_id)
+
+
 def can_see(caller: Caller, layer: LayerDef) -> bool:
     return SENSITIVITY_RANK[layer.sensitivity] <= caller.max_sensitivity
 
@@ -76,7 +102,10 @@ def require_layer(caller: Caller, layer_id: str, registry: Registry | None = Non
     if layer_id in registry:
         layer = registry.get(layer_id)
         if can_see(caller, layer):
+            if layer.sensitivity == "restricted":
+                _note("restricted", layer.id)
             return layer
+        _note("denied", layer.id)  # a probe for a layer the caller may not know of
     raise NotFound(f"unknown layer {layer_id!r}", where="layer",
                    hint="list the layers you may see at /collections")
 
@@ -84,8 +113,19 @@ def require_layer(caller: Caller, layer_id: str, registry: Registry | None = Non
 def visible_fields(caller: Caller, layer: LayerDef) -> tuple[str, ...]:
     """The layer's fields this caller may read; personal-data fields only with the PII right."""
     if caller.sees_pii:
+        if layer.pii_fields:
+            _note("pii", layer.id)
         return layer.field_names
     return tuple(f.name for f in layer.fields if not f.pii)
+
+
+def require_field(caller: Caller, layer: LayerDef, name: str, *, where: str = "field") -> str:
+    """A field the caller may use (filter, group_by, sort), else InvalidInput as for an unknown
+    field: a personal-data field does not exist for a caller without the PII right."""
+    if name not in visible_fields(caller, layer):
+        raise InvalidInput(f"unknown field {name!r} of layer {layer.id}", where=where,
+                           hint=f"use one of: {', '.join(visible_fields(caller, layer))}")
+    return name
 
 
 def require_right(caller: Caller, right: str) -> None:
