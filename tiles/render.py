@@ -1,0 +1,216 @@
+"""The tile renderer: tileset and caller in, gzip-compressed MVT out, cached and thinned.
+
+Used by the HTTP routes, pygeoapi's OGC API - Tiles provider, seeding and export alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from psycopg_pool import AsyncConnectionPool
+
+from iocgis.access import Caller
+from iocgis.layers import LayerDef
+from iocgis.layers.model import SENSITIVITY_RANK
+from iocgis.settings import Settings
+from iocgis.tiles.cache import DiskCache, MemoryCache, NoCache, RedisCache, TileCache, TileKey
+from iocgis.tiles.grid import TileAddress
+from iocgis.tiles.settings import TileSettings
+from iocgis.tiles.sql import MAX_THIN_LEVEL, TileStatement, build_statement
+from iocgis.tiles.tilesets import Tileset, Tilesets, get_tilesets
+from iocgis.tiles.versions import LayerVersions
+
+log = logging.getLogger("iocgis.tiles")
+
+# Bump when the SQL or the tile layout changes: every cached tile gets a new key.
+RENDERER_VERSION = 3
+VISIBILITY_NAMES = {rank: name for name, rank in SENSITIVITY_RANK.items()}
+
+
+def visibility_of(caller: Caller) -> str:
+    """The caller's visibility level, part of every cache key (public, internal, restricted).
+
+    Tiles never carry personal-data fields for anyone, so the level of sensitivity a caller
+    may read is all that decides what a tile holds.
+    """
+    return VISIBILITY_NAMES[min(caller.max_sensitivity, max(VISIBILITY_NAMES))]
+
+
+@dataclass(frozen=True)
+class RenderedTile:
+    key: TileKey
+    gzipped: bytes  # b"" for an empty tile
+    from_cache: bool
+
+    @property
+    def empty(self) -> bool:
+        return not self.gzipped
+
+    @property
+    def etag(self) -> str:
+        return self.key.etag
+
+    def raw(self) -> bytes:
+        return gzip.decompress(self.gzipped) if self.gzipped else b""
+
+
+@dataclass
+class LayerResult:
+    layer: LayerDef
+    mvt: bytes
+    features: int
+
+
+def build_cache(settings: Settings, tile_settings: TileSettings) -> TileCache:
+    behind: TileCache
+    if tile_settings.cache == "none":
+        return NoCache()
+    if tile_settings.cache == "redis" or (tile_settings.cache == "auto" and tile_settings.redis_url):
+        if not tile_settings.redis_url:
+            from iocgis.errors import ConfigError
+
+            raise ConfigError("the Redis tile cache needs a URL", where="IOCGIS_TILES_CACHE",
+                              hint="set IOCGIS_REDIS_URL=redis://host:6379/0 or use the disk cache")
+        behind = RedisCache(tile_settings.redis_url, tile_settings.redis_ttl_s)
+    else:
+        behind = DiskCache(tile_settings.cache_dir or Path(settings.cache_dir) / "tiles")
+    return MemoryCache(behind, tile_settings.memory_cache_mb * 1024 * 1024)
+
+
+class TileRenderer:
+    """Renders and caches the tiles of every tileset for any caller."""
+
+    def __init__(self, settings: Settings, pool: AsyncConnectionPool,
+                 tile_settings: TileSettings | None = None, tilesets: Tilesets | None = None,
+                 cache: TileCache | None = None) -> None:
+        self.settings = settings
+        self.tile_settings = tile_settings or TileSettings()
+        self.pool = pool
+        self.tilesets = tilesets or get_tilesets()
+        self.cache = cache if cache is not None else build_cache(settings, self.tile_settings)
+        self.versions = LayerVersions(self.tile_settings.version_ttl_s)
+        self._statements: dict[tuple, TileStatement] = {}
+        self._fingerprints: dict[tuple[str, str], str] = {}
+        self._inflight: dict[TileKey, asyncio.Future[RenderedTile]] = {}
+
+    async def close(self) -> None:
+        await self.cache.close()
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def _fingerprint(self, tileset: Tileset, visibility: str, layers: tuple[LayerDef, ...]) -> str:
+        """What besides the data decides a tile: layers, their tile settings, our settings."""
+        cached = self._fingerprints.get((tileset.name, visibility))
+        if cached is None:
+            ts = self.tile_settings
+            body = json.dumps({
+                "renderer": RENDERER_VERSION,
+                "layers": [[layer.id, layer.tiles.model_dump(mode="json") if layer.tiles else None]
+                           for layer in layers],
+                "settings": [ts.extent, ts.buffer, ts.simplify_px, ts.size_budget],
+            }, sort_keys=True)
+            cached = hashlib.blake2b(body.encode(), digest_size=8).hexdigest()
+            self._fingerprints[(tileset.name, visibility)] = cached
+        return cached
+
+    def key_for(self, tileset: Tileset, caller: Caller, tile: TileAddress,
+                versions: Mapping[str, int]) -> TileKey:
+        visibility = visibility_of(caller)
+        layers = tileset.visible_to(caller)
+        stamp = self._fingerprint(tileset, visibility, layers) + "".join(
+            f"|{layer.id}={versions.get(layer.id, 0)}" for layer in layers)
+        version = hashlib.blake2b(stamp.encode(), digest_size=10).hexdigest()
+        return TileKey(tileset.name, visibility, version, tile.z, tile.x, tile.y)
+
+    # -- rendering ------------------------------------------------------------------------
+
+    def statement(self, layers: tuple[LayerDef, ...], zoom: int, level: int = 0) -> TileStatement:
+        """The statement for these layers at this zoom, built once and kept."""
+        key = (tuple(layer.id for layer in layers), zoom, level)
+        found = self._statements.get(key)
+        if found is None:
+            ts = self.tile_settings
+            found = build_statement(layers, zoom, level=level, extent=ts.extent, buffer=ts.buffer)
+            self._statements[key] = found
+        return found
+
+    async def _run(self, statement: TileStatement, tile: TileAddress,
+                   limits: dict[str, int] | None = None) -> list[LayerResult]:
+        params = statement.params_for(tile, self.tile_settings.simplify_px, limits)
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(statement.text, params, binary=True)
+            row = await cur.fetchone()
+        assert row is not None
+        return [LayerResult(part.layer, bytes(row[2 * i] or b""), int(row[2 * i + 1] or 0))
+                for i, part in enumerate(statement.parts)]
+
+    async def render_mvt(self, layers: tuple[LayerDef, ...], tile: TileAddress) -> bytes:
+        """The uncompressed MVT of these layers, thinned to fit the size budget."""
+        if not layers:
+            return b""
+        results = await self._run(self.statement(layers, tile.z), tile)
+        results = await self._fit_budget(results, tile)
+        return b"".join(r.mvt for r in results)
+
+    async def _fit_budget(self, results: list[LayerResult], tile: TileAddress) -> list[LayerResult]:
+        """Thin the heaviest layers (coarser simplification, larger minimum polygons, then
+        fewer features, largest kept) until the tile fits the budget."""
+        budget = self.tile_settings.size_budget
+        level = 0
+        while sum(len(r.mvt) for r in results) > budget and level < MAX_THIN_LEVEL + 3:
+            level += 1
+            total = sum(len(r.mvt) for r in results)
+            heavy = [r for r in results if len(r.mvt) > budget / (4 * len(results))]
+            light_total = total - sum(len(r.mvt) for r in heavy)
+            sql_level = min(level, MAX_THIN_LEVEL)
+            limits = None
+            if sql_level >= MAX_THIN_LEVEL:
+                room = max(budget - light_total, budget // 10)
+                shrink = 0.85 ** (level - MAX_THIN_LEVEL + 1)
+                limits = {r.layer.id: max(1, math.floor(r.features * room / sum(
+                    len(h.mvt) for h in heavy) * shrink)) for r in heavy}
+            thinned = await self._run(self.statement(tuple(r.layer for r in heavy), tile.z,
+                                                     sql_level), tile, limits)
+            by_id = {r.layer.id: r for r in thinned}
+            results = [by_id.get(r.layer.id, r) for r in results]
+            log.info("tile %s thinned to level %d: %d -> %d bytes", tile, level, total,
+                     sum(len(r.mvt) for r in results))
+        if sum(len(r.mvt) for r in results) > budget:
+            log.warning("tile %s stays over the size budget after thinning", tile)
+        return results
+
+    async def tile(self, name: str, tile: TileAddress, caller: Caller) -> RenderedTile:
+        """The tile of tileset ``name`` for ``caller``; NotFound when the caller may not see
+        the tileset. Concurrent requests for the same uncached tile render it once."""
+        tileset = self.tilesets.for_caller(name, caller)
+        versions = await self.versions.current(self.pool)
+        key = self.key_for(tileset, caller, tile, versions)
+        data = await self.cache.get(key)
+        if data is not None:
+            return RenderedTile(key, data, from_cache=True)
+        waiting = self._inflight.get(key)
+        if waiting is not None:
+            return await asyncio.shield(waiting)
+        future: asyncio.Future[RenderedTile] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            raw = await self.render_mvt(tileset.layers_at(caller, tile.z), tile)
+            gz = gzip.compress(raw, compresslevel=5, mtime=0) if raw else b""
+            await self.cache.set(key, gz)
+            rendered = RenderedTile(key, gz, from_cache=False)
+            future.set_result(rendered)
+            return rendered
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved: no "never retrieved" warning when nobody waits
+            raise
+        finally:
+            del self._inflight[key]

@@ -1,0 +1,91 @@
+"""HTTP: ``/tiles`` (index), ``/tiles/{tileset}.json`` (TileJSON 3.0) and
+``/tiles/{tileset}/{z}/{x}/{y}.mvt`` (or ``.pbf``): gzip, ETag, Cache-Control, 204 when empty."""
+
+from __future__ import annotations
+
+import gzip
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from iocgis.access import current_caller
+from iocgis.tiles.grid import parse_address, parse_format
+from iocgis.tiles.render import TileRenderer, visibility_of
+from iocgis.tiles.service import renderer_for
+from iocgis.tiles.tilejson import tilejson
+
+MVT_TYPE = "application/vnd.mapbox-vector-tile"
+
+
+class UnicodeJSON(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        import json
+
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _renderer(request: Request) -> TileRenderer:
+    return renderer_for(request.app.state.iocgis)
+
+
+def _etag_matches(request: Request, etag: str) -> bool:
+    header = request.headers.get("if-none-match")
+    if not header:
+        return False
+    return header.strip() == "*" or etag in (tag.strip().removeprefix("W/") for tag in header.split(","))
+
+
+async def tile(request: Request) -> Response:
+    p = request.path_params
+    address = parse_address(p["z"], p["x"], p["y"])
+    parse_format(p["fmt"])
+    caller = current_caller()
+    rendered = await _renderer(request).tile(p["tileset"], address, caller)
+    max_age = _renderer(request).tile_settings.max_age_s
+    # A tile for a signed-in caller may hold non-public layers: shared caches must not keep it.
+    scope = "public" if visibility_of(caller) == "public" else "private"
+    headers = {"Cache-Control": f"{scope}, max-age={max_age}", "Vary": "Accept-Encoding",
+               "ETag": rendered.etag}
+    if _etag_matches(request, rendered.etag):
+        return Response(status_code=304, headers=headers)
+    if rendered.empty:
+        return Response(status_code=204, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        headers["Content-Encoding"] = "gzip"
+        return Response(rendered.gzipped, media_type=MVT_TYPE, headers=headers)
+    return Response(gzip.decompress(rendered.gzipped), media_type=MVT_TYPE, headers=headers)
+
+
+async def tileset_json(request: Request) -> Response:
+    caller = current_caller()
+    renderer = _renderer(request)
+    tileset = renderer.tilesets.for_caller(request.path_params["tileset"], caller)
+    doc = await tilejson(renderer, tileset, caller, base_url(request))
+    scope = "public" if visibility_of(caller) == "public" else "private"
+    return UnicodeJSON(doc, headers={"Cache-Control": f"{scope}, max-age=10"})
+
+
+async def index(request: Request) -> Response:
+    """The tilesets the caller may see, with their TileJSON links."""
+    caller = current_caller()
+    renderer = _renderer(request)
+    root = base_url(request)
+    sets = [{"name": t.name, "title": t.title.model_dump(), "composite": t.composite,
+             "layers": [layer.id for layer in t.visible_to(caller)],
+             "tilejson": f"{root}/tiles/{t.name}.json"}
+            for t in renderer.tilesets.visible(caller)]
+    return UnicodeJSON({"tilesets": sets})
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/tiles", index, methods=["GET"]),
+        Route("/tiles/{tileset}.json", tileset_json, methods=["GET"]),
+        Route("/tiles/{tileset}/{z}/{x}/{y}.{fmt}", tile, methods=["GET"]),
+    ]

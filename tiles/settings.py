@@ -1,0 +1,33 @@
+"""Tile settings (prefix ``IOCGIS_TILES_``), built with the app, never read at import."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TileSettings(BaseSettings):
+    """How tiles are rendered, limited and cached."""
+
+    model_config = SettingsConfigDict(env_prefix="IOCGIS_TILES_", extra="ignore")
+
+    # No tile may exceed this many bytes (uncompressed MVT); heavier tiles are thinned.
+    size_budget: int = Field(default=500_000, ge=10_000)
+    # MVT coordinate space of one tile and the buffer around it, in tile units.
+    extent: int = 4096
+    buffer: int = 64
+    # Simplification tolerance in screen pixels (of a 256-px tile) at each zoom.
+    simplify_px: float = Field(default=0.5, ge=0)
+    # "auto": Redis when IOCGIS_REDIS_URL is set, else disk; or "disk", "redis", "none".
+    cache: str = Field(default="auto", pattern="^(auto|disk|redis|none)$")
+    cache_dir: Path | None = None  # default: <Settings.cache_dir>/tiles
+    redis_url: str = Field(default="", validation_alias="IOCGIS_REDIS_URL")
+    redis_ttl_s: int = 7 * 24 * 3600
+    # Tiles kept in process memory in front of the disk or Redis cache.
+    memory_cache_mb: int = Field(default=64, ge=0)
+    # How long a read of meta.layers.data_version is trusted: an import shows within this time.
+    version_ttl_s: float = Field(default=1.0, ge=0)
+    # Browser and proxy cache lifetime of a tile.
+    max_age_s: int = 60

@@ -1,0 +1,211 @@
+"""The SQL of a tile: one statement per tile for every layer of a tileset.
+
+Statements are built once per (tileset, zoom, visibility, thinning level) and kept; what
+changes per tile (the tile box, tolerances, limits) is bound. Identifiers come from the
+registry only and reach SQL through ``psycopg.sql.Identifier``.
+
+Shape (per layer, joined side by side so one round trip returns every layer):
+
+    SELECT ST_AsMVT(t, <layer id>, 4096, 'geom', 'fid'), count(*) FROM (
+      SELECT ST_AsMVTGeom(ST_Simplify(ST_Transform(geom, 3857), <tol>, true), <tile box>, ...)
+             AS geom, fid, <attributes chosen by the registry for this zoom>
+      FROM <schema>.<table>
+      WHERE geom && <tile box in EPSG:4326, with the buffer>      -- GiST index on geom
+        AND <minzoom_by thinning> AND <bounding box of at least min_area_px>
+    ) t WHERE geom IS NOT NULL
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+
+from iocgis.layers import LayerDef
+from iocgis.tiles.grid import TileAddress
+
+log = logging.getLogger("iocgis.tiles")
+
+STORAGE_SRID = 4326
+TILE_SRID = 3857
+# Each thinning level multiplies the simplification tolerance and the minimum polygon size.
+THIN_TOLERANCE_FACTOR = 3.0
+THIN_AREA_FACTOR = 9.0
+MAX_THIN_LEVEL = 3  # the last level also caps the number of features per layer
+
+TEXT_TYPES = ("date", "timestamptz")
+
+
+@dataclass(frozen=True)
+class LayerPart:
+    """What the statement needs to know about one layer at one zoom."""
+
+    layer: LayerDef
+    attributes: tuple[str, ...]
+    # minzoom_by: the values shown at this zoom, or the values hidden at this zoom.
+    shown_values: tuple[str, ...] | None = None
+    hidden_values: tuple[str, ...] | None = None
+    show_null: bool = True
+
+    @property
+    def is_polygon(self) -> bool:
+        return self.layer.geometry == "MultiPolygon"
+
+    @property
+    def is_point(self) -> bool:
+        return self.layer.geometry in ("Point", "MultiPoint")
+
+
+def tile_attributes(layer: LayerDef, zoom: int) -> tuple[str, ...]:
+    """The registry's attributes for this zoom, never a personal-data field.
+
+    The registry already refuses personal-data fields in ``tiles.attributes``; this second
+    check keeps a hand-edited or future registry from leaking them into public tiles.
+    """
+    assert layer.tiles is not None
+    chosen = []
+    for name in layer.tiles.attributes_at(zoom):
+        if layer.field(name).pii:
+            log.error("layer %s: personal-data field %r dropped from tiles", layer.id, name)
+            continue
+        chosen.append(name)
+    return tuple(chosen)
+
+
+def layer_part(layer: LayerDef, zoom: int) -> LayerPart:
+    assert layer.tiles is not None
+    attributes = tile_attributes(layer, zoom)
+    rank = layer.tiles.minzoom_by
+    if rank is None:
+        return LayerPart(layer, attributes)
+    shown = tuple(v for v, z in rank.values.items() if z <= zoom)
+    hidden = tuple(v for v, z in rank.values.items() if z > zoom)
+    if rank.default <= zoom:  # values not listed are shown: hide the listed late ones
+        return LayerPart(layer, attributes, hidden_values=hidden, show_null=True)
+    return LayerPart(layer, attributes, shown_values=shown, show_null=False)
+
+
+def _geometry(part: LayerPart, p: str) -> sql.Composable:
+    projected = sql.SQL("ST_Transform(l.geom, {})").format(sql.Literal(TILE_SRID))
+    if part.is_point:
+        return projected
+    # Simplify in map units (EPSG:3857 metres); preserve collapsed shapes: small ones are
+    # dropped by the area rule, not by the simplifier.
+    return sql.SQL("ST_Simplify({}, %({p}_tol)s, true)").format(projected, p=sql.SQL(p))
+
+
+def _size_expr(part: LayerPart) -> sql.Composable:
+    """A cheap size of a feature from its bounding box (degrees), for ranking."""
+    if part.is_polygon:
+        return sql.SQL("(ST_XMax(l.geom) - ST_XMin(l.geom)) * (ST_YMax(l.geom) - ST_YMin(l.geom))")
+    return sql.SQL("(ST_XMax(l.geom) - ST_XMin(l.geom)) + (ST_YMax(l.geom) - ST_YMin(l.geom))")
+
+
+def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
+                  limited: bool) -> sql.Composed:
+    layer = part.layer
+    columns: list[sql.Composable] = [sql.SQL("l.fid")]
+    for name in part.attributes:
+        field = layer.field(name)
+        column = sql.SQL("l.{}").format(sql.Identifier(name))
+        if field.type in TEXT_TYPES:  # MVT values are strings, numbers or booleans
+            column = sql.SQL("{}::text AS {}").format(column, sql.Identifier(name))
+        columns.append(column)
+    where: list[sql.Composable] = [sql.SQL(
+        "l.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, {})").format(
+            sql.Literal(STORAGE_SRID))]
+    rank = layer.tiles.minzoom_by if layer.tiles else None
+    if rank is not None:
+        field = sql.SQL("l.{}").format(sql.Identifier(rank.field))
+        if part.shown_values is not None:
+            where.append(sql.SQL("{} = ANY(%({p}_values)s)").format(field, p=sql.SQL(p)))
+        elif part.hidden_values:
+            where.append(sql.SQL("({f} IS NULL OR NOT {f} = ANY(%({p}_values)s))").format(
+                f=field, p=sql.SQL(p)))
+    if part.is_polygon:
+        where.append(sql.SQL("{} >= %({p}_minarea)s").format(_size_expr(part), p=sql.SQL(p)))
+    order = sql.SQL("")
+    if limited:
+        order = sql.SQL(" ORDER BY {} DESC, l.fid LIMIT %({p}_limit)s").format(
+            _size_expr(part), p=sql.SQL(p))
+    return sql.SQL(
+        "SELECT ST_AsMVT(t, %({p}_name)s, {extent}, 'geom', 'fid') AS mvt, count(*) AS n FROM ("
+        "SELECT ST_AsMVTGeom({geom}, ST_MakeEnvelope(%(xmin)s, %(ymin)s, %(xmax)s, %(ymax)s, {srid}),"
+        " {extent}, {buffer}, true) AS geom, {columns}"
+        " FROM {table} l WHERE {where}{order}) t WHERE t.geom IS NOT NULL"
+    ).format(p=sql.SQL(p), extent=sql.Literal(extent), buffer=sql.Literal(buffer),
+             geom=_geometry(part, p), srid=sql.Literal(TILE_SRID),
+             columns=sql.SQL(", ").join(columns),
+             table=sql.Identifier(layer.schema_name, layer.table_name),
+             where=sql.SQL(" AND ").join(where), order=order)
+
+
+@dataclass(frozen=True)
+class TileStatement:
+    """One SQL statement rendering some layers of a tile; run with ``params_for``."""
+
+    text: str
+    parts: tuple[LayerPart, ...]
+    level: int
+    extent: int
+    buffer: int
+
+    @property
+    def layer_ids(self) -> tuple[str, ...]:
+        return tuple(part.layer.id for part in self.parts)
+
+    def params_for(self, tile: TileAddress, simplify_px: float,
+                   limits: dict[str, int] | None = None) -> dict[str, Any]:
+        """The bound values for one tile: its boxes, tolerances, areas, limits."""
+        xmin, ymin, xmax, ymax = tile.bounds_3857()
+        margin = (xmax - xmin) * self.buffer / self.extent
+        west, south, east, north = _lonlat_box(xmin - margin, ymin - margin,
+                                               xmax + margin, ymax + margin)
+        pixel_deg = 360.0 / (256 * 2 ** tile.z)
+        area_px_deg2 = pixel_deg * pixel_deg * math.cos(math.radians(tile.center_lat()))
+        tol = simplify_px * tile.pixel_m * THIN_TOLERANCE_FACTOR ** self.level
+        params: dict[str, Any] = {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax,
+                                  "w": west, "s": south, "e": east, "n": north}
+        for i, part in enumerate(self.parts):
+            p = f"l{i}"
+            params[f"{p}_name"] = part.layer.id
+            if not part.is_point:
+                params[f"{p}_tol"] = tol
+            if part.shown_values is not None:
+                params[f"{p}_values"] = list(part.shown_values)
+            elif part.hidden_values:
+                params[f"{p}_values"] = list(part.hidden_values)
+            if part.is_polygon:
+                assert part.layer.tiles is not None
+                params[f"{p}_minarea"] = (part.layer.tiles.min_area_px * area_px_deg2
+                                          * THIN_AREA_FACTOR ** self.level)
+            if self.level >= MAX_THIN_LEVEL:
+                params[f"{p}_limit"] = (limits or {}).get(part.layer.id, 10_000)
+        return params
+
+
+def _lonlat_box(xmin: float, ymin: float, xmax: float, ymax: float) -> tuple[float, ...]:
+    from iocgis.tiles.grid import ORIGIN_SHIFT, mercator_to_lonlat
+
+    clamp = lambda v: max(min(v, ORIGIN_SHIFT), -ORIGIN_SHIFT)  # noqa: E731
+    west, south = mercator_to_lonlat(clamp(xmin), clamp(ymin))
+    east, north = mercator_to_lonlat(clamp(xmax), clamp(ymax))
+    return west, south, east, north
+
+
+def build_statement(layers: tuple[LayerDef, ...], zoom: int, *, level: int = 0,
+                    extent: int = 4096, buffer: int = 64) -> TileStatement:
+    """The statement rendering ``layers`` (all visible and in zoom range) side by side."""
+    parts = tuple(layer_part(layer, zoom) for layer in layers)
+    limited = level >= MAX_THIN_LEVEL
+    selects = [sql.SQL("CROSS JOIN LATERAL ({}) {}").format(
+        _layer_select(part, f"l{i}", extent, buffer, limited), sql.Identifier(f"q{i}"))
+        for i, part in enumerate(parts)]
+    outputs = [sql.SQL("{q}.mvt, {q}.n").format(q=sql.Identifier(f"q{i}"))
+               for i in range(len(parts))]
+    statement = sql.SQL("SELECT {} FROM (SELECT 1) one {}").format(
+        sql.SQL(", ").join(outputs), sql.SQL(" ").join(selects))
+    return TileStatement(statement.as_string(None), parts, level, extent, buffer)

@@ -1,0 +1,157 @@
+"""Tilesets: the composite sets of ``tilesets.yaml`` and one set per tiled registry layer.
+
+A tileset is an allowlist of registry layers. Which of them a caller gets is decided here,
+through ``iocgis.access``: a tileset none of whose layers the caller may see does not exist
+for that caller (404).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from iocgis.access import Caller, can_see
+from iocgis.errors import ConfigError, NotFound
+from iocgis.layers import LayerDef, Registry, get_registry
+from iocgis.layers.model import Text
+
+TILESETS_FILE = Path(__file__).resolve().parent / "tilesets.yaml"
+# Composite names carry no dot, so they never collide with layer ids (group.name).
+NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,40}$")
+
+
+class _TilesetFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    title: Text
+    description: Text
+    layers: tuple[str, ...] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Tileset:
+    """A named, ordered set of tiled registry layers (bottom first)."""
+
+    name: str
+    title: Text
+    description: Text
+    layers: tuple[LayerDef, ...]
+    composite: bool
+
+    @property
+    def layer_ids(self) -> tuple[str, ...]:
+        return tuple(layer.id for layer in self.layers)
+
+    def visible_to(self, caller: Caller) -> tuple[LayerDef, ...]:
+        return tuple(layer for layer in self.layers if can_see(caller, layer))
+
+    def layers_at(self, caller: Caller, zoom: int) -> tuple[LayerDef, ...]:
+        """The caller's layers whose zoom range holds ``zoom``."""
+        return tuple(layer for layer in self.visible_to(caller)
+                     if layer.tiles and layer.tiles.minzoom <= zoom <= layer.tiles.maxzoom)
+
+    @property
+    def minzoom(self) -> int:
+        return min(layer.tiles.minzoom for layer in self.layers if layer.tiles)
+
+    @property
+    def maxzoom(self) -> int:
+        return max(layer.tiles.maxzoom for layer in self.layers if layer.tiles)
+
+
+class Tilesets:
+    """Every tileset by name: the composites first, then one per tiled layer."""
+
+    def __init__(self, tilesets: list[Tileset]) -> None:
+        self._by_name = {t.name: t for t in tilesets}
+
+    def __iter__(self):  # noqa: ANN204 - iterator of Tileset
+        return iter(self._by_name.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    @property
+    def composites(self) -> tuple[Tileset, ...]:
+        return tuple(t for t in self if t.composite)
+
+    def get(self, name: str) -> Tileset:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise NotFound(f"unknown tileset {name!r}", where="tileset",
+                           hint="list the tilesets at /tiles") from None
+
+    def for_caller(self, name: str, caller: Caller) -> Tileset:
+        """The tileset, or NotFound when the caller may see none of its layers."""
+        tileset = self._by_name.get(name)
+        if tileset is None or not tileset.visible_to(caller):
+            raise NotFound(f"unknown tileset {name!r}", where="tileset",
+                           hint="list the tilesets you may see at /tiles")
+        return tileset
+
+    def visible(self, caller: Caller) -> tuple[Tileset, ...]:
+        return tuple(t for t in self if t.visible_to(caller))
+
+
+def _expand(pattern: str, registry: Registry, where: str) -> list[LayerDef]:
+    if pattern.endswith(".*"):
+        group = pattern[:-2]
+        found = [layer for layer in registry if layer.group == group and layer.tiles]
+        if not found:
+            raise ConfigError(f"{pattern!r} matches no tiled layer", where=where,
+                              hint="name a group of the layer registry that has tiled layers")
+        return found
+    if pattern not in registry:
+        raise ConfigError(f"unknown layer {pattern!r}", where=where,
+                          hint="use a layer id from `iocgis layers`")
+    layer = registry.get(pattern)
+    if not layer.tiles:
+        raise ConfigError(f"layer {pattern!r} has no tile settings", where=where,
+                          hint="add a `tiles:` block to the layer in layers/ or drop it here")
+    return [layer]
+
+
+def load_tilesets(registry: Registry, path: Path = TILESETS_FILE) -> Tilesets:
+    """Read the composite tilesets; a wrong file fails naming the file and key."""
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read the tilesets: {exc}", where=str(path)) from exc
+    if not isinstance(raw, dict):
+        raise ConfigError("expected a mapping of tileset names", where=str(path))
+    sets: list[Tileset] = []
+    for name, body in raw.items():
+        where = f"{path}: {name}"
+        if not isinstance(name, str) or not NAME_RE.match(name):
+            raise ConfigError(f"tileset name {name!r} must be lower-case letters, digits, - and _",
+                              where=where)
+        try:
+            spec = _TilesetFile.model_validate(body)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            key = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"invalid tileset: {first['msg']}", where=f"{where}.{key}") from exc
+        layers: list[LayerDef] = []
+        for pattern in spec.layers:
+            for layer in _expand(pattern, registry, f"{where}.layers"):
+                if layer not in layers:
+                    layers.append(layer)
+        sets.append(Tileset(name, spec.title, spec.description, tuple(layers), composite=True))
+    for layer in registry:
+        if layer.tiles:
+            sets.append(Tileset(layer.id, layer.title, layer.description, (layer,),
+                                composite=False))
+    return Tilesets(sets)
+
+
+@lru_cache(maxsize=1)
+def get_tilesets() -> Tilesets:
+    """The tilesets of the process-wide registry, loaded once."""
+    return load_tilesets(get_registry())
