@@ -17,11 +17,13 @@ from starlette.routing import Route
 
 from iocgis.api.errors import install_error_handlers
 from iocgis.api.state import AppState
+from iocgis.security.http import install as install_security
 from iocgis.settings import Settings, get_settings
 
 # Each module exposes ``routes() -> list[BaseRoute]``; add a module here to mount its routes.
 ROUTE_MODULES: tuple[str, ...] = (
     "iocgis.tiles.routes",
+    "iocgis.security.routes",
 )
 
 
@@ -57,4 +59,6 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.iocgis = state
     install_error_handlers(app)
+    # Authentication (sets the caller of every request), CORS, size/rate limits, headers.
+    install_security(app, settings)
     return app
