@@ -24,6 +24,7 @@ from iocgis.settings import Settings, get_settings
 ROUTE_MODULES: tuple[str, ...] = (
     "iocgis.tiles.routes",
     "iocgis.security.routes",
+    "iocgis.api.query.routes",
 )
 
 
