@@ -1,0 +1,137 @@
+"""Every name in a request checked against the registry and the caller's rights before any SQL.
+
+Layers go through ``iocgis.access.require_layer`` (404 for layers the caller may not see),
+fields through ``visible_fields`` (personal-data fields only with that right).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import date
+
+from iocgis.access import Caller, require_field, require_layer, visible_fields
+from iocgis.api.query.params import MAX_LAYERS
+from iocgis.api.query.spec import Condition, Value
+from iocgis.errors import InvalidInput
+from iocgis.layers import FieldDef, LayerDef, Registry
+
+# Field types a group can be keyed on: discrete values, not measurements.
+GROUPABLE = ("text", "integer", "bigint", "boolean", "date")
+_TRUE = ("true", "1", "yes", "t", "y")
+_FALSE = ("false", "0", "no", "f", "n")
+
+
+def spatial_layers(caller: Caller, registry: Registry, ids: Sequence[str],
+                   where: str = "layers") -> tuple[LayerDef, ...]:
+    """The requested layers, each visible to the caller and with a geometry."""
+    if not ids:
+        raise InvalidInput("no layer named", where=where,
+                           hint="give layers=<id>[,<id>...], e.g. layers=infra.schools")
+    if len(ids) > MAX_LAYERS:
+        raise InvalidInput(f"{len(ids)} layers asked for at once", where=where,
+                           hint=f"ask for at most {MAX_LAYERS} layers per request")
+    layers: list[LayerDef] = []
+    for layer_id in dict.fromkeys(ids):
+        layer = require_layer(caller, layer_id, registry)
+        if not layer.is_spatial:
+            raise InvalidInput(f"layer {layer_id!r} has no geometry", where=where,
+                               hint="spatial queries take map layers; indicators are at /query/kpi")
+        layers.append(layer)
+    return tuple(layers)
+
+
+def readable_field(caller: Caller, layer: LayerDef, name: str, where: str) -> FieldDef:
+    """A field of the layer the caller may use; a personal-data field, without that right, is
+    refused like an unknown one (``access.require_field``), with the fields that may be used."""
+    return layer.field(require_field(caller, layer, name, where=where))
+
+
+def group_field(caller: Caller, layer: LayerDef, name: str,
+                where: str = "group_by") -> FieldDef:
+    fdef = readable_field(caller, layer, name, where)
+    if fdef.type not in GROUPABLE:
+        raise InvalidInput(f"cannot group by {layer.id}.{name}: it is a {fdef.type} measurement",
+                           where=where, hint="group by a code, text, integer, boolean or date "
+                                             "field, e.g. commune_code")
+    return fdef
+
+
+def totalled_fields(caller: Caller, layer: LayerDef) -> tuple[FieldDef, ...]:
+    """The numeric fields the registry says to total, that the caller may read."""
+    seen = set(visible_fields(caller, layer))
+    return tuple(f for f in layer.fields if f.totalled and f.name in seen)
+
+
+def flag_fields(caller: Caller, layer: LayerDef) -> tuple[FieldDef, ...]:
+    """Boolean fields, counted per group (poor households, temporary houses)."""
+    seen = set(visible_fields(caller, layer))
+    return tuple(f for f in layer.fields if f.type == "boolean" and f.name in seen)
+
+
+def property_fields(caller: Caller, layer: LayerDef) -> tuple[FieldDef, ...]:
+    seen = set(visible_fields(caller, layer))
+    return tuple(f for f in layer.fields if f.name in seen)
+
+
+def parse_value(registry: Registry, layer: LayerDef, fdef: FieldDef, raw: str,
+                where: str) -> Value:
+    """One value for a condition on ``fdef``, typed and checked against its code list."""
+    text = raw.strip()
+    kind = fdef.type
+    try:
+        if kind == "boolean":
+            low = text.lower()
+            if low in _TRUE:
+                return True
+            if low in _FALSE:
+                return False
+            raise ValueError
+        if kind in ("integer", "bigint"):
+            return int(text)
+        if kind == "numeric":
+            return float(text)
+        if kind == "date":
+            return date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise InvalidInput(f"{text[:40]!r} is not a valid {kind} for {layer.id}.{fdef.name}",
+                           where=where, hint=_value_hint(kind)) from None
+    codes = registry.domain_codes(fdef)
+    if codes is not None and text not in codes:
+        shown = ", ".join(codes[:25]) + (" ..." if len(codes) > 25 else "")
+        raise InvalidInput(f"{text[:40]!r} is not a code of {layer.id}.{fdef.name}", where=where,
+                           hint=f"use one of: {shown}")
+    if len(text) > 200:
+        raise InvalidInput(f"a value for {fdef.name} is too long", where=where,
+                           hint="values are codes or names of at most 200 characters")
+    return text
+
+
+def _value_hint(kind: str) -> str:
+    return {"boolean": "use true or false", "integer": "use a whole number",
+            "bigint": "use a whole number", "numeric": "use a number such as 12.5",
+            "date": "use a date as YYYY-MM-DD"}.get(kind, "check the value")
+
+
+_WHERE_RE = re.compile(r"^([a-z][a-z0-9_]{0,40}):(.*)$", re.DOTALL)
+
+
+def where_conditions(caller: Caller, registry: Registry, layer: LayerDef,
+                     raw_items: Sequence[str], where: str = "where") -> tuple[Condition, ...]:
+    """``where=field:value[|value...]`` items (repeatable), all ANDed; ``|`` separates choices."""
+    conditions: list[Condition] = []
+    for item in raw_items:
+        match = _WHERE_RE.match(item.strip())
+        if not match:
+            raise InvalidInput(f"cannot read the condition {item[:60]!r}", where=where,
+                               hint="write where=<field>:<value>, e.g. where=is_poor:true or "
+                                    "where=land_use:ODT|ONT")
+        name, values = match.group(1), match.group(2)
+        fdef = readable_field(caller, layer, name, where)
+        choices = tuple(parse_value(registry, layer, fdef, v, where)
+                        for v in values.split("|") if v.strip())
+        if not choices:
+            raise InvalidInput(f"the condition on {name!r} has no value", where=where,
+                               hint="write where=<field>:<value>")
+        conditions.append(Condition(fdef, choices))
+    return tuple(conditions)

@@ -1,0 +1,156 @@
+"""``/query/admin?level=commune&layer=...&agg=...``: one row per administrative unit.
+
+Each feature is counted once, in the unit holding its representative point
+(``ST_PointOnSurface``; the point itself for point layers), so the rows add up to the province
+total and a choropleth never counts a house twice. ``/query/admin/{code}`` instead lists every
+feature touching the unit, with areas clipped to it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from psycopg import sql
+from starlette.requests import Request
+from starlette.responses import Response
+
+from iocgis.access import require_layer
+from iocgis.api.query import allowlist, render
+from iocgis.api.query.context import QueryContext
+from iocgis.api.query.params import Params
+from iocgis.api.query.spec import Condition
+from iocgis.api.query.sql import Binder, condition_sql
+from iocgis.errors import InvalidInput
+from iocgis.layers import FieldDef, LayerDef
+
+LEVELS = ("commune", "province")
+FUNCTIONS = ("sum", "avg", "min", "max")
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    name: str  # the output column
+    kind: str  # count, sum, avg, min, max, true, area, length
+    field: FieldDef | None = None
+
+
+def parse_aggregates(ctx: QueryContext, layer: LayerDef, items: list[str]) -> list[Aggregate]:
+    """``agg=count,sum:household_size,true:is_poor,area``; default: count and the totals."""
+    if not items:
+        items = ["count"] + [f"sum:{f.name}" for f in allowlist.totalled_fields(ctx.caller, layer)]
+    out: dict[str, Aggregate] = {}
+    geometry = layer.geometry or ""
+    for item in items:
+        kind, _, name = item.partition(":")
+        kind = kind.strip().lower()
+        if kind == "count" and not name:
+            out["count"] = Aggregate("count", "count")
+        elif kind == "area" and not name:
+            if "Polygon" not in geometry:
+                raise InvalidInput(f"layer {layer.id} has no polygons to measure", where="agg",
+                                   hint="use agg=area on polygon layers, agg=length on lines")
+            out["area_m2"] = Aggregate("area_m2", "area")
+        elif kind == "length" and not name:
+            if "LineString" not in geometry:
+                raise InvalidInput(f"layer {layer.id} has no lines to measure", where="agg",
+                                   hint="use agg=length on line layers, agg=area on polygons")
+            out["length_m"] = Aggregate("length_m", "length")
+        elif kind in (*FUNCTIONS, "true") and name:
+            fdef = allowlist.readable_field(ctx.caller, layer, name.strip(), "agg")
+            wanted = "boolean" if kind == "true" else "numeric"
+            if (kind == "true" and fdef.type != "boolean") or (kind != "true" and not fdef.is_numeric):
+                raise InvalidInput(f"{kind}:{fdef.name} needs a {wanted} field, "
+                                   f"{fdef.name} is {fdef.type}", where="agg",
+                                   hint="sum, avg, min and max take numbers; true counts "
+                                        "true/false fields")
+            out[f"{kind}_{fdef.name}"] = Aggregate(f"{kind}_{fdef.name}", kind, fdef)
+        else:
+            raise InvalidInput(f"cannot read the aggregate {item[:40]!r}", where="agg",
+                               hint="use count, area, length, sum:<field>, avg:<field>, "
+                                    "min:<field>, max:<field> or true:<field>")
+    return list(out.values())
+
+
+def _aggregate_sql(agg: Aggregate) -> sql.Composable:
+    if agg.kind == "count":
+        return sql.SQL("count(t.fid)")
+    if agg.kind == "area":
+        return sql.SQL("round(coalesce(sum(ST_Area(t.geom::geography)), 0)::numeric, 2)")
+    if agg.kind == "length":
+        return sql.SQL("round(coalesce(sum(ST_Length(t.geom::geography)), 0)::numeric, 2)")
+    assert agg.field is not None
+    col = sql.Identifier("t", agg.field.name)
+    if agg.kind == "true":
+        return sql.SQL("count(t.fid) FILTER (WHERE {})").format(col)
+    return sql.SQL("{}({})").format(sql.SQL(agg.kind), col)
+
+
+def choropleth_statement(unit_layer: LayerDef, layer: LayerDef, aggregates: list[Aggregate],
+                         conditions: tuple[Condition, ...], province_code: str,
+                         with_geometry: bool) -> tuple[sql.Composed, dict[str, object]]:
+    bind = Binder()
+    key = unit_layer.key[0]
+    label = unit_layer.label or key
+    join = [sql.SQL("t.geom && u.geom"),
+            sql.SQL("ST_Intersects(u.geom, ST_PointOnSurface(t.geom))")]
+    join += [condition_sql(bind, "t", c) for c in conditions]
+    columns = [sql.SQL("u.{} AS code").format(sql.Identifier(key)),
+               sql.SQL("u.{} AS name").format(sql.Identifier(label))]
+    columns += [sql.SQL("{} AS {}").format(_aggregate_sql(a), sql.Identifier(a.name))
+                for a in aggregates]
+    if with_geometry:
+        columns.append(sql.SQL("ST_AsGeoJSON(u.geom, 6) AS geometry"))
+    unit_filter = sql.SQL("")
+    if unit_layer.admin_level == "commune" and unit_layer.has_field("province_code"):
+        unit_filter = sql.SQL(" WHERE u.province_code = {}").format(bind(province_code))
+    statement = sql.SQL(
+        "SELECT {cols} FROM {units} u LEFT JOIN {table} t ON {join}{unit_filter}"
+        " GROUP BY u.fid ORDER BY 1").format(
+        cols=sql.SQL(", ").join(columns),
+        units=sql.Identifier(unit_layer.schema_name, unit_layer.table_name),
+        table=sql.Identifier(layer.schema_name, layer.table_name),
+        join=sql.SQL(" AND ").join(join), unit_filter=unit_filter)
+    return statement, bind.params
+
+
+async def query_admin_table(request: Request) -> Response:
+    params = Params(request.query_params, ("level", "layer", "agg", "where", "f"))
+    ctx = QueryContext.of(request)
+    level = (params.text("level") or "commune").lower()
+    if level not in LEVELS:
+        raise InvalidInput(f"unknown level {level[:20]!r}", where="level",
+                           hint="use level=commune (there are no districts since 1 July 2025) "
+                                "or level=province")
+    unit_layer = require_layer(ctx.caller, ctx.registry.admin_layer(level).id, ctx.registry)
+    layer_id = params.required("layer", "the layer to aggregate, e.g. layer=infra.schools")
+    (layer,) = allowlist.spatial_layers(ctx.caller, ctx.registry, [layer_id], where="layer")
+    aggregates = parse_aggregates(ctx, layer, params.all("agg"))
+    conditions = allowlist.where_conditions(ctx.caller, ctx.registry, layer, params.all("where"))
+    fmt = params.output_format()
+    statement, values = choropleth_statement(unit_layer, layer, aggregates, conditions,
+                                             ctx.state.settings.province_code,
+                                             with_geometry=fmt == "geojson")
+    async with ctx.pool.connection() as conn:
+        cur = await conn.execute(statement, values)
+        names = [d.name for d in cur.description or ()]
+        rows = [dict(zip(names, r)) for r in await cur.fetchall()]
+    for row in rows:
+        for k, v in row.items():
+            if isinstance(v, Decimal):
+                row[k] = float(v)  # PostgreSQL numeric -> JSON number
+    if fmt == "csv":
+        header = ["code", "name", *[a.name for a in aggregates]]
+        return render.csv_response(render.csv_text(header, rows), f"{level}-{layer.id}.csv")
+    if fmt == "geojson":
+        features = [{"type": "Feature", "id": r["code"],
+                     "geometry": json.loads(r.pop("geometry")) if r.get("geometry") else None,
+                     "properties": r} for r in rows]
+        return render.json_response(render.dumps({"type": "FeatureCollection",
+                                                  "features": features}),
+                                    media_type=render.GEOJSON_TYPE)
+    head = {"query": {"operation": "admin_table", "level": level, "layer": layer.id,
+                      "agg": [a.name for a in aggregates], "where": params.all("where")},
+            "rows": rows}
+    return render.json_response(render.dumps(head))

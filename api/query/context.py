@@ -1,0 +1,72 @@
+"""What a query handler needs from the request: the app state, the caller, the province frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+from starlette.requests import Request
+
+from iocgis.access import Caller, current_caller, require_layer
+from iocgis.api.query.province import ProvinceFrame, province_frame
+from iocgis.api.state import AppState
+from iocgis.errors import InvalidInput, NotFound
+from iocgis.layers import LayerDef, Registry
+
+
+@dataclass(frozen=True)
+class AdminUnit:
+    layer: LayerDef
+    code: str
+    name: str
+    wkb: bytes
+
+
+@dataclass
+class QueryContext:
+    state: AppState
+    caller: Caller
+
+    @classmethod
+    def of(cls, request: Request) -> QueryContext:
+        return cls(request.app.state.iocgis, current_caller())
+
+    @property
+    def registry(self) -> Registry:
+        return self.state.registry
+
+    @property
+    def pool(self) -> AsyncConnectionPool:
+        return self.state.pool
+
+    async def frame(self) -> ProvinceFrame:
+        return await province_frame(self.pool, self.registry, self.state.settings.province_code)
+
+    def admin_layer_for(self, code: str, where: str = "code") -> LayerDef:
+        """The province layer for a 2-digit code, the commune layer for a 5-digit one."""
+        if code.isdigit() and len(code) == 2:
+            level = "province"
+        elif code.isdigit() and len(code) == 5:
+            level = "commune"
+        else:
+            raise InvalidInput(f"{code[:20]!r} is not an administrative code", where=where,
+                               hint="give a 2-digit province code (e.g. 75) or a 5-digit "
+                                    "commune code (e.g. 26041)")
+        return require_layer(self.caller, self.registry.admin_layer(level).id, self.registry)
+
+    async def admin_unit(self, code: str, where: str = "code") -> AdminUnit:
+        layer = self.admin_layer_for(code, where)
+        key = layer.key[0]
+        label = layer.label or key
+        statement = sql.SQL("SELECT ST_AsBinary(ST_Union(geom)), min({label}) FROM {table}"
+                            " WHERE {key} = %s").format(
+            label=sql.Identifier(label), table=sql.Identifier(layer.schema_name, layer.table_name),
+            key=sql.Identifier(key))
+        async with self.pool.connection() as conn:
+            cur = await conn.execute(statement, (code,))
+            row = await cur.fetchone()
+        if row is None or row[0] is None:
+            raise NotFound(f"no {layer.title.en.lower()} has code {code!r}", where=where,
+                           hint=f"list the codes with /collections/{layer.id}/items")
+        return AdminUnit(layer, code, row[1], bytes(row[0]))

@@ -1,0 +1,106 @@
+"""Run layer queries on the pool, one connection per layer so layers are answered side by side."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+from dataclasses import dataclass, replace
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from iocgis.api.query.spec import LayerQuery, Nearest
+from iocgis.api.query.sql import M_PER_DEG_LAT_MIN, M_PER_DEG_LON_EQ, MAX_GROUPS, layer_statement
+from iocgis.errors import InvalidInput
+from iocgis.layers import Registry
+
+MAX_CANDIDATE_ROUNDS = 4
+
+
+@dataclass
+class LayerResult:
+    query: LayerQuery
+    count: int
+    groups: list[dict[str, Any]]
+    features: str  # GeoJSON FeatureCollection text, or a JSON array of flat rows (CSV)
+
+
+def nearest_is_complete(sel: Nearest, candidates_asked: int, candidates: int,
+                        max_planar_deg: float | None, max_distance_m: float | None) -> bool:
+    """Were enough candidates taken, in planar (index) order, to hold the true geodesic nearest?
+
+    Any feature outside the candidate set is at least ``max_planar_deg`` away in degrees, which is
+    at least ``max_planar_deg * m_per_deg`` metres; if the farthest chosen feature is nearer than
+    that, no outsider can beat it.
+    """
+    if candidates < candidates_asked or max_planar_deg is None or max_distance_m is None:
+        return True
+    top = min(abs(sel.lat) + max_planar_deg, 89.0)
+    m_per_deg = min(M_PER_DEG_LAT_MIN, M_PER_DEG_LON_EQ * math.cos(math.radians(top))) * 0.99
+    return max_distance_m <= max_planar_deg * m_per_deg
+
+
+async def run_one(pool: AsyncConnectionPool, registry: Registry, query: LayerQuery, *,
+                  rows: bool = False, layer_property: bool = False) -> LayerResult:
+    async with pool.connection() as conn:
+        for _ in range(MAX_CANDIDATE_ROUNDS):
+            statement = layer_statement(query, rows=rows, layer_property=layer_property)
+            cur = await conn.execute(statement.query, statement.params)
+            row = await cur.fetchone()
+            assert row is not None
+            if statement.nearest is None:
+                break
+            asked = int(query.extra.get("candidates", statement.nearest.count * 3 + 10))
+            if nearest_is_complete(statement.nearest, asked, row[3], row[4], row[5]):
+                break
+            query = replace(query, extra={**query.extra, "candidates": asked * 4})
+    groups = json.loads(row[1])
+    return LayerResult(query, int(row[0]), finish_groups(registry, query, groups), row[2])
+
+
+async def run(pool: AsyncConnectionPool, registry: Registry, queries: list[LayerQuery], *,
+              rows: bool = False, layer_property: bool = False) -> list[LayerResult]:
+    if len(queries) == 1:
+        return [await run_one(pool, registry, queries[0], rows=rows,
+                              layer_property=layer_property)]
+    return list(await asyncio.gather(*(run_one(pool, registry, q, rows=rows,
+                                               layer_property=layer_property)
+                                       for q in queries)))
+
+
+def ratio_status(value: float | None, target: float | None, direction: str) -> str:
+    if value is None or target is None:
+        return "no_data"
+    met = value >= target if direction == "higher_better" else value <= target
+    return "met" if met else "not_met"
+
+
+def finish_groups(registry: Registry, query: LayerQuery,
+                  groups: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Code labels, ratio statuses, the failing-only filter and the group cap."""
+    if len(groups) > MAX_GROUPS:
+        field = query.group_by.name if query.group_by else "?"
+        raise InvalidInput(f"grouping {query.layer.id} by {field!r} gives more than "
+                           f"{MAX_GROUPS} groups", where="group_by",
+                           hint="group by a coarser field such as commune_code or a code list")
+    labels = {}
+    if query.group_by is not None:
+        domain = registry.resolve_domain(query.group_by)
+        labels = {c.code: {"vi": c.vi, "en": c.en} for c in domain or ()}
+    out = []
+    for group in groups:
+        if labels and group.get("key") in labels:
+            group["label"] = labels[group["key"]]
+        if query.ratios:
+            group["ratios"] = {}
+            for ratio in query.ratios:
+                value = group.pop(ratio.name, None)
+                group["ratios"][ratio.name] = {
+                    "value": value, "target": ratio.target, "direction": ratio.direction,
+                    "status": ratio_status(value, ratio.target, ratio.direction)}
+            if query.only_failing and not any(r["status"] == "not_met"
+                                              for r in group["ratios"].values()):
+                continue
+        out.append(group)
+    return out
