@@ -69,6 +69,10 @@ class LayerResult:
     features: int
 
 
+def _size(results: list[LayerResult]) -> int:
+    return sum(len(r.mvt) for r in results)
+
+
 def build_cache(settings: Settings, tile_settings: TileSettings) -> TileCache:
     behind: TileCache
     if tile_settings.cache == "none":
@@ -161,29 +165,37 @@ class TileRenderer:
         return b"".join(r.mvt for r in results)
 
     async def _fit_budget(self, results: list[LayerResult], tile: TileAddress) -> list[LayerResult]:
-        """Thin the heaviest layers (coarser simplification, larger minimum polygons, then
-        fewer features, largest kept) until the tile fits the budget."""
+        """Thin the heaviest layers until the tile fits the budget: coarser simplification and
+        larger minimum polygons first, then only the largest features of each heavy layer."""
         budget = self.tile_settings.size_budget
+        original = {r.layer.id: r for r in results}
         level = 0
-        while sum(len(r.mvt) for r in results) > budget and level < MAX_THIN_LEVEL + 3:
+        while _size(results) > budget and level < MAX_THIN_LEVEL + 4:
             level += 1
-            total = sum(len(r.mvt) for r in results)
+            before = _size(results)
             heavy = [r for r in results if len(r.mvt) > budget / (4 * len(results))]
-            light_total = total - sum(len(r.mvt) for r in heavy)
-            sql_level = min(level, MAX_THIN_LEVEL)
-            limits = None
-            if sql_level >= MAX_THIN_LEVEL:
-                room = max(budget - light_total, budget // 10)
-                shrink = 0.85 ** (level - MAX_THIN_LEVEL + 1)
-                limits = {r.layer.id: max(1, math.floor(r.features * room / sum(
-                    len(h.mvt) for h in heavy) * shrink)) for r in heavy}
-            thinned = await self._run(self.statement(tuple(r.layer for r in heavy), tile.z,
-                                                     sql_level), tile, limits)
-            by_id = {r.layer.id: r for r in thinned}
+            heavy = heavy or [max(results, key=lambda r: len(r.mvt))]
+            heavy_layers = tuple(r.layer for r in heavy)
+            if level < MAX_THIN_LEVEL:
+                thinned = await self._run(self.statement(heavy_layers, tile.z, level), tile)
+                if any(t.features == 0 < original[t.layer.id].features for t in thinned):
+                    level = MAX_THIN_LEVEL - 1  # it would wipe a layer out: keep its largest
+                    continue
+            else:
+                room = max(budget - (before - _size(heavy)), budget // 10)
+                shrink = 0.8 ** (level - MAX_THIN_LEVEL + 1)
+                first = [original[r.layer.id] for r in heavy]
+                # Each heavy layer gets room in proportion to its unthinned size; its feature
+                # count shrinks by the same ratio (bytes per feature only fall when thinned).
+                limits = {f.layer.id: max(1, math.floor(f.features * room / _size(first) * shrink))
+                          for f in first}
+                thinned = await self._run(self.statement(heavy_layers, tile.z, MAX_THIN_LEVEL),
+                                          tile, limits)
+            by_id = {t.layer.id: t for t in thinned}
             results = [by_id.get(r.layer.id, r) for r in results]
-            log.info("tile %s thinned to level %d: %d -> %d bytes", tile, level, total,
-                     sum(len(r.mvt) for r in results))
-        if sum(len(r.mvt) for r in results) > budget:
+            log.info("tile %s thinned (level %d): %d -> %d bytes", tile, level, before,
+                     _size(results))
+        if _size(results) > budget:
             log.warning("tile %s stays over the size budget after thinning", tile)
         return results
 

@@ -11,10 +11,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 class TileSettings(BaseSettings):
     """How tiles are rendered, limited and cached."""
 
-    model_config = SettingsConfigDict(env_prefix="IOCGIS_TILES_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="IOCGIS_TILES_", extra="ignore",
+                                      populate_by_name=True)
 
     # No tile may exceed this many bytes (uncompressed MVT); heavier tiles are thinned.
-    size_budget: int = Field(default=500_000, ge=10_000)
+    size_budget: int = Field(default=500_000, ge=1_000)
     # MVT coordinate space of one tile and the buffer around it, in tile units.
     extent: int = 4096
     buffer: int = 64

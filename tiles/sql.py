@@ -31,10 +31,20 @@ log = logging.getLogger("iocgis.tiles")
 
 STORAGE_SRID = 4326
 TILE_SRID = 3857
-# Each thinning level multiplies the simplification tolerance and the minimum polygon size.
+# Thinning levels 1 and 2 multiply the simplification tolerance and the minimum polygon size;
+# level 3 keeps the level-2 tolerance and, instead of a larger minimum size, keeps only the
+# largest features of the layer (a LIMIT), so a layer of uniformly small shapes still draws.
 THIN_TOLERANCE_FACTOR = 3.0
-THIN_AREA_FACTOR = 9.0
-MAX_THIN_LEVEL = 3  # the last level also caps the number of features per layer
+THIN_AREA_FACTOR = 4.0
+MAX_THIN_LEVEL = 3
+
+
+def tolerance_factor(level: int) -> float:
+    return THIN_TOLERANCE_FACTOR ** min(level, MAX_THIN_LEVEL - 1)
+
+
+def area_factor(level: int) -> float:
+    return 1.0 if level >= MAX_THIN_LEVEL else THIN_AREA_FACTOR ** level
 
 TEXT_TYPES = ("date", "timestamptz")
 
@@ -166,7 +176,7 @@ class TileStatement:
                                                xmax + margin, ymax + margin)
         pixel_deg = 360.0 / (256 * 2 ** tile.z)
         area_px_deg2 = pixel_deg * pixel_deg * math.cos(math.radians(tile.center_lat()))
-        tol = simplify_px * tile.pixel_m * THIN_TOLERANCE_FACTOR ** self.level
+        tol = simplify_px * tile.pixel_m * tolerance_factor(self.level)
         params: dict[str, Any] = {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax,
                                   "w": west, "s": south, "e": east, "n": north}
         for i, part in enumerate(self.parts):
@@ -181,7 +191,7 @@ class TileStatement:
             if part.is_polygon:
                 assert part.layer.tiles is not None
                 params[f"{p}_minarea"] = (part.layer.tiles.min_area_px * area_px_deg2
-                                          * THIN_AREA_FACTOR ** self.level)
+                                          * area_factor(self.level))
             if self.level >= MAX_THIN_LEVEL:
                 params[f"{p}_limit"] = (limits or {}).get(part.layer.id, 10_000)
         return params

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from iocgis.access import Caller, can_see
+from iocgis.access import Caller, can_see, require_layer
 from iocgis.errors import ConfigError, NotFound
 from iocgis.layers import LayerDef, Registry, get_registry
 from iocgis.layers.model import Text
@@ -89,11 +89,20 @@ class Tilesets:
                            hint="list the tilesets at /tiles") from None
 
     def for_caller(self, name: str, caller: Caller) -> Tileset:
-        """The tileset, or NotFound when the caller may see none of its layers."""
+        """The tileset, or NotFound when the caller may see none of its layers.
+
+        Restricted layers served and single-layer tilesets refused go through
+        ``require_layer``, so the audit trail notes them as for any other read or probe.
+        """
         tileset = self._by_name.get(name)
+        if tileset is not None and not tileset.composite and not tileset.visible_to(caller):
+            require_layer(caller, tileset.name)  # raises NotFound, noting the probe
         if tileset is None or not tileset.visible_to(caller):
             raise NotFound(f"unknown tileset {name!r}", where="tileset",
                            hint="list the tilesets you may see at /tiles")
+        for layer in tileset.visible_to(caller):
+            if layer.sensitivity == "restricted":
+                require_layer(caller, layer.id)
         return tileset
 
     def visible(self, caller: Caller) -> tuple[Tileset, ...]:

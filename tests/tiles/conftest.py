@@ -1,0 +1,156 @@
+"""Fixtures of the tile, style and map tests: their own migrated database with a small
+Đồng Nai-like data set (so other areas' imports never change what these tests see), settings
+and a real HTTP server on it, and renderers built in-process for callers of every role."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool
+
+import tiles_fixtures
+from iocgis import migrate
+from iocgis.access import Caller
+from iocgis.db import database_url
+from iocgis.settings import Settings
+from iocgis.tiles.render import TileRenderer
+from iocgis.tiles.settings import TileSettings
+
+ANONYMOUS = Caller()
+VIEWER = Caller(name="viewer", roles=frozenset({"viewer"}))
+OFFICER = Caller(name="officer", roles=frozenset({"gis_officer"}))
+ADMIN = Caller(name="admin", roles=frozenset({"admin"}), pii=True)
+
+
+def _with_dbname(url: str, dbname: str) -> str:
+    head, _, tail = url.rpartition("/")
+    query = "?" + tail.split("?", 1)[1] if "?" in tail else ""
+    return f"{head}/{dbname}{query}"
+
+
+@pytest.fixture(scope="session")
+def tiles_db_url(base_settings: Settings) -> Iterator[str]:
+    server_url = database_url(base_settings)
+    name = f"iocgis_test_tiles_{os.getpid()}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
+            sql.Identifier(name)))
+    url = _with_dbname(server_url, name)
+    migrate.upgrade(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        tiles_fixtures.load(conn)
+    yield url
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def tiles_settings(base_settings: Settings, tiles_db_url: str,
+                   tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    cache = tmp_path_factory.mktemp("tiles-cache")
+    return base_settings.model_copy(update={"database_url": tiles_db_url,
+                                            "cache_dir_override": cache})
+
+
+@pytest.fixture
+def tiles_conn(tiles_db_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(tiles_db_url, autocommit=True) as connection:
+        yield connection
+
+
+class _Server:
+    """The real application under uvicorn in a thread, on a free port."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001 - any ASGI app
+        import socket
+
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> _Server:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("the tiles test server did not start")
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def tiles_server(tiles_settings: Settings) -> Iterator[_Server]:
+    from iocgis.api.app import create_app
+
+    server = _Server(create_app(tiles_settings)).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiles_http(tiles_server: _Server) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=tiles_server.url, timeout=30) as client:
+        yield client
+
+
+class RendererRunner:
+    """A TileRenderer on its own pool, driven from synchronous tests."""
+
+    def __init__(self, settings: Settings, tile_settings: TileSettings) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.pool = AsyncConnectionPool(settings.database_url, min_size=1, max_size=4, open=False,
+                                        kwargs={"autocommit": True})
+        self.loop.run_until_complete(self.pool.open())
+        self.renderer = TileRenderer(settings, self.pool, tile_settings)
+
+    def run(self, coro):  # noqa: ANN001, ANN201 - any coroutine
+        return self.loop.run_until_complete(coro)
+
+    def tile(self, name: str, z: int, x: int, y: int, caller: Caller = ANONYMOUS):  # noqa: ANN201
+        from iocgis.tiles.grid import TileAddress
+
+        return self.run(self.renderer.tile(name, TileAddress(z, x, y), caller))
+
+    def close(self) -> None:
+        self.run(self.renderer.close())
+        self.run(self.pool.close())
+        self.loop.close()
+
+
+@pytest.fixture
+def make_renderer(tiles_settings: Settings, tmp_path: Path):  # noqa: ANN201
+    """Build renderers with given tile settings (a fresh disk cache unless told otherwise)."""
+    made: list[RendererRunner] = []
+
+    def make(**overrides: object) -> RendererRunner:
+        overrides.setdefault("cache_dir", tmp_path / "cache")
+        runner = RendererRunner(tiles_settings, TileSettings(**overrides))
+        made.append(runner)
+        return runner
+
+    yield make
+    for runner in made:
+        runner.close()
