@@ -1,0 +1,293 @@
+"""PostgreSQL roles that mirror the app's roles, so QGIS (or any SQL client) connecting straight
+to PostGIS obeys the same rules as the API (``iocgis db roles sync``).
+
+- one group role per app role (``iocgis_viewer`` ...), NOLOGIN, granted SELECT per layer from
+  the same ``iocgis.access`` rules: a role never gets a layer above its sensitivity;
+- without the personal-data right a role gets column privileges on the non-personal columns
+  only (``SELECT *`` and ``SELECT holder_name`` are refused by PostgreSQL itself) and reads the
+  layer whole through ``masked.<group>_<name>``, a view with the personal columns as NULL;
+- ``<role>_pii`` groups add the personal columns for accounts granted that right;
+- optional row-level security by commune (``IOCGIS_SECURITY_RLS_BY_COMMUNE``);
+- one LOGIN role per account opened for direct access (``iocgis accounts dblogin NAME``),
+  whose LOGIN follows the account's lock, revocation and expiry at once;
+- ``iocgis_api``: what the API process needs, and no UPDATE/DELETE on the audit trail.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg import sql
+
+from iocgis.access import ROLE_RIGHTS, Caller, can_see
+from iocgis.layers import LayerDef, Registry
+from iocgis.security.settings import SecuritySettings
+
+MASKED_SCHEMA = "masked"
+COMMUNE_FIELD = "commune_code"
+SQL_TYPE_NAMES = {"text": "text", "integer": "integer", "bigint": "bigint",
+                  "numeric": "double precision", "boolean": "boolean", "date": "date",
+                  "timestamptz": "timestamptz"}
+
+
+@dataclass
+class SyncReport:
+    roles: list[str] = field(default_factory=list)
+    grants: int = 0
+    masked_views: list[str] = field(default_factory=list)
+    rls_tables: list[str] = field(default_factory=list)
+    logins: dict[str, str] = field(default_factory=dict)  # login role -> LOGIN / NOLOGIN
+
+
+def group_role(settings: SecuritySettings, role: str, pii: bool = False) -> str:
+    return f"{settings.db_role_prefix}{role}{'_pii' if pii else ''}"
+
+
+def api_role(settings: SecuritySettings) -> str:
+    return f"{settings.db_role_prefix}api"
+
+
+def login_role(settings: SecuritySettings, account: str) -> str:
+    return f"{settings.db_role_prefix}u_{account}"
+
+
+def masked_view_name(layer: LayerDef) -> str:
+    return f"{layer.group}_{layer.name}"
+
+
+def needs_mask(layer: LayerDef) -> bool:
+    return bool(layer.pii_fields)
+
+
+def _role_sees_pii(role: str) -> bool:
+    return bool(ROLE_RIGHTS[role]["pii"])
+
+
+def _ensure_role(conn: psycopg.Connection, name: str, *, login: bool = False) -> None:
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
+    if not exists:
+        try:
+            with conn.transaction():
+                conn.execute(sql.SQL("CREATE ROLE {} {}").format(
+                    sql.Identifier(name), sql.SQL("LOGIN" if login else "NOLOGIN")))
+        except psycopg.errors.DuplicateObject:
+            pass  # another database of the same cluster created it meanwhile
+
+
+def _grant_table(conn: psycopg.Connection, table: sql.Composable, role: str,
+                 columns: tuple[str, ...] | None) -> None:
+    role_id = sql.Identifier(role)
+    if columns is None:
+        conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(table, role_id))
+    else:
+        conn.execute(sql.SQL("GRANT SELECT ({}) ON {} TO {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, columns)), table, role_id))
+
+
+def _table_columns(conn: psycopg.Connection, layer: LayerDef) -> list[str]:
+    return [r[0] for r in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 "
+        "AND NOT attisdropped ORDER BY attnum",
+        (sql.Identifier(layer.schema_name, layer.table_name).as_string(conn),))]
+
+
+def _non_personal(layer: LayerDef, columns: list[str]) -> tuple[str, ...]:
+    """Columns a role without the personal-data right may read: no PII field, and no ``extra``
+    on a layer with PII (source leftovers of a personal register may be personal too)."""
+    hidden = set(layer.pii_fields) | ({"extra"} if needs_mask(layer) else set())
+    return tuple(c for c in columns if c not in hidden)
+
+
+def _masked_view(conn: psycopg.Connection, layer: LayerDef, columns: list[str]) -> sql.Composed:
+    pii = set(layer.pii_fields)
+    parts = []
+    for column in columns:
+        if column == "extra":
+            continue
+        if column in pii:
+            parts.append(sql.SQL("NULL::{} AS {}").format(
+                sql.SQL(SQL_TYPE_NAMES[layer.field(column).type]), sql.Identifier(column)))
+        else:
+            parts.append(sql.Identifier(column))
+    # security_invoker: the reader's own privileges (column grants, RLS) apply through the view.
+    return sql.SQL("CREATE VIEW {} WITH (security_invoker = true, security_barrier = true) AS "
+                   "SELECT {} FROM {}").format(
+        sql.Identifier(MASKED_SCHEMA, masked_view_name(layer)), sql.SQL(", ").join(parts),
+        sql.Identifier(layer.schema_name, layer.table_name))
+
+
+def sync(conn: psycopg.Connection, registry: Registry, settings: SecuritySettings) -> SyncReport:
+    """Make roles, grants, masked views and policies follow the registry and the accounts.
+
+    One transaction: a QGIS user never sees a half-applied set of grants.
+    """
+    report = SyncReport()
+    app_roles = [r for r in ROLE_RIGHTS]
+    groups = {(r, False): group_role(settings, r) for r in app_roles}
+    groups |= {(r, True): group_role(settings, r, pii=True) for r in app_roles
+               if not _role_sees_pii(r)}
+    api = api_role(settings)
+    for name in [*groups.values(), api]:
+        _ensure_role(conn, name)
+        report.roles.append(name)
+    dbname = conn.execute("SELECT current_database()").fetchone()[0]
+    with conn.transaction():
+        everyone = [*groups.values(), api]
+        for name in everyone:
+            conn.execute(sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
+                sql.Identifier(dbname), sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(
+            sql.Identifier(MASKED_SCHEMA)))
+        schemas = [*registry.schemas, MASKED_SCHEMA]
+        for schema in schemas:
+            conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM PUBLIC").format(
+                sql.Identifier(schema)))
+            for name in everyone:
+                conn.execute(sql.SQL("REVOKE ALL ON SCHEMA {} FROM {}").format(
+                    sql.Identifier(schema), sql.Identifier(name)))
+        used_schemas: dict[str, set[str]] = {}
+        for layer in registry:
+            table = sql.Identifier(layer.schema_name, layer.table_name)
+            columns = _table_columns(conn, layer)
+            if not columns:
+                continue  # the table is not there (yet): migrate first
+            conn.execute(sql.SQL("REVOKE ALL ON {} FROM PUBLIC").format(table))
+            view = sql.Identifier(MASKED_SCHEMA, masked_view_name(layer))
+            conn.execute(sql.SQL("DROP VIEW IF EXISTS {}").format(view))
+            for name in everyone:
+                conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(table, sql.Identifier(name)))
+            if needs_mask(layer):
+                conn.execute(_masked_view(conn, layer, columns))
+                report.masked_views.append(f"{MASKED_SCHEMA}.{masked_view_name(layer)}")
+            for (role, pii_group), name in groups.items():
+                caller = Caller(name=name, roles=frozenset({role}))
+                if not can_see(caller, layer):
+                    continue
+                used_schemas.setdefault(layer.schema_name, set()).add(name)
+                if pii_group:
+                    if needs_mask(layer):  # adds the personal columns to the base role's
+                        _grant_table(conn, table, name, (*layer.pii_fields, "extra"))
+                        report.grants += 1
+                    continue
+                full = _role_sees_pii(role) or not needs_mask(layer)
+                _grant_table(conn, table, name, None if full else _non_personal(layer, columns))
+                report.grants += 1
+                if needs_mask(layer):
+                    conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
+                        view, sql.Identifier(name)))
+                    used_schemas.setdefault(MASKED_SCHEMA, set()).add(name)
+            # The API process reads every layer (it filters per caller itself).
+            conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(table, sql.Identifier(api)))
+            used_schemas.setdefault(layer.schema_name, set()).add(api)
+            _row_security(conn, layer, table, groups, api, settings, report)
+        for schema, names in used_schemas.items():
+            for name in sorted(names):
+                conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+                    sql.Identifier(schema), sql.Identifier(name)))
+        _api_grants(conn, api)
+        _qgis_tables_grants(conn, everyone)
+        report.logins = sync_logins(conn, settings)
+    return report
+
+
+def _row_security(conn: psycopg.Connection, layer: LayerDef, table: sql.Composable,
+                  groups: dict[tuple[str, bool], str], api: str, settings: SecuritySettings,
+                  report: SyncReport) -> None:
+    if not layer.has_field(COMMUNE_FIELD):
+        return
+    conn.execute(sql.SQL("DROP POLICY IF EXISTS commune_scope ON {}").format(table))
+    conn.execute(sql.SQL("DROP POLICY IF EXISTS api_all ON {}").format(table))
+    if not settings.rls_by_commune:
+        conn.execute(sql.SQL("ALTER TABLE {} DISABLE ROW LEVEL SECURITY").format(table))
+        return
+    # The owner (imports, migrations) is not subject to RLS; the group roles are.
+    conn.execute(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(table))
+    conn.execute(sql.SQL("CREATE POLICY commune_scope ON {} FOR SELECT TO {} "
+                         "USING (security.commune_visible({}))").format(
+        table, sql.SQL(", ").join(sql.Identifier(n) for n in groups.values()),
+        sql.Identifier(COMMUNE_FIELD)))
+    conn.execute(sql.SQL("CREATE POLICY api_all ON {} FOR SELECT TO {} USING (true)").format(
+        table, sql.Identifier(api)))
+    report.rls_tables.append(f"{layer.schema_name}.{layer.table_name}")
+
+
+def _api_grants(conn: psycopg.Connection, api: str) -> None:
+    """The API reads layers and the catalog, keeps sessions, and may only append to the audit
+    trail: no UPDATE, DELETE or TRUNCATE there, whatever happens in the application."""
+    role = sql.Identifier(api)
+    for statement in (
+        "GRANT USAGE ON SCHEMA meta, security, audit TO {}",
+        "GRANT SELECT ON ALL TABLES IN SCHEMA meta TO {}",
+        "GRANT SELECT, INSERT, UPDATE ON security.accounts, security.sessions, "
+        "security.api_keys TO {}",
+        "GRANT SELECT, INSERT, DELETE ON security.password_history TO {}",
+        "GRANT SELECT ON security.db_commune_scope TO {}",
+        "REVOKE ALL ON audit.events, audit.prune_marks FROM {}",
+        "GRANT SELECT, INSERT ON audit.events TO {}",
+        "GRANT SELECT ON audit.prune_marks TO {}",
+    ):
+        conn.execute(sql.SQL(statement).format(role))
+
+
+def _qgis_tables_grants(conn: psycopg.Connection, roles: list[str]) -> None:
+    for table in ("layer_styles", "qgis_projects"):
+        if conn.execute("SELECT to_regclass(%s)", (f"public.{table}",)).fetchone()[0]:
+            for name in roles:
+                conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
+                    sql.Identifier("public", table), sql.Identifier(name)))
+
+
+def sync_logins(conn: psycopg.Connection, settings: SecuritySettings,
+                only: str | None = None) -> dict[str, str]:
+    """LOGIN roles of accounts opened for direct access follow the account: memberships from
+    its roles (and PII right), LOGIN only while active and unexpired, commune scope for RLS."""
+    rows = conn.execute(
+        "SELECT name, roles, pii, commune_codes, status = 'active' AND (expires_at IS NULL OR "
+        "expires_at > now()) AS usable FROM security.accounts WHERE db_login "
+        "AND (%s::text IS NULL OR name = %s)", (only, only)).fetchall()
+    result = {}
+    all_groups = [group_role(settings, r) for r in ROLE_RIGHTS] + [
+        group_role(settings, r, pii=True) for r in ROLE_RIGHTS if not _role_sees_pii(r)]
+    for name, roles, pii, communes, usable in rows:
+        role = login_role(settings, name)
+        _ensure_role(conn, role, login=True)
+        wanted = {group_role(settings, r) for r in roles}
+        if pii:
+            wanted |= {group_role(settings, r, pii=True) for r in roles if not _role_sees_pii(r)}
+        for group in all_groups:
+            if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (group,)).fetchone():
+                verb = "GRANT {} TO {}" if group in wanted and usable else "REVOKE {} FROM {}"
+                conn.execute(sql.SQL(verb).format(sql.Identifier(group), sql.Identifier(role)))
+        conn.execute(sql.SQL("ALTER ROLE {} {}").format(
+            sql.Identifier(role), sql.SQL("LOGIN" if usable else "NOLOGIN")))
+        if not usable:
+            # End the connections it has open now: a lock or revocation takes effect at once.
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE usename = %s", (role,))
+        conn.execute("DELETE FROM security.db_commune_scope WHERE role_name = %s", (role,))
+        if communes:
+            conn.execute("INSERT INTO security.db_commune_scope (role_name, commune_codes) "
+                         "VALUES (%s, %s)", (role, communes))
+        result[role] = "LOGIN" if usable else "NOLOGIN"
+    return result
+
+
+def open_login(conn: psycopg.Connection, settings: SecuritySettings, account: str) -> tuple[str, str]:
+    """Open direct database access for an account: (login role, a new password shown once)."""
+    row = conn.execute("UPDATE security.accounts SET db_login = true WHERE name = %s "
+                       "RETURNING name", (account,)).fetchone()
+    if row is None:
+        from iocgis.errors import NotFound
+
+        raise NotFound(f"no account {account!r}", where="name",
+                       hint="create it with `iocgis accounts create`")
+    role = login_role(settings, account)
+    password = secrets.token_urlsafe(24)
+    _ensure_role(conn, role, login=True)
+    # The server hashes it (SCRAM-SHA-256); the clear text is never stored.
+    conn.execute(sql.SQL("ALTER ROLE {} PASSWORD {}").format(sql.Identifier(role),
+                                                             sql.Literal(password)))
+    sync_logins(conn, settings, only=account)
+    return role, password
