@@ -1,0 +1,400 @@
+"""One import, start to end: resolve the file, read it in batches, transform and clean each
+batch, COPY it into staging, run the cross-row checks in SQL, then publish in one transaction.
+
+Until the publishing transaction commits, nothing the public sees changes: a failure, an
+abort by a rule, or a kill -9 leaves the live layer exactly as it was.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import psycopg
+import pyarrow as pa
+import shapely
+
+from iocgis.db import connect, database_url
+from iocgis.errors import ImportFailed, InvalidInput, IocgisError
+from iocgis.importers import encodings, georef, mapping as mappingmod, staging, swap
+from iocgis.importers.batch import BATCH_SIZE, FeatureBatch, Reader
+from iocgis.importers.fields import coerce
+from iocgis.importers.geometry import clean
+from iocgis.importers.options import ImportOptions
+from iocgis.importers.report import ImportReport
+from iocgis.importers.sources import Dataset, resolve
+from iocgis.layers import LayerDef, Registry, get_registry
+from iocgis.settings import Settings, get_settings
+
+Progress = Callable[[dict[str, Any]], None]
+LOCK_NAMESPACE = 7_510_001  # advisory lock class for "an import of layer X is running"
+
+
+def open_reader(dataset: Dataset, options: ImportOptions, layer: LayerDef,
+                mapping: mappingmod.Mapping) -> Reader:
+    if dataset.format in ("CSV", "XLSX"):
+        from iocgis.importers.read_table import TableReader
+
+        return TableReader(dataset, options, layer, mapping)
+    if dataset.format == "DXF":
+        from iocgis.importers.read_dxf import DxfReader
+
+        return DxfReader(dataset, options, layer, mapping)
+    from iocgis.importers.read_vector import VectorReader
+
+    return VectorReader(dataset, options, layer)
+
+
+def reference_area(conn: psycopg.Connection, registry: Registry, layer: LayerDef,
+                   settings: Settings, report: ImportReport) -> georef.ReferenceArea:
+    """The province polygon (buffered ~1 km for boundary imprecision) or Vietnam's box."""
+    from psycopg import sql
+
+    try:
+        province_layer = registry.admin_layer("province")
+    except IocgisError:
+        province_layer = None
+    if province_layer is not None and province_layer.id != layer.id and province_layer.key:
+        row = conn.execute(sql.SQL(
+            "SELECT ST_AsBinary(ST_Buffer(ST_Union(geom), 0.01)) FROM {} WHERE {} = %s").format(
+                sql.Identifier(province_layer.schema_name, province_layer.table_name),
+                sql.Identifier(province_layer.key[0])), (settings.province_code,)).fetchone()
+        if row and row[0]:
+            return georef.ReferenceArea(shapely.from_wkb(bytes(row[0])),
+                                        f"province {settings.province_code}", True)
+    report.note("province.not_loaded", "info", "đúng",
+                f"inside-province check skipped: {province_layer.id if province_layer else 'the province layer'} "
+                f"has no row {settings.province_code}; checked against Vietnam's extent only")
+    return georef.vietnam()
+
+
+def _extras(batch: FeatureBatch, names: list[str]) -> list[dict[str, Any] | None]:
+    if not names:
+        return [None] * len(batch)
+    cols = {}
+    for name in names:
+        column = batch.columns[name]
+        if pa.types.is_timestamp(column.type) or pa.types.is_date(column.type) \
+                or pa.types.is_time(column.type):
+            column = column.cast(pa.string())
+        elif pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+            continue
+        cols[name] = column.to_pylist()
+    out: list[dict[str, Any] | None] = []
+    for i in range(len(batch)):
+        row = {k: v[i] for k, v in cols.items() if v[i] is not None and v[i] == v[i]}
+        out.append(row or None)
+    return out
+
+
+class Importer:
+    """The state of one running import (kept small; the batches stream through it)."""
+
+    def __init__(self, path: str | Path, layer_id: str, options: ImportOptions, *,
+                 url: str | None, settings: Settings | None, progress: Progress | None,
+                 registry: Registry | None = None) -> None:
+        self.path = Path(path)
+        self.options = options
+        self.settings = settings or get_settings()
+        self.url = url or database_url(self.settings)
+        self.registry = registry or get_registry()
+        self.layer = self.registry.get(layer_id)
+        self.progress = progress or (lambda event: None)
+        self.report = ImportReport(import_id=None, layer_id=self.layer.id, mode=options.mode,
+                                   dry_run=options.dry_run, source_path=str(path),
+                                   user=options.user, source_date=options.source_date,
+                                   started_at=datetime.now(timezone.utc))
+
+    # -- bookkeeping in meta.imports ------------------------------------------------------
+    def _begin(self, conn: psycopg.Connection) -> int:
+        row = conn.execute(
+            "INSERT INTO meta.imports (layer_id, mode, status, dry_run, source_path, user_name, "
+            "source_date) VALUES (%s, %s, 'running', %s, %s, %s, %s) RETURNING id",
+            (self.layer.id, self.options.mode, self.options.dry_run, str(self.path),
+             self.options.user, self.options.source_date)).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def _lock(self, conn: psycopg.Connection) -> None:
+        got = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                           (LOCK_NAMESPACE, self.layer.id)).fetchone()
+        if not got or not got[0]:
+            raise ImportFailed(f"another import of {self.layer.id} is running", where=self.layer.id,
+                               hint="wait for it to finish (see `iocgis import history "
+                                    f"{self.layer.id}`), then run again")
+        # Whatever is still 'running' for this layer died with its process: clean it up.
+        dead = conn.execute("UPDATE meta.imports SET status = 'interrupted', finished_at = now(), "
+                            "error = 'the import process stopped before finishing' "
+                            "WHERE layer_id = %s AND status = 'running' RETURNING id",
+                            (self.layer.id,)).fetchall()
+        for (dead_id,) in dead:
+            staging.drop(conn, int(dead_id))
+
+    def _record_failure(self, conn: psycopg.Connection, status: str, error: BaseException) -> None:
+        self.report.status = status
+        self.report.error = str(error)
+        self.report.finished_at = datetime.now(timezone.utc)
+        conn.execute(
+            "UPDATE meta.imports SET status = %s, finished_at = now(), error = %s, rows_in = %s, "
+            "rows_loaded = 0, rows_fixed = %s, rows_rejected = %s, report = %s::jsonb, "
+            "source_format = %s, source_checksum = %s, source_crs = %s, source_encoding = %s "
+            "WHERE id = %s",
+            (status, str(error)[:4000], self.report.rows_in, self.report.rows_fixed,
+             self.report.rows_rejected, self.report.to_json(), self.report.source_format,
+             self.report.source_checksum, self.report.source_crs, self.report.source_encoding,
+             self.report.import_id))
+
+    # -- the run ---------------------------------------------------------------------------
+    def run(self) -> ImportReport:
+        if not self.layer.is_spatial:
+            raise InvalidInput(f"layer {self.layer.id} has no geometry; the importer loads "
+                               "spatial layers", where=self.layer.id,
+                               hint="load tables without geometry with SQL COPY")
+        if self.options.mode == "upsert" and not self.layer.key:
+            raise InvalidInput(f"layer {self.layer.id} has no key, so it cannot be upserted",
+                               where="--mode", hint="use --mode replace or --mode append")
+        with connect(self.url, autocommit=True) as conn:
+            self._lock(conn)
+            self.report.import_id = self._begin(conn)
+            dataset: Dataset | None = None
+            try:
+                dataset = resolve(self.path)
+                self._load(conn, dataset)
+            except BaseException as exc:
+                status = "aborted" if isinstance(exc, (ImportFailed, InvalidInput)) else "failed"
+                if isinstance(exc, KeyboardInterrupt):
+                    status = "interrupted"
+                try:
+                    staging.drop(conn, self.report.import_id)
+                    self._record_failure(conn, status, exc)
+                except psycopg.Error:
+                    pass  # the connection itself failed; the next import cleans up
+                raise
+            finally:
+                if dataset is not None:
+                    dataset.cleanup()
+                conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",
+                             (LOCK_NAMESPACE, self.layer.id))
+        return self.report
+
+    def _load(self, conn: psycopg.Connection, dataset: Dataset) -> None:
+        report, options, layer = self.report, self.options, self.layer
+        mapping = mappingmod.load(options.mapping, layer)
+        if mapping.crs and not options.crs:
+            options = options.with_(crs=mapping.crs)
+        if mapping.encoding and not options.encoding:
+            options = options.with_(encoding=mapping.encoding)
+        if mapping.source_layer and not options.source_layer:
+            options = options.with_(source_layer=mapping.source_layer)
+        encodings.canonical(options.encoding)  # fail early on an unknown name
+        report.source_format = dataset.format
+        report.source_checksum = dataset.checksum
+        if dataset.format == "GeoTIFF":
+            raise InvalidInput(f"{dataset.name} is a raster; rasters are not loaded into vector "
+                               f"layer {layer.id}", where=dataset.name,
+                               hint="import it with `iocgis import FILE.tif --layer raster.NAME`")
+        reader = open_reader(dataset, options, layer, mapping)
+        info = reader.info
+        report.source_encoding = info.encoding
+        for rule, message in info.notes:
+            report.note(rule, "info", "đúng", message)
+        src = georef.source_crs(info.crs, options.crs, dataset.name, dataset.format)
+        report.source_crs = georef.describe(src)
+        area = reference_area(conn, self.registry, layer, self.settings, report)
+        reserved = set(getattr(reader, "reserved_columns", set()))
+        plan = mappingmod.plan(info.fields, layer, mapping, reserved)
+        if plan.extras:
+            report.note("fields.extra", "info", "đủ",
+                        f"source fields kept in `extra`: {', '.join(plan.extras[:20])}")
+        unfilled = [f.name for f in layer.fields if f.required and f.name not in plan.sources
+                    and f.name not in plan.constants]
+        if unfilled:
+            raise ImportFailed(
+                f"{dataset.name} has no field for the required field(s) {', '.join(unfilled)} of "
+                f"{layer.id}", where=dataset.name,
+                hint=f"map its fields in a mapping file (--mapping; fields: SOURCE: TARGET); its "
+                     f"fields are: {', '.join(info.fields[:30]) or '(none)'}")
+        codes = {f.name: self.registry.domain_codes(f) for f in layer.fields}
+        self.progress({"phase": "reading", "done": 0, "total": info.count})
+
+        staging.create(conn, layer, report.import_id, unlogged=options.dry_run)
+        writer = staging.StagingWriter(conn, layer, report.import_id)
+        first = True
+        failure: BaseException | None = None
+        try:
+            for batch in reader.batches(BATCH_SIZE):
+                if first:
+                    georef.check_placement(batch.geoms, src, area, dataset.name, options.swap_xy)
+                    first = False
+                self._batch(batch, src, area, plan, codes, writer, info.feature_word)
+                self.progress({"phase": "loading", "done": report.rows_in, "total": info.count})
+        except BaseException as exc:
+            failure = exc
+            raise
+        finally:
+            writer.close(failure)
+        if report.rows_in == 0:
+            raise ImportFailed(f"{dataset.name} holds no features", where=dataset.name,
+                               hint="check that you exported the right layer; the live layer "
+                                    "is unchanged")
+        self._cross_checks(conn, writer)
+        rejected_share = report.rows_rejected / report.rows_in
+        aborting = [f for f in report.findings if f.severity == "abort"]
+        if aborting:
+            first_abort = aborting[0]
+            raise ImportFailed(f"{dataset.name}: {first_abort.message} "
+                               f"({info.feature_word}s {', '.join(map(str, first_abort.feature_ids[:5]))})",
+                               where=dataset.name, hint=_hint_for(first_abort.rule, layer))
+        if report.rows_rejected and rejected_share > options.max_rejected:
+            raise ImportFailed(self._rejection_message(dataset, info.feature_word),
+                               where=dataset.name,
+                               hint="fix these features in the source and import again, or accept "
+                                    "losing them with --max-rejected (e.g. --max-rejected 0.05); "
+                                    "see the report for every finding")
+        report.rows_loaded = report.rows_in - report.rows_rejected
+        if report.rows_loaded == 0:
+            raise ImportFailed(f"no feature of {dataset.name} passed the checks",
+                               where=dataset.name, hint="see the findings in the report")
+        report.finished_at = datetime.now(timezone.utc)
+        if options.dry_run:
+            staging.drop(conn, report.import_id)
+            report.status = "dry_run"
+            conn.execute(
+                "UPDATE meta.imports SET status = 'dry_run', finished_at = now(), rows_in = %s, "
+                "rows_loaded = %s, rows_fixed = %s, rows_rejected = %s, report = %s::jsonb, "
+                "source_format = %s, source_checksum = %s, source_crs = %s, source_encoding = %s "
+                "WHERE id = %s",
+                (report.rows_in, report.rows_loaded, report.rows_fixed, report.rows_rejected,
+                 report.to_json(), report.source_format, report.source_checksum,
+                 report.source_crs, report.source_encoding, report.import_id))
+            return
+        self.progress({"phase": "indexing", "done": report.rows_in, "total": info.count})
+        if options.mode == "replace":
+            staging.build_indexes(conn, layer, report.import_id)
+        conn.execute(
+            "UPDATE meta.imports SET source_format = %s, source_checksum = %s, source_crs = %s, "
+            "source_encoding = %s WHERE id = %s",
+            (report.source_format, report.source_checksum, report.source_crs,
+             report.source_encoding, report.import_id))
+        self.progress({"phase": "publishing", "done": report.rows_in, "total": info.count})
+        report.status = "loaded"
+        report.data_version = swap.make_live(
+            conn, layer, report.import_id, options.mode, options.source_date,
+            options.keep_versions,
+            {"report": report.as_dict(), "rows_in": report.rows_in,
+             "rows_loaded": report.rows_loaded, "rows_fixed": report.rows_fixed,
+             "rows_rejected": report.rows_rejected})
+        report.finished_at = datetime.now(timezone.utc)
+        self.progress({"phase": "done", "done": report.rows_in, "total": info.count})
+
+    def _rejection_message(self, dataset: Dataset, word: str) -> str:
+        report = self.report
+        rejects = [f for f in report.findings if f.severity == "reject"]
+        details = "; ".join(
+            f"{f.message} ({f.count} {word}{'s' if f.count != 1 else ''}, e.g. {word} "
+            f"{f.feature_ids[0] if f.feature_ids else '?'}"
+            + (f", value {f.example}" if f.example else "") + ")" for f in rejects[:3])
+        return (f"{report.rows_rejected} of {report.rows_in} {word}s of {dataset.name} were "
+                f"rejected: {details}")
+
+    def _batch(self, batch: FeatureBatch, src: Any, area: georef.ReferenceArea,
+               plan: mappingmod.FieldPlan, codes: dict[str, tuple[str, ...] | None],
+               writer: staging.StagingWriter, word: str) -> None:
+        report, layer = self.report, self.layer
+        n = len(batch)
+        report.rows_in += n
+        with np.errstate(all="ignore"):
+            geoms = georef.to_wgs84(batch.geoms, src, self.options.swap_xy)
+        known_bad = np.zeros(n, dtype=bool)
+        for rule, message, mask, field_name, example in batch.problems:
+            report.note(rule, "reject", "đúng", message, batch.fids[mask], field_name,
+                        example=example)
+            known_bad |= mask
+        for rule, message in batch.notes:
+            report.note(rule, "fix", "đúng", message, count=n)
+        geoms, rejected, fixed = clean(geoms, layer.geometry or "Point", batch.fids, report,
+                                       area, word, known_bad)
+        values: dict[str, pa.Array] = {}
+        for field in layer.fields:
+            source = plan.sources.get(field.name)
+            column = batch.columns.get(source) if source else None
+            if column is None and field.name in plan.constants:
+                column = pa.array([plan.constants[field.name]] * n)
+            result = coerce(field, column, n, codes[field.name], batch.fids, report, source)
+            values[field.name] = result.values
+            rejected |= result.rejected
+            fixed |= result.fixed
+        report.rows_rejected += int(rejected.sum())
+        report.rows_fixed += int((fixed & ~rejected).sum())
+        keep = ~rejected
+        if not keep.any():
+            return
+        if not keep.all():
+            mask = pa.array(keep)
+            values = {k: v.filter(mask) for k, v in values.items()}
+            batch = FeatureBatch(batch.fids[keep], batch.geoms[keep],
+                                 {k: v.filter(mask) for k, v in batch.columns.items()})
+            geoms = geoms[keep]
+        extras = _extras(batch, plan.extras)
+        writer.write(batch.fids, values, extras, geoms, self.options.source_date)
+
+    def _cross_checks(self, conn: psycopg.Connection, writer: staging.StagingWriter) -> None:
+        """sạch: duplicate keys and geometries across the whole file, in SQL on staging."""
+        report, layer, mode = self.report, self.layer, self.options.mode
+        import_id = report.import_id
+        dups = staging.duplicate_keys(conn, layer, import_id)
+        if dups:
+            key = ", ".join(layer.key)
+            if mode == "upsert":
+                report.note("key.duplicate", "abort", "sạch",
+                            f"key ({key}) appears more than once, so the upsert is ambiguous",
+                            [d[0] for d in dups],
+                            example=f"feature {dups[0][0]} repeats feature {dups[0][1]}")
+            else:
+                report.note("key.duplicate", "reject", "sạch",
+                            f"key ({key}) repeats an earlier feature",
+                            [d[0] for d in dups],
+                            example=f"feature {dups[0][0]} repeats feature {dups[0][1]}")
+                report.rows_rejected += len(dups)
+                staging.delete_fids(conn, import_id, [d[0] for d in dups])
+        if mode == "append":
+            clash = staging.keys_in_live(conn, layer, import_id)
+            if clash:
+                report.note("key.exists", "reject", "sạch",
+                            f"key ({', '.join(layer.key)}) is already in the live layer "
+                            "(use --mode upsert to update it)", clash)
+                report.rows_rejected += len(clash)
+                staging.delete_fids(conn, import_id, clash)
+        geo_dups = staging.duplicate_geometries(conn, import_id)
+        if geo_dups:
+            report.note("geometry.duplicate", "warn", "sạch",
+                        "geometry identical to an earlier feature's", [d[0] for d in geo_dups],
+                        example=f"feature {geo_dups[0][0]} repeats feature {geo_dups[0][1]}")
+
+
+def _hint_for(rule: str, layer: LayerDef) -> str:
+    if rule == "key.duplicate":
+        return (f"each ({', '.join(layer.key)}) may appear once in an upsert: remove or merge the "
+                "repeated features, then import again")
+    return "fix the source and import again; the live layer is unchanged"
+
+
+def import_path(path: str | Path, layer_id: str, options: ImportOptions | None = None, *,
+                url: str | None = None, progress: Progress | None = None,
+                settings: Settings | None = None) -> ImportReport:
+    """Import one dataset (a file, a folder or a .zip) into a registry layer."""
+    options = options or ImportOptions()
+    started = time.monotonic()
+    if Path(path).suffix.lower() in (".tif", ".tiff") or layer_id.startswith("raster."):
+        from iocgis.importers.raster import import_raster
+
+        return import_raster(path, layer_id, options, url=url, settings=settings,
+                             progress=progress)
+    report = Importer(path, layer_id, options, url=url, settings=settings,
+                      progress=progress).run()
+    report.extra.setdefault("seconds", round(time.monotonic() - started, 3))
+    return report

@@ -1,0 +1,187 @@
+"""The staging table: same columns as the live table, filled with binary COPY, checked in SQL.
+
+Staging tables live in the ``import_staging`` schema and are named ``s<import id>``; a staging
+table left behind by a killed import is dropped by the next import of the layer. The live
+table is never written here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+import psycopg
+import pyarrow as pa
+import shapely
+from psycopg import sql
+from sqlalchemy import MetaData
+
+from iocgis.layers import LayerDef
+from iocgis.layers.tables import STORAGE_SRID, layer_table
+
+STAGING_SCHEMA = "import_staging"
+HISTORY_SCHEMA = "import_history"
+COPY_TYPES = {"text": "text", "integer": "int4", "bigint": "int8", "numeric": "float8",
+              "boolean": "bool", "date": "date", "timestamptz": "timestamptz"}
+
+
+def live_ident(layer: LayerDef) -> sql.Composed:
+    return sql.Identifier(layer.schema_name, layer.table_name)
+
+
+def staging_name(import_id: int) -> str:
+    return f"s{import_id}"
+
+
+def staging_ident(import_id: int) -> sql.Composed:
+    return sql.Identifier(STAGING_SCHEMA, staging_name(import_id))
+
+
+def load_columns(layer: LayerDef) -> list[str]:
+    """Columns the importer writes (updated_at takes its default)."""
+    cols = ["fid", *layer.field_names, "extra", "source_date", "import_id"]
+    return cols + (["geom"] if layer.is_spatial else [])
+
+
+def create(conn: psycopg.Connection, layer: LayerDef, import_id: int, *, unlogged: bool) -> None:
+    """An empty copy of the live table's columns, defaults, identity and comments; no indexes
+    yet (they are built after the load, which is several times faster than maintaining them)."""
+    conn.execute(sql.SQL(
+        "CREATE {unlogged} TABLE {staging} (LIKE {live} INCLUDING DEFAULTS INCLUDING IDENTITY "
+        "INCLUDING COMMENTS INCLUDING STORAGE INCLUDING CONSTRAINTS)").format(
+            unlogged=sql.SQL("UNLOGGED" if unlogged else ""), staging=staging_ident(import_id),
+            live=live_ident(layer)))
+
+
+def drop(conn: psycopg.Connection, import_id: int) -> None:
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging_ident(import_id)))
+
+
+class StagingWriter:
+    """Binary COPY of cleaned batches into the staging table."""
+
+    def __init__(self, conn: psycopg.Connection, layer: LayerDef, import_id: int) -> None:
+        self.layer = layer
+        self.import_id = import_id
+        cols = load_columns(layer)
+        stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
+            staging_ident(import_id), sql.SQL(", ").join(map(sql.Identifier, cols)))
+        self._cursor = conn.cursor()
+        self._copy_cm = self._cursor.copy(stmt)
+        self._copy = self._copy_cm.__enter__()
+        types = ["int8", *(COPY_TYPES[f.type] for f in layer.fields), "jsonb", "date", "int8"]
+        if layer.is_spatial:
+            types.append("bytea")  # EWKB goes straight to geometry_recv
+        self._copy.set_types(types)
+        self.rows = 0
+
+    def write(self, fids: np.ndarray, values: dict[str, pa.Array], extra: Sequence[Any],
+              geoms: np.ndarray | None, source_date: Any) -> None:
+        n = len(fids)
+        columns: list[Sequence[Any]] = [fids.tolist()]
+        columns += [values[name].to_pylist() for name in self.layer.field_names]
+        columns.append(extra)
+        columns.append([source_date] * n)
+        columns.append([self.import_id] * n)
+        if self.layer.is_spatial:
+            assert geoms is not None
+            wkb = shapely.to_wkb(shapely.set_srid(geoms, STORAGE_SRID), include_srid=True)
+            columns.append(wkb.tolist())
+        write_row = self._copy.write_row
+        for row in zip(*columns):
+            write_row(row)
+        self.rows += n
+
+    def close(self, error: BaseException | None = None) -> None:
+        if error is None:
+            self._copy_cm.__exit__(None, None, None)
+        else:
+            self._copy_cm.__exit__(type(error), error, error.__traceback__)
+        self._cursor.close()
+
+
+def duplicate_keys(conn: psycopg.Connection, layer: LayerDef, import_id: int,
+                   limit: int = 10_000) -> list[tuple[int, int]]:
+    """(later fid, first fid) for each feature whose key repeats an earlier one."""
+    if not layer.key:
+        return []
+    key = sql.SQL(", ").join(map(sql.Identifier, layer.key))
+    rows = conn.execute(sql.SQL(
+        "SELECT fid, first_fid FROM (SELECT fid, first_value(fid) OVER w AS first_fid, "
+        "row_number() OVER w AS rn FROM {t} WINDOW w AS (PARTITION BY {key} ORDER BY fid)) d "
+        "WHERE rn > 1 ORDER BY fid LIMIT %s").format(t=staging_ident(import_id), key=key),
+        (limit,)).fetchall()
+    return [(int(a), int(b)) for a, b in rows]
+
+
+def keys_in_live(conn: psycopg.Connection, layer: LayerDef, import_id: int,
+                 limit: int = 10_000) -> list[int]:
+    """Staged features whose key already exists in the live table (append mode)."""
+    if not layer.key:
+        return []
+    cond = sql.SQL(" AND ").join(
+        sql.SQL("l.{c} = s.{c}").format(c=sql.Identifier(k)) for k in layer.key)
+    rows = conn.execute(sql.SQL(
+        "SELECT s.fid FROM {s} s WHERE EXISTS (SELECT 1 FROM {l} l WHERE {cond}) "
+        "ORDER BY s.fid LIMIT %s").format(s=staging_ident(import_id), l=live_ident(layer),
+                                           cond=cond), (limit,)).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def duplicate_geometries(conn: psycopg.Connection, import_id: int,
+                         limit: int = 10_000) -> list[tuple[int, int]]:
+    rows = conn.execute(sql.SQL(
+        "SELECT fid, first_fid FROM (SELECT fid, first_value(fid) OVER w AS first_fid, "
+        "row_number() OVER w AS rn FROM {t} WHERE geom IS NOT NULL "
+        "WINDOW w AS (PARTITION BY geom ORDER BY fid)) d WHERE rn > 1 ORDER BY fid LIMIT %s"
+    ).format(t=staging_ident(import_id)), (limit,)).fetchall()
+    return [(int(a), int(b)) for a, b in rows]
+
+
+def delete_fids(conn: psycopg.Connection, import_id: int, fids: list[int]) -> None:
+    if fids:
+        conn.execute(sql.SQL("DELETE FROM {} WHERE fid = ANY(%s)").format(
+            staging_ident(import_id)), (fids,))
+
+
+def canonical_indexes(layer: LayerDef) -> list[tuple[str, list[str], bool, str]]:
+    """(name, columns, unique, method) of the live table's indexes, from the registry."""
+    table = layer_table(layer, MetaData())
+    out = []
+    for index in sorted(table.indexes, key=lambda i: i.name or ""):
+        method = index.dialect_options["postgresql"].get("using") or "btree"
+        out.append((str(index.name), [c.name for c in index.columns], bool(index.unique),
+                    str(method)))
+    return out
+
+
+def build_indexes(conn: psycopg.Connection, layer: LayerDef, import_id: int) -> None:
+    """Primary key and the registry's indexes on the staging table, named ``s<id>_<name>``,
+    so the swap only has to rename them."""
+    prefix = staging_name(import_id) + "_"
+    table = staging_ident(import_id)
+    conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (fid)").format(
+        table, sql.Identifier(prefix + f"{layer.table_name}_pkey")))
+    for name, columns, unique, method in canonical_indexes(layer):
+        conn.execute(sql.SQL("CREATE {unique} INDEX {name} ON {table} USING {method} ({cols})").format(
+            unique=sql.SQL("UNIQUE" if unique else ""), name=sql.Identifier(prefix + name),
+            table=table, method=sql.SQL(method if method in ("gist", "btree") else "btree"),
+            cols=sql.SQL(", ").join(map(sql.Identifier, columns))))
+    conn.execute(sql.SQL("ANALYZE {}").format(table))
+
+
+def facts(conn: psycopg.Connection, layer: LayerDef, table: sql.Composable) -> dict[str, Any]:
+    """Row count, extent and temporal range of a (staging or live) table, for meta.layers."""
+    parts = [sql.SQL("count(*)")]
+    parts.append(sql.SQL("ST_AsBinary(ST_SetSRID(ST_Envelope(ST_Expand(ST_Extent(geom)::geometry, "
+                         "1e-7)), 4326))") if layer.is_spatial else sql.SQL("NULL"))
+    if layer.temporal:
+        t = sql.Identifier(layer.temporal)
+        parts += [sql.SQL("min({})::timestamptz").format(t), sql.SQL("max({})::timestamptz").format(t)]
+    else:
+        parts += [sql.SQL("NULL::timestamptz"), sql.SQL("NULL::timestamptz")]
+    row = conn.execute(sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(parts), table)
+                       ).fetchone()
+    assert row is not None
+    return {"row_count": int(row[0]), "extent": row[1], "temporal_min": row[2],
+            "temporal_max": row[3]}

@@ -1,0 +1,226 @@
+"""Make a staged import live in ONE transaction, keep the previous version for rollback.
+
+``replace`` renames: live -> ``import_history.h<id>``, staging -> live, indexes and the
+identity sequence renamed with them; readers wait only for the renames, not for a reload.
+A live table other objects hang on (views, policies, triggers, foreign keys) is instead
+replaced in place (copy to history, TRUNCATE, INSERT), which keeps those objects intact.
+``append`` and ``upsert`` copy the live table to history and write into it. Every path
+bumps ``meta.layers.data_version`` (tile caches key on it) and updates row count, extent and
+last import in the same transaction; a kill -9 before COMMIT leaves the live layer as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from iocgis.importers.staging import (
+    HISTORY_SCHEMA, STAGING_SCHEMA, facts, live_ident, load_columns, staging_ident, staging_name,
+)
+from iocgis.layers import LayerDef
+
+LOCK_TIMEOUT = "60s"
+
+
+def history_name(import_id: int) -> str:
+    return f"h{import_id}"
+
+
+def _relation_objects(conn: psycopg.Connection, schema: str, table: str) -> dict[str, list[str]]:
+    """Names of a table's indexes, its primary-key constraint and owned sequences."""
+    oid = conn.execute("SELECT to_regclass(%s)::oid",
+                       (sql.Identifier(schema, table).as_string(conn),)).fetchone()[0]
+    indexes = [r[0] for r in conn.execute(
+        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "WHERE i.indrelid = %s ORDER BY 1", (oid,))]
+    pkey = [r[0] for r in conn.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = %s AND contype = 'p'", (oid,))]
+    seqs = [r[0] for r in conn.execute(
+        "SELECT s.relname FROM pg_depend d JOIN pg_class s ON s.oid = d.objid "
+        "WHERE d.refobjid = %s AND d.classid = 'pg_class'::regclass AND s.relkind = 'S'",
+        (oid,))]
+    return {"indexes": indexes, "pkey": pkey, "sequences": seqs, "oid": [str(oid)]}
+
+
+def has_dependents(conn: psycopg.Connection, layer: LayerDef) -> bool:
+    """Do views, policies, user triggers or foreign keys hang on the live table?"""
+    row = conn.execute(
+        """
+        WITH t AS (SELECT to_regclass(%s)::oid AS oid)
+        SELECT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid, t
+                       WHERE d.refobjid = t.oid AND d.classid = 'pg_rewrite'::regclass
+                         AND r.ev_class <> t.oid)
+            OR EXISTS (SELECT 1 FROM pg_policy p, t WHERE p.polrelid = t.oid)
+            OR EXISTS (SELECT 1 FROM pg_trigger g, t WHERE g.tgrelid = t.oid AND NOT g.tgisinternal)
+            OR EXISTS (SELECT 1 FROM pg_constraint c, t WHERE c.confrelid = t.oid)
+            OR EXISTS (SELECT 1 FROM pg_class c, t WHERE c.oid = t.oid AND c.relrowsecurity)
+        """, (live_ident(layer).as_string(conn),)).fetchone()
+    return bool(row and row[0])
+
+
+def _rename_objects(conn: psycopg.Connection, schema: str, objects: dict[str, list[str]],
+                    old_prefix: str, new_prefix: str) -> None:
+    def new(name: str) -> str:
+        base = name[len(old_prefix):] if old_prefix and name.startswith(old_prefix) else name
+        return new_prefix + base
+
+    pkeys = set(objects["pkey"])
+    for name in objects["indexes"]:
+        if name in pkeys:
+            continue
+        conn.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
+            sql.Identifier(schema, name), sql.Identifier(new(name))))
+    for seq in objects["sequences"]:
+        conn.execute(sql.SQL("ALTER SEQUENCE {} RENAME TO {}").format(
+            sql.Identifier(schema, seq), sql.Identifier(new(seq))))
+
+
+def _rename_pkey(conn: psycopg.Connection, table: sql.Composable, objects: dict[str, list[str]],
+                 old_prefix: str, new_prefix: str) -> None:
+    for name in objects["pkey"]:
+        base = name[len(old_prefix):] if old_prefix and name.startswith(old_prefix) else name
+        conn.execute(sql.SQL("ALTER TABLE {} RENAME CONSTRAINT {} TO {}").format(
+            table, sql.Identifier(name), sql.Identifier(new_prefix + base)))
+
+
+def _copy_grants(conn: psycopg.Connection, old_oid: str, new: sql.Composable) -> None:
+    """The same table and column privileges on the new live table as on the old one."""
+    rows = conn.execute(
+        "SELECT a.privilege_type, r.rolname FROM pg_class c, aclexplode(c.relacl) a "
+        "JOIN pg_roles r ON r.oid = a.grantee WHERE c.oid = %s AND a.grantee <> c.relowner",
+        (old_oid,)).fetchall()
+    for privilege, role in rows:
+        conn.execute(sql.SQL("GRANT {} ON {} TO {}").format(
+            sql.SQL(privilege), new, sql.Identifier(role)))
+    cols = conn.execute(
+        "SELECT att.attname, a.privilege_type, r.rolname FROM pg_attribute att, "
+        "aclexplode(att.attacl) a JOIN pg_roles r ON r.oid = a.grantee "
+        "WHERE att.attrelid = %s AND att.attacl IS NOT NULL", (old_oid,)).fetchall()
+    for column, privilege, role in cols:
+        conn.execute(sql.SQL("GRANT {} ({}) ON {} TO {}").format(
+            sql.SQL(privilege), sql.Identifier(column), new, sql.Identifier(role)))
+
+
+def swap_in(conn: psycopg.Connection, layer: LayerDef, incoming_schema: str, incoming: str,
+            incoming_prefix: str, history: str) -> None:
+    """Inside a transaction: live -> history (renamed), incoming table -> live."""
+    live = live_ident(layer)
+    schema, table = layer.schema_name, layer.table_name
+    old = _relation_objects(conn, schema, table)
+    hist_prefix = history + "_"
+    _rename_objects(conn, schema, old, "", hist_prefix)
+    _rename_pkey(conn, live, old, "", hist_prefix)
+    conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(live, sql.Identifier(history)))
+    conn.execute(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
+        sql.Identifier(schema, history), sql.Identifier(HISTORY_SCHEMA)))
+    new = _relation_objects(conn, incoming_schema, incoming)
+    conn.execute(sql.SQL("ALTER TABLE {} SET SCHEMA {}").format(
+        sql.Identifier(incoming_schema, incoming), sql.Identifier(schema)))
+    conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
+        sql.Identifier(schema, incoming), sql.Identifier(table)))
+    _rename_objects(conn, schema, new, incoming_prefix, "")
+    _rename_pkey(conn, live, new, incoming_prefix, "")
+    _copy_grants(conn, old["oid"][0], live)
+
+
+def _restart_identity(conn: psycopg.Connection, table: sql.Composable) -> None:
+    conn.execute(sql.SQL(
+        "SELECT setval(pg_get_serial_sequence(%s, 'fid'), GREATEST(coalesce(max(fid), 0), 1), "
+        "max(fid) IS NOT NULL) FROM {}").format(table), (table.as_string(conn),))
+
+
+def snapshot(conn: psycopg.Connection, layer: LayerDef, history: str) -> None:
+    """A plain copy of the live rows, for rollback of in-place changes."""
+    conn.execute(sql.SQL("CREATE TABLE {} AS TABLE {}").format(
+        sql.Identifier(HISTORY_SCHEMA, history), live_ident(layer)))
+
+
+def _insert(conn: psycopg.Connection, layer: LayerDef, source: sql.Composable, *,
+            with_fid: bool, upsert: bool = False) -> int:
+    cols = [c for c in load_columns(layer) if with_fid or c != "fid"]
+    names = sql.SQL(", ").join(map(sql.Identifier, cols))
+    stmt = sql.SQL("INSERT INTO {live} ({names}) SELECT {names} FROM {src}").format(
+        live=live_ident(layer), names=names, src=source)
+    if upsert:
+        updates = [c for c in cols if c not in layer.key]
+        stmt += sql.SQL(" ON CONFLICT ({key}) DO UPDATE SET {sets}, updated_at = now()").format(
+            key=sql.SQL(", ").join(map(sql.Identifier, layer.key)),
+            sets=sql.SQL(", ").join(sql.SQL("{c} = EXCLUDED.{c}").format(c=sql.Identifier(c))
+                                    for c in updates))
+    cur = conn.execute(stmt)
+    return cur.rowcount
+
+
+def update_catalog(conn: psycopg.Connection, layer: LayerDef, import_id: int,
+                   layer_facts: dict[str, Any], source_date: Any) -> int:
+    """meta.layers facts + data_version bump; returns the new data_version."""
+    row = conn.execute(
+        """
+        UPDATE meta.layers SET row_count = %(row_count)s,
+            extent = ST_GeomFromWKB(%(extent)s, 4326),
+            temporal_min = %(temporal_min)s, temporal_max = %(temporal_max)s,
+            last_import_at = now(), last_import_id = %(import_id)s,
+            source_date = coalesce(%(source_date)s, source_date),
+            data_version = data_version + 1, updated_at = now()
+        WHERE id = %(layer_id)s RETURNING data_version
+        """, {**layer_facts, "import_id": import_id, "source_date": source_date,
+              "layer_id": layer.id}).fetchone()
+    return int(row[0]) if row else 0
+
+
+def prune_history(conn: psycopg.Connection, layer: LayerDef, keep: int) -> list[str]:
+    """Drop history tables beyond the newest ``keep`` of this layer."""
+    rows = conn.execute(
+        "SELECT id, previous_table FROM meta.imports WHERE layer_id = %s "
+        "AND previous_table IS NOT NULL ORDER BY id DESC OFFSET %s", (layer.id, keep)).fetchall()
+    dropped = []
+    for import_id, table in rows:
+        name = table.split(".", 1)[1]
+        conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(
+            sql.Identifier(HISTORY_SCHEMA, name)))
+        conn.execute("UPDATE meta.imports SET previous_table = NULL WHERE id = %s", (import_id,))
+        dropped.append(table)
+    return dropped
+
+
+def make_live(conn: psycopg.Connection, layer: LayerDef, import_id: int, mode: str,
+              source_date: Any, keep: int, finish: dict[str, Any]) -> int:
+    """The one transaction that publishes a staged import. Returns the new data_version."""
+    staged = staging_ident(import_id)
+    history = history_name(import_id)
+    with conn.transaction():
+        conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        conn.execute("SELECT 1 FROM meta.layers WHERE id = %s FOR UPDATE", (layer.id,))
+        if mode == "replace" and not has_dependents(conn, layer):
+            _restart_identity(conn, staged)
+            layer_facts = facts(conn, layer, staged)
+            swap_in(conn, layer, STAGING_SCHEMA, staging_name(import_id),
+                    staging_name(import_id) + "_", history)
+            how = "renamed"
+        else:
+            snapshot(conn, layer, history)
+            if mode == "replace":
+                conn.execute(sql.SQL("TRUNCATE {}").format(live_ident(layer)))
+                _insert(conn, layer, staged, with_fid=True)
+                _restart_identity(conn, live_ident(layer))
+            else:
+                _insert(conn, layer, staged, with_fid=False, upsert=(mode == "upsert"))
+            conn.execute(sql.SQL("DROP TABLE {}").format(staged))
+            layer_facts = facts(conn, layer, live_ident(layer))
+            how = "copied"
+        version = update_catalog(conn, layer, import_id, layer_facts, source_date)
+        report = finish["report"]
+        report["data_version"] = version
+        report.setdefault("extra", {})["history"] = how
+        conn.execute(
+            "UPDATE meta.imports SET status = 'loaded', finished_at = now(), rows_in = %s, "
+            "rows_loaded = %s, rows_fixed = %s, rows_rejected = %s, report = %s::jsonb, "
+            "previous_table = %s, data_version = %s WHERE id = %s",
+            (finish["rows_in"], finish["rows_loaded"], finish["rows_fixed"],
+             finish["rows_rejected"], json.dumps(report, ensure_ascii=False, default=str),
+             f"{HISTORY_SCHEMA}.{history}", version, import_id))
+        prune_history(conn, layer, keep)
+    return version
