@@ -16,7 +16,8 @@ from typing import Any
 from iocgis.tiles.render import TileRenderer
 from iocgis.tiles.settings import TileSettings
 
-_BY_STATE: "weakref.WeakKeyDictionary[Any, TileRenderer]" = weakref.WeakKeyDictionary()
+# By id(): AppState is an unhashable dataclass; a finalizer forgets a collected state.
+_BY_STATE: dict[int, TileRenderer] = {}
 _BY_LOOP: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TileRenderer]" = \
     weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
@@ -24,13 +25,14 @@ _LOCK = threading.Lock()
 
 def renderer_for(state: Any) -> TileRenderer:
     """The renderer of an ``iocgis.api.state.AppState`` (created once, on first use)."""
-    renderer = _BY_STATE.get(state)
+    renderer = _BY_STATE.get(id(state))
     if renderer is None:
         with _LOCK:
-            renderer = _BY_STATE.get(state)
+            renderer = _BY_STATE.get(id(state))
             if renderer is None:
                 renderer = TileRenderer(state.settings, state.pool, TileSettings())
-                _BY_STATE[state] = renderer
+                _BY_STATE[id(state)] = renderer
+                weakref.finalize(state, _BY_STATE.pop, id(state), None)
     try:
         _BY_LOOP[asyncio.get_running_loop()] = renderer
     except RuntimeError:

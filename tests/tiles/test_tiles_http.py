@@ -1,0 +1,151 @@
+"""The tile endpoints over real HTTP: headers, TileJSON, visibility, bad input, re-import."""
+
+from __future__ import annotations
+
+import gzip
+import time
+
+import httpx
+import mapbox_vector_tile
+import pytest
+from tiles_fixtures import bump
+
+from iocgis.tiles.grid import lonlat_to_tile
+
+BIEN_HOA = (106.8215, 10.9515)
+TRAN_BIEN = (106.73, 10.88)  # inside the commune "Phường Trấn Biên" of the fixtures
+
+
+def tile_path(tileset: str, z: int, lonlat: tuple[float, float] = BIEN_HOA, fmt: str = "mvt") -> str:
+    t = lonlat_to_tile(*lonlat, z)
+    return f"/tiles/{tileset}/{t.z}/{t.x}/{t.y}.{fmt}"
+
+
+def test_a_tile_is_gzip_mvt_with_etag_and_cache_control(tiles_http: httpx.Client) -> None:
+    response = tiles_http.get(tile_path("basemap", 12, TRAN_BIEN), headers={"Accept-Encoding": "gzip"})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    assert response.headers["content-encoding"] == "gzip"
+    assert response.headers["cache-control"].startswith("public, max-age=")
+    assert "Accept-Encoding" in response.headers["vary"]
+    layers = mapbox_vector_tile.decode(response.content)  # httpx has un-gzipped it
+    names = {f["properties"]["name"] for f in layers["admin.communes"]["features"]}
+    assert "Phường Trấn Biên" in names
+    again = tiles_http.get(tile_path("basemap", 12, TRAN_BIEN), headers={"If-None-Match": response.headers["etag"]})
+    assert again.status_code == 304 and not again.content
+
+
+def test_pbf_and_mvt_are_the_same_tile(tiles_http: httpx.Client) -> None:
+    mvt = tiles_http.get(tile_path("basemap", 13))
+    pbf = tiles_http.get(tile_path("basemap", 13, fmt="pbf"))
+    assert mvt.status_code == pbf.status_code == 200
+    assert mvt.content == pbf.content and mvt.headers["etag"] == pbf.headers["etag"]
+
+
+def test_identity_encoding_when_gzip_is_not_accepted(tiles_server) -> None:  # noqa: ANN001
+    with httpx.Client(base_url=tiles_server.url, headers={"Accept-Encoding": "identity"}) as c:
+        response = c.get(tile_path("basemap", 12))
+    assert response.status_code == 200 and "content-encoding" not in response.headers
+    assert "admin.communes" in mapbox_vector_tile.decode(response.content)
+
+
+def test_an_empty_tile_is_204(tiles_http: httpx.Client) -> None:
+    response = tiles_http.get(tile_path("basemap", 12, (-60.0, -30.0)))  # South America
+    assert response.status_code == 204 and response.content == b""
+    assert response.headers["etag"]
+
+
+@pytest.mark.parametrize("path, status", [
+    ("/tiles/basemap/25/0/0.mvt", 400),          # zoom above 24
+    ("/tiles/basemap/-1/0/0.mvt", 400),          # negative zoom
+    ("/tiles/basemap/abc/0/0.mvt", 400),         # not an integer
+    ("/tiles/basemap/1.5/0/0.mvt", 400),
+    ("/tiles/basemap/3/1e1/0.mvt", 400),
+    ("/tiles/basemap/3/%EF%BC%91/0.mvt", 400),   # a full-width digit
+    ("/tiles/basemap/3/8/0.mvt", 400),           # x outside the zoom-3 matrix
+    ("/tiles/basemap/3/0/8.mvt", 400),           # y outside
+    ("/tiles/basemap/2/0/99999999999999999999.mvt", 400),
+    ("/tiles/basemap/3/0/0.png", 400),           # not a vector tile format
+    ("/tiles/basemap/3/0/0.mvt.gz", 400),
+    ("/tiles/nothing/3/0/0.mvt", 404),           # unknown tileset
+    ("/tiles/basemap'--/3/0/0.mvt", 404),
+    ("/tiles/nothing.json", 404),
+    ("/tiles/basemap/3/0.mvt", 404),             # too few path parts
+])
+def test_bad_tile_requests_are_refused_cleanly(tiles_http: httpx.Client, path: str,
+                                               status: int) -> None:
+    response = tiles_http.get(path)
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["description"] and "select" not in response.text.lower()
+
+
+def test_tilejson_3_lists_only_what_the_caller_may_see(tiles_http: httpx.Client) -> None:
+    doc = tiles_http.get("/tiles/basemap.json").json()
+    assert doc["tilejson"] == "3.0.0" and doc["scheme"] == "xyz"
+    assert doc["tiles"][0].startswith(str(tiles_http.base_url) + "/tiles/basemap/{z}/{x}/{y}.mvt")
+    assert doc["name"] == "Bản đồ nền"
+    ids = [layer["id"] for layer in doc["vector_layers"]]
+    assert ids == ["admin.provinces", "admin.communes", "base.water_areas", "base.waterways",
+                   "base.roads", "base.places"]
+    communes = doc["vector_layers"][1]
+    assert set(communes["fields"]) == {"code", "name", "type"}
+    assert communes["minzoom"] == 6 and communes["maxzoom"] == 16
+    west, south, east, north = doc["bounds"]
+    assert 106.5 < west < east < 107.2 and 10.7 < south < north < 11.2
+    infra = tiles_http.get("/tiles/infrastructure.json").json()
+    assert "infra.substations" not in {layer["id"] for layer in infra["vector_layers"]}
+    emergency = tiles_http.get("/tiles/emergency.json").json()
+    incidents = next(v for v in emergency["vector_layers"] if v["id"] == "emergency.incidents")
+    assert "reporter_phone" not in incidents["fields"]
+    assert "citizen.reports" not in {v["id"] for v in emergency["vector_layers"]}  # internal
+
+
+def test_tilesets_the_public_may_not_see_do_not_exist_for_them(tiles_http: httpx.Client) -> None:
+    for name in ("land", "housing", "land.parcels", "infra.substations", "citizen.reports"):
+        assert tiles_http.get(f"/tiles/{name}.json").status_code == 404
+        assert tiles_http.get(tile_path(name, 14)).status_code == 404
+    listed = {t["name"] for t in tiles_http.get("/tiles").json()["tilesets"]}
+    assert {"basemap", "planning", "emergency", "infrastructure", "admin.communes"} <= listed
+    assert not {"land", "housing", "land.parcels", "infra.substations"} & listed
+
+
+def test_json_is_real_utf8(tiles_http: httpx.Client) -> None:
+    raw = tiles_http.get("/tiles/planning.json").content
+    assert "Quy hoạch".encode() in raw and b"\\u" not in raw
+
+
+def _commune_names(client: httpx.Client, path: str) -> set[str]:
+    response = client.get(path)
+    assert response.status_code == 200
+    return {f["properties"]["name"]
+            for f in mapbox_vector_tile.decode(response.content)["admin.communes"]["features"]}
+
+
+def test_a_reimport_changes_exactly_its_tiles_without_a_restart(tiles_http: httpx.Client,
+                                                                 tiles_conn) -> None:  # noqa: ANN001
+    basemap, planning = tile_path("basemap", 13, TRAN_BIEN), tile_path("planning", 13)
+    assert "Phường Trấn Biên" in _commune_names(tiles_http, basemap)
+    planning_before = tiles_http.get(planning).headers["etag"]
+    try:
+        tiles_conn.execute("UPDATE admin.communes SET name = 'Phường Trấn Biên Mới'"
+                           " WHERE name = 'Phường Trấn Biên'")
+        bump(tiles_conn, "admin.communes")
+        deadline = time.monotonic() + 20  # the server re-reads versions every second
+        while "Phường Trấn Biên Mới" not in _commune_names(tiles_http, basemap):
+            assert time.monotonic() < deadline, "the re-imported name never reached the tile"
+            time.sleep(0.2)
+        assert tiles_http.get(planning).headers["etag"] == planning_before  # untouched layer
+    finally:
+        tiles_conn.execute("UPDATE admin.communes SET name = 'Phường Trấn Biên'"
+                           " WHERE name = 'Phường Trấn Biên Mới'")
+        bump(tiles_conn, "admin.communes")
+
+
+def test_gzip_body_is_the_cached_bytes(tiles_server) -> None:  # noqa: ANN001
+    with httpx.Client(base_url=tiles_server.url) as c:
+        raw = c.get(tile_path("basemap", 11), headers={"Accept-Encoding": "gzip"})
+        streamed = c.build_request("GET", tile_path("basemap", 11), headers={"Accept-Encoding": "gzip"})
+        with c.stream("GET", streamed.url, headers={"Accept-Encoding": "gzip"}) as response:
+            body = b"".join(response.iter_raw())
+    assert gzip.decompress(body) == raw.content
