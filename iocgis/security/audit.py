@@ -77,7 +77,8 @@ class VerifyResult:
 
 
 def _rows(conn: psycopg.Connection, sql: str, params: tuple = ()) -> Iterator[dict[str, Any]]:
-    with conn.cursor(name="audit_scan", row_factory=dict_row) as cur:
+    # A server-side cursor (bounded memory on a year of events) needs a transaction.
+    with conn.transaction(), conn.cursor(name="audit_scan", row_factory=dict_row) as cur:
         cur.itersize = 5000
         cur.execute(sql, params)
         yield from cur
