@@ -79,7 +79,7 @@ def rollback(layer_id: str, *, url: str | None = None, user: str = "cli",
             with conn.transaction():
                 conn.execute(f"SET LOCAL lock_timeout = '{swap.LOCK_TIMEOUT}'")
                 conn.execute("SELECT 1 FROM meta.layers WHERE id = %s FOR UPDATE", (layer.id,))
-                if how == "renamed" and not swap.has_dependents(conn, layer):
+                if how == "renamed" and not swap.blocks_rename(conn, layer):
                     swap.swap_in(conn, layer, HISTORY_SCHEMA, prev_name, prev_name + "_", kept)
                 else:
                     swap.snapshot(conn, layer, kept)

@@ -2,8 +2,9 @@
 
 ``replace`` renames: live -> ``import_history.h<id>``, staging -> live, indexes and the
 identity sequence renamed with them; readers wait only for the renames, not for a reload.
-A live table other objects hang on (views, policies, triggers, foreign keys) is instead
-replaced in place (copy to history, TRUNCATE, INSERT), which keeps those objects intact.
+Views, row-level security policies, user triggers and grants on the live table are carried
+over to the new one in the same transaction; only a table that foreign keys point at is
+replaced in place instead (copy to history, TRUNCATE, INSERT).
 ``append`` and ``upsert`` copy the live table to history and write into it. Every path
 bumps ``meta.layers.data_version`` (tile caches key on it) and updates row count, extent and
 last import in the same transaction; a kill -9 before COMMIT leaves the live layer as it was.
@@ -45,20 +46,63 @@ def _relation_objects(conn: psycopg.Connection, schema: str, table: str) -> dict
     return {"indexes": indexes, "pkey": pkey, "sequences": seqs, "oid": [str(oid)]}
 
 
-def has_dependents(conn: psycopg.Connection, layer: LayerDef) -> bool:
-    """Do views, policies, user triggers or foreign keys hang on the live table?"""
-    row = conn.execute(
-        """
-        WITH t AS (SELECT to_regclass(%s)::oid AS oid)
-        SELECT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid, t
-                       WHERE d.refobjid = t.oid AND d.classid = 'pg_rewrite'::regclass
-                         AND r.ev_class <> t.oid)
-            OR EXISTS (SELECT 1 FROM pg_policy p, t WHERE p.polrelid = t.oid)
-            OR EXISTS (SELECT 1 FROM pg_trigger g, t WHERE g.tgrelid = t.oid AND NOT g.tgisinternal)
-            OR EXISTS (SELECT 1 FROM pg_constraint c, t WHERE c.confrelid = t.oid)
-            OR EXISTS (SELECT 1 FROM pg_class c, t WHERE c.oid = t.oid AND c.relrowsecurity)
-        """, (live_ident(layer).as_string(conn),)).fetchone()
+def blocks_rename(conn: psycopg.Connection, layer: LayerDef) -> bool:
+    """Foreign keys point at the live table: it must be changed in place, not renamed."""
+    row = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = "
+                       "to_regclass(%s))", (live_ident(layer).as_string(conn),)).fetchone()
     return bool(row and row[0])
+
+
+def dependents(conn: psycopg.Connection, oid: str, live: sql.Composable) -> list[sql.Composable]:
+    """Statements that re-attach to the new live table what hangs on the old one: views
+    (e.g. the masked views of the security layer), row-level security and its policies, and
+    user triggers. Their definitions come from the catalog, printed fully schema-qualified;
+    they name the live table, so run after the swap they attach to the new one."""
+    conn.execute("SET LOCAL search_path = pg_catalog")
+    out: list[sql.Composable] = []
+    views = conn.execute(
+        """
+        SELECT DISTINCT v.oid, n.nspname, v.relname, v.relkind, v.reloptions,
+               pg_get_viewdef(v.oid)
+        FROM pg_depend d JOIN pg_rewrite r ON r.oid = d.objid
+        JOIN pg_class v ON v.oid = r.ev_class JOIN pg_namespace n ON n.oid = v.relnamespace
+        WHERE d.refobjid = %s AND d.classid = 'pg_rewrite'::regclass AND v.oid <> %s
+        ORDER BY v.oid
+        """, (oid, oid)).fetchall()
+    for _, schema, name, kind, options, definition in views:
+        if kind != "v":
+            raise RuntimeError(f"materialized view {schema}.{name} depends on the layer")
+        with_ = sql.SQL(" WITH ({})").format(sql.SQL(", ").join(map(sql.SQL, options))) \
+            if options else sql.SQL("")
+        out.append(sql.SQL("CREATE OR REPLACE VIEW {}{} AS {}").format(
+            sql.Identifier(schema, name), with_, sql.SQL(definition.rstrip().rstrip(";"))))
+    flags = conn.execute("SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = %s",
+                         (oid,)).fetchone()
+    if flags and flags[0]:
+        out.append(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(live))
+    if flags and flags[1]:
+        out.append(sql.SQL("ALTER TABLE {} FORCE ROW LEVEL SECURITY").format(live))
+    policies = conn.execute(
+        """
+        SELECT polname, polpermissive, polcmd,
+               coalesce((SELECT array_agg(CASE WHEN r = 0 THEN 'PUBLIC' ELSE
+                         quote_ident(pg_get_userbyid(r)) END) FROM unnest(polroles) r), '{}'),
+               pg_get_expr(polqual, polrelid), pg_get_expr(polwithcheck, polrelid)
+        FROM pg_policy WHERE polrelid = %s ORDER BY polname
+        """, (oid,)).fetchall()
+    commands = {"r": "SELECT", "a": "INSERT", "w": "UPDATE", "d": "DELETE", "*": "ALL"}
+    for name, permissive, cmd, roles, qual, check in policies:
+        text = (f" AS {'PERMISSIVE' if permissive else 'RESTRICTIVE'} FOR {commands[cmd]}"
+                f" TO {', '.join(roles)}" + (f" USING ({qual})" if qual else "")
+                + (f" WITH CHECK ({check})" if check else ""))
+        out.append(sql.SQL("CREATE POLICY {} ON {}").format(sql.Identifier(name), live)
+                   + sql.SQL(text))
+    triggers = conn.execute("SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s "
+                            "AND NOT tgisinternal ORDER BY tgname", (oid,)).fetchall()
+    for (definition,) in triggers:
+        out.append(sql.SQL(definition))
+    conn.execute("RESET search_path")
+    return out
 
 
 def _rename_objects(conn: psycopg.Connection, schema: str, objects: dict[str, list[str]],
@@ -110,6 +154,7 @@ def swap_in(conn: psycopg.Connection, layer: LayerDef, incoming_schema: str, inc
     live = live_ident(layer)
     schema, table = layer.schema_name, layer.table_name
     old = _relation_objects(conn, schema, table)
+    reattach = dependents(conn, old["oid"][0], live)  # before any rename: names print right
     hist_prefix = history + "_"
     _rename_objects(conn, schema, old, "", hist_prefix)
     _rename_pkey(conn, live, old, "", hist_prefix)
@@ -124,6 +169,8 @@ def swap_in(conn: psycopg.Connection, layer: LayerDef, incoming_schema: str, inc
     _rename_objects(conn, schema, new, incoming_prefix, "")
     _rename_pkey(conn, live, new, incoming_prefix, "")
     _copy_grants(conn, old["oid"][0], live)
+    for statement in reattach:
+        conn.execute(statement)
 
 
 def _restart_identity(conn: psycopg.Connection, table: sql.Composable) -> None:
@@ -194,7 +241,7 @@ def make_live(conn: psycopg.Connection, layer: LayerDef, import_id: int, mode: s
     with conn.transaction():
         conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         conn.execute("SELECT 1 FROM meta.layers WHERE id = %s FOR UPDATE", (layer.id,))
-        if mode == "replace" and not has_dependents(conn, layer):
+        if mode == "replace" and not blocks_rename(conn, layer):
             _restart_identity(conn, staged)
             layer_facts = facts(conn, layer, staged)
             swap_in(conn, layer, STAGING_SCHEMA, staging_name(import_id),
