@@ -51,12 +51,12 @@ def parse_aggregates(ctx: QueryContext, layer: LayerDef, items: list[str]) -> li
             if "Polygon" not in geometry:
                 raise InvalidInput(f"layer {layer.id} has no polygons to measure", where="agg",
                                    hint="use agg=area on polygon layers, agg=length on lines")
-            out["area_m2"] = Aggregate("area_m2", "area")
+            out["measured_area_m2"] = Aggregate("measured_area_m2", "area")
         elif kind == "length" and not name:
             if "LineString" not in geometry:
                 raise InvalidInput(f"layer {layer.id} has no lines to measure", where="agg",
                                    hint="use agg=length on line layers, agg=area on polygons")
-            out["length_m"] = Aggregate("length_m", "length")
+            out["measured_length_m"] = Aggregate("measured_length_m", "length")
         elif kind in (*FUNCTIONS, "true") and name:
             fdef = allowlist.readable_field(ctx.caller, layer, name.strip(), "agg")
             wanted = "boolean" if kind == "true" else "numeric"

@@ -21,7 +21,6 @@ from rasterio.features import geometry_mask
 from rasterio.windows import Window, from_bounds
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform as shapely_transform
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -145,7 +144,7 @@ def zonal_stats(entry: RasterEntry, zone: BaseGeometry, band: int,
         if not 1 <= band <= src.count:
             raise InvalidInput(f"raster {entry.name!r} has no band {band}", where="band",
                                hint=f"give a band between 1 and {src.count}")
-        local = shapely_transform(_to_raster_crs(entry, src).transform, zone)
+        local = shapely.transform(zone, _to_raster_crs(entry, src).transform, interleaved=False)
         full = Window(0, 0, src.width, src.height)
         try:
             window = from_bounds(*local.bounds, transform=src.transform).round_offsets(

@@ -15,7 +15,6 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform as shapely_transform
 from shapely.validation import explain_validity
 
 from iocgis.api.query.province import ProvinceFrame
@@ -119,7 +118,7 @@ def parse_region(body: Any, frame: ProvinceFrame, crs_param: str | None = None) 
     crs_text = crs_param or body_crs or "OGC:CRS84"
     crs = parse_crs(crs_text, where="crs")
     if crs.to_epsg() != 4326 and not crs.equals(parse_crs("OGC:CRS84")):
-        geom = shapely_transform(transformer(crs, WGS84).transform, geom)
+        geom = shapely.transform(geom, transformer(crs, WGS84).transform, interleaved=False)
     if not geom.is_valid:
         reason = explain_validity(geom)
         raise InvalidInput(f"the polygon is invalid: {reason}", where="body.coordinates",

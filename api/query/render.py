@@ -15,6 +15,7 @@ from typing import Any
 from starlette.responses import Response
 
 from iocgis.api.query.engine import LayerResult
+from iocgis.api.query.sql import AREA, LENGTH
 
 JSON_TYPE = "application/json"
 GEOJSON_TYPE = "application/geo+json"
@@ -99,7 +100,7 @@ def flatten_group(layer_key: str, group: dict[str, Any]) -> dict[str, Any]:
     for section, prefix in (("sum", "sum_"), ("avg", "avg_"), ("true_count", "true_")):
         for name, value in (group.get(section) or {}).items():
             row[prefix + name] = value
-    for name in ("area_m2", "length_m"):
+    for name in (AREA, LENGTH):
         if name in group:
             row[name] = group[name]
     for name, ratio in (group.get("ratios") or {}).items():

@@ -9,6 +9,7 @@ from __future__ import annotations
 from starlette.routing import BaseRoute, Route
 
 from iocgis.api.query import choropleth, handlers, kpi, rasters, scenarios
+from iocgis.api.query import sql as query_sql
 from iocgis.api.query.presets import get_presets
 from iocgis.layers import get_registry
 
@@ -17,6 +18,7 @@ def routes() -> list[BaseRoute]:
     registry = get_registry()
     get_presets()
     kpi.check_registry(registry)
+    query_sql.check_registry(registry)
     return [
         Route("/query/point", handlers.query_point, methods=["GET"]),
         Route("/query/radius", handlers.query_radius, methods=["GET"]),

@@ -18,7 +18,8 @@ from iocgis.api.query.spec import (
     Around, AtPoint, Condition, Everywhere, FartherThan, Inside, InsideLayer, LayerQuery, Nearest,
     RelatedCondition, Value,
 )
-from iocgis.layers import FieldDef, LayerDef
+from iocgis.errors import ConfigError
+from iocgis.layers import FieldDef, LayerDef, Registry
 
 MAX_GROUPS = 5000
 # Metres per degree, chosen so a box built from them always contains the geodesic circle:
@@ -30,9 +31,23 @@ M_PER_DEG_LON_EQ = 111_320.0
 # northernmost point is 23.4°N) keep them valid.
 MAX_ABS_LAT = 30.0
 DECIMALS = 7  # GeoJSON coordinates: about 1 cm
+# Per-feature measures (metres, geodesic), in feature properties and group totals. No registry
+# field may take these names (checked at start-up by ``check_registry``).
+DISTANCE, AREA, LENGTH = "distance_m", "measured_area_m2", "measured_length_m"
+MEASURES = (DISTANCE, AREA, LENGTH)
 
 _ARRAY_TYPES = {"text": "text", "integer": "int8", "bigint": "int8", "numeric": "float8",
                 "boolean": "bool", "date": "date", "timestamptz": "timestamptz"}
+
+
+def check_registry(registry: Registry) -> None:
+    """No layer field may be named like a measure: the two would meet in one JSON object."""
+    for layer in registry:
+        clash = set(layer.field_names) & set(MEASURES)
+        if clash:
+            raise ConfigError(f"layer {layer.id} has a field named {sorted(clash)[0]!r}",
+                              where="layers/", hint="the query API reports its measures under "
+                                                   f"{', '.join(MEASURES)}; rename the field")
 
 
 def expansion(lat: float, metres: float) -> tuple[float, float]:
@@ -116,13 +131,13 @@ def measures(query: LayerQuery, bind: Binder) -> list[tuple[str, sql.Composable]
     out: list[tuple[str, sql.Composable]] = []
     sel = query.selection
     if isinstance(sel, (Around, Nearest)) or (isinstance(sel, AtPoint) and sel.tolerance_m > 0):
-        out.append(("distance_m", sql.SQL("ST_Distance(t.geom::geography, {}::geography)").format(
+        out.append((DISTANCE, sql.SQL("ST_Distance(t.geom::geography, {}::geography)").format(
             _point(bind, sel.lon, sel.lat))))
     geometry = query.layer.geometry or ""
     if "Polygon" in geometry:
-        out.append(("area_m2", sql.SQL("ST_Area(({})::geography)").format(_measured_geom(query))))
+        out.append((AREA, sql.SQL("ST_Area(({})::geography)").format(_measured_geom(query))))
     elif "LineString" in geometry:
-        out.append(("length_m", sql.SQL("ST_Length(({})::geography)").format(
+        out.append((LENGTH, sql.SQL("ST_Length(({})::geography)").format(
             _measured_geom(query))))
     return out
 
@@ -167,7 +182,7 @@ def _selection(query: LayerQuery, bind: Binder) -> tuple[list[sql.Composable], l
 
 def _order(measure_names: list[str], alias: str | None = None) -> sql.Composable:
     """Nearest first when there is a distance, else by feature id (stable pages)."""
-    names = ["distance_m", "fid"] if "distance_m" in measure_names else ["fid"]
+    names = [DISTANCE, "fid"] if DISTANCE in measure_names else ["fid"]
     return sql.SQL(", ").join(sql.Identifier(alias, n) if alias else sql.Identifier(n)
                               for n in names)
 
@@ -195,7 +210,7 @@ def _groups(query: LayerQuery, measure_names: list[str]) -> sql.Composable:
         cols.append(sql.SQL("{} AS true_count").format(_json_object(
             [(f.name, sql.SQL("count(*) FILTER (WHERE q.{})").format(sql.Identifier(f.name)))
              for f in query.flags])))
-    for name in ("area_m2", "length_m"):
+    for name in (AREA, LENGTH):
         if name in measure_names:
             cols.append(sql.SQL("round(coalesce(sum(q.{n}), 0)::numeric, 2) AS {n}").format(
                 n=sql.Identifier(name)))
