@@ -25,6 +25,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "iocgis.tiles.routes",
     "iocgis.security.routes",
     "iocgis.api.query.routes",
+    "iocgis.importers.http",
 )
 
 

@@ -103,7 +103,9 @@ class Importer:
         self.url = url or database_url(self.settings)
         self.registry = registry or get_registry()
         self.layer = self.registry.get(layer_id)
-        self.progress = progress or (lambda event: None)
+        report_progress = progress or (lambda event: None)
+        self.progress: Progress = lambda event: report_progress(
+            {**event, "import_id": self.report.import_id})
         self.report = ImportReport(import_id=None, layer_id=self.layer.id, mode=options.mode,
                                    dry_run=options.dry_run, source_path=str(path),
                                    user=options.user, source_date=options.source_date,

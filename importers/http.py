@@ -1,0 +1,156 @@
+"""Upload over HTTP for officers without a shell: ``POST /imports`` (multipart: file, layer,
+options) starts the same pipeline as the CLI as a background job; ``GET /imports/{id}``
+returns its status, progress and report. Who may import is decided in ``authorise`` only."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import BaseRoute, Route
+
+from iocgis.access import Caller, current_caller, require_layer, require_right
+from iocgis.errors import InvalidInput, NotFound, Unauthorized
+from iocgis.importers.jobs import JobRunner
+from iocgis.importers.options import MODES, ImportOptions
+
+OPTION_FIELDS = ("layer", "crs", "encoding", "mode", "dry_run", "source_date", "max_rejected",
+                 "swap_xy", "source_layer")
+TRUE = ("1", "true", "yes", "on")
+
+
+def authorise(caller: Caller) -> None:
+    """The one check for HTTP imports: a signed-in caller with the 'import' right."""
+    if caller.is_anonymous:
+        raise Unauthorized("importing needs a signed-in account", where="Authorization",
+                           hint="sign in (POST /auth/token) or send an API key of an account "
+                                "with the gis_officer or admin role")
+    require_right(caller, "import")
+
+
+def _runner(request: Request) -> JobRunner:
+    app_state = request.app.state
+    runner = getattr(app_state, "import_jobs", None)
+    if runner is None:
+        state = app_state.iocgis
+        runner = JobRunner(state.settings, state.database_url)
+        app_state.import_jobs = runner
+    return runner
+
+
+def _safe_name(name: str | None) -> str:
+    base = Path(name or "").name
+    cleaned = re.sub(r"[^\w.\-]+", "_", base, flags=re.UNICODE).strip("._") or "upload"
+    return cleaned[:120]
+
+
+def _text(form: Any, name: str) -> str | None:
+    value = form.get(name)
+    if value is None or isinstance(value, UploadFile):
+        return None
+    value = str(value).strip()
+    return value or None
+
+
+def _options(form: Any, caller: Caller, mapping: Path | None) -> ImportOptions:
+    mode = _text(form, "mode") or "replace"
+    if mode not in MODES:
+        raise InvalidInput(f"unknown mode {mode!r}", where="mode", hint="replace, append or upsert")
+    source_date = _text(form, "source_date")
+    try:
+        when = date.fromisoformat(source_date) if source_date else None
+    except ValueError:
+        raise InvalidInput(f"source_date {source_date!r} is not a date", where="source_date",
+                           hint="write it as YYYY-MM-DD") from None
+    share = _text(form, "max_rejected")
+    try:
+        max_rejected = float(share) if share else 0.0
+    except ValueError:
+        raise InvalidInput(f"max_rejected {share!r} is not a number", where="max_rejected",
+                           hint="a share between 0 and 1, e.g. 0.05") from None
+    return ImportOptions(crs=_text(form, "crs"), encoding=_text(form, "encoding"), mapping=mapping,
+                         mode=mode,  # type: ignore[arg-type]
+                         dry_run=(_text(form, "dry_run") or "").lower() in TRUE,
+                         user=caller.name, source_date=when, max_rejected=max_rejected,
+                         swap_xy=(_text(form, "swap_xy") or "").lower() in TRUE,
+                         source_layer=_text(form, "source_layer"))
+
+
+async def _save(upload: UploadFile, target: Path) -> None:
+    def copy() -> None:
+        upload.file.seek(0)
+        with target.open("wb") as out:
+            shutil.copyfileobj(upload.file, out, 4 * 1024 * 1024)
+
+    await asyncio.to_thread(copy)
+
+
+async def start_import(request: Request) -> JSONResponse:
+    caller = current_caller()
+    authorise(caller)
+    state = request.app.state.iocgis
+    async with request.form(max_files=2, max_fields=len(OPTION_FIELDS) + 2) as form:
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            raise InvalidInput("the form has no file", where="file",
+                               hint="send multipart/form-data with a 'file' part and a 'layer'")
+        layer_id = _text(form, "layer")
+        if not layer_id:
+            raise InvalidInput("the form has no layer", where="layer",
+                               hint="name the target layer, e.g. layer=land.parcels")
+        layer = require_layer(caller, layer_id, state.registry)
+        runner = _runner(request)
+        folder = runner.upload_dir()
+        mapping_upload = form.get("mapping")
+        mapping_path = None
+        if isinstance(mapping_upload, UploadFile) and mapping_upload.filename:
+            mapping_path = folder / "mapping.yaml"
+            await _save(mapping_upload, mapping_path)
+        try:
+            options = _options(form, caller, mapping_path)
+        except Exception:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        target = folder / _safe_name(upload.filename)
+        await _save(upload, target)
+    job = runner.submit(target, layer.id, options)
+    return JSONResponse(job.as_dict(), status_code=202,
+                        headers={"Location": f"/imports/{job.id}"})
+
+
+async def import_status(request: Request) -> JSONResponse:
+    caller = current_caller()
+    authorise(caller)
+    state = request.app.state.iocgis
+    job_id = request.path_params["id"]
+    job = _runner(request).get(job_id)
+    if job is not None:
+        require_layer(caller, job.layer_id, state.registry)
+        return JSONResponse(job.as_dict())
+    if job_id.isdigit():
+        async with state.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT id, layer_id, status, user_name, source_path, report, error "
+                "FROM meta.imports WHERE id = %s", (int(job_id),))
+            row = await cur.fetchone()
+        if row is not None:
+            if row[1] in state.registry:  # raster imports are named raster.<name>
+                require_layer(caller, row[1], state.registry)
+            return JSONResponse({"id": str(row[0]), "import_id": row[0], "layer_id": row[1],
+                                 "status": row[2], "user": row[3],
+                                 "file": Path(row[4]).name, "report": row[5],
+                                 "error": {"description": row[6]} if row[6] else None})
+    raise NotFound(f"no import {job_id!r}", where="id",
+                   hint="use the id POST /imports returned, or an import id from the history")
+
+
+def routes() -> list[BaseRoute]:
+    return [Route("/imports", start_import, methods=["POST"]),
+            Route("/imports/{id}", import_status, methods=["GET"])]
