@@ -130,8 +130,8 @@ def _pixel_area_m2(src: rasterio.DatasetReader, window: Window) -> np.ndarray:
         return np.full(int(window.height), abs(t.a * t.e))
     areas = []
     for r in range(int(window.row_off), int(window.row_off + window.height)):
-        x0, y0 = t * (window.col_off, r)
-        x1, y1 = t * (window.col_off + 1, r + 1)
+        x0, y0 = t @ (window.col_off, r)
+        x1, y1 = t @ (window.col_off + 1, r + 1)
         ring = [(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)]
         areas.append(abs(GEOD.polygon_area_perimeter(*zip(*ring))[0]))
     return np.array(areas)
