@@ -13,9 +13,12 @@ from typing import AsyncIterator
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.concurrency import run_in_threadpool
+from starlette.routing import Mount, Route
 
 from iocgis.api.errors import install_error_handlers
+from iocgis.api.ogc import routes as ogc_routes
+from iocgis.api.ogc.service import OgcService
 from iocgis.api.state import AppState
 from iocgis.security.http import install as install_security
 from iocgis.settings import Settings, get_settings
@@ -46,20 +49,26 @@ async def ready(request: Request) -> JSONResponse:
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     state = AppState.build(settings)
+    ogc = OgcService(settings, state.registry, state.database_url)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.open()
         try:
+            await run_in_threadpool(ogc.open)  # generates the pygeoapi config + OpenAPI
             yield
         finally:
+            await run_in_threadpool(ogc.close)
             await state.close()
 
     routes = [Route("/health", health), Route("/ready", ready)]
     for module in ROUTE_MODULES:
         routes += importlib.import_module(module).routes()
+    # pygeoapi's OGC APIs answer every path the project's own routes do not claim.
+    routes.append(Mount("/", routes=ogc_routes.routes(), name="ogc"))
     app = Starlette(routes=routes, lifespan=lifespan)
     app.state.iocgis = state
+    app.state.ogc = ogc
     install_error_handlers(app)
     # Authentication (sets the caller of every request), CORS, size/rate limits, headers.
     install_security(app, settings)

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     rasters_dir_override: Path | None = Field(default=None, validation_alias="IOCGIS_RASTERS_DIR")
     host: str = "127.0.0.1"
     port: int = 8000
+    # The URL clients reach the server at, for links in OGC API responses (behind a proxy);
+    # empty: the scheme and Host of each request.
+    public_url: str = ""
     # The province the data belongs to (official 2-digit code); checks "inside the province".
     province_code: str = "75"
     # Level-3 security values (accounts, sessions, audit, HTTP hardening): IOCGIS_SECURITY_*.

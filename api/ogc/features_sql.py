@@ -1,0 +1,158 @@
+"""SQL for feature pages, built from the registry's identifiers and a checked ``ItemsQuery``.
+
+Paging: the default order is ``fid`` and next links carry ``cursor=<last fid>`` (keyset paging:
+the millionth row costs what the first does). An explicit ``offset`` without a cursor skips rows
+in an index-only subquery and joins the page afterwards, so geometries of skipped rows are never
+read or encoded. ``numberMatched`` is exact only when counting is cheap (see ``count_sql``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import sql
+
+from iocgis.api.ogc.crs import STORAGE_SRID, OgcCrs
+from iocgis.api.ogc.params import ItemsQuery
+from iocgis.layers.model import LayerDef
+
+# Up to this many matches numberMatched is exact; above it the response carries
+# numberMatchedEstimate (the planner's estimate) instead, so no page pays a full count(*).
+EXACT_COUNT_CAP = 10_000
+
+
+def table(layer: LayerDef) -> sql.Composable:
+    return sql.Identifier(layer.schema_name, layer.table_name)
+
+
+def geometry_output(crs: OgcCrs, column: sql.Composable = sql.Identifier("geom")) -> sql.Composable:
+    """GeoJSON text of the geometry in the requested CRS, transformed by PostGIS."""
+    geom: sql.Composable = column
+    if crs.srid != STORAGE_SRID:
+        geom = sql.SQL("ST_Transform({}, {})").format(geom, sql.Literal(crs.srid))
+    if crs.north_first:
+        geom = sql.SQL("ST_FlipCoordinates({})").format(geom)
+    return sql.SQL("ST_AsGeoJSON({}, {})").format(geom, sql.Literal(crs.digits))
+
+
+def envelope(bbox_sql: list[sql.Composable], crs: OgcCrs, span: float) -> sql.Composable:
+    box = sql.SQL("ST_MakeEnvelope({}, {}, {}, {}, {})").format(*bbox_sql, sql.Literal(crs.srid))
+    if crs.north_first:
+        box = sql.SQL("ST_FlipCoordinates({})").format(box)
+    if crs.srid == STORAGE_SRID:
+        return box
+    # densify so the box's straight edges in the projected CRS stay where they are in degrees
+    return sql.SQL("ST_Transform(ST_Segmentize({}, {}), {})").format(
+        box, sql.Literal(max(span / 32, 1e-9)), sql.Literal(STORAGE_SRID))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def conditions(layer: LayerDef, query: ItemsQuery, params: dict[str, Any]) -> list[sql.Composable]:
+    """Every WHERE condition except the keyset cursor."""
+    where: list[sql.Composable] = []
+    if query.bbox is not None:
+        b = query.bbox
+        names = ("bx1", "by1", "bx2", "by2")
+        params.update(zip(names, (b.minx, b.miny, b.maxx, b.maxy)))
+        box = envelope([sql.Placeholder(n) for n in names], b.crs, max(b.maxx - b.minx, b.maxy - b.miny))
+        where.append(sql.SQL("ST_Intersects(geom, {})").format(box))
+    if query.interval is not None and layer.temporal:
+        column = sql.Identifier(layer.temporal)
+        start, end = query.interval
+        if start is not None:
+            params["t_start"] = start
+            where.append(sql.SQL("{} >= {}").format(column, sql.Placeholder("t_start")))
+        if end is not None:
+            params["t_end"] = end
+            where.append(sql.SQL("{} <= {}").format(column, sql.Placeholder("t_end")))
+    for i, (name, value) in enumerate(query.equals):
+        params[f"eq{i}"] = value
+        where.append(sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(f"eq{i}")))
+    if query.q:
+        text_fields = [f.name for f in layer.fields
+                       if f.type == "text" and f.name in query.visible_fields]
+        terms = []
+        for i, term in enumerate(query.q):
+            params[f"q{i}"] = f"%{_escape_like(term)}%"
+            terms += [sql.SQL("{} ILIKE {}").format(sql.Identifier(n), sql.Placeholder(f"q{i}"))
+                      for n in text_fields]
+        where.append(sql.SQL("({})").format(sql.SQL(" OR ").join(terms)) if terms else sql.SQL("FALSE"))
+    if query.filter_sql is not None:
+        params.update(query.filter_params)
+        where.append(query.filter_sql)
+    return where
+
+
+def _where(parts: list[sql.Composable]) -> sql.Composable:
+    return sql.SQL(" WHERE ") + sql.SQL(" AND ").join(parts) if parts else sql.SQL("")
+
+
+def order_by(query: ItemsQuery) -> sql.Composable:
+    keys = [sql.SQL("{} {} NULLS LAST").format(sql.Identifier(name), sql.SQL("DESC" if desc else "ASC"))
+            for name, desc in query.sortby]
+    keys.append(sql.SQL("fid"))  # a total order, so pages never overlap
+    return sql.SQL(", ").join(keys)
+
+
+def page_sql(layer: LayerDef, query: ItemsQuery) -> tuple[sql.Composable, dict[str, Any]]:
+    """One page plus one row (to know whether a next page exists)."""
+    params: dict[str, Any] = {"page_limit": query.limit + 1}
+    where = conditions(layer, query, params)
+    columns = [sql.SQL("t.fid")] + [sql.SQL("t.{}").format(sql.Identifier(f)) for f in query.output_fields]
+    if layer.is_spatial and not query.skip_geometry:
+        columns.append(geometry_output(query.crs, sql.SQL("t.geom")))
+    select = sql.SQL(", ").join(columns)
+    if query.cursor is not None and query.keyset:
+        params["cursor"] = query.cursor
+        where = [*where, sql.SQL("fid > {}").format(sql.Placeholder("cursor"))]
+    if query.offset and not (query.cursor is not None and query.keyset):
+        params["page_offset"] = query.offset
+        statement = sql.SQL(
+            "SELECT {select} FROM (SELECT fid FROM {table}{where} ORDER BY {order} "
+            "LIMIT {limit} OFFSET {offset}) AS page JOIN {table} AS t USING (fid) ORDER BY {t_order}"
+        ).format(select=select, table=table(layer), where=_where(where), order=order_by(query),
+                 limit=sql.Placeholder("page_limit"), offset=sql.Placeholder("page_offset"),
+                 t_order=_qualified_order(query))
+    else:
+        statement = sql.SQL("SELECT {select} FROM {table} AS t{where} ORDER BY {order} LIMIT {limit}").format(
+            select=select, table=table(layer), where=_where(where), order=_qualified_order(query),
+            limit=sql.Placeholder("page_limit"))
+    return statement, params
+
+
+def _qualified_order(query: ItemsQuery) -> sql.Composable:
+    keys = [sql.SQL("t.{} {} NULLS LAST").format(sql.Identifier(name), sql.SQL("DESC" if desc else "ASC"))
+            for name, desc in query.sortby]
+    keys.append(sql.SQL("t.fid"))
+    return sql.SQL(", ").join(keys)
+
+
+def count_sql(layer: LayerDef, query: ItemsQuery, *, cap: int | None) -> tuple[sql.Composable, dict[str, Any]]:
+    """count(*) of the matches, stopping after ``cap + 1`` rows when a cap is given."""
+    params: dict[str, Any] = {}
+    where = _where(conditions(layer, query, params))
+    if cap is None:
+        statement = sql.SQL("SELECT count(*) FROM {}{}").format(table(layer), where)
+    else:
+        params["count_cap"] = cap + 1
+        statement = sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {}{} LIMIT {}) AS capped").format(
+            table(layer), where, sql.Placeholder("count_cap"))
+    return statement, params
+
+
+def estimate_sql(layer: LayerDef, query: ItemsQuery) -> tuple[sql.Composable, dict[str, Any]]:
+    """The planner's row estimate for the matches (EXPLAIN, nothing is read)."""
+    params: dict[str, Any] = {}
+    where = _where(conditions(layer, query, params))
+    return sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {}{}").format(table(layer), where), params
+
+
+def item_sql(layer: LayerDef, fields: tuple[str, ...], crs: OgcCrs) -> sql.Composable:
+    columns = [sql.SQL("fid")] + [sql.Identifier(f) for f in fields]
+    if layer.is_spatial:
+        columns.append(geometry_output(crs))
+    return sql.SQL("SELECT {} FROM {} WHERE fid = {}").format(
+        sql.SQL(", ").join(columns), table(layer), sql.Placeholder("fid"))

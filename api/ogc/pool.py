@@ -1,0 +1,52 @@
+"""Synchronous psycopg pools for the pygeoapi providers (pygeoapi's core is synchronous).
+
+pygeoapi builds a provider object per request, so providers find their pool here by a key
+named in their configuration; the database URL (with its password) never enters the config.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from iocgis.errors import DatabaseError
+
+_POOLS: dict[str, ConnectionPool] = {}
+STATEMENT_TIMEOUT_MS = 30_000
+
+
+def pool_key(url: str) -> str:
+    return hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    # UTC timestamps in responses; a runaway filter is cancelled instead of holding a worker.
+    conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+    conn.execute("SET TimeZone = 'UTC'")
+
+
+def open_pool(url: str, *, max_size: int = 8) -> str:
+    key = pool_key(url)
+    if key not in _POOLS:
+        pool = ConnectionPool(url, min_size=1, max_size=max_size, open=False,
+                              kwargs={"autocommit": True}, configure=_configure,
+                              name=f"iocgis-ogc-{key[:6]}")
+        pool.open(wait=True, timeout=30)
+        _POOLS[key] = pool
+    return key
+
+
+def get_pool(key: str) -> ConnectionPool:
+    try:
+        return _POOLS[key]
+    except KeyError:
+        raise DatabaseError("the OGC API's database pool is not open", where=key,
+                            hint="the server is starting or stopping; retry in a moment") from None
+
+
+def close_pool(key: str) -> None:
+    pool = _POOLS.pop(key, None)
+    if pool is not None:
+        pool.close()

@@ -1,0 +1,236 @@
+"""The project's pygeoapi feature provider: one registry layer, psycopg 3, pooled connections.
+
+pygeoapi's stock PostgreSQL provider needs psycopg2, counts every match on every page, answers
+``DWITHIN`` with every row and transforms coordinates per feature in Python. This one reads the
+request the adapter checked (``context.OgcRequest``), builds SQL from the registry's identifiers
+with bound values, lets PostGIS transform (VN-2000 through the pinned SRIDs), pages by keyset,
+and drops personal-data fields the caller may not see.
+
+pygeoapi builds a provider per request, so ``__init__`` only looks things up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlencode
+
+import psycopg
+from pygeoapi.crs import get_crs
+from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
+
+from iocgis.access import current_caller, visible_fields
+from iocgis.api.ogc import features_sql
+from iocgis.api.ogc.context import BASE_URL_TOKEN, request_for
+from iocgis.api.ogc.crs import CRS84, CRS84_URI, OgcCrs, parse_ogc_crs
+from iocgis.api.ogc.filter_sql import compile_filter
+from iocgis.api.ogc.params import ItemsQuery, parse_bbox
+from iocgis.api.ogc.pool import get_pool
+from iocgis.errors import DatabaseError, InvalidInput
+from iocgis.layers import LayerDef, get_registry
+
+log = logging.getLogger("iocgis.api.ogc")
+
+JSON_TYPES: dict[str, dict[str, str]] = {
+    "text": {"type": "string"}, "integer": {"type": "integer"}, "bigint": {"type": "integer"},
+    "numeric": {"type": "number"}, "boolean": {"type": "boolean"},
+    "date": {"type": "string", "format": "date"},
+    "timestamptz": {"type": "string", "format": "date-time"},
+}
+
+
+@lru_cache(maxsize=1)
+def _storage_crs() -> Any:
+    return get_crs(CRS84_URI)
+
+
+def field_schemas(layer: LayerDef, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """JSON Schema of each field (titles in Vietnamese, English in the description)."""
+    registry = get_registry()
+    schemas: dict[str, dict[str, Any]] = {}
+    for name in names:
+        field = layer.field(name)
+        schema: dict[str, Any] = {**JSON_TYPES[field.type], "title": field.title.vi,
+                                  "description": field.title.en}
+        codes = registry.domain_codes(field)
+        if codes:
+            schema["values"] = list(codes)
+        if field.unit:
+            schema["x-ogc-unit"] = field.unit
+        schemas[name] = schema
+    return schemas
+
+
+def run_query(conn: psycopg.Connection, statement: Any, params: dict[str, Any]) -> list[tuple]:
+    try:
+        return conn.execute(statement, params).fetchall()
+    except psycopg.errors.QueryCanceled:
+        raise InvalidInput("the query took too long and was stopped", where="filter",
+                           hint="narrow it with bbox, a filter on an indexed property or a "
+                                "smaller limit") from None
+    except (psycopg.errors.DataError, psycopg.errors.InternalError_) as exc:
+        # e.g. a geometry PostGIS cannot read or transform; never a 500 for the client's input
+        raise InvalidInput(f"the database could not evaluate the request: "
+                           f"{str(exc).splitlines()[0][:200]}", where="filter",
+                           hint="check the geometry and values in the filter") from None
+    except psycopg.OperationalError as exc:
+        raise DatabaseError("the database is not reachable", where="OGC API",
+                            hint=str(exc).strip()[:200]) from None
+
+
+class LayerProvider(BaseProvider):
+    """Features of one layer (``data: {layer: <id>, pool: <key>}``)."""
+
+    def __init__(self, provider_def: dict) -> None:
+        # BaseProvider.__init__ would build a pyproj CRS per request; set its attributes here.
+        self.name = provider_def["name"]
+        self.type = provider_def["type"]
+        self.data = provider_def["data"]
+        self.editable = False
+        self.count = False
+        self.options = provider_def.get("options")
+        self.id_field = provider_def.get("id_field", "id")
+        self.uri_field = None
+        self.x_field = self.y_field = self.z_field = None
+        self.time_field = provider_def.get("time_field")
+        self.title_field = provider_def.get("title_field")
+        self.properties: list[str] = []
+        self.file_types: list[str] = []
+        self.include_extra_query_parameters = False
+        self.filename = None
+        self.storage_crs = _storage_crs()
+        self.axes: list = []
+        self.crs = None
+        self.num_bands = None
+        self.layer = get_registry().get(self.data["layer"])
+        self.pool_key = self.data["pool"]
+        self.visible = visible_fields(current_caller(), self.layer)
+        self._fields = field_schemas(self.layer, self.visible)
+
+    @property
+    def fields(self) -> dict[str, dict[str, Any]]:
+        return self._fields
+
+    def get_fields(self) -> dict[str, dict[str, Any]]:
+        return self._fields
+
+    # --- items ----------------------------------------------------------------------------
+    def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results",
+              bbox: list | None = None, datetime_: str | None = None,
+              properties: list | None = None, sortby: list | None = None,
+              select_properties: list | None = None, skip_geometry: bool = False,
+              q: str | None = None, filterq: Any = None, crs_transform_spec: Any = None,
+              **kwargs: Any) -> dict[str, Any]:
+        current = request_for(self.layer.id)
+        if current is not None and current.items is not None:
+            query = current.items
+        else:  # called by pygeoapi code paths that did not go through the adapter
+            query = self._query_from_pygeoapi(offset, limit, resulttype, bbox or [],
+                                              properties or [], sortby or [],
+                                              select_properties or [], skip_geometry, q,
+                                              filterq, crs_transform_spec)
+        with get_pool(self.pool_key).connection() as conn:
+            return self._page(conn, query)
+
+    def _page(self, conn: psycopg.Connection, query: ItemsQuery) -> dict[str, Any]:
+        result: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+        first_page = query.offset == 0 and query.cursor is None
+        if query.hits:
+            statement, params = features_sql.count_sql(self.layer, query, cap=None)
+            result["numberMatched"] = run_query(conn, statement, params)[0][0]
+            result["numberReturned"] = 0
+            return result
+        statement, params = features_sql.page_sql(self.layer, query)
+        rows = run_query(conn, statement, params)
+        has_next = len(rows) > query.limit
+        rows = rows[:query.limit]
+        fields = query.output_fields
+        geometry = self.layer.is_spatial and not query.skip_geometry
+        result["features"] = [self._feature(row, fields, geometry) for row in rows]
+        result["numberReturned"] = len(rows)
+        if first_page:
+            result.update(self._count(conn, query, len(rows), has_next))
+        result["links"] = self._links(query, rows, has_next)
+        return result
+
+    def _count(self, conn: psycopg.Connection, query: ItemsQuery, returned: int,
+               has_next: bool) -> dict[str, int]:
+        """numberMatched when it is exact and cheap; numberMatchedEstimate otherwise."""
+        if not has_next:
+            return {"numberMatched": returned}
+        cap = features_sql.EXACT_COUNT_CAP
+        statement, params = features_sql.count_sql(self.layer, query, cap=cap)
+        matched = run_query(conn, statement, params)[0][0]
+        if matched <= cap:
+            return {"numberMatched": matched}
+        statement, params = features_sql.estimate_sql(self.layer, query)
+        plan = run_query(conn, statement, params)[0][0]
+        estimate = int(plan[0]["Plan"]["Plan Rows"]) if plan else 0
+        return {"numberMatchedEstimate": max(estimate, cap + 1)}
+
+    def _links(self, query: ItemsQuery, rows: list[tuple], has_next: bool) -> list[dict[str, str]]:
+        links = []
+        base = f"{BASE_URL_TOKEN}/collections/{self.layer.id}/items"
+        kept = [(k, v) for k, v in query.params if k not in ("offset", "cursor")]
+        if has_next:
+            page = [*kept, ("offset", str(query.offset + query.limit))]
+            if query.keyset and rows:
+                page.append(("cursor", str(rows[-1][0])))
+            links.append({"rel": "next", "type": "application/geo+json", "title": "Trang sau / next",
+                          "href": f"{base}?{urlencode(page)}"})
+            if query.offset > 0:
+                prev = [*kept, ("offset", str(max(0, query.offset - query.limit)))]
+                links.append({"rel": "prev", "type": "application/geo+json",
+                              "title": "Trang trước / previous", "href": f"{base}?{urlencode(prev)}"})
+        return links
+
+    @staticmethod
+    def _feature(row: tuple, fields: tuple[str, ...], geometry: bool) -> dict[str, Any]:
+        properties = dict(zip(fields, row[1:1 + len(fields)]))
+        shape = None
+        if geometry and row[-1] is not None:
+            shape = json.loads(row[-1])
+        return {"type": "Feature", "id": row[0], "geometry": shape, "properties": properties}
+
+    def _query_from_pygeoapi(self, offset: int, limit: int, resulttype: str, bbox: list,
+                             properties: list, sortby: list, select_properties: list,
+                             skip_geometry: bool, q: str | None, filterq: Any,
+                             crs_transform_spec: Any) -> ItemsQuery:
+        crs = parse_ogc_crs(crs_transform_spec.target_crs_uri, where="crs") \
+            if crs_transform_spec is not None else CRS84
+        fields = {name: self.layer.field(name) for name in self.visible}
+        filter_params: dict[str, Any] = {}
+        filter_sql = compile_filter(filterq, fields, spatial=self.layer.is_spatial,
+                                    filter_crs=CRS84, params=filter_params) \
+            if filterq is not None else None
+        return ItemsQuery(
+            layer_id=self.layer.id, visible_fields=self.visible, limit=limit, offset=offset,
+            bbox=parse_bbox(",".join(map(str, bbox)), CRS84) if bbox else None,
+            equals=tuple((k, v) for k, v in properties if k in fields),
+            filter_sql=filter_sql, filter_params=filter_params,
+            q=tuple(t for t in (q or "").split(",") if t),
+            sortby=tuple((s["property"], s["order"] == "-") for s in sortby
+                         if s["property"] in fields),
+            properties=tuple(p for p in select_properties if p in fields) or None,
+            crs=crs, skip_geometry=skip_geometry, hits=resulttype == "hits")
+
+    # --- one item -------------------------------------------------------------------------
+    def get(self, identifier: Any, crs_transform_spec: Any = None, **kwargs: Any) -> dict[str, Any]:
+        text = str(identifier)
+        if not text.isdigit() or len(text) > 18:
+            raise ProviderItemNotFoundError(user_msg=f"no feature {text[:40]!r} in {self.layer.id}")
+        current = request_for(self.layer.id)
+        crs: OgcCrs = current.item_crs if current is not None else (
+            parse_ogc_crs(crs_transform_spec.target_crs_uri, where="crs")
+            if crs_transform_spec is not None else CRS84)
+        statement = features_sql.item_sql(self.layer, self.visible, crs)
+        with get_pool(self.pool_key).connection() as conn:
+            rows = run_query(conn, statement, {"fid": int(text)})
+        if not rows:
+            raise ProviderItemNotFoundError(user_msg=f"no feature {text} in {self.layer.id}")
+        return self._feature(rows[0], self.visible, self.layer.is_spatial)
+
+    def __repr__(self) -> str:
+        return f"<LayerProvider {self.layer.id}>"

@@ -1,0 +1,290 @@
+"""The thin Starlette adapter over pygeoapi's core: OGC API Features, Tiles and Records at the root.
+
+pygeoapi's own Starlette app reads one configuration from environment variables at import; here
+each request is served by the API object of the caller's sensitivity level (``OgcService``).
+Before pygeoapi runs, the adapter checks that the caller may see the collection (404 otherwise,
+never 403) and checks every items parameter (``params``): bad input is a 400/413 that says what
+to fix, and nothing unchecked reaches the provider. The parameters the project's provider owns
+(bbox, bbox-crs, datetime, filter, filter-lang, filter-crs, q, sortby) are hidden from
+pygeoapi's parser but kept in its links.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pygeoapi
+import pygeoapi.api as core_api
+import pygeoapi.api.itemtypes as itemtypes_api
+import pygeoapi.api.tiles as tiles_api
+from pygeoapi.api import APIRequest
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from iocgis.access import current_caller, require_layer, visible_fields
+from iocgis.api.ogc.config import CATALOG_ID
+from iocgis.api.ogc.context import BASE_URL_TOKEN, CURRENT_REQUEST, OgcRequest
+from iocgis.api.ogc.params import (
+    ITEM_PARAMETERS, MAX_BODY_BYTES, check_names, parse_item_query, parse_items_query,
+)
+from iocgis.api.ogc.service import OgcService
+from iocgis.errors import PayloadTooLarge
+
+# Parameters the provider reads from the checked ItemsQuery; pygeoapi must not parse them.
+OWNED_BY_PROVIDER = frozenset({"bbox", "bbox-crs", "datetime", "filter", "filter-lang",
+                               "filter-crs", "q", "sortby", "cursor"})
+PAGE_PARAMETERS = ("f", "lang")
+SCHEMA_PARAMETERS = ("f", "lang", "profile", "properties")
+CATALOG_PARAMETERS = ("f", "lang", "limit", "offset", "bbox", "q", "sortby", "properties",
+                      "resulttype", "type", "group", "sensitivity", "freshness")
+EXTRA_CONFORMANCE = (
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
+    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/arithmetic",
+    "http://www.opengis.net/spec/cql2/1.0/conf/property-property",
+)
+# Features Part 4 (create/replace/delete): pygeoapi lists it; no collection here is editable.
+DROPPED_CONFORMANCE = ("http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",)
+_HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+class _PygeoapiParams(Mapping):
+    """The query as pygeoapi sees it: owned parameters are absent to ``get`` (pygeoapi does not
+    parse them) but present to ``items`` (pygeoapi copies them into its links)."""
+
+    def __init__(self, params: list[tuple[str, str]], hidden: frozenset[str],
+                 overrides: dict[str, str]) -> None:
+        self._all = {k: overrides.get(k, v) for k, v in params}
+        self._hidden = hidden
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return default if key in self._hidden else self._all.get(key, default)
+
+    def __getitem__(self, key: str) -> str:
+        if key in self._hidden:
+            raise KeyError(key)
+        return self._all[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all)
+
+    def __len__(self) -> int:
+        return len(self._all)
+
+    def items(self):  # type: ignore[override]
+        return self._all.items()
+
+
+class _CheckedRequest(APIRequest):
+    """An APIRequest whose parameters and body went through the adapter's checks."""
+
+    def __init__(self, request: Request, locales: list, params: _PygeoapiParams, data: bytes) -> None:
+        super().__init__(request, locales)
+        self._checked_params = params
+        self._data = data
+
+    @property
+    def params(self) -> _PygeoapiParams:  # type: ignore[override]
+        return self._checked_params
+
+
+def _base_url(request: Request) -> str:
+    configured = request.app.state.iocgis.settings.public_url
+    if configured:
+        return configured.rstrip("/")
+    host = request.headers.get("host", "")
+    if not _HOST_RE.match(host):  # never echo a malformed Host header into links
+        settings = request.app.state.iocgis.settings
+        host = f"{settings.host}:{settings.port}"
+    root = request.scope.get("root_path", "").rstrip("/")
+    return f"{request.url.scheme}://{host}{root}"
+
+
+def _to_response(request: Request, headers: dict[str, str], status: int, content: Any) -> Response:
+    if isinstance(content, (dict, list)):
+        content = json.dumps(content, ensure_ascii=False)
+    if isinstance(content, str):
+        body = content.replace(BASE_URL_TOKEN, _base_url(request)).encode("utf-8")
+    else:
+        body = content or b""
+    headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+    media = headers.get("Content-Type", "")
+    if media.startswith("text/html") and "charset" not in media:
+        headers["Content-Type"] = "text/html; charset=utf-8"
+    return Response(body, status_code=int(status), headers=headers)
+
+
+async def _dispatch(request: Request, handler: Callable[..., tuple], *args: Any,
+                    ogc: OgcRequest | None = None, hidden: frozenset[str] = frozenset(),
+                    overrides: dict[str, str] | None = None, data: bytes = b"") -> Response:
+    service: OgcService = request.app.state.ogc
+    await service.ensure_fresh(request.app.state.iocgis.pool)
+    api = service.api_for(current_caller())
+    params = _PygeoapiParams(list(request.query_params.multi_items()), hidden, overrides or {})
+    api_request = _CheckedRequest(request, api.locales, params, data)
+    if not api_request.is_valid() and handler is not itemtypes_api.get_collection_items:
+        return _to_response(request, *api.get_format_exception(api_request))
+    token = CURRENT_REQUEST.set(ogc)
+    try:  # run_in_threadpool copies the context: the provider sees the caller and the request
+        headers, status, content = await run_in_threadpool(handler, api, api_request, *args)
+    finally:
+        CURRENT_REQUEST.reset(token)
+    return _to_response(request, headers, status, content)
+
+
+def _params(request: Request) -> list[tuple[str, str]]:
+    return list(request.query_params.multi_items())
+
+
+def _collection_id(request: Request) -> str:
+    """The collection, if the caller may see it; else 404 as if it did not exist."""
+    collection_id = request.path_params["collection_id"]
+    if collection_id != CATALOG_ID:
+        require_layer(current_caller(), collection_id)
+    return collection_id
+
+
+async def landing_page(request: Request) -> Response:
+    check_names(_params(request), PAGE_PARAMETERS)
+    return await _dispatch(request, core_api.landing_page)
+
+
+async def openapi(request: Request) -> Response:
+    check_names(_params(request), (*PAGE_PARAMETERS, "ui"))
+    return await _dispatch(request, core_api.openapi_)
+
+
+async def conformance(request: Request) -> Response:
+    check_names(_params(request), PAGE_PARAMETERS)
+    response = await _dispatch(request, core_api.conformance)
+    if response.status_code == 200 and response.headers.get("content-type", "").startswith("application/json"):
+        document = json.loads(response.body)
+        classes = [c for c in document["conformsTo"] if c not in DROPPED_CONFORMANCE]
+        document["conformsTo"] = sorted(set(classes) | set(EXTRA_CONFORMANCE))
+        return Response(json.dumps(document, ensure_ascii=False), media_type="application/json",
+                        headers={k: v for k, v in response.headers.items()
+                                 if k.lower() not in ("content-length", "content-type")})
+    return response
+
+
+async def collections(request: Request) -> Response:
+    check_names(_params(request), PAGE_PARAMETERS)
+    return await _dispatch(request, core_api.describe_collections, None)
+
+
+async def collection(request: Request) -> Response:
+    collection_id = _collection_id(request)
+    check_names(_params(request), PAGE_PARAMETERS)
+    return await _dispatch(request, core_api.describe_collections, collection_id)
+
+
+async def schema(request: Request) -> Response:
+    collection_id = _collection_id(request)
+    check_names(_params(request), SCHEMA_PARAMETERS)
+    return await _dispatch(request, core_api.get_collection_schema, collection_id)
+
+
+async def queryables(request: Request) -> Response:
+    collection_id = _collection_id(request)
+    check_names(_params(request), SCHEMA_PARAMETERS)
+    return await _dispatch(request, itemtypes_api.get_collection_queryables, collection_id)
+
+
+async def items(request: Request) -> Response:
+    collection_id = _collection_id(request)
+    body = b""
+    if request.method == "POST":
+        if int(request.headers.get("content-length") or 0) > MAX_BODY_BYTES:
+            raise PayloadTooLarge("the request body is too large", where="body",
+                                  hint=f"send at most {MAX_BODY_BYTES} bytes of CQL2 JSON")
+        body = await request.body()
+    params = _params(request)
+    if collection_id == CATALOG_ID:
+        check_names(params, CATALOG_PARAMETERS)
+        return await _dispatch(request, itemtypes_api.get_collection_items, collection_id)
+    caller = current_caller()
+    layer = require_layer(caller, collection_id)
+    query = parse_items_query(layer, visible_fields(caller, layer), params, body,
+                              request.headers.get("content-type", ""))
+    overrides = {"crs": query.crs.uri} if any(k == "crs" for k, _ in params) else {}
+    return await _dispatch(request, itemtypes_api.get_collection_items, collection_id,
+                           ogc=OgcRequest(collection_id, items=query),
+                           hidden=OWNED_BY_PROVIDER, overrides=overrides)
+
+
+async def item(request: Request) -> Response:
+    collection_id = _collection_id(request)
+    params = _params(request)
+    if collection_id == CATALOG_ID:
+        check_names(params, PAGE_PARAMETERS)
+        return await _dispatch(request, itemtypes_api.get_collection_item, collection_id,
+                               request.path_params["item_id"])
+    crs = parse_item_query(params)
+    overrides = {"crs": crs.uri} if any(k == "crs" for k, _ in params) else {}
+    return await _dispatch(request, itemtypes_api.get_collection_item, collection_id,
+                           request.path_params["item_id"],
+                           ogc=OgcRequest(collection_id, item_crs=crs), overrides=overrides)
+
+
+async def tilematrixsets(request: Request) -> Response:
+    return await _dispatch(request, tiles_api.tilematrixsets)
+
+
+async def tilematrixset(request: Request) -> Response:
+    return await _dispatch(request, tiles_api.tilematrixset, request.path_params["tms"])
+
+
+async def collection_tiles(request: Request) -> Response:
+    return await _dispatch(request, tiles_api.get_collection_tiles, _collection_id(request))
+
+
+async def collection_tiles_metadata(request: Request) -> Response:
+    return await _dispatch(request, tiles_api.get_collection_tiles_metadata,
+                           _collection_id(request), request.path_params["tms"])
+
+
+async def collection_tile(request: Request) -> Response:
+    p = request.path_params
+    return await _dispatch(request, tiles_api.get_collection_tiles_data, _collection_id(request),
+                           p["tms"], p["z"], p["row"], p["col"])
+
+
+def routes() -> list[BaseRoute]:
+    """pygeoapi's OGC API routes; mounted last, at the root, after the project's own routes."""
+    static = Path(pygeoapi.__file__).parent / "static"
+    c = "/collections/{collection_id}"
+    return [
+        Route("/", landing_page),
+        Route("/openapi", openapi),
+        Route("/conformance", conformance),
+        Route("/TileMatrixSets", tilematrixsets),
+        Route("/TileMatrixSets/{tms}", tilematrixset),
+        Route("/collections", collections),
+        Route(c, collection),
+        Route(f"{c}/schema", schema),
+        Route(f"{c}/queryables", queryables),
+        Route(f"{c}/items", items, methods=["GET", "POST"]),
+        Route(f"{c}/items/{{item_id}}", item),
+        Route(f"{c}/tiles", collection_tiles),
+        Route(f"{c}/tiles/{{tms}}", collection_tiles_metadata),
+        Route(f"{c}/tiles/{{tms}}/metadata", collection_tiles_metadata),
+        Route(f"{c}/tiles/{{tms}}/{{z}}/{{row}}/{{col}}", collection_tile),
+        Mount("/static", StaticFiles(directory=static), name="pygeoapi-static"),
+    ]
+
+
+__all__ = ["routes", "ITEM_PARAMETERS"]
