@@ -19,8 +19,9 @@ class FeatureBatch:
     fids: np.ndarray  # int64
     geoms: np.ndarray  # shapely geometries (object array), None where unreadable
     columns: dict[str, pa.Array]  # source field name -> values
-    # Rows the reader already knows are bad: (rule, message, row mask, field, example).
-    problems: list[tuple[str, str, np.ndarray, str | None, str | None]] = field(
+    # What the reader found: (rule, severity, message, row mask, field, example); rows of
+    # "reject" problems are dropped before any other rule looks at them.
+    problems: list[tuple[str, str, str, np.ndarray, str | None, str | None]] = field(
         default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)  # (rule, message) fixes made
 

@@ -53,6 +53,13 @@ def convert_column(values: pa.Array, encoding: str) -> pa.Array:
     return pa.array(out, type=pa.string())
 
 
+def convert_text(value: str, encoding: str) -> str:
+    """One legacy-font string to Unicode NFC (other encodings: NFC only)."""
+    if encoding in LEGACY:
+        value = viparse.fix(value, encoding=encoding)
+    return unicodedata.normalize("NFC", value)
+
+
 def _dbf_text_sample(dbf: Path, limit_bytes: int = 2 * 1024 * 1024) -> list[bytes]:
     """Raw bytes of the character fields of the first records (the DBF layout is fixed)."""
     with dbf.open("rb") as fh:

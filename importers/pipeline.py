@@ -312,10 +312,11 @@ class Importer:
         with np.errstate(all="ignore"):
             geoms = georef.to_wgs84(batch.geoms, src, self.options.swap_xy)
         known_bad = np.zeros(n, dtype=bool)
-        for rule, message, mask, field_name, example in batch.problems:
-            report.note(rule, "reject", "đúng", message, batch.fids[mask], field_name,
+        for rule, severity, message, mask, field_name, example in batch.problems:
+            report.note(rule, severity, "đúng", message, batch.fids[mask], field_name,  # type: ignore[arg-type]
                         example=example)
-            known_bad |= mask
+            if severity == "reject":
+                known_bad |= mask
         for rule, message in batch.notes:
             report.note(rule, "fix", "đúng", message, count=n)
         geoms, rejected, fixed = clean(geoms, layer.geometry or "Point", batch.fids, report,

@@ -181,7 +181,7 @@ class TableReader:
             pc.is_null(text).to_numpy(zero_copy_only=False), bool)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            self._problems.append(("coordinates.not_number",
+            self._problems.append(("coordinates.not_number", "reject",
                                    f"column {name}: text where a coordinate number must be",
                                    bad, name, repr(text[i].as_py())))
         return np.asarray(numbers.to_numpy(zero_copy_only=False), float)
