@@ -26,6 +26,7 @@ from iocgis.settings import Settings, get_settings
 # Each module exposes ``routes() -> list[BaseRoute]``; add a module here to mount its routes.
 ROUTE_MODULES: tuple[str, ...] = (
     "iocgis.tiles.routes",
+    "iocgis.styles.routes",
     "iocgis.security.routes",
     "iocgis.api.query.routes",
     "iocgis.importers.http",

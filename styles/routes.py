@@ -1,0 +1,123 @@
+"""HTTP: the styles (``/styles``, ``/styles/{name}.json``), their glyphs and sprites, QML per
+layer, and the ``/map`` page with MapLibre GL JS served from the local npm install."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from iocgis.access import current_caller, require_layer
+from iocgis.errors import ConfigError, NotFound
+from iocgis.settings import PROJECT_ROOT
+from iocgis.styles.definitions import get_themes
+from iocgis.styles.glyphs import glyph_range
+from iocgis.styles.maplibre import SPRITE, style_json, themes_for
+from iocgis.styles.qml import qml_for
+from iocgis.styles.sprites import sprite
+
+WEB_DIR = Path(__file__).resolve().parent / "web"
+MAPLIBRE_DIST = PROJECT_ROOT / "node_modules" / "maplibre-gl" / "dist"
+# The only files /map/assets serves: MapLibre's ESM build (main and worker side by side) and
+# the page's own script and style sheet.
+ASSETS = {
+    "maplibre-gl.mjs": (MAPLIBRE_DIST, "text/javascript"),
+    "maplibre-gl-worker.mjs": (MAPLIBRE_DIST, "text/javascript"),
+    "maplibre-gl.css": (MAPLIBRE_DIST, "text/css"),
+    "map.js": (WEB_DIR, "text/javascript"),
+    "map.css": (WEB_DIR, "text/css"),
+}
+SPRITE_RE = re.compile(rf"^{SPRITE}(@2x)?\.(json|png)$")
+# Everything the page loads comes from this application; MapLibre starts its workers from blob:.
+MAP_CSP = ("default-src 'self'; script-src 'self'; worker-src 'self' blob:; "
+           "child-src 'self' blob:; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+           "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
+           "form-action 'self'; object-src 'none'")
+
+
+class UnicodeJSON(JSONResponse):
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _base_url(request: Request) -> str:
+    return str(request.base_url).rstrip("/")
+
+
+def _cache(caller_public: bool, seconds: int) -> dict[str, str]:
+    return {"Cache-Control": f"{'public' if caller_public else 'private'}, max-age={seconds}"}
+
+
+async def index(request: Request) -> Response:
+    caller = current_caller()
+    root = _base_url(request)
+    styles = [{"name": t.name, "title": t.title.model_dump(), "url": f"{root}/styles/{t.name}.json"}
+              for t in themes_for(get_themes(), caller)]
+    return UnicodeJSON({"styles": styles}, headers=_cache(caller.is_anonymous, 10))
+
+
+async def style(request: Request) -> Response:
+    caller = current_caller()
+    doc = style_json(get_themes(), request.path_params["name"], caller, _base_url(request))
+    return UnicodeJSON(doc, headers=_cache(caller.is_anonymous, 10))
+
+
+async def glyphs(request: Request) -> Response:
+    try:
+        data = glyph_range(request.path_params["fontstack"], request.path_params["range"])
+    except ConfigError as exc:  # glyphs not built and cannot be: say how to fix it
+        raise NotFound(exc.message, where=exc.where, hint=exc.hint) from exc
+    return Response(data, media_type="application/x-protobuf",
+                    headers={"Cache-Control": "public, max-age=86400"})
+
+
+async def sprites(request: Request) -> Response:
+    match = SPRITE_RE.match(request.path_params["file"])
+    if match is None:
+        raise NotFound(f"unknown sprite file {request.path_params['file'][:60]!r}", where="sprite",
+                       hint=f"the sprite is {SPRITE}.json / {SPRITE}.png (and @2x)")
+    ratio, ext = match[1], match[2]
+    index_json, png = sprite(2 if ratio else 1)
+    body, media = (index_json, "application/json") if ext == "json" else (png, "image/png")
+    return Response(body, media_type=media, headers={"Cache-Control": "public, max-age=86400"})
+
+
+async def layer_qml(request: Request) -> Response:
+    """The QGIS style of a layer the caller may see (404 otherwise)."""
+    layer = require_layer(current_caller(), request.path_params["layer"], get_themes().registry)
+    return Response(qml_for(layer.id), media_type="application/xml; charset=utf-8",
+                    headers={"Cache-Control": "public, max-age=300"})
+
+
+async def map_page(request: Request) -> Response:
+    return FileResponse(WEB_DIR / "map.html", media_type="text/html; charset=utf-8",
+                        headers={"Content-Security-Policy": MAP_CSP, "Cache-Control": "no-cache"})
+
+
+async def asset(request: Request) -> Response:
+    name = request.path_params["file"]
+    if name not in ASSETS:
+        raise NotFound(f"unknown asset {name[:60]!r}", where="map asset")
+    folder, media = ASSETS[name]
+    path = folder / name
+    if not path.is_file():
+        raise NotFound(f"{name} is not installed", where=str(path),
+                       hint="run `npm ci` in the checkout (iocgis.sh does)")
+    return FileResponse(path, media_type=media, headers={"Cache-Control": "public, max-age=3600"})
+
+
+def routes() -> list[BaseRoute]:
+    return [
+        Route("/styles", index, methods=["GET"]),
+        Route("/styles/glyphs/{fontstack}/{range}.pbf", glyphs, methods=["GET"]),
+        Route("/styles/sprites/{file}", sprites, methods=["GET"]),
+        Route("/styles/layers/{layer}.qml", layer_qml, methods=["GET"]),
+        Route("/styles/{name}.json", style, methods=["GET"]),
+        Route("/map", map_page, methods=["GET"]),
+        Route("/map/assets/{file}", asset, methods=["GET"]),
+    ]
