@@ -101,9 +101,12 @@ def parse_value(registry: Registry, layer: LayerDef, fdef: FieldDef, raw: str,
         shown = ", ".join(codes[:25]) + (" ..." if len(codes) > 25 else "")
         raise InvalidInput(f"{text[:40]!r} is not a code of {layer.id}.{fdef.name}", where=where,
                            hint=f"use one of: {shown}")
-    if len(text) > 200:
+    if len(text) > (fdef.max_length or 200):
         raise InvalidInput(f"a value for {fdef.name} is too long", where=where,
-                           hint="values are codes or names of at most 200 characters")
+                           hint=f"give at most {fdef.max_length or 200} characters")
+    if fdef.pattern and not re.match(fdef.pattern, text):
+        raise InvalidInput(f"{text[:40]!r} is not a valid {layer.id}.{fdef.name}", where=where,
+                           hint=f"{fdef.title.en} must match the pattern {fdef.pattern}")
     return text
 
 
