@@ -144,10 +144,10 @@ def _open(out_dir: Path, layer: LayerDef) -> LayerWriter:
 
 def _entry(out_dir: Path, layer: LayerDef, writer: LayerWriter) -> ManifestEntry:
     fmt = planned_format(layer)
-    options: dict = {}
+    options: dict = {}  # keyword arguments of iocgis.importers.ImportOptions
     note = None
     if fmt.kind == "csv" and layer.geometry == "Point":
-        options = {"x_field": "lon", "y_field": "lat"}
+        note = "points in the lon/lat columns (EPSG:4326)"
     if fmt.kind == "gpkg":
         options = {"source_layer": layer.name}
     if fmt.kind == "shapefile" and isinstance(writer, ZippedShapefileWriter):
@@ -156,8 +156,8 @@ def _entry(out_dir: Path, layer: LayerDef, writer: LayerWriter) -> ManifestEntry
             mapping_path = writer.path.with_name(f"{layer.name}.mapping.yaml")
             mapping_path.write_text(
                 "# Shapefile field names are cut to 10 characters: source field -> layer field.\n"
-                + yaml.safe_dump({"layer": layer.id, "fields": renamed}, allow_unicode=True,
-                                 sort_keys=False), encoding="utf-8")
+                + yaml.safe_dump({"fields": renamed}, allow_unicode=True, sort_keys=False),
+                encoding="utf-8")
             options = {"mapping": _rel(out_dir, mapping_path)}
             note = "field names shortened by the Shapefile format; see the mapping file"
     crs = "" if not layer.is_spatial else fmt.crs

@@ -45,7 +45,8 @@ def _reproducible() -> Iterator[None]:
 def write_planning_dxf(path: Path, project: dict, zones: list[dict]) -> int:
     """Write the drawing; returns the number of zone polygons. Geometries come in metres
     (UTM 48N) and go to EPSG:5899 via WGS84 with the project's pinned transformer."""
-    doc = ezdxf.new("R2010", setup=False)
+    with _reproducible():  # ezdxf stamps the clock at creation and at saving
+        doc = ezdxf.new("R2010", setup=False)
     doc.header["$INSUNITS"] = 6  # metres
     doc.header["$MEASUREMENT"] = 1
     msp = doc.modelspace()
@@ -79,9 +80,21 @@ def write_planning_dxf(path: Path, project: dict, zones: list[dict]) -> int:
         (xmin, ymax + 20.0))
     msp.add_text("Hệ tọa độ VN-2000, kinh tuyến trục 107°45', múi chiếu 3°", height=3.0,
                  dxfattribs={"layer": "KHUNG_TEN"}).set_placement((xmin, ymax + 10.0))
+    _register_classes_in_order(doc)
     with _reproducible():
         doc.saveas(path, encoding="utf-8")
     return len(zones)
+
+
+def _register_classes_in_order(doc: ezdxf.document.Drawing) -> None:
+    """ezdxf adds the CLASS entries of the types in use from a set (hash-seed order) when
+    saving; registering them first, sorted, makes the CLASSES section reproducible."""
+    from ezdxf.sections.classes import REQ_R2004, REQUIRED_CLASSES
+
+    for name in REQUIRED_CLASSES.get(doc.dxfversion, REQ_R2004):
+        doc.classes.add_class(name)
+    for name in sorted(doc.entitydb.dxf_types_in_use()):
+        doc.classes.add_class(name)
 
 
 def _ring(polygon: shapely.Geometry) -> list[tuple[float, float]]:
@@ -90,21 +103,18 @@ def _ring(polygon: shapely.Geometry) -> list[tuple[float, float]]:
 
 
 def write_mapping(path: Path, dxf_name: str, project_code: str, land_uses: list[str]) -> None:
-    """The mapping file: CAD layer -> land-use code, which TEXT is the zone code, constants."""
+    """The importer's mapping file: CAD layer -> land-use code, which TEXT layer fills which
+    field, the CRS the drawing is in and the project every zone belongs to."""
     mapping = {
-        "layer": "planning.zones",
-        "source": dxf_name,
         "crs": "EPSG:5899",
-        "polygons": {
-            "from": "closed LWPOLYLINE",
-            "cad_layers": {f"{ZONE_LAYER_PREFIX}{use}": {"land_use": use} for use in sorted(land_uses)},
-            "ignore_layers": list(IGNORED_LAYERS),
-        },
-        "text": {CODE_LAYER: "zone_code", RULES_LAYER: "label"},
+        "cad_layers": {f"{ZONE_LAYER_PREFIX}{use}": use for use in sorted(land_uses)},
+        "code_field": "land_use",
+        "texts": {CODE_LAYER: "zone_code", RULES_LAYER: "label"},
         "constants": {"project_code": project_code},
     }
-    header = (f"# How {dxf_name} becomes rows of planning.zones: each closed polyline on a\n"
-              "# listed CAD layer is one zone with that land-use code; the TEXT inside it on\n"
-              f"# {CODE_LAYER} is its zone_code, the one on {RULES_LAYER} its label.\n")
+    header = (f"# How {dxf_name} becomes rows of planning.zones (iocgis import --mapping):\n"
+              "# each closed polyline on a listed CAD layer is one zone with that land-use code;\n"
+              f"# the TEXT inside it on {CODE_LAYER} is its zone_code, the one on {RULES_LAYER} its\n"
+              f"# label. Other CAD layers ({', '.join(IGNORED_LAYERS)}) are not zones.\n")
     path.write_text(header + yaml.safe_dump(mapping, allow_unicode=True, sort_keys=False),
                     encoding="utf-8")
