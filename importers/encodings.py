@@ -40,23 +40,25 @@ def canonical(encoding: str | None) -> str | None:
 
 
 def reader_encoding(encoding: str) -> str:
-    """The codec the file is read with: legacy fonts are read byte-for-byte as Latin-1."""
-    return "latin-1" if encoding in LEGACY else encoding
+    """The codec the file is read with: anything but UTF-8 is read byte-for-byte as Latin-1
+    and decoded here (GDAL's own recoding does not know Windows-1258)."""
+    return "utf-8" if encoding == "utf-8" else "latin-1"
 
 
 def convert_column(values: pa.Array, encoding: str) -> pa.Array:
-    """Legacy-font text (read as Latin-1) to Unicode NFC."""
-    if encoding not in LEGACY or not pa.types.is_string(values.type):
+    """Text read as Latin-1 to Unicode NFC: legacy fonts through viparse, codecs by decoding."""
+    if encoding == "utf-8" or not pa.types.is_string(values.type):
         return values
-    out = [None if v is None else unicodedata.normalize(
-        "NFC", viparse.fix(v, encoding=encoding)) for v in values.to_pylist()]
-    return pa.array(out, type=pa.string())
+    return pa.array([None if v is None else convert_text(v, encoding)
+                     for v in values.to_pylist()], type=pa.string())
 
 
 def convert_text(value: str, encoding: str) -> str:
-    """One legacy-font string to Unicode NFC (other encodings: NFC only)."""
+    """One string read as Latin-1 to Unicode NFC."""
     if encoding in LEGACY:
         value = viparse.fix(value, encoding=encoding)
+    elif encoding not in ("utf-8", "latin-1"):
+        value = value.encode("latin-1").decode(encoding, errors="replace")
     return unicodedata.normalize("NFC", value)
 
 

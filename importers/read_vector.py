@@ -56,7 +56,7 @@ class VectorReader:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 info = pyogrio.read_info(self.path, layer=self.layer_name,
-                                         encoding=self._gdal_encoding())
+                                         **self._open_options())
         except GDAL_ERRORS as exc:
             raise unreadable(self.shown, exc) from exc
         crs = CRS.from_user_input(info["crs"]) if info.get("crs") else None
@@ -68,11 +68,12 @@ class VectorReader:
                                count=int(count) if count is not None and count >= 0 else None,
                                geometry_type=info.get("geometry_type"), notes=notes)
 
-    def _gdal_encoding(self) -> str | None:
-        if self.dataset.format in ("GPKG", "FlatGeobuf", "GeoJSON", "GeoJSONSeq", "KML", "KMZ"):
-            # These formats are UTF-8 by specification; only legacy fonts need converting.
-            return None
-        return encodings.reader_encoding(self.encoding)
+    def _open_options(self) -> dict[str, str]:
+        """GDAL open options: a shapefile's DBF is read as UTF-8, or byte-for-byte as Latin-1
+        and decoded in Python (the other formats are UTF-8 by specification)."""
+        if self.dataset.format == "ESRI Shapefile":
+            return {"ENCODING": "UTF-8" if self.encoding == "utf-8" else "ISO-8859-1"}
+        return {}
 
     def _choose_layer(self, options: ImportOptions, layer: LayerDef) -> str | None:
         try:
@@ -100,9 +101,9 @@ class VectorReader:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                with pyogrio.raw.open_arrow(self.path, layer=self.layer_name,
-                                            encoding=self._gdal_encoding(), batch_size=size,
-                                            use_pyarrow=True) as (meta, stream):
+                with pyogrio.raw.open_arrow(self.path, layer=self.layer_name, batch_size=size,
+                                            use_pyarrow=True, **self._open_options()
+                                            ) as (meta, stream):
                     geom_name = meta.get("geometry_name") or "wkb_geometry"
                     for record_batch in stream:
                         n = record_batch.num_rows

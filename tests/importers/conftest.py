@@ -1,0 +1,93 @@
+"""Fixtures for the importer tests: their own migrated database (imports rename and replace
+layer tables, so they never share the session database with other areas' tests), with a
+province row so the inside-the-province checks run."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from iocgis import migrate
+from iocgis.db import database_url
+from iocgis.importers import ImportOptions, ImportReport, import_path
+from iocgis.layers import get_registry
+from iocgis.settings import Settings
+
+# New Đồng Nai (old Đồng Nai + Bình Phước), as a generous box: enough to tell inside from out.
+PROVINCE_WKT = ("MULTIPOLYGON(((106.30 10.45, 107.60 10.45, 107.60 12.35, 106.30 12.35, "
+                "106.30 10.45)))")
+
+
+def _with_dbname(url: str, name: str) -> str:
+    head, _, _ = url.rpartition("/")
+    return f"{head}/{name}"
+
+
+@pytest.fixture(scope="session")
+def imp_url(base_settings: Settings) -> Iterator[str]:
+    server = database_url(base_settings)
+    name = f"iocgis_test_imp_{os.getpid()}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
+            sql.Identifier(name)))
+    url = _with_dbname(server, name)
+    migrate.upgrade(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO admin.provinces (code, name, geom) VALUES "
+                     "('75', 'Đồng Nai', ST_GeomFromText(%s, 4326))", (PROVINCE_WKT,))
+    yield url
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def imp_settings(base_settings: Settings, imp_url: str) -> Settings:
+    return base_settings.model_copy(update={"database_url": imp_url})
+
+
+@pytest.fixture
+def imp_conn(imp_url: str) -> Iterator[psycopg.Connection]:
+    with psycopg.connect(imp_url, autocommit=True) as connection:
+        yield connection
+
+
+class Importer:
+    """``run(path, layer, **options)`` against the test database."""
+
+    def __init__(self, url: str, settings: Settings) -> None:
+        self.url = url
+        self.settings = settings
+
+    def __call__(self, path: str | Path, layer: str, **options: Any) -> ImportReport:
+        return import_path(path, layer, ImportOptions(**options), url=self.url,
+                           settings=self.settings)
+
+
+@pytest.fixture
+def run(imp_url: str, imp_settings: Settings) -> Importer:
+    return Importer(imp_url, imp_settings)
+
+
+def live_state(url: str, layer_id: str) -> tuple[int, str, int]:
+    """(row count, checksum of every row, data_version): equal before and after means untouched."""
+    layer = get_registry().get(layer_id)
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(sql.SQL("SELECT t::text FROM {} t ORDER BY fid").format(
+            sql.Identifier(layer.schema_name, layer.table_name))).fetchall()
+        version = conn.execute("SELECT data_version FROM meta.layers WHERE id = %s",
+                               (layer_id,)).fetchone()[0]
+    digest = hashlib.sha256("\n".join(r[0] for r in rows).encode()).hexdigest()
+    return len(rows), digest, int(version)
+
+
+@pytest.fixture
+def state(imp_url: str):  # noqa: ANN201 - a small callable
+    return lambda layer_id: live_state(imp_url, layer_id)
