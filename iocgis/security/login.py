@@ -295,9 +295,11 @@ async def create_api_key(conn: psycopg.AsyncConnection, actor: Actor, name: str,
     from iocgis.security.accounts import get
 
     account = await get(conn, name)
-    if account["status"] != "active":
-        raise Forbidden(f"account {name!r} is {account['status']}", where="name",
-                        hint="unlock it first")
+    expired = account["expires_at"] is not None and account["expires_at"] <= datetime.now(
+        timezone.utc)
+    if account["status"] != "active" or expired:
+        raise Forbidden(f"account {name!r} is {'expired' if expired else account['status']}",
+                        where="name", hint="unlock it, or extend its expiry, first")
     for cidr in networks or []:
         try:
             in_networks("127.0.0.1", [cidr])

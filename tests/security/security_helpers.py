@@ -1,0 +1,97 @@
+"""Helpers of the security tests (imported by name: tests/ is not a package)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pyotp
+
+from iocgis.security import accounts
+from iocgis.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PASSWORD = "Đồng-Nai-2026-an-toàn!"  # meets the 14-character, 4-class policy
+ROLES = ("viewer", "analyst", "gis_officer", "admin")
+
+@dataclass
+class Account:
+    name: str
+    role: str
+    password: str
+    totp_secret: str | None
+
+
+def run_async(coro):  # noqa: ANN001, ANN201 - any coroutine
+    return asyncio.run(coro)
+
+
+async def _create(db_url: str, settings: Settings, name: str, roles: list[str], *,
+                  pii: bool = False, communes: tuple[str, ...] = (), totp: bool = False,
+                  password: str = PASSWORD) -> Account:
+    async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+        secret = await accounts.create(conn, settings.security, accounts.Actor("test"),
+                                       name=name, roles=roles, password=password, pii=pii,
+                                       communes=communes, with_totp=totp)
+        await conn.execute("UPDATE security.accounts SET must_change_password = false "
+                           "WHERE name = %s", (name,))
+    return Account(name, roles[0], password, secret.totp_secret)
+
+
+def totp_now(secret: str) -> str:
+    return pyotp.TOTP(secret).now()
+
+
+def login(base_url: str, account: Account, db_url: str | None = None) -> dict:
+    """Log in over HTTP; a TOTP account's last used step is cleared first (codes are single
+    use, and tests log in more often than every 30 s)."""
+    data = {"username": account.name, "password": account.password}
+    if account.totp_secret:
+        if db_url:
+            with psycopg.connect(db_url, autocommit=True) as conn:
+                conn.execute("UPDATE security.accounts SET totp_last_step = NULL WHERE name = %s",
+                             (account.name,))
+        data["totp"] = totp_now(account.totp_secret)
+    response = httpx.post(base_url + "/auth/token", data=data, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def api_key_for(db_url: str, name: str, networks: list[str] | None = None) -> str:
+    from iocgis.security import login as login_module
+
+    async def make() -> str:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            key, _ = await login_module.create_api_key(conn, accounts.Actor("test"), name,
+                                                       label="test", networks=networks)
+            return key
+
+    return run_async(make())
+
+
+def cli(db_url: str, *args: str, stdin: str | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """The real ``iocgis`` command against the test database."""
+    return subprocess.run([str(Path(sys.executable).parent / "iocgis"), *args], input=stdin,
+                          capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          env={**os.environ, "DATABASE_URL": db_url, "COLUMNS": "200",
+                               **(env or {})})
+
+
+def audit_actions(db_url: str, **where: str) -> list[tuple]:
+    clauses = " AND ".join(f"{k} = %s" for k in where) or "true"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        return conn.execute(f"SELECT action, outcome, actor, target, layer, details "
+                            f"FROM audit.events WHERE {clauses} ORDER BY seq",
+                            tuple(where.values())).fetchall()
+
