@@ -32,7 +32,8 @@ def geometry_output(crs: OgcCrs, column: sql.Composable = sql.Identifier("geom")
         geom = sql.SQL("ST_Transform({}, {})").format(geom, sql.Literal(crs.srid))
     if crs.north_first:
         geom = sql.SQL("ST_FlipCoordinates({})").format(geom)
-    return sql.SQL("ST_AsGeoJSON({}, {})").format(geom, sql.Literal(crs.digits))
+    # options 0: no "crs" member (a GeoJSON geometry has none; Content-Crs says it)
+    return sql.SQL("ST_AsGeoJSON({}, {}, 0)").format(geom, sql.Literal(crs.digits))
 
 
 def envelope(bbox_sql: list[sql.Composable], crs: OgcCrs, span: float) -> sql.Composable:

@@ -37,6 +37,14 @@ from iocgis.settings import Settings
 log = logging.getLogger("iocgis.api.ogc")
 
 
+class _NoAnsweredErrors(logging.Filter):
+    """pygeoapi logs every 4xx it answers (with a traceback); the answer is the record here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        # also its warning for every request without offset ("int() argument must be ...")
+        return record.funcName != "get_exception" and not record.getMessage().startswith("int()")
+
+
 @dataclass(frozen=True)
 class Generation:
     """One generated set of API objects and the catalog fingerprint it was built from."""
@@ -72,6 +80,10 @@ class OgcService:
     # --- lifecycle ------------------------------------------------------------------------
     def open(self) -> None:
         json_output.install()
+        for name in ("pygeoapi.api", "pygeoapi.api.itemtypes"):
+            logging.getLogger(name).addFilter(_NoAnsweredErrors())
+        # its HTML rendering tries every config key as a language and warns about each one
+        logging.getLogger("pygeoapi.l10n").setLevel(logging.ERROR)
         self.pool_key = open_pool(self.database_url)
         self.rebuild()
 
