@@ -15,6 +15,7 @@ from iocgis.errors import ConfigError, NotFound
 from iocgis.layers import LayerDef, Registry, get_registry
 from iocgis.styles.model import ByField, Rule, Theme
 from iocgis.styles.sprites import ICONS
+from iocgis.tiles.sql import has_label_points
 from iocgis.tiles.tilesets import Tilesets, get_tilesets
 
 STYLES_DIR = Path(__file__).resolve().parent
@@ -91,6 +92,12 @@ def _check_rule(theme: Theme, rule: Rule, index: int, registry: Registry,
                 f"field {name!r} is not in the tiles of {rule.layer} at zoom {lowest} "
                 f"(there: {sorted(in_tiles)})", where=at,
                 hint="raise the rule's minzoom or add the field to tiles.attributes in layers/")
+    if rule.draw == "label" and layer.geometry == "MultiPolygon" and not has_label_points(
+            layer, lowest):
+        raise ConfigError(f"{rule.layer} has no label points at zoom {lowest}", where=at,
+                          hint="polygons are labelled from points made for the registry's label "
+                               "field: set `label:` in layers/ and start the rule where the field "
+                               "is in the tiles")
     for value in (rule.color, rule.width, rule.radius, rule.size):
         if isinstance(value, ByField) and value.palette and value.palette not in palettes:
             raise ConfigError(f"unknown palette {value.palette!r}", where=at,

@@ -14,6 +14,7 @@ from iocgis.errors import NotFound
 from iocgis.layers import LayerDef
 from iocgis.styles.definitions import Themes
 from iocgis.styles.model import ByField, NumberValue, Rule, Theme
+from iocgis.tiles.sql import LABEL_SUFFIX
 
 FONT_REGULAR = "Noto Sans Regular"
 FONT_BOLD = "Noto Sans Bold"
@@ -74,8 +75,11 @@ def _filter(rule: Rule, layer: LayerDef) -> list[Any] | None:
 def style_layer(theme: Theme, rule: Rule, index: int, source: str, layer: LayerDef,
                 palettes: dict[str, dict[str, str]]) -> dict[str, Any]:
     v = lambda x: value(x, layer, palettes)  # noqa: E731
+    # Polygons are labelled from their label points (one per polygon, not one per tile).
+    source_layer = (rule.layer + LABEL_SUFFIX
+                    if rule.draw == "label" and layer.geometry == "MultiPolygon" else rule.layer)
     out: dict[str, Any] = {"id": f"{theme.name}:{rule.layer}:{rule.draw}:{index}",
-                           "source": source, "source-layer": rule.layer}
+                           "source": source, "source-layer": source_layer}
     paint: dict[str, Any] = {}
     layout: dict[str, Any] = {}
     if rule.draw == "fill":

@@ -31,7 +31,7 @@ from iocgis.tiles.versions import LayerVersions
 log = logging.getLogger("iocgis.tiles")
 
 # Bump when the SQL or the tile layout changes: every cached tile gets a new key.
-RENDERER_VERSION = 3
+RENDERER_VERSION = 4
 VISIBILITY_NAMES = {rank: name for name, rank in SENSITIVITY_RANK.items()}
 
 
@@ -64,6 +64,7 @@ class RenderedTile:
 
 @dataclass
 class LayerResult:
+    name: str  # the MVT layer: a registry id, or "<id>:label" for label points
     layer: LayerDef
     mvt: bytes
     features: int
@@ -136,13 +137,17 @@ class TileRenderer:
 
     # -- rendering ------------------------------------------------------------------------
 
-    def statement(self, layers: tuple[LayerDef, ...], zoom: int, level: int = 0) -> TileStatement:
-        """The statement for these layers at this zoom, built once and kept."""
-        key = (tuple(layer.id for layer in layers), zoom, level)
+    def statement(self, layers: tuple[LayerDef, ...], zoom: int, level: int = 0,
+                  only: tuple[str, ...] | None = None) -> TileStatement:
+        """The statement for these layers at this zoom, built once and kept. The layers
+        stand for tileset and visibility: an anonymous caller's statement never holds an
+        officer's layers."""
+        key = (tuple(layer.id for layer in layers), zoom, level, only)
         found = self._statements.get(key)
         if found is None:
             ts = self.tile_settings
-            found = build_statement(layers, zoom, level=level, extent=ts.extent, buffer=ts.buffer)
+            found = build_statement(layers, zoom, level=level, extent=ts.extent, buffer=ts.buffer,
+                                    only=only)
             self._statements[key] = found
         return found
 
@@ -153,46 +158,47 @@ class TileRenderer:
             cur = await conn.execute(statement.text, params, binary=True)
             row = await cur.fetchone()
         assert row is not None
-        return [LayerResult(part.layer, bytes(row[2 * i] or b""), int(row[2 * i + 1] or 0))
-                for i, part in enumerate(statement.parts)]
+        return [LayerResult(part.name, part.layer, bytes(row[2 * i] or b""),
+                            int(row[2 * i + 1] or 0)) for i, part in enumerate(statement.parts)]
 
     async def render_mvt(self, layers: tuple[LayerDef, ...], tile: TileAddress) -> bytes:
         """The uncompressed MVT of these layers, thinned to fit the size budget."""
         if not layers:
             return b""
         results = await self._run(self.statement(layers, tile.z), tile)
-        results = await self._fit_budget(results, tile)
+        results = await self._fit_budget(layers, results, tile)
         return b"".join(r.mvt for r in results)
 
-    async def _fit_budget(self, results: list[LayerResult], tile: TileAddress) -> list[LayerResult]:
+    async def _fit_budget(self, layers: tuple[LayerDef, ...], results: list[LayerResult],
+                          tile: TileAddress) -> list[LayerResult]:
         """Thin the heaviest layers until the tile fits the budget: coarser simplification and
         larger minimum polygons first, then only the largest features of each heavy layer."""
         budget = self.tile_settings.size_budget
-        original = {r.layer.id: r for r in results}
+        original = {r.name: r for r in results}
         level = 0
         while _size(results) > budget and level < MAX_THIN_LEVEL + 4:
             level += 1
             before = _size(results)
             heavy = [r for r in results if len(r.mvt) > budget / (4 * len(results))]
             heavy = heavy or [max(results, key=lambda r: len(r.mvt))]
-            heavy_layers = tuple(r.layer for r in heavy)
+            names = tuple(r.name for r in heavy)
             if level < MAX_THIN_LEVEL:
-                thinned = await self._run(self.statement(heavy_layers, tile.z, level), tile)
-                if any(t.features == 0 < original[t.layer.id].features for t in thinned):
+                thinned = await self._run(self.statement(layers, tile.z, level, names), tile)
+                if any(t.features == 0 < original[t.name].features for t in thinned):
                     level = MAX_THIN_LEVEL - 1  # it would wipe a layer out: keep its largest
                     continue
             else:
                 room = max(budget - (before - _size(heavy)), budget // 10)
                 shrink = 0.8 ** (level - MAX_THIN_LEVEL + 1)
-                first = [original[r.layer.id] for r in heavy]
+                first = [original[name] for name in names]
                 # Each heavy layer gets room in proportion to its unthinned size; its feature
                 # count shrinks by the same ratio (bytes per feature only fall when thinned).
-                limits = {f.layer.id: max(1, math.floor(f.features * room / _size(first) * shrink))
+                limits = {f.name: max(1, math.floor(f.features * room / _size(first) * shrink))
                           for f in first}
-                thinned = await self._run(self.statement(heavy_layers, tile.z, MAX_THIN_LEVEL),
+                thinned = await self._run(self.statement(layers, tile.z, MAX_THIN_LEVEL, names),
                                           tile, limits)
-            by_id = {t.layer.id: t for t in thinned}
-            results = [by_id.get(r.layer.id, r) for r in results]
+            by_name = {t.name: t for t in thinned}
+            results = [by_name.get(r.name, r) for r in results]
             log.info("tile %s thinned (level %d): %d -> %d bytes", tile, level, before,
                      _size(results))
         if _size(results) > budget:

@@ -1,8 +1,8 @@
 """The SQL of a tile: one statement per tile for every layer of a tileset.
 
-Statements are built once per (tileset, zoom, visibility, thinning level) and kept; what
-changes per tile (the tile box, tolerances, limits) is bound. Identifiers come from the
-registry only and reach SQL through ``psycopg.sql.Identifier``.
+Statements are built once per (layers, zoom, thinning level) and kept; what changes per tile
+(the tile box, tolerances, limits) is bound. Identifiers come from the registry only and reach
+SQL through ``psycopg.sql.Identifier``; values are bound parameters.
 
 Shape (per layer, joined side by side so one round trip returns every layer):
 
@@ -13,6 +13,10 @@ Shape (per layer, joined side by side so one round trip returns every layer):
       WHERE geom && <tile box in EPSG:4326, with the buffer>      -- GiST index on geom
         AND <minzoom_by thinning> AND <bounding box of at least min_area_px>
     ) t WHERE geom IS NOT NULL
+
+Polygon layers with a label field also get a ``<layer id>:label`` layer: one point on each
+polygon's surface, in the one tile that holds it, so a map labels each polygon once instead of
+once per tile it crosses.
 """
 
 from __future__ import annotations
@@ -20,23 +24,25 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from psycopg import sql
 
 from iocgis.layers import LayerDef
-from iocgis.tiles.grid import TileAddress
+from iocgis.tiles.grid import ORIGIN_SHIFT, TileAddress, mercator_to_lonlat
 
 log = logging.getLogger("iocgis.tiles")
 
 STORAGE_SRID = 4326
 TILE_SRID = 3857
+LABEL_SUFFIX = ":label"
 # Thinning levels 1 and 2 multiply the simplification tolerance and the minimum polygon size;
 # level 3 keeps the level-2 tolerance and, instead of a larger minimum size, keeps only the
 # largest features of the layer (a LIMIT), so a layer of uniformly small shapes still draws.
 THIN_TOLERANCE_FACTOR = 3.0
 THIN_AREA_FACTOR = 4.0
 MAX_THIN_LEVEL = 3
+TEXT_TYPES = ("date", "timestamptz")
 
 
 def tolerance_factor(level: int) -> float:
@@ -46,19 +52,22 @@ def tolerance_factor(level: int) -> float:
 def area_factor(level: int) -> float:
     return 1.0 if level >= MAX_THIN_LEVEL else THIN_AREA_FACTOR ** level
 
-TEXT_TYPES = ("date", "timestamptz")
-
 
 @dataclass(frozen=True)
 class LayerPart:
-    """What the statement needs to know about one layer at one zoom."""
+    """One MVT layer of a tile: a registry layer's shapes, or its label points."""
 
     layer: LayerDef
     attributes: tuple[str, ...]
+    kind: Literal["shape", "label"] = "shape"
     # minzoom_by: the values shown at this zoom, or the values hidden at this zoom.
     shown_values: tuple[str, ...] | None = None
     hidden_values: tuple[str, ...] | None = None
-    show_null: bool = True
+
+    @property
+    def name(self) -> str:
+        """The MVT layer name: the registry id, plus ``:label`` for label points."""
+        return self.layer.id + (LABEL_SUFFIX if self.kind == "label" else "")
 
     @property
     def is_polygon(self) -> bool:
@@ -66,14 +75,15 @@ class LayerPart:
 
     @property
     def is_point(self) -> bool:
-        return self.layer.geometry in ("Point", "MultiPoint")
+        return self.kind == "label" or self.layer.geometry in ("Point", "MultiPoint")
 
 
 def tile_attributes(layer: LayerDef, zoom: int) -> tuple[str, ...]:
     """The registry's attributes for this zoom, never a personal-data field.
 
     The registry already refuses personal-data fields in ``tiles.attributes``; this second
-    check keeps a hand-edited or future registry from leaking them into public tiles.
+    check keeps a hand-edited or future registry from leaking them into public tiles. (So
+    tiles carry the same attributes for every caller: a subset of ``visible_fields`` of all.)
     """
     assert layer.tiles is not None
     chosen = []
@@ -85,20 +95,38 @@ def tile_attributes(layer: LayerDef, zoom: int) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def layer_part(layer: LayerDef, zoom: int) -> LayerPart:
+def has_label_points(layer: LayerDef, zoom: int) -> bool:
+    """Polygon layers whose label field is in their tiles at this zoom get label points."""
+    return (layer.geometry == "MultiPolygon" and layer.label is not None
+            and layer.label in tile_attributes(layer, zoom))
+
+
+def layer_parts(layer: LayerDef, zoom: int) -> tuple[LayerPart, ...]:
     assert layer.tiles is not None
     attributes = tile_attributes(layer, zoom)
+    shown = hidden = None
     rank = layer.tiles.minzoom_by
-    if rank is None:
-        return LayerPart(layer, attributes)
-    shown = tuple(v for v, z in rank.values.items() if z <= zoom)
-    hidden = tuple(v for v, z in rank.values.items() if z > zoom)
-    if rank.default <= zoom:  # values not listed are shown: hide the listed late ones
-        return LayerPart(layer, attributes, hidden_values=hidden, show_null=True)
-    return LayerPart(layer, attributes, shown_values=shown, show_null=False)
+    if rank is not None:
+        if rank.default <= zoom:  # values not listed are shown: hide the listed late ones
+            hidden = tuple(v for v, z in rank.values.items() if z > zoom)
+        else:
+            shown = tuple(v for v, z in rank.values.items() if z <= zoom)
+    parts = [LayerPart(layer, attributes, "shape", shown, hidden)]
+    if has_label_points(layer, zoom):
+        parts.append(LayerPart(layer, attributes, "label", shown, hidden))
+    return tuple(parts)
+
+
+def _size_expr(part: LayerPart) -> sql.Composable:
+    """A cheap size of a feature from its bounding box (degrees), for ranking."""
+    if part.layer.geometry == "MultiPolygon":
+        return sql.SQL("(ST_XMax(l.geom) - ST_XMin(l.geom)) * (ST_YMax(l.geom) - ST_YMin(l.geom))")
+    return sql.SQL("(ST_XMax(l.geom) - ST_XMin(l.geom)) + (ST_YMax(l.geom) - ST_YMin(l.geom))")
 
 
 def _geometry(part: LayerPart, p: str) -> sql.Composable:
+    if part.kind == "label":
+        return sql.SQL("ST_Transform(ST_PointOnSurface(l.geom), {})").format(sql.Literal(TILE_SRID))
     projected = sql.SQL("ST_Transform(l.geom, {})").format(sql.Literal(TILE_SRID))
     if part.is_point:
         return projected
@@ -107,21 +135,13 @@ def _geometry(part: LayerPart, p: str) -> sql.Composable:
     return sql.SQL("ST_Simplify({}, %({p}_tol)s, true)").format(projected, p=sql.SQL(p))
 
 
-def _size_expr(part: LayerPart) -> sql.Composable:
-    """A cheap size of a feature from its bounding box (degrees), for ranking."""
-    if part.is_polygon:
-        return sql.SQL("(ST_XMax(l.geom) - ST_XMin(l.geom)) * (ST_YMax(l.geom) - ST_YMin(l.geom))")
-    return sql.SQL("(ST_XMax(l.geom) - ST_XMin(l.geom)) + (ST_YMax(l.geom) - ST_YMin(l.geom))")
-
-
 def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
                   limited: bool) -> sql.Composed:
     layer = part.layer
     columns: list[sql.Composable] = [sql.SQL("l.fid")]
     for name in part.attributes:
-        field = layer.field(name)
         column = sql.SQL("l.{}").format(sql.Identifier(name))
-        if field.type in TEXT_TYPES:  # MVT values are strings, numbers or booleans
+        if layer.field(name).type in TEXT_TYPES:  # MVT values are strings, numbers or booleans
             column = sql.SQL("{}::text AS {}").format(column, sql.Identifier(name))
         columns.append(column)
     where: list[sql.Composable] = [sql.SQL(
@@ -135,22 +155,28 @@ def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
         elif part.hidden_values:
             where.append(sql.SQL("({f} IS NULL OR NOT {f} = ANY(%({p}_values)s))").format(
                 f=field, p=sql.SQL(p)))
-    if part.is_polygon:
+    if layer.geometry == "MultiPolygon":
         where.append(sql.SQL("{} >= %({p}_minarea)s").format(_size_expr(part), p=sql.SQL(p)))
     order = sql.SQL("")
     if limited:
         order = sql.SQL(" ORDER BY {} DESC, l.fid LIMIT %({p}_limit)s").format(
             _size_expr(part), p=sql.SQL(p))
+    # Label points: no buffer, no clipping, so each point lands in exactly one tile.
+    buffer_px, clip = (0, "false") if part.kind == "label" else (buffer, "true")
     return sql.SQL(
         "SELECT ST_AsMVT(t, %({p}_name)s, {extent}, 'geom', 'fid') AS mvt, count(*) AS n FROM ("
         "SELECT ST_AsMVTGeom({geom}, ST_MakeEnvelope(%(xmin)s, %(ymin)s, %(xmax)s, %(ymax)s, {srid}),"
-        " {extent}, {buffer}, true) AS geom, {columns}"
-        " FROM {table} l WHERE {where}{order}) t WHERE t.geom IS NOT NULL"
-    ).format(p=sql.SQL(p), extent=sql.Literal(extent), buffer=sql.Literal(buffer),
-             geom=_geometry(part, p), srid=sql.Literal(TILE_SRID),
+        " {extent}, {buffer}, {clip}) AS geom, {columns}"
+        " FROM {table} l WHERE {where}{order}) t WHERE t.geom IS NOT NULL{inside}"
+    ).format(p=sql.SQL(p), extent=sql.Literal(extent), buffer=sql.Literal(buffer_px),
+             clip=sql.SQL(clip), geom=_geometry(part, p), srid=sql.Literal(TILE_SRID),
              columns=sql.SQL(", ").join(columns),
              table=sql.Identifier(layer.schema_name, layer.table_name),
-             where=sql.SQL(" AND ").join(where), order=order)
+             where=sql.SQL(" AND ").join(where), order=order,
+             inside=sql.SQL(
+                 " AND ST_X(t.geom) >= 0 AND ST_X(t.geom) < {e} AND ST_Y(t.geom) > 0"
+                 " AND ST_Y(t.geom) <= {e}").format(e=sql.Literal(extent))
+             if part.kind == "label" else sql.SQL(""))
 
 
 @dataclass(frozen=True)
@@ -165,7 +191,7 @@ class TileStatement:
 
     @property
     def layer_ids(self) -> tuple[str, ...]:
-        return tuple(part.layer.id for part in self.parts)
+        return tuple(dict.fromkeys(part.layer.id for part in self.parts))
 
     def params_for(self, tile: TileAddress, simplify_px: float,
                    limits: dict[str, int] | None = None) -> dict[str, Any]:
@@ -181,35 +207,38 @@ class TileStatement:
                                   "w": west, "s": south, "e": east, "n": north}
         for i, part in enumerate(self.parts):
             p = f"l{i}"
-            params[f"{p}_name"] = part.layer.id
+            params[f"{p}_name"] = part.name
             if not part.is_point:
                 params[f"{p}_tol"] = tol
             if part.shown_values is not None:
                 params[f"{p}_values"] = list(part.shown_values)
             elif part.hidden_values:
                 params[f"{p}_values"] = list(part.hidden_values)
-            if part.is_polygon:
+            if part.layer.geometry == "MultiPolygon":
                 assert part.layer.tiles is not None
                 params[f"{p}_minarea"] = (part.layer.tiles.min_area_px * area_px_deg2
                                           * area_factor(self.level))
             if self.level >= MAX_THIN_LEVEL:
-                params[f"{p}_limit"] = (limits or {}).get(part.layer.id, 10_000)
+                params[f"{p}_limit"] = (limits or {}).get(part.name, 10_000)
         return params
 
 
 def _lonlat_box(xmin: float, ymin: float, xmax: float, ymax: float) -> tuple[float, ...]:
-    from iocgis.tiles.grid import ORIGIN_SHIFT, mercator_to_lonlat
+    def clamp(v: float) -> float:
+        return max(min(v, ORIGIN_SHIFT), -ORIGIN_SHIFT)
 
-    clamp = lambda v: max(min(v, ORIGIN_SHIFT), -ORIGIN_SHIFT)  # noqa: E731
     west, south = mercator_to_lonlat(clamp(xmin), clamp(ymin))
     east, north = mercator_to_lonlat(clamp(xmax), clamp(ymax))
     return west, south, east, north
 
 
 def build_statement(layers: tuple[LayerDef, ...], zoom: int, *, level: int = 0,
-                    extent: int = 4096, buffer: int = 64) -> TileStatement:
-    """The statement rendering ``layers`` (all visible and in zoom range) side by side."""
-    parts = tuple(layer_part(layer, zoom) for layer in layers)
+                    extent: int = 4096, buffer: int = 64,
+                    only: tuple[str, ...] | None = None) -> TileStatement:
+    """The statement rendering ``layers`` (all visible and in zoom range) side by side;
+    ``only`` keeps just the MVT layers of those names (to re-render some when thinning)."""
+    parts = tuple(part for layer in layers for part in layer_parts(layer, zoom)
+                  if only is None or part.name in only)
     limited = level >= MAX_THIN_LEVEL
     selects = [sql.SQL("CROSS JOIN LATERAL ({}) {}").format(
         _layer_select(part, f"l{i}", extent, buffer, limited), sql.Identifier(f"q{i}"))

@@ -8,6 +8,7 @@ from iocgis.access import Caller, visible_fields
 from iocgis.layers import LayerDef
 from iocgis.tiles.grid import TileAddress
 from iocgis.tiles.render import TileRenderer
+from iocgis.tiles.sql import LABEL_SUFFIX, has_label_points
 from iocgis.tiles.tilesets import Tileset
 
 WORLD = (-180.0, -85.0511287798, 180.0, 85.0511287798)
@@ -29,11 +30,19 @@ def tile_fields(layer: LayerDef, caller: Caller) -> dict[str, str]:
                   f"{layer.field(name).title.vi} ({layer.field(name).title.en})" for name in names}
 
 
-def vector_layer(layer: LayerDef, caller: Caller) -> dict[str, Any]:
+def vector_layers(layer: LayerDef, caller: Caller) -> list[dict[str, Any]]:
+    """The layer's MVT layer, and its label points when it has them at some zoom."""
     assert layer.tiles is not None
-    return {"id": layer.id, "description": f"{layer.title.vi} ({layer.title.en})",
-            "minzoom": layer.tiles.minzoom, "maxzoom": layer.tiles.maxzoom,
-            "fields": tile_fields(layer, caller)}
+    fields = tile_fields(layer, caller)
+    out = [{"id": layer.id, "description": f"{layer.title.vi} ({layer.title.en})",
+            "minzoom": layer.tiles.minzoom, "maxzoom": layer.tiles.maxzoom, "fields": fields}]
+    label_zooms = [z for z in range(layer.tiles.minzoom, layer.tiles.maxzoom + 1)
+                   if has_label_points(layer, z)]
+    if label_zooms:
+        out.append({"id": layer.id + LABEL_SUFFIX,
+                    "description": f"{layer.title.vi}: điểm nhãn ({layer.title.en}: label points)",
+                    "minzoom": label_zooms[0], "maxzoom": layer.tiles.maxzoom, "fields": fields})
+    return out
 
 
 async def bounds_of(renderer: TileRenderer, layers: tuple[LayerDef, ...]
@@ -70,5 +79,5 @@ async def tilejson(renderer: TileRenderer, tileset: Tileset, caller: Caller,
         "maxzoom": maxzoom,
         "bounds": list(bounds),
         "center": [(bounds[0] + bounds[2]) / 2, (bounds[1] + bounds[3]) / 2, center_zoom],
-        "vector_layers": [vector_layer(layer, caller) for layer in layers],
+        "vector_layers": [v for layer in layers for v in vector_layers(layer, caller)],
     }

@@ -86,9 +86,10 @@ def test_tilejson_3_lists_only_what_the_caller_may_see(tiles_http: httpx.Client)
     assert doc["tiles"][0].startswith(str(tiles_http.base_url) + "/tiles/basemap/{z}/{x}/{y}.mvt")
     assert doc["name"] == "Bản đồ nền"
     ids = [layer["id"] for layer in doc["vector_layers"]]
-    assert ids == ["admin.provinces", "admin.communes", "base.water_areas", "base.waterways",
-                   "base.roads", "base.places"]
-    communes = doc["vector_layers"][1]
+    assert ids == ["admin.provinces", "admin.provinces:label", "admin.communes",
+                   "admin.communes:label", "base.water_areas", "base.water_areas:label",
+                   "base.waterways", "base.roads", "base.places"]
+    communes = doc["vector_layers"][2]
     assert set(communes["fields"]) == {"code", "name", "type"}
     assert communes["minzoom"] == 6 and communes["maxzoom"] == 16
     west, south, east, north = doc["bounds"]

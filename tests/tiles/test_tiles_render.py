@@ -74,7 +74,7 @@ def test_personal_data_never_reaches_a_tile_even_for_an_admin(make_renderer) -> 
     registry = get_registry()
     for tileset, z in (("land", 16), ("housing", 16), ("emergency", 14)):
         for name, layer in decode(r.tile(tileset, *at(z, (106.8215, 10.9502)), ADMIN)).items():
-            pii = set(registry.get(name).pii_fields)
+            pii = set(registry.get(name.removesuffix(":label")).pii_fields)
             for feature in layer["features"]:
                 assert not pii & set(feature["properties"]), (name, feature["properties"])
     incident = decode(r.tile("emergency", *at(14, (106.86, 10.94)), ADMIN))["emergency.incidents"]
@@ -121,8 +121,11 @@ def test_statements_are_built_once_per_zoom_and_visibility(make_renderer) -> Non
     basemap = get_tilesets().get("basemap")
     first = r.renderer.statement(basemap.layers_at(ANONYMOUS, 12), 12)
     assert r.renderer.statement(basemap.layers_at(ANONYMOUS, 12), 12) is first
-    # One statement holds every layer of the tileset at that zoom.
-    assert first.text.count("ST_AsMVT(") == len(basemap.layers_at(ANONYMOUS, 12)) == 6
+    # One statement holds every layer of the tileset at that zoom (and polygon label points).
+    assert len(basemap.layers_at(ANONYMOUS, 12)) == 6
+    assert first.text.count("ST_AsMVT(") == len(first.parts) == 9
+    assert {p.name for p in first.parts if p.kind == "label"} == {
+        "admin.provinces:label", "admin.communes:label", "base.water_areas:label"}
     assert '"base"."roads"' in first.text and "ST_Transform(l.geom, 3857)" in first.text
     infra = get_tilesets().get("infrastructure")
     public = r.renderer.statement(infra.layers_at(ANONYMOUS, 14), 14)
@@ -139,3 +142,16 @@ def test_heavy_tiles_are_thinned_to_the_size_budget(make_renderer) -> None:
         rendered = thin.tile("land", z, x, y, VIEWER)
         assert unbounded > budget >= len(rendered.raw()) > 0
         assert decode(rendered)["land.parcels"]["features"]
+
+
+def test_polygon_labels_are_one_point_per_polygon_across_tiles(make_renderer) -> None:
+    r = make_renderer(cache="none")
+    seen: dict[str, int] = {}
+    z = 13  # the 16 communes of the fixtures cover several tiles at this zoom
+    from iocgis.tiles.grid import tiles_covering
+    for t in tiles_covering((106.70, 10.85, 106.94, 11.09), z):
+        tile = decode(r.tile("basemap", t.z, t.x, t.y))
+        for feature in tile.get("admin.communes:label", {}).get("features", []):
+            seen[feature["properties"]["name"]] = seen.get(feature["properties"]["name"], 0) + 1
+            assert feature["geometry"]["type"] == "Point"
+    assert len(seen) == 16 and set(seen.values()) == {1}
