@@ -28,6 +28,7 @@ import yaml
 from iocgis.errors import InvalidInput
 from iocgis.layers import LayerDef
 
+DBF_NAME_LENGTH = 10
 KNOWN_KEYS = {"fields", "constants", "crs", "encoding", "columns", "cad_layers", "code_field",
               "texts", "raster", "source_layer"}
 
@@ -140,6 +141,10 @@ def plan(source_fields: list[str], layer: LayerDef, mapping: Mapping,
         if src in mapping.fields or src in reserved:
             continue
         guess = normalise_name(src)
+        if guess not in registry and len(guess) == DBF_NAME_LENGTH:
+            # a DBF cuts names to 10 characters: commune_co is commune_code
+            longer = [f for f in layer.field_names if f.startswith(guess)]
+            guess = longer[0] if len(longer) == 1 else guess
         if guess in registry and guess not in sources:
             sources[guess] = src
     used = set(sources.values()) | dropped | set(reserved)

@@ -204,6 +204,10 @@ class Importer:
         report.source_encoding = info.encoding
         for rule, message in info.notes:
             report.note(rule, "info", "đúng", message)
+        if info.count == 0:
+            raise ImportFailed(f"{dataset.name} holds no features", where=dataset.name,
+                               hint="check that you exported the right layer; the live layer "
+                                    "is unchanged")
         src = georef.source_crs(info.crs, options.crs, dataset.name, dataset.format)
         report.source_crs = georef.describe(src)
         area = reference_area(conn, self.registry, layer, self.settings, report)

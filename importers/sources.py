@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import struct
 import tempfile
 import zipfile
 from dataclasses import dataclass, field
@@ -124,6 +125,38 @@ def _check_file(path: Path, fmt: str, shown: str) -> None:
             raise InvalidInput(f"shapefile {shown} lacks its {' and '.join(missing)} file",
                                where=shown, hint="copy every file of the shapefile together "
                                "(.shp, .shx, .dbf, .prj, .cpg), or zip them")
+        _check_shapefile_sizes(path, shown)
+
+
+def _check_shapefile_sizes(shp: Path, shown: str) -> None:
+    """GDAL reads a cut-off .shp as features without geometry: compare the sizes the headers
+    promise with the sizes on disk instead."""
+    problems = []
+    for part in (shp, _sibling(shp, ".shx")):
+        assert part is not None
+        with part.open("rb") as fh:
+            header = fh.read(100)
+        actual = part.stat().st_size
+        if len(header) < 100:
+            problems.append(f"{part.name} has no complete header")
+            continue
+        promised = struct.unpack(">i", header[24:28])[0] * 2
+        if promised != actual:
+            problems.append(f"{part.name} should hold {promised:,} bytes but holds {actual:,}")
+    dbf = _sibling(shp, ".dbf")
+    assert dbf is not None
+    with dbf.open("rb") as fh:
+        head = fh.read(12)
+    if len(head) == 12:
+        n_records, header_len, record_len = struct.unpack("<IHH", head[4:12])
+        promised = header_len + n_records * record_len
+        if dbf.stat().st_size < promised:
+            problems.append(f"{dbf.name} should hold {promised:,} bytes but holds "
+                            f"{dbf.stat().st_size:,}")
+    if problems:
+        raise InvalidInput(f"shapefile {shown} is truncated or corrupt: {'; '.join(problems)}",
+                           where=shown, hint="copy or export the shapefile again (all of its "
+                                             "files), or send it zipped")
 
 
 def _sibling(path: Path, ext: str) -> Path | None:
