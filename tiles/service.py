@@ -1,24 +1,33 @@
-"""One renderer per application (its pool, its cache), found again by pygeoapi's provider.
+"""The renderer of each application, found again from pygeoapi's synchronous providers.
 
-The HTTP routes create the renderer of their ``AppState`` on first use. pygeoapi calls its
-providers in worker threads with the application's event loop set as the thread's loop; the
-provider finds the application's renderer through that loop and renders on it, so both paths
-share one pool, one statement cache and one tile cache.
+The HTTP routes use the renderer of their ``AppState`` (its pool, its cache), created on first
+use. pygeoapi calls providers in worker threads; the provider hands its coroutine back to the
+application's event loop and looks the renderer up there, by database URL, so both paths share
+one pool, one statement cache and one tile cache. Outside a server (a script, another WSGI
+host) the provider runs a private event loop in a background thread instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
+import warnings
 import weakref
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
+from psycopg_pool import AsyncConnectionPool
+
+from iocgis.db import database_url
+from iocgis.settings import get_settings
 from iocgis.tiles.render import TileRenderer
 from iocgis.tiles.settings import TileSettings
 
+T = TypeVar("T")
 # By id(): AppState is an unhashable dataclass; a finalizer forgets a collected state.
 _BY_STATE: dict[int, TileRenderer] = {}
-_BY_LOOP: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TileRenderer]" = \
+# Per event loop: database URL -> renderer (the application's, or one made for a provider).
+_ON_LOOP: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, TileRenderer]]" = \
     weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
@@ -34,19 +43,75 @@ def renderer_for(state: Any) -> TileRenderer:
                 _BY_STATE[id(state)] = renderer
                 weakref.finalize(state, _BY_STATE.pop, id(state), None)
     try:
-        _BY_LOOP[asyncio.get_running_loop()] = renderer
+        _ON_LOOP.setdefault(asyncio.get_running_loop(), {}).setdefault(state.database_url, renderer)
     except RuntimeError:
         pass
     return renderer
 
 
-def attach(state: Any, loop: asyncio.AbstractEventLoop | None = None) -> TileRenderer:
-    """Create the application's renderer now and make it the one pygeoapi's provider uses
-    on ``loop`` (call it at start-up when pygeoapi may be asked for tiles before /tiles)."""
-    renderer = renderer_for(state)
-    _BY_LOOP[loop or asyncio.get_running_loop()] = renderer
+async def renderer_here(url: str | None = None) -> TileRenderer:
+    """The renderer for ``url`` on the running loop: the application's when it has one,
+    else one made now with its own pool. Without a URL: the loop's application renderer, or
+    one for the process settings' database."""
+    table = _ON_LOOP.setdefault(asyncio.get_running_loop(), {})
+    if url is None:
+        if table:
+            return next(iter(table.values()))
+        url = database_url(get_settings())
+    renderer = table.get(url)
+    if renderer is None:
+        pool = AsyncConnectionPool(url, min_size=1, max_size=8, open=False,
+                                   kwargs={"autocommit": True})
+        await pool.open(wait=True, timeout=30)
+        renderer = table.setdefault(url, TileRenderer(get_settings(), pool, TileSettings()))
+        if renderer.pool is not pool:  # another coroutine made one meanwhile
+            await pool.close()
     return renderer
 
 
-def renderer_on(loop: asyncio.AbstractEventLoop) -> TileRenderer | None:
-    return _BY_LOOP.get(loop)
+class _BackgroundLoop:
+    """An event loop in a daemon thread, for synchronous callers outside any server."""
+
+    _instance: _BackgroundLoop | None = None
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        threading.Thread(target=self.loop.run_forever, name="iocgis-tiles", daemon=True).start()
+
+    @classmethod
+    def get(cls) -> _BackgroundLoop:
+        with _LOCK:
+            if cls._instance is None:
+                cls._instance = cls()
+            return cls._instance
+
+
+def run_sync(fn: Callable[[], Awaitable[T]], timeout: float = 120) -> T:
+    """Run ``fn()`` from a worker thread on the application's loop (or a private one)."""
+    try:  # a thread started by Starlette's run_in_threadpool (anyio) can call back
+        from anyio.from_thread import run as anyio_run
+
+        return anyio_run(fn)
+    except RuntimeError:
+        pass
+    try:  # pygeoapi's own Starlette adapter sets the app's loop as the thread's loop
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            loop = asyncio.get_event_loop_policy().get_event_loop()
+        if loop.is_running() and not _in_loop_thread(loop):
+            return asyncio.run_coroutine_threadsafe(_call(fn), loop).result(timeout)
+    except RuntimeError:
+        pass
+    background = _BackgroundLoop.get()
+    return asyncio.run_coroutine_threadsafe(_call(fn), background.loop).result(timeout)
+
+
+async def _call(fn: Callable[[], Awaitable[T]]) -> T:
+    return await fn()
+
+
+def _in_loop_thread(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
