@@ -80,6 +80,20 @@ def _clean_geometry(geometry: dict) -> dict:
     return cleaned
 
 
+def _check_rings(geometry: dict) -> None:
+    """Polygon rings need 4 positions and must close (PostGIS would read some of these)."""
+    kind, coordinates = geometry.get("type"), geometry.get("coordinates")
+    polygons = [coordinates] if kind == "Polygon" else coordinates if kind == "MultiPolygon" else []
+    for rings in polygons or []:
+        for ring in rings or []:
+            if len(ring) < 4 or ring[0] != ring[-1]:
+                raise bad("a polygon in the filter is malformed: each ring needs at least 4 "
+                          "positions and must end where it starts",
+                          hint="e.g. POLYGON((106.8 10.9, 106.9 10.9, 106.9 11.0, 106.8 10.9))")
+    for member in geometry.get("geometries") or []:
+        _check_rings(member)
+
+
 class FilterCompiler:
     """Compiles one filter for one layer; collects the bound values in ``params``."""
 
@@ -154,6 +168,7 @@ class FilterCompiler:
                         "a BBOX", literal=True)
         crs = self._crs_of(value.geometry)
         geometry = _clean_geometry(value.geometry)
+        _check_rings(geometry)
         try:
             shape = shapely.geometry.shape(geometry)
         except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
@@ -259,10 +274,11 @@ class FilterCompiler:
         self._count()
         if isinstance(node, bool):
             return sql.SQL("TRUE" if node else "FALSE")
-        if isinstance(node, ast.And):
-            return sql.SQL("({} AND {})").format(self.condition(node.lhs), self.condition(node.rhs))
-        if isinstance(node, ast.Or):
-            return sql.SQL("({} OR {})").format(self.condition(node.lhs), self.condition(node.rhs))
+        if isinstance(node, (ast.And, ast.Or)):
+            # long AND/OR chains (a tool's 500-value list) are flattened without recursion
+            keyword = " AND " if isinstance(node, ast.And) else " OR "
+            parts = [self.condition(operand) for operand in _flatten(node)]
+            return sql.SQL("({})").format(sql.SQL(keyword).join(parts))
         if isinstance(node, ast.Not):
             return sql.SQL("(NOT {})").format(self.condition(node.sub_node))
         if isinstance(node, ast.Comparison) and type(node) in COMPARISON_SQL:
@@ -415,6 +431,19 @@ class FilterCompiler:
         self.nodes += 1
         if self.nodes > MAX_NODES:
             raise bad(f"the filter has more than {MAX_NODES} terms", hint="simplify the filter")
+
+
+def _flatten(node: ast.Combination) -> list[Any]:
+    """The operands of a chain of the same AND/OR, left to right, iteratively."""
+    operands: list[Any] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if type(current) is type(node):
+            stack += [current.rhs, current.lhs]
+        else:
+            operands.append(current)
+    return operands
 
 
 def _is_value(node: Any) -> bool:
