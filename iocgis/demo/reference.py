@@ -59,7 +59,10 @@ def outline_wgs84() -> shapely.Geometry:
 
 @lru_cache(maxsize=1)
 def outline_metric() -> shapely.Geometry:
-    return shapely.make_valid(to_metric(outline_wgs84()).item())
+    """The outline in metres, densified first: a straight edge in degrees is not straight in
+    UTM, and points clipped on a long edge would otherwise fall outside the degree outline."""
+    dense = shapely.segmentize(outline_wgs84(), 0.0005)
+    return shapely.make_valid(to_metric(dense).item())
 
 
 @lru_cache(maxsize=1)
