@@ -82,7 +82,8 @@ def load(conn: psycopg.Connection) -> None:
     # the catalog facts an import would write: incidents imported recently, schools long ago
     conn.execute(
         "UPDATE meta.layers SET data_version = 1, row_count = %s, last_import_at = %s, "
-        "last_import_id = 1 WHERE id = 'emergency.incidents'",
+        "last_import_id = 1, extent = (SELECT ST_SetSRID(ST_Extent(geom)::geometry, 4326) "
+        "FROM emergency.incidents) WHERE id = 'emergency.incidents'",
         (len(INCIDENTS) + EXTRA_INCIDENTS, datetime.now(timezone.utc) - timedelta(hours=2)))
     conn.execute(
         "UPDATE meta.layers SET data_version = 1, row_count = 1, last_import_at = %s "
