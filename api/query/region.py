@@ -24,7 +24,10 @@ from iocgis.errors import InvalidInput, PayloadTooLarge
 MAX_VERTICES = 10_000
 MAX_BODY_BYTES = 5_000_000
 GEOD = Geod(ellps="WGS84")
-_LONLAT = ("OGC:CRS84", "EPSG:4326")
+# Spellings of lon/lat WGS84 that need no transformation (GeoJSON order is always lon, lat).
+_LONLAT = {"OGC:CRS84", "CRS84", "EPSG:4326", "4326", "URN:OGC:DEF:CRS:OGC:1.3:CRS84",
+           "HTTP://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84",
+           "HTTP://WWW.OPENGIS.NET/DEF/CRS/EPSG/0/4326"}
 
 
 @dataclass(frozen=True)
@@ -116,8 +119,8 @@ def parse_region(body: Any, frame: ProvinceFrame, crs_param: str | None = None) 
         raise InvalidInput("the coordinates hold a non-finite number", where="body.coordinates",
                            hint="use plain decimal numbers")
     crs_text = crs_param or body_crs or "OGC:CRS84"
-    crs = parse_crs(crs_text, where="crs")
-    if crs.to_epsg() != 4326 and not crs.equals(parse_crs("OGC:CRS84")):
+    if crs_text.strip().upper() not in _LONLAT:
+        crs = parse_crs(crs_text, where="crs")
         geom = shapely.transform(geom, transformer(crs, WGS84).transform, interleaved=False)
     if not geom.is_valid:
         reason = explain_validity(geom)
