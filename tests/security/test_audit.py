@@ -1,0 +1,169 @@
+"""The audit trail: append-only for everyone, hash-chained, tampering detected, exports,
+"who accessed this layer", reads of restricted layers and personal data recorded."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import httpx
+import psycopg
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from iocgis.access import current_caller, require_layer, visible_fields
+from iocgis.api.state import AppState
+from iocgis.errors import NotFound
+from iocgis.layers import get_registry
+from iocgis.security import audit, dbroles
+from iocgis.security.http import install
+from security_helpers import api_key_for, audit_actions, bearer, cli, login
+
+
+def test_tampering_is_detected(fresh_db_url, tmp_path) -> None:  # noqa: ANN001
+    anchor = tmp_path / "anchor.json"
+    with psycopg.connect(fresh_db_url, autocommit=True) as conn:
+        for i in range(6):
+            audit.record_sync(conn, actor="cán.bộ", action="test.event", layer="land.parcels",
+                              details={"i": i, "ghi_chú": "Đồng Nai"})
+        intact = audit.verify(conn, anchor)
+        assert intact.ok and intact.checked == 6 and anchor.exists()
+    ok = cli(fresh_db_url, "audit", "verify", "--anchor", str(anchor))
+    assert ok.returncode == 0 and "intact: 6 records" in ok.stderr
+
+    with psycopg.connect(fresh_db_url, autocommit=True) as conn:
+        # Even the owner cannot edit or delete while the triggers stand.
+        for statement in ("UPDATE audit.events SET actor = 'x' WHERE seq = 2",
+                          "DELETE FROM audit.events WHERE seq = 2", "TRUNCATE audit.events"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+                conn.execute(statement)
+        # A superuser who switches the guard off: the edit is detected.
+        conn.execute("ALTER TABLE audit.events DISABLE TRIGGER events_append_only")
+        conn.execute("UPDATE audit.events SET details = '{\"i\": 99}' WHERE seq = 3")
+    edited = cli(fresh_db_url, "audit", "verify", "--anchor", str(anchor))
+    assert edited.returncode == 7 and "record 3 was edited" in edited.stderr
+
+    with psycopg.connect(fresh_db_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM audit.events WHERE seq = 5")
+        deleted = audit.verify(conn, None)
+        assert any("5..5 are missing" in p for p in deleted.problems)
+        assert any("record 6: link" in p for p in deleted.problems)
+        # Cutting the tail leaves a consistent chain: the anchor of the last verify sees it.
+        conn.execute("DELETE FROM audit.events WHERE seq >= 4")
+        conn.execute("UPDATE audit.events SET details = '{\"i\": 2}' WHERE seq = 3")
+        conn.execute("ALTER TABLE audit.events ENABLE TRIGGER events_append_only")
+        cut = audit.verify(conn, anchor)
+    assert any("record 6" in p and "gone" in p for p in cut.problems), cut.problems
+
+
+def test_api_role_can_append_but_not_change(db_url, settings) -> None:  # noqa: ANN001
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        dbroles.sync(conn, get_registry(), settings.security)
+        conn.execute("SET ROLE iocgis_api")
+        audit.record_sync(conn, actor="api", action="test.api_role")
+        for statement in ("UPDATE audit.events SET actor = 'x'", "DELETE FROM audit.events",
+                          "TRUNCATE audit.events", "DELETE FROM audit.prune_marks",
+                          "SELECT audit.prune(now() - interval '1 year')"):
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(statement)
+        conn.execute("RESET ROLE")
+
+
+def test_retention_floor_and_prune(db_url) -> None:  # noqa: ANN001
+    too_short = cli(db_url, "audit", "prune", "--months", "2")
+    assert too_short.returncode == 2 and "3 months" in too_short.stderr
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InvalidParameterValue):
+            conn.execute("SELECT audit.prune(now() - interval '1 month')")
+    assert cli(db_url, "audit", "prune").returncode == 0  # nothing old enough: a no-op
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        assert audit.verify(conn, None).ok
+
+
+def test_imports_and_rollbacks_enter_the_trail(db_url) -> None:  # noqa: ANN001
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        import_id, = conn.execute(
+            "INSERT INTO meta.imports (layer_id, mode, status, source_path, user_name) VALUES "
+            "('land.parcels', 'replace', 'succeeded', 'thua_dat.gpkg', 'cán bộ địa chính') "
+            "RETURNING id").fetchone()
+        conn.execute("UPDATE meta.imports SET status = 'rolled_back' WHERE id = %s", (import_id,))
+    events = audit_actions(db_url, target=f"import {import_id}")
+    assert [e[0] for e in events] == ["import.succeeded", "import.rolled_back"]
+    assert events[0][2] == "cán bộ địa chính" and events[0][4] == "land.parcels"
+
+
+def test_export_formats(db_url, tmp_path) -> None:  # noqa: ANN001
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        audit.record_sync(conn, actor="xuất", action="test.export", client="10.0.0.9",
+                          details={"lý_do": 'có "ngoặc" ]'})
+    out = tmp_path / "events.jsonl"
+    assert cli(db_url, "audit", "export", "--format", "jsonl", "-o", str(out)).returncode == 0
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert lines and all({"seq", "at", "actor", "hash", "prev_hash"} <= set(e) for e in lines)
+    assert any(e["actor"] == "xuất" for e in lines)
+    syslog = cli(db_url, "audit", "export", "--format", "syslog", "--since", "1h")
+    assert syslog.returncode == 0
+    line = next(x for x in syslog.stdout.splitlines() if "test.export" in x)
+    assert re.match(r'^<85>1 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z \S+ iocgis - test\.export '
+                    r'\[iocgis@32473 seq="\d+" actor="xuất" outcome="ok" client="10\.0\.0\.9" ', line)
+    assert cli(db_url, "audit", "export", "--format", "xml").returncode == 2
+
+
+def _probe_app(settings):  # noqa: ANN001, ANN202
+    """A bare app with the security middleware and one route that reads through the
+    enforcement point, as every data path does."""
+    async def read(request: Request) -> JSONResponse:
+        layer = require_layer(current_caller(), request.path_params["layer"])
+        return JSONResponse({"fields": list(visible_fields(current_caller(), layer))})
+
+    state = AppState.build(settings)
+    from contextlib import asynccontextmanager
+
+    @asynccontextmanager
+    async def lifespan(app):  # noqa: ANN001, ANN202
+        await state.open()
+        yield
+        await state.close()
+
+    async def health(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(routes=[Route("/probe/{layer}", read), Route("/health", health)],
+                    lifespan=lifespan)
+    app.state.iocgis = state
+
+    async def not_found(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"code": "NotFound"}, status_code=404)
+
+    app.add_exception_handler(NotFound, not_found)
+    install(app, settings)
+    return app
+
+
+def test_reads_of_restricted_layers_and_personal_data_are_recorded(
+        live_server, settings, role_accounts, db_url) -> None:  # noqa: ANN001
+    server = type(live_server)(_probe_app(settings)).start()
+    try:
+        admin = role_accounts["admin"]
+        token = login(live_server.url, admin, db_url)["access_token"]  # same database, same key
+        assert httpx.get(server.url + "/probe/infra.substations", headers=bearer(token)).status_code == 200
+        fields = httpx.get(server.url + "/probe/land.parcels", headers=bearer(token)).json()["fields"]
+        assert "holder_name" in fields
+        viewer_key = api_key_for(db_url, role_accounts["viewer"].name)
+        hidden = httpx.get(server.url + "/probe/infra.substations", headers={"X-API-Key": viewer_key})
+        assert hidden.status_code == 404
+        masked = httpx.get(server.url + "/probe/land.parcels", headers={"X-API-Key": viewer_key})
+        assert "holder_name" not in masked.json()["fields"]
+    finally:
+        server.stop()
+    reads = audit_actions(db_url, layer="infra.substations")
+    assert ("data.read_restricted", "ok", admin.name) in [e[:3] for e in reads]
+    assert ("data.hidden_layer", "denied", role_accounts["viewer"].name) in [e[:3] for e in reads]
+    pii = audit_actions(db_url, layer="land.parcels", action="data.read_pii")
+    assert any(e[2] == admin.name for e in pii)
+    assert not any(e[2] == role_accounts["viewer"].name for e in pii)
+    who = cli(db_url, "audit", "who-accessed", "land.parcels", "--since", "1h", "--json")
+    assert who.returncode == 0 and admin.name in who.stdout
