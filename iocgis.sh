@@ -19,8 +19,9 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # Debian packages the platform needs: PostgreSQL + PostGIS (server), GDAL tools (ogr2ogr, ogrinfo),
-# Chromium for the map page test, Node.js/npm for MapLibre and the style validator, fonts for glyphs.
-APT_PACKAGES=(postgresql gdal-bin chromium fonts-noto-core)
+# Chromium for the map page test, Node.js/npm for MapLibre and the style validator, fonts for glyphs,
+# Redis for the optional shared tile cache (its test starts a private server).
+APT_PACKAGES=(postgresql gdal-bin chromium fonts-noto-core redis-server)
 apt_updated=0
 apt_install() {
   local missing=()
@@ -98,6 +99,8 @@ setup() {
   install_system_packages
   setup_venv
   setup_node
+  # Map label glyphs (every Vietnamese letter) from Noto Sans with npm fontnik; skipped when built.
+  "$VENV/bin/iocgis" styles glyphs
   if [ -z "${DATABASE_URL:-}" ]; then
     "$VENV/bin/iocgis" db start
   fi
