@@ -121,8 +121,10 @@ def publish_styles(conn: psycopg.Connection, registry: Registry,
             conn.execute(
                 "INSERT INTO public.layer_styles (f_table_catalog, f_table_schema, f_table_name, "
                 "f_geometry_column, styleName, styleQML, useAsDefault, description, type) "
-                "VALUES (%s, %s, %s, 'geom', %s, XMLPARSE(DOCUMENT %s), true, %s, 'vector')",
-                (dbname, schema, table, f"{layer.id} (iocgis)", qml, STYLE_DESCRIPTION))
+                "VALUES (%s, %s, %s, 'geom', %s, XMLPARSE(DOCUMENT %s), true, %s, %s)",
+                # QGIS matches ``type`` against the geometry kind (Point, Line, Polygon).
+                (dbname, schema, table, f"{layer.id} (iocgis)", qml, STYLE_DESCRIPTION,
+                 GEOMETRY_KIND[layer.geometry or "Point"]))
             count += 1
     return count
 
@@ -176,6 +178,9 @@ def project_qgs(registry: Registry, role: str, settings: SecuritySettings,
             ET.SubElement(map_layer, "provider", encoding="UTF-8").text = "postgres"
             # The QML root holds the same elements a project keeps inside <maplayer>.
             style = ET.fromstring(qml_for(layer.id).encode("utf-8"))
+            for attribute in ("hasScaleBasedVisibilityFlag", "minScale", "maxScale"):
+                if attribute in style.attrib:  # layer-level settings live on <maplayer>
+                    map_layer.set(attribute, style.attrib[attribute])
             map_layer.extend(child for child in style
                              if child.tag not in ("id", "datasource", "layername", "srs",
                                                   "provider"))

@@ -95,3 +95,60 @@ def audit_actions(db_url: str, **where: str) -> list[tuple]:
                             f"FROM audit.events WHERE {clauses} ORDER BY seq",
                             tuple(where.values())).fetchall()
 
+
+
+SAMPLE_WKT = {
+    "Point": "POINT(106.8243 10.9447)",
+    "MultiPoint": "MULTIPOINT((106.8243 10.9447))",
+    "MultiLineString": "MULTILINESTRING((106.82 10.94, 106.83 10.95))",
+    "MultiPolygon": "MULTIPOLYGON(((106.82 10.94, 106.83 10.94, 106.83 10.95, 106.82 10.95, "
+                    "106.82 10.94)))",
+}
+
+
+def insert_sample(conn: psycopg.Connection, layer_id: str, **values: object) -> int:
+    """One row of any registry layer with every required field filled by type; returns fid."""
+    from datetime import date, datetime, timezone
+
+    from psycopg import sql as psql
+
+    from iocgis.layers import get_registry
+
+    registry = get_registry()
+    layer = registry.get(layer_id)
+    serial = next(_SAMPLE_COUNTER)
+    row: dict[str, object] = {}
+    for field in layer.fields:
+        if field.name in values:
+            row[field.name] = values[field.name]
+            continue
+        codes = registry.domain_codes(field)
+        if field.type == "text":
+            row[field.name] = (codes[0] if codes else "26041" if field.pattern == r"^\d{5}$"
+                               else f"mẫu-{os.getpid()}-{serial}")
+        elif field.type in ("integer", "bigint"):
+            low = int(field.min) if field.min is not None else 1
+            value = int(codes[0]) if codes else low + serial % 7
+            row[field.name] = min(value, int(field.max)) if field.max is not None else value
+        elif field.type == "numeric":
+            row[field.name] = float(field.min or 0) + 1.0
+        elif field.type == "boolean":
+            row[field.name] = True
+        elif field.type == "date":
+            row[field.name] = date(2026, 1, 1)
+        elif field.type == "timestamptz":
+            row[field.name] = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    columns = list(row)
+    params = [row[c] for c in columns]
+    parts = [psql.Placeholder()] * len(columns)
+    if layer.geometry:
+        columns.append("geom")
+        parts.append(psql.SQL("ST_GeomFromText({}, 4326)").format(psql.Placeholder()))
+        params.append(values.get("geom", SAMPLE_WKT[layer.geometry]))
+    statement = psql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING fid").format(
+        psql.Identifier(layer.schema_name, layer.table_name),
+        psql.SQL(", ").join(map(psql.Identifier, columns)), psql.SQL(", ").join(parts))
+    return conn.execute(statement, params).fetchone()[0]
+
+
+_SAMPLE_COUNTER = iter(range(1000, 10**9))

@@ -97,9 +97,10 @@ CREATE TABLE IF NOT EXISTS security.db_commune_scope (
 
 CREATE OR REPLACE FUNCTION security.commune_visible(code text) RETURNS boolean
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, security AS $$
-    SELECT NOT EXISTS (SELECT 1 FROM security.db_commune_scope WHERE role_name = current_user)
+    -- session_user: inside SECURITY DEFINER current_user is the owner, not the reader.
+    SELECT NOT EXISTS (SELECT 1 FROM security.db_commune_scope WHERE role_name = session_user)
         OR code = ANY (SELECT unnest(commune_codes) FROM security.db_commune_scope
-                       WHERE role_name = current_user)
+                       WHERE role_name = session_user)
 $$;
 GRANT USAGE ON SCHEMA security TO PUBLIC;
 REVOKE ALL ON ALL TABLES IN SCHEMA security FROM PUBLIC;
