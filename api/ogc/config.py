@@ -34,7 +34,7 @@ WORLD = (-180.0, -90.0, 180.0, 90.0)
 MVT = {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"}
 
 
-def tile_provider(layer: LayerDef) -> dict[str, Any] | None:
+def tile_provider(layer: LayerDef, pool: str) -> dict[str, Any] | None:
     """The tiles package's pygeoapi provider for this layer, when that package offers one.
 
     The tile provider serves the fast ST_AsMVT path of ``iocgis.tiles`` (never pygeoapi's stock
@@ -44,8 +44,8 @@ def tile_provider(layer: LayerDef) -> dict[str, Any] | None:
     if layer.tiles is None or importlib.util.find_spec(TILE_PROVIDER_MODULE) is None:
         return None
     module = importlib.import_module(TILE_PROVIDER_MODULE)
-    if hasattr(module, "provider_definition"):
-        return module.provider_definition(layer)
+    if hasattr(module, "provider_definition"):  # renders on this server's database pool
+        return module.provider_definition(layer, pool)
     from pygeoapi.provider.tile import BaseTileProvider
 
     classes = [obj for obj in vars(module).values() if inspect.isclass(obj)
@@ -53,7 +53,7 @@ def tile_provider(layer: LayerDef) -> dict[str, Any] | None:
     if not classes:
         return None
     return {"type": "tile", "name": f"{TILE_PROVIDER_MODULE}.{classes[0].__name__}",
-            "data": layer.id,
+            "data": {"layer": layer.id, "pool": pool},
             "options": {"zoom": {"min": layer.tiles.minzoom, "max": layer.tiles.maxzoom},
                         "schemes": ["WebMercatorQuad"]},
             "format": dict(MVT)}
@@ -104,7 +104,7 @@ def layer_resource(layer: LayerDef, facts: LayerFacts | None, pool: str,
     if layer.label:
         provider["title_field"] = layer.label
     providers = [provider]
-    tiles = tile_provider(layer)
+    tiles = tile_provider(layer, pool)
     if tiles is not None:
         providers.append(tiles)
     keywords = list(dict.fromkeys([*layer.keywords, layer.group]))

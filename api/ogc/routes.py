@@ -130,13 +130,16 @@ def _to_response(request: Request, headers: dict[str, str], status: int, content
 
 async def _dispatch(request: Request, handler: Callable[..., tuple], *args: Any,
                     ogc: OgcRequest | None = None, hidden: frozenset[str] = frozenset(),
-                    overrides: dict[str, str] | None = None, data: bytes = b"") -> Response:
+                    overrides: dict[str, str] | None = None, data: bytes = b"",
+                    default_format: str | None = None, check_format: bool = True) -> Response:
     service: OgcService = request.app.state.ogc
     await service.ensure_fresh(request.app.state.iocgis.pool)
     api = service.api_for(current_caller())
     params = _PygeoapiParams(list(request.query_params.multi_items()), hidden, overrides or {})
     api_request = _CheckedRequest(request, api.locales, params, data)
-    if not api_request.is_valid() and handler is not itemtypes_api.get_collection_items:
+    if default_format and api_request.format is None:
+        api_request._format = default_format  # pygeoapi fails on a missing format here
+    if check_format and not api_request.is_valid():
         return _to_response(request, *api.get_format_exception(api_request))
     token = CURRENT_REQUEST.set(ogc)
     try:  # run_in_threadpool copies the context: the provider sees the caller and the request
@@ -215,7 +218,8 @@ async def items(request: Request) -> Response:
     params = _params(request)
     if collection_id == CATALOG_ID:
         check_names(params, CATALOG_PARAMETERS)
-        return await _dispatch(request, itemtypes_api.get_collection_items, collection_id)
+        return await _dispatch(request, itemtypes_api.get_collection_items, collection_id,
+                               check_format=False)
     caller = current_caller()
     layer = require_layer(caller, collection_id)
     query = parse_items_query(layer, visible_fields(caller, layer), params, body,
@@ -223,7 +227,7 @@ async def items(request: Request) -> Response:
     overrides = {"crs": query.crs.uri} if any(k == "crs" for k, _ in params) else {}
     return await _dispatch(request, itemtypes_api.get_collection_items, collection_id,
                            ogc=OgcRequest(collection_id, items=query),
-                           hidden=OWNED_BY_PROVIDER, overrides=overrides)
+                           hidden=OWNED_BY_PROVIDER, overrides=overrides, check_format=False)
 
 
 async def item(request: Request) -> Response:
@@ -254,13 +258,14 @@ async def collection_tiles(request: Request) -> Response:
 
 async def collection_tiles_metadata(request: Request) -> Response:
     return await _dispatch(request, tiles_api.get_collection_tiles_metadata,
-                           _collection_id(request), request.path_params["tms"])
+                           _collection_id(request), request.path_params["tms"],
+                           default_format="json", check_format=False)
 
 
 async def collection_tile(request: Request) -> Response:
     p = request.path_params
     return await _dispatch(request, tiles_api.get_collection_tiles_data, _collection_id(request),
-                           p["tms"], p["z"], p["row"], p["col"])
+                           p["tms"], p["z"], p["row"], p["col"], check_format=False)
 
 
 def routes() -> list[BaseRoute]:

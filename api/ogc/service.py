@@ -42,7 +42,7 @@ class _NoAnsweredErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         # also its warning for every request without offset ("int() argument must be ...")
-        return record.funcName != "get_exception" and not record.getMessage().startswith("int()")
+        return record.funcName not in ("get_exception", "get_format_exception") and not record.getMessage().startswith("int()")
 
 
 @dataclass(frozen=True)
