@@ -141,11 +141,11 @@ def ensure_province_db(scale: str = "province") -> str:
 
 # -- results file -----------------------------------------------------------------------
 
-def write_results_section(name: str, markdown: str) -> None:
+def write_results_section(name: str, markdown: str, results: Path = RESULTS) -> None:
     """Replace the body of section ``name`` in bench/RESULTS.md (append the section if new)."""
     start, end = f"<!-- section:{name} -->", f"<!-- /section:{name} -->"
-    with _locked(RESULTS.with_name(".RESULTS.lock")):
-        text = RESULTS.read_text(encoding="utf-8") if RESULTS.exists() else "# Benchmark results\n"
+    with _locked(ROOT / "var" / "bench-results.lock"):  # var/ is not tracked
+        text = results.read_text(encoding="utf-8") if results.exists() else "# Benchmark results\n"
         body = f"{start}\n{markdown.strip()}\n{end}"
         if start in text and end in text and text.index(start) < text.index(end):
             before, rest = text.split(start, 1)
@@ -153,9 +153,9 @@ def write_results_section(name: str, markdown: str) -> None:
             text = before + body + after
         else:
             text = text.rstrip("\n") + "\n\n" + body + "\n"
-        tmp = RESULTS.with_suffix(".md.tmp")
+        tmp = results.with_name(f".{results.name}.tmp")
         tmp.write_text(text, encoding="utf-8")
-        tmp.replace(RESULTS)
+        tmp.replace(results)
 
 
 # -- timing -----------------------------------------------------------------------------

@@ -388,3 +388,25 @@ def test_load_small_demo_gives_the_generated_row_counts(small_demo: tuple[Path, 
             "SELECT bool_and(ST_Covers(ST_Buffer(p.geom, 1e-6), s.geom)) FROM infra.schools s, "
             "admin.provinces p").fetchone()[0]
         assert inside
+
+
+def test_bench_helpers_rewrite_only_their_section(tmp_path: Path) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    try:
+        import common
+    finally:
+        sys.path.pop(0)
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\n<!-- section:tiles -->\nold tiles\n<!-- /section:tiles -->\n\n"
+                       "<!-- section:import -->\nold import\n<!-- /section:import -->\n",
+                       encoding="utf-8")
+    common.write_results_section("tiles", "## Tiles\n2.0× faster", results)
+    common.write_results_section("queries", "## Queries\nnew", results)
+    text = results.read_text(encoding="utf-8")
+    assert "old tiles" not in text and "2.0× faster" in text and "old import" in text
+    assert text.index("section:import") < text.index("section:queries")
+    assert common.percentile([1.0, 2.0, 3.0, 4.0], 50) == pytest.approx(2.5)
+    assert common.percentile([5.0], 95) == 5.0
+    assert common.ratio(1.0, 2.5) == "2.5× faster" and common.ratio(2.0, 1.0) == "2.0× slower"
+    timing = common.measure(lambda: None, repeat=5, warmup=1)
+    assert len(timing.samples) == 5 and timing.p95 >= timing.median >= 0

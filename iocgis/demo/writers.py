@@ -28,7 +28,11 @@ from iocgis.layers import LayerDef
 FIXED_DATE = AS_OF.strftime("%Y-%m-%d")
 FIXED_ZIP_TIME = (AS_OF.year, AS_OF.month, AS_OF.day, 0, 0, 0)
 # GDAL stamps gpkg_contents.last_change with the clock unless told otherwise.
-pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": f"{FIXED_DATE}T00:00:00.000Z"})
+# A demo file is rebuilt, not recovered: no fsync after each append.
+pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": f"{FIXED_DATE}T00:00:00.000Z",
+                                 "OGR_SQLITE_SYNCHRONOUS": "OFF"})
+# Chunks are gathered up to this many rows per append: each append reopens the file.
+APPEND_ROWS = 100_000
 
 
 class LayerWriter(Protocol):
@@ -80,17 +84,28 @@ def _ogr_fields(table: FeatureTable, layer: LayerDef) -> tuple[list[np.ndarray],
 
 
 class OgrWriter:
-    """GeoPackage or Shapefile through pyogrio, appending one chunk at a time."""
+    """GeoPackage or Shapefile through pyogrio, appending chunks of up to APPEND_ROWS rows."""
 
     def __init__(self, path: Path, layer: LayerDef, driver: str, crs: CRS) -> None:
         self.path, self.layer, self.driver, self.crs = path, layer, driver, crs
         self.rows = 0
         self.layer_options = ({"DBF_DATE_LAST_UPDATE": FIXED_DATE}
                               if driver == "ESRI Shapefile" else {})
+        self._pending: list[FeatureTable] = []
+        self._written = 0
 
     def write(self, table: FeatureTable) -> None:
-        if not len(table) and self.rows:
+        self._pending.append(table)
+        self.rows += len(table)
+        if self.rows - self._written >= APPEND_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending or (self._written and self.rows == self._written):
+            self._pending = []
             return
+        table = _concat(self._pending)
+        self._pending = []
         data, names, masks = _ogr_fields(table, self.layer)
         geoms = reproject(table.geometry, self.crs)
         field_mask = masks if any(m is not None for m in masks) else None
@@ -99,12 +114,22 @@ class OgrWriter:
             warnings.filterwarnings("ignore", message="Normalized/laundered field name")
             ogr_write(str(self.path), shapely.to_wkb(geoms), data, names, field_mask=field_mask,
                       layer=self.path.stem, driver=self.driver, geometry_type=self.layer.geometry,
-                      crs=self.crs.to_string(), encoding="UTF-8", append=self.rows > 0,
+                      crs=self.crs.to_string(), encoding="UTF-8", append=self._written > 0,
                       layer_options=self.layer_options or None)
-        self.rows += len(table)
+        self._written = self.rows
 
     def close(self) -> None:
-        pass
+        self._flush()
+
+
+def _concat(tables: list[FeatureTable]) -> FeatureTable:
+    if len(tables) == 1:
+        return tables[0]
+    first = tables[0]
+    columns = {name: np.concatenate([t.columns[name] for t in tables]) for name in first.columns}
+    geometry = (np.concatenate([t.geometry for t in tables])
+                if first.geometry is not None else None)
+    return FeatureTable(first.layer_id, columns, geometry)
 
 
 class ZippedShapefileWriter(OgrWriter):
@@ -120,6 +145,7 @@ class ZippedShapefileWriter(OgrWriter):
         self.renamed_fields: dict[str, str] = {}
 
     def close(self) -> None:
+        super().close()
         info = pyogrio.read_info(str(self.path))
         self.renamed_fields = {str(src): dst for src, dst in zip(info["fields"], self.layer.field_names)
                                if str(src) != dst}
