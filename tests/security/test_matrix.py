@@ -1,0 +1,201 @@
+"""Every role × every registered path: allowed or denied, as the roles say.
+
+The paths are discovered from the application as it is built now, so a route added later is
+tested too: a path this file does not classify FAILS the test (add it to RULES below).
+Denied means: 401 for an anonymous caller where sign-in is needed, 403 for a signed-in caller
+without the right, and 404 for a layer the caller may not see (it never learns it exists).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import httpx
+import psycopg
+import pytest
+from starlette.routing import Mount, Route
+
+from iocgis.access import Caller, can_see
+from iocgis.api.app import create_app
+from iocgis.layers import get_registry
+from security_helpers import bearer, insert_sample, login
+
+ROLES = ("anonymous", "viewer", "analyst", "gis_officer", "admin")
+SAMPLE_LAYERS = {"public": "admin.communes", "internal": "land.parcels",
+                 "restricted": "infra.substations"}
+LON, LAT, ZOOM = 106.8243, 10.9447, 14
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: str  # regex over the route's path template
+    kind: str  # open | layer | admin | import | auth
+    missing_ok: bool = False  # a 404 for an allowed caller is fine (no such object exists)
+
+
+# First match wins. Extend this table when a new kind of path appears.
+RULES: tuple[Rule, ...] = (
+    Rule(r"^/(health|ready|openapi|conformance)?$", "open"),
+    Rule(r"^/TileMatrixSets(/\{tms\})?$", "open"),
+    Rule(r"^/collections$", "open"),
+    Rule(r"^/collections/\{collection_id\}(/.*)?$", "layer"),
+    Rule(r"^/tiles$", "open"),
+    Rule(r"^/tiles/\{tileset\}", "layer"),
+    Rule(r"^/styles/layers/\{layer\}\.qml$", "layer"),
+    Rule(r"^/styles(/.*)?$", "open", missing_ok=True),
+    Rule(r"^/map(/.*)?$", "open", missing_ok=True),
+    Rule(r"^/query/rasters/\{name\}/", "open", missing_ok=True),
+    Rule(r"^/query/admin/\{code\}$", "open", missing_ok=True),
+    Rule(r"^/query/kpi(/.*)?$", "open", missing_ok=True),
+    Rule(r"^/query(/.*)?$", "open"),
+    Rule(r"^/scenarios(/\{name\})?$", "open", missing_ok=True),
+    Rule(r"^/imports(/\{id\})?$", "import", missing_ok=True),
+    Rule(r"^/auth/(me)$", "open"),
+    Rule(r"^/auth/(token|refresh|password|logout)$", "auth"),
+    Rule(r"^/admin/", "admin", missing_ok=True),
+)
+
+
+def _tile_xy(zoom: int) -> tuple[int, int]:
+    n = 2 ** zoom
+    x = int((LON + 180) / 360 * n)
+    lat = math.radians(LAT)
+    y = int((1 - math.log(math.tan(lat) + 1 / math.cos(lat)) / math.pi) / 2 * n)
+    return x, y
+
+
+def discovered_paths(app) -> list[tuple[str, str]]:  # noqa: ANN001
+    out = []
+
+    def walk(routes, prefix: str = "") -> None:  # noqa: ANN001
+        for route in routes:
+            if isinstance(route, Mount):
+                walk(route.routes or [], prefix + route.path)
+            elif isinstance(route, Route):
+                for method in sorted((route.methods or {"GET"}) - {"HEAD"}):
+                    out.append((method, prefix + route.path))
+            else:
+                raise AssertionError(f"route of an unknown kind {route!r}: classify it")
+    walk(app.routes)
+    return out
+
+
+def classify(path: str) -> Rule:
+    for rule in RULES:
+        if re.match(rule.pattern, path):
+            return rule
+    raise AssertionError(f"path {path!r} is not classified by the role x path matrix: add a "
+                         "rule to RULES in tests/security/test_matrix.py")
+
+
+def fill(path: str, layer_id: str | None, fids: dict[str, int]) -> str:
+    x, y = _tile_xy(ZOOM)
+    values = {
+        "collection_id": layer_id, "tileset": layer_id, "layer": layer_id,
+        "item_id": str(fids.get(layer_id or "", 1)), "tms": "WebMercatorQuad",
+        "z": str(ZOOM), "x": str(x), "y": str(y), "row": str(y), "col": str(x), "fmt": "pbf",
+        "name": "no-such-name", "code": "26041", "id": "999999999", "fontstack": "Noto Sans Regular",
+        "range": "0-255", "file": "no-such-file", "key_id:int": "999999999",
+        "action": "lock",
+    }
+
+    def sub(match: re.Match) -> str:
+        key = match.group(1)
+        if key not in values or values[key] is None:
+            raise AssertionError(f"no sample value for the parameter {{{key}}} of {path}: add "
+                                 "one to fill() in tests/security/test_matrix.py")
+        return values[key]
+    return re.sub(r"\{([^}]+)\}", sub, path)
+
+
+def expected(kind: str, role: str, layer_id: str | None) -> str:
+    """'allow' or the denial status."""
+    if kind in ("open", "auth"):
+        return "allow"
+    if kind == "admin":
+        return "allow" if role == "admin" else ("401" if role == "anonymous" else "403")
+    if kind == "import":
+        return "allow" if role in ("gis_officer", "admin") else (
+            "401" if role == "anonymous" else "403")
+    caller = Caller(roles=frozenset({"public" if role == "anonymous" else role}))
+    return "allow" if can_see(caller, get_registry().get(layer_id)) else "404"
+
+
+@pytest.fixture(scope="module")
+def sample_fids(db_url) -> dict[str, int]:  # noqa: ANN001
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        return {layer_id: insert_sample(conn, layer_id, **(
+            {"sheet_no": 9100} if layer_id == "land.parcels" else {}))
+            for layer_id in SAMPLE_LAYERS.values()}
+
+
+def test_every_path_is_classified(settings) -> None:  # noqa: ANN001
+    paths = discovered_paths(create_app(settings))
+    assert any(p.startswith("/admin/") for _, p in paths)
+    for _, path in paths:
+        classify(path)
+
+
+def test_role_path_matrix(live_server, role_headers, role_accounts, sample_fids, settings,
+                          db_url) -> None:  # noqa: ANN001
+    paths = discovered_paths(create_app(settings))
+    # A fresh admin session: admin sessions end after 5 idle minutes.
+    headers = {**role_headers, "admin": bearer(login(live_server.url, role_accounts["admin"],
+                                                     db_url)["access_token"])}
+    failures: list[str] = []
+    checked = 0
+    with httpx.Client(base_url=live_server.url, timeout=60) as client:
+        for method, template in paths:
+            rule = classify(template)
+            layers = list(SAMPLE_LAYERS.values()) if rule.kind == "layer" else [None]
+            for layer_id in layers:
+                url = fill(template, layer_id, sample_fids)
+                for role in ROLES:
+                    want = expected(rule.kind, role, layer_id)
+                    kwargs = {"json": {}} if method in ("POST", "PUT", "PATCH") else {}
+                    # Login endpoints take credentials in the body: sent without a token (a
+                    # logout with the admin's token would end the session the matrix uses).
+                    sent = {} if rule.kind == "auth" else headers[role]
+                    response = client.request(method, url, headers=sent, **kwargs)
+                    got = response.status_code
+                    checked += 1
+                    if got >= 500:
+                        failures.append(f"{role:11} {method} {url}: {got} (server error)")
+                    elif rule.kind == "auth":
+                        pass  # 400/401 without credentials: only a 5xx is wrong here
+                    elif want == "allow":
+                        refused = {401, 403} | (set() if rule.missing_ok else {404})
+                        if got in refused:
+                            failures.append(f"{role:11} {method} {url}: {got}, expected allowed")
+                    elif str(got) != want:
+                        failures.append(f"{role:11} {method} {url}: {got}, expected {want}")
+                    if want == "404" and layer_id and layer_id.split(".")[1] in response.text \
+                            and "unknown" not in response.text:
+                        failures.append(f"{role:11} {method} {url}: the refusal names the layer")
+    assert checked > 100
+    assert not failures, "\n".join(failures)
+
+
+@pytest.mark.parametrize("path", [
+    "/query/point?lon=106.8243&lat=10.9447&layers=infra.substations",
+    "/query/radius?lon=106.8243&lat=10.9447&radius=500&layers=infra.substations",
+    "/collections/infra.substations/items?f=json",
+    "/collections/infra%2Esubstations/items",
+    "/collections/INFRA.SUBSTATIONS/items",
+    "/collections/infra.substations/../land.parcels/items",
+    "/tiles/infra.substations.json",
+    "/styles/layers/infra.substations.qml",
+    "/collections/land.parcels/items?properties=holder_name",
+    "/query/point?lon=106.8243&lat=10.9447&layers=land.parcels&group_by=holder_name",
+])
+def test_path_tricks_do_not_reach_hidden_layers_or_personal_fields(
+        live_server, role_headers, sample_fids, path) -> None:  # noqa: ANN001
+    for role in ("anonymous", "viewer", "analyst"):
+        response = httpx.get(live_server.url + path, headers=role_headers[role], timeout=60)
+        assert response.status_code < 500, (role, path, response.status_code)
+        body = response.text
+        assert "Nguyễn" not in body and "holder_name\":\"" not in body.replace(" ", ""), (role, path)
+        if "substations" in str(response.url):  # ("..": the client asks for land.parcels)
+            assert response.status_code in (400, 404), (role, path, response.status_code)
