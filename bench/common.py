@@ -8,8 +8,9 @@ API (small on purpose):
     ``DATABASE_URL``) holding the demo of that scale, loaded through the importers. The files
     are built once into ``var/demo/<scale>`` and imported once; later calls only check the
     marker (the manifest's SHA-256 in the database comment, plus the row counts in
-    ``meta.layers``) and return at once. Files that failed to load are retried on the next call.
-    Set ``IOCGIS_BENCH_RELOAD=1`` to force a fresh import. Safe to call from parallel runs
+    ``meta.layers``) and return at once. Files that failed to load are retried once the
+    importer's code has changed. ``IOCGIS_BENCH_RELOAD=1`` rebuilds the files and imports them
+    all again (after a change to the demo generators). Safe to call from parallel runs
     (a file lock serialises the build and the load).
 
 ``write_results_section(name, markdown) -> None``
@@ -44,6 +45,7 @@ BENCH_DB = "iocgis_bench"
 
 # -- the province database --------------------------------------------------------------
 
+
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -65,8 +67,10 @@ def _marker(url: str) -> dict:
     import psycopg
 
     with psycopg.connect(url) as conn:
-        row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database "
-                           "WHERE datname = current_database()").fetchone()
+        row = conn.execute(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database "
+            "WHERE datname = current_database()"
+        ).fetchone()
     try:
         return json.loads(row[0]) if row and row[0] else {}
     except ValueError:
@@ -78,8 +82,11 @@ def _set_marker(url: str, marker: dict) -> None:
     from psycopg import sql
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-            sql.Identifier(BENCH_DB), sql.Literal(json.dumps(marker))))
+        conn.execute(
+            sql.SQL("COMMENT ON DATABASE {} IS {}").format(
+                sql.Identifier(BENCH_DB), sql.Literal(json.dumps(marker))
+            )
+        )
 
 
 def _counts_match(url: str, expected: dict[str, int], failed: set[str]) -> bool:
@@ -92,9 +99,6 @@ def _counts_match(url: str, expected: dict[str, int], failed: set[str]) -> bool:
 
 def ensure_province_db(scale: str = "province") -> str:
     """The URL of ``iocgis_bench`` with the ``scale`` demo loaded (built and imported once)."""
-    import psycopg
-    from psycopg import sql
-
     from iocgis import migrate
     from iocgis.db import database_url
     from iocgis.demo.build import DEFAULT_SEED, build_demo
@@ -106,40 +110,72 @@ def ensure_province_db(scale: str = "province") -> str:
     out_dir = settings.var_dir / "demo" / scale
     server = database_url(settings)
     url = _with_dbname(server, BENCH_DB)
+    fresh = os.environ.get("IOCGIS_BENCH_RELOAD") == "1"
     with _locked(settings.var_dir / "demo" / f".{scale}.lock"):
         manifest_path = out_dir / MANIFEST_NAME
         manifest = read_manifest(out_dir) if manifest_path.exists() else None
-        if manifest is None or manifest.scale != scale or manifest.seed != DEFAULT_SEED:
+        if fresh or manifest is None or manifest.scale != scale or manifest.seed != DEFAULT_SEED:
             print(f"building the {scale} demo into {out_dir} (once)", file=sys.stderr)
             manifest = build_demo(scale, out_dir)
         digest = sha256_of(manifest_path)
-        with psycopg.connect(server, autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                  (BENCH_DB,)).fetchone()
-            if not exists:
-                conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'")
-                             .format(sql.Identifier(BENCH_DB)))
+        _create_database(server)
         migrate.upgrade(url)
         marker = _marker(url)
+        same_files = marker.get("manifest") == digest and not fresh
         failed = set(marker.get("failed", []))
-        fresh = os.environ.get("IOCGIS_BENCH_RELOAD") == "1"
-        if (not fresh and marker.get("manifest") == digest and not failed
-                and _counts_match(url, manifest.layer_rows, set())):
-            return url
-        retry_only = set() if fresh or marker.get("manifest") != digest else failed
-        print(f"importing the {scale} demo into {BENCH_DB} (once)", file=sys.stderr)
-        results = load_demo(out_dir, url=url, user="bench", only=retry_only or None,
-                            strict=False, on_result=lambda r: print(
-                                f"  {r.entry.path}: {'ok' if r.ok else r.error}", file=sys.stderr))
+        stamp = _importer_stamp()
+        failed_layers = {e.layer for e in manifest.files if e.path in failed}
+        if same_files and _counts_match(url, manifest.layer_rows, failed_layers):
+            if not failed or marker.get("importer") == stamp:
+                return url  # loaded; files that failed are retried once the importer changes
+        todo = failed if same_files else None
+        print(f"importing the {scale} demo into {BENCH_DB}", file=sys.stderr)
+        results = load_demo(
+            out_dir,
+            url=url,
+            user="bench",
+            only=todo,
+            strict=False,
+            on_result=lambda r: print(
+                f"  {r.entry.path}: {'ok' if r.ok else r.error}", file=sys.stderr
+            ),
+        )
         now_failed = sorted({r.entry.path for r in results if not r.ok})
         if now_failed:
-            print(f"warning: {len(now_failed)} demo files did not load: {', '.join(now_failed)}",
-                  file=sys.stderr)
-        _set_marker(url, {"manifest": digest, "failed": now_failed})
+            print(
+                f"warning: {len(now_failed)} demo files did not load: {', '.join(now_failed)}",
+                file=sys.stderr,
+            )
+        _set_marker(url, {"manifest": digest, "failed": now_failed, "importer": stamp})
         return url
 
 
+def _create_database(server: str) -> None:
+    import psycopg
+    from psycopg import sql
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", (BENCH_DB,)
+        ).fetchone()
+        if not exists:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
+                    sql.Identifier(BENCH_DB)
+                )
+            )
+
+
+def _importer_stamp() -> str:
+    """When the importer's code last changed: failed files are worth retrying after that."""
+    import iocgis.importers as importers
+
+    folder = Path(importers.__file__).parent
+    return str(max((p.stat().st_mtime_ns for p in folder.rglob("*.py")), default=0))
+
+
 # -- results file -----------------------------------------------------------------------
+
 
 def write_results_section(name: str, markdown: str, results: Path = RESULTS) -> None:
     """Replace the body of section ``name`` in bench/RESULTS.md (append the section if new)."""
@@ -159,6 +195,7 @@ def write_results_section(name: str, markdown: str, results: Path = RESULTS) -> 
 
 
 # -- timing -----------------------------------------------------------------------------
+
 
 def percentile(samples: list[float], q: float) -> float:
     """The q-th percentile (0-100), linear interpolation between samples."""
@@ -199,8 +236,10 @@ class Timing:
 
     def summary(self, unit: str = "ms") -> str:
         scale = 1000.0 if unit == "ms" else 1.0
-        return (f"median {self.median * scale:.1f} {unit}, p95 {self.p95 * scale:.1f} {unit}, "
-                f"{self.per_second:.1f}/s over {len(self.samples)} runs")
+        return (
+            f"median {self.median * scale:.1f} {unit}, p95 {self.p95 * scale:.1f} {unit}, "
+            f"{self.per_second:.1f}/s over {len(self.samples)} runs"
+        )
 
 
 def measure(fn: Callable[[], object], *, repeat: int = 20, warmup: int = 2) -> Timing:

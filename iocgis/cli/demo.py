@@ -7,8 +7,15 @@ from typing import Any
 
 import typer
 from rich.console import Console
-from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID,
-                           TextColumn, TimeElapsedColumn)
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from iocgis.demo.build import DEFAULT_SEED, build_demo
@@ -21,8 +28,15 @@ console = Console(stderr=True)
 
 
 def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description:<42}"), BarColumn(),
-                    MofNCompleteColumn(), TimeElapsedColumn(), console=console, transient=False)
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description:<42}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 class _BuildBar:
@@ -51,14 +65,16 @@ def demo(
     seed: int = typer.Option(DEFAULT_SEED, "--seed", help="same scale and seed, same files"),
     load: bool = typer.Option(False, "--load", help="import every file into the database"),
 ) -> None:
-    """Build the Đồng Nai demo data files (GPKG, Shapefile, GeoJSON, CSV, DXF) and optionally load them."""
+    """Build the Đồng Nai demo data (GPKG, Shapefile, GeoJSON, CSV, DXF); --load imports it."""
     chosen = get_scale(scale)
     out_dir = out or get_settings().var_dir / "demo" / chosen.name
     with _progress() as progress:
         manifest = build_demo(chosen, out_dir, seed=seed, progress=_BuildBar(progress))
-    console.print(f"[green]wrote[/] {len(manifest.files)} files, "
-                  f"{sum(manifest.layer_rows.values()):,} rows in {len(manifest.layer_rows)} layers "
-                  f"to {out_dir} (manifest.json lists them)")
+    console.print(
+        f"[green]wrote[/] {len(manifest.files)} files, "
+        f"{sum(manifest.layer_rows.values()):,} rows in {len(manifest.layer_rows)} layers "
+        f"to {out_dir} (manifest.json lists them)"
+    )
     if load:
         _load(out_dir)
 
@@ -93,8 +109,14 @@ def _summary(results: list[LoadResult]) -> Table:
         verdict = "[green]ok[/]" if r.ok else f"[red]{(r.error or '')[:90]}[/]"
         if r.ok and r.entry.load == "verify":
             verdict = "[green]ok (checked, dry run)[/]"
-        table.add_row(r.entry.path, r.entry.layer, r.entry.format, f"{r.entry.rows:,}",
-                      "-" if r.rows_loaded is None else f"{r.rows_loaded:,}", verdict)
+        table.add_row(
+            r.entry.path,
+            r.entry.layer,
+            r.entry.format,
+            f"{r.entry.rows:,}",
+            "-" if r.rows_loaded is None else f"{r.rows_loaded:,}",
+            verdict,
+        )
     return table
 
 

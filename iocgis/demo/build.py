@@ -18,8 +18,13 @@ from iocgis.demo.generators.planning import DXF_PROJECT_CODE, dxf_plan
 from iocgis.demo.manifest import MANIFEST_NAME, Manifest, ManifestEntry, sha256_of
 from iocgis.demo.scales import Scale, get_scale
 from iocgis.demo.table import AS_OF, check, complete
-from iocgis.demo.writers import (CSVWriter, GeoJSONWriter, LayerWriter, OgrWriter,
-                                 ZippedShapefileWriter)
+from iocgis.demo.writers import (
+    CSVWriter,
+    GeoJSONWriter,
+    LayerWriter,
+    OgrWriter,
+    ZippedShapefileWriter,
+)
 from iocgis.layers import LayerDef, Registry, get_registry
 
 DEFAULT_SEED = 20250701  # two-level local government since 1 July 2025
@@ -35,17 +40,27 @@ class FileFormat:
 # layers in GeoPackage, a Shapefile in WGS84 and one in VN-2000 (with a .prj that names the datum
 # but no shift, and field names cut to 10 characters), CSV with coordinates and plain tables.
 FORMAT_PLAN: dict[str, FileFormat] = {
-    "land.parcels": FileFormat("gpkg"), "housing.houses": FileFormat("gpkg"),
-    "base.roads": FileFormat("shapefile"), "infra.schools": FileFormat("shapefile", "EPSG:5899"),
-    "infra.power_lines": FileFormat("gpkg"), "infra.water_pipes": FileFormat("gpkg"),
-    "infra.drainage_lines": FileFormat("gpkg"), "infra.drainage_outlets": FileFormat("gpkg"),
+    "land.parcels": FileFormat("gpkg"),
+    "housing.houses": FileFormat("gpkg"),
+    "base.roads": FileFormat("shapefile"),
+    "infra.schools": FileFormat("shapefile", "EPSG:5899"),
+    "infra.power_lines": FileFormat("gpkg"),
+    "infra.water_pipes": FileFormat("gpkg"),
+    "infra.drainage_lines": FileFormat("gpkg"),
+    "infra.drainage_outlets": FileFormat("gpkg"),
     "emergency.flood_zones": FileFormat("gpkg"),
-    "infra.health_facilities": FileFormat("csv"), "infra.trees": FileFormat("csv"),
-    "iot.stations": FileFormat("csv"), "citizen.reports": FileFormat("csv"),
+    "infra.health_facilities": FileFormat("csv"),
+    "infra.trees": FileFormat("csv"),
+    "iot.stations": FileFormat("csv"),
+    "citizen.reports": FileFormat("csv"),
 }
 EXTENSIONS = {"gpkg": ".gpkg", "shapefile": ".zip", "geojson": ".geojson", "csv": ".csv"}
-FORMAT_NAMES = {"gpkg": "GPKG", "shapefile": "ESRI Shapefile (zipped)", "geojson": "GeoJSON",
-                "csv": "CSV"}
+FORMAT_NAMES = {
+    "gpkg": "GPKG",
+    "shapefile": "ESRI Shapefile (zipped)",
+    "geojson": "GeoJSON",
+    "csv": "CSV",
+}
 
 
 def planned_format(layer: LayerDef) -> FileFormat:
@@ -79,20 +94,31 @@ class _Silent:
         pass
 
 
-def build_demo(scale: str | Scale, out_dir: Path, seed: int = DEFAULT_SEED,
-               registry: Registry | None = None,
-               progress: BuildProgress | None = None) -> Manifest:
+def build_demo(
+    scale: str | Scale,
+    out_dir: Path,
+    seed: int = DEFAULT_SEED,
+    registry: Registry | None = None,
+    progress: BuildProgress | None = None,
+) -> Manifest:
     """Write the demo files of ``scale`` into ``out_dir``; same scale and seed, same bytes."""
     scale = get_scale(scale) if isinstance(scale, str) else scale
     registry = registry or get_registry()
     progress = progress or _Silent()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _remove_previous(out_dir)
+    _remove_previous(out_dir, registry)
     ctx = DemoContext(scale, seed, registry)
-    manifest = Manifest(scale=scale.name, seed=seed, as_of=AS_OF.isoformat(), province={
-        "code": reference.PROVINCE_CODE, "name": reference.PROVINCE_NAME,
-        "admin_center_code": reference.ADMIN_CENTRE_CODE})
+    manifest = Manifest(
+        scale=scale.name,
+        seed=seed,
+        as_of=AS_OF.isoformat(),
+        province={
+            "code": reference.PROVINCE_CODE,
+            "name": reference.PROVINCE_NAME,
+            "admin_center_code": reference.ADMIN_CENTRE_CODE,
+        },
+    )
     for producer in producers_for(registry.ids):
         expected = scale.parcels if "land.parcels" in producer.layers else None
         progress.begin(producer.label, expected)
@@ -116,16 +142,13 @@ def build_demo(scale: str | Scale, out_dir: Path, seed: int = DEFAULT_SEED,
     return manifest
 
 
-def _remove_previous(out_dir: Path) -> None:
+def _remove_previous(out_dir: Path, registry: Registry) -> None:
     """Files of an earlier build (GeoPackages are appended to, so they must start fresh)."""
+    groups = {layer.group for layer in registry}
     for child in out_dir.iterdir():
-        if child.is_dir() and child.name in _group_dirs():
+        if child.is_dir() and child.name in groups:
             shutil.rmtree(child)
     (out_dir / MANIFEST_NAME).unlink(missing_ok=True)
-
-
-def _group_dirs() -> set[str]:
-    return {layer.group for layer in get_registry()}
 
 
 def _open(out_dir: Path, layer: LayerDef) -> LayerWriter:
@@ -157,14 +180,22 @@ def _entry(out_dir: Path, layer: LayerDef, writer: LayerWriter) -> ManifestEntry
             mapping_path.write_text(
                 "# Shapefile field names are cut to 10 characters: source field -> layer field.\n"
                 + yaml.safe_dump({"fields": renamed}, allow_unicode=True, sort_keys=False),
-                encoding="utf-8")
+                encoding="utf-8",
+            )
             options = {"mapping": _rel(out_dir, mapping_path)}
             note = "field names shortened by the Shapefile format; see the mapping file"
     crs = "" if not layer.is_spatial else fmt.crs
-    return ManifestEntry(path=_rel(out_dir, writer.path), layer=layer.id,
-                         format=FORMAT_NAMES[fmt.kind], crs=crs, encoding="UTF-8",
-                         rows=writer.rows, sha256=sha256_of(writer.path), options=options,
-                         note=note)
+    return ManifestEntry(
+        path=_rel(out_dir, writer.path),
+        layer=layer.id,
+        format=FORMAT_NAMES[fmt.kind],
+        crs=crs,
+        encoding="UTF-8",
+        rows=writer.rows,
+        sha256=sha256_of(writer.path),
+        options=options,
+        note=note,
+    )
 
 
 def _write_dxf(ctx: DemoContext, out_dir: Path) -> ManifestEntry:
@@ -175,14 +206,23 @@ def _write_dxf(ctx: DemoContext, out_dir: Path) -> ManifestEntry:
     dxf_path = folder / f"{name}.dxf"
     rows = dxf.write_planning_dxf(dxf_path, project, zones)
     mapping_path = folder / f"{name}.mapping.yaml"
-    dxf.write_mapping(mapping_path, dxf_path.name, DXF_PROJECT_CODE,
-                      sorted({z["land_use"] for z in zones}))
-    return ManifestEntry(path=_rel(out_dir, dxf_path), layer="planning.zones", format="DXF",
-                         crs="EPSG:5899", encoding="UTF-8", rows=rows, sha256=sha256_of(dxf_path),
-                         load="verify", mode="upsert",
-                         options={"mapping": _rel(out_dir, mapping_path)},
-                         note=f"the zones of {DXF_PROJECT_CODE} as a CAD drawing; the same rows are "
-                              "in planning/zones.geojson, so this file is checked (dry run)")
+    dxf.write_mapping(
+        mapping_path, dxf_path.name, DXF_PROJECT_CODE, sorted({z["land_use"] for z in zones})
+    )
+    return ManifestEntry(
+        path=_rel(out_dir, dxf_path),
+        layer="planning.zones",
+        format="DXF",
+        crs="EPSG:5899",
+        encoding="UTF-8",
+        rows=rows,
+        sha256=sha256_of(dxf_path),
+        load="verify",
+        mode="upsert",
+        options={"mapping": _rel(out_dir, mapping_path)},
+        note=f"the zones of {DXF_PROJECT_CODE} as a CAD drawing; the same rows are "
+        "in planning/zones.geojson, so this file is checked (dry run)",
+    )
 
 
 def _rel(out_dir: Path, path: Path) -> str:

@@ -61,7 +61,7 @@ class Communes:
         name = str(self.names[i])
         for prefix in ("Phường ", "Xã ", "Đặc khu "):
             if name.startswith(prefix):
-                return name[len(prefix):]
+                return name[len(prefix) :]
         return name
 
 
@@ -86,8 +86,9 @@ class DemoContext:
         layer = self.layer(layer_id)
         return self.registry.domain_codes(layer.field(field)) or ()
 
-    def pick(self, rng: np.random.Generator, layer_id: str, field: str,
-             weights: dict[str, float], n: int) -> np.ndarray:
+    def pick(
+        self, rng: np.random.Generator, layer_id: str, field: str, weights: dict[str, float], n: int
+    ) -> np.ndarray:
         """n codes of a domain field, weighted; codes the registry no longer has are skipped."""
         allowed = set(self.codes(layer_id, field))
         items = [(c, w) for c, w in weights.items() if c in allowed] or [(c, 1.0) for c in allowed]
@@ -101,7 +102,11 @@ class DemoContext:
         geoms = None
         if layer.is_spatial:
             geoms = to_wgs84(np.asarray(geoms_m, dtype=object))
-            if layer.geometry and layer.geometry.startswith("Multi") and layer.geometry != "MultiPoint":
+            if (
+                layer.geometry
+                and layer.geometry.startswith("Multi")
+                and layer.geometry != "MultiPoint"
+            ):
                 geoms = as_multi(geoms)
             elif layer.geometry == "MultiPoint":
                 geoms = shapely.multipoints(geoms, indices=np.arange(len(geoms)))
@@ -140,8 +145,9 @@ class DemoContext:
     def commune_land(self, i: int) -> shapely.Geometry:
         return shapely.intersection(self.communes.polygons[i], self.land)
 
-    def points_in_communes(self, rng: np.random.Generator, counts: np.ndarray,
-                           on_land: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def points_in_communes(
+        self, rng: np.random.Generator, counts: np.ndarray, on_land: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Random points, counts[i] inside commune i; returns (xy, commune index per point)."""
         from iocgis.demo.geo import random_points_in
 
@@ -165,11 +171,13 @@ def _build_communes(outline: shapely.Geometry, rng: np.random.Generator) -> Comm
     refs = reference.communes()
     x, y = lonlat_to_metric(np.array([c.lon for c in refs]), np.array([c.lat for c in refs]))
     seeds = shapely.multipoints(np.column_stack([x, y]))
-    cells = np.array(shapely.voronoi_polygons(seeds, extend_to=outline, ordered=True).geoms,
-                     dtype=object)
+    cells = np.array(
+        shapely.voronoi_polygons(seeds, extend_to=outline, ordered=True).geoms, dtype=object
+    )
     polygons = shapely.intersection(cells, outline)
-    polygons = np.array([shapely.make_valid(p) if not p.is_valid else p for p in polygons],
-                        dtype=object)
+    polygons = np.array(
+        [shapely.make_valid(p) if not p.is_valid else p for p in polygons], dtype=object
+    )
     inside = shapely.contains_xy(polygons, x, y)
     anchors = np.column_stack([x, y])
     for i in np.flatnonzero(~inside):
@@ -177,12 +185,19 @@ def _build_communes(outline: shapely.Geometry, rng: np.random.Generator) -> Comm
     types = np.array([c.type for c in refs], dtype=object)
     area = np.array([c.area_km2 for c in refs])
     # Synthetic population: wards are denser; the total is the official one.
-    density = np.where(types == "Phường", rng.uniform(1800, 6000, len(refs)),
-                       rng.uniform(150, 700, len(refs)))
+    density = np.where(
+        types == "Phường", rng.uniform(1800, 6000, len(refs)), rng.uniform(150, 700, len(refs))
+    )
     raw = density * area
     population = np.floor(raw / raw.sum() * reference.PROVINCE_POPULATION).astype(np.int64)
     population[int(np.argmax(population))] += reference.PROVINCE_POPULATION - population.sum()
-    return Communes(codes=np.array([c.code for c in refs], dtype=object),
-                    names=np.array([c.name for c in refs], dtype=object), types=types,
-                    area_km2=area, population=population, polygons=polygons, anchors=anchors,
-                    tree=shapely.STRtree(polygons))
+    return Communes(
+        codes=np.array([c.code for c in refs], dtype=object),
+        names=np.array([c.name for c in refs], dtype=object),
+        types=types,
+        area_km2=area,
+        population=population,
+        polygons=polygons,
+        anchors=anchors,
+        tree=shapely.STRtree(polygons),
+    )

@@ -8,9 +8,9 @@ The plan boundary, road centre lines and the title block sit on layers the mappi
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import ezdxf
 import numpy as np
@@ -27,8 +27,17 @@ CODE_LAYER = "KYHIEU_O"
 RULES_LAYER = "CHITIEU"
 IGNORED_LAYERS = ("RANH_GIOI", "TIM_DUONG", "KHUNG_TEN")
 # AutoCAD colour index per land use, as in the planning drawing standard's palette.
-COLOURS = {"ODT": 30, "TMD": 1, "DGD": 200, "DYT": 240, "DKV": 3, "DTT": 94, "DVH": 6,
-           "TSC": 5, "DCH": 40}
+COLOURS = {
+    "ODT": 30,
+    "TMD": 1,
+    "DGD": 200,
+    "DYT": 240,
+    "DKV": 3,
+    "DTT": 94,
+    "DVH": 6,
+    "TSC": 5,
+    "DCH": 40,
+}
 
 
 @contextmanager
@@ -50,8 +59,13 @@ def write_planning_dxf(path: Path, project: dict, zones: list[dict]) -> int:
     doc.header["$INSUNITS"] = 6  # metres
     doc.header["$MEASUREMENT"] = 1
     msp = doc.modelspace()
-    for name, colour in [(CODE_LAYER, 7), (RULES_LAYER, 8), ("RANH_GIOI", 1), ("TIM_DUONG", 4),
-                         ("KHUNG_TEN", 7)]:
+    for name, colour in [
+        (CODE_LAYER, 7),
+        (RULES_LAYER, 8),
+        ("RANH_GIOI", 1),
+        ("TIM_DUONG", 4),
+        ("KHUNG_TEN", 7),
+    ]:
         doc.layers.add(name, color=colour)
     to_cad = lambda geoms: reproject(to_wgs84(np.asarray(geoms, dtype=object)), DXF_CRS)  # noqa: E731
     boundary = to_cad([project["geom"]])[0]
@@ -64,11 +78,14 @@ def write_planning_dxf(path: Path, project: dict, zones: list[dict]) -> int:
         msp.add_lwpolyline(_ring(shape), close=True, dxfattribs={"layer": layer})
         anchor = shapely.get_coordinates(shapely.point_on_surface(shape))[0]
         msp.add_text(zone["zone_code"], height=2.5, dxfattribs={"layer": CODE_LAYER}).set_placement(
-            (float(anchor[0]), float(anchor[1]) + 2.0))
+            (float(anchor[0]), float(anchor[1]) + 2.0)
+        )
         below = (float(anchor[0]), float(anchor[1]) - 4.0)
         if not shape.contains(shapely.Point(below)):
             below = (float(anchor[0]), float(anchor[1]))
-        msp.add_text(zone["label"], height=1.5, dxfattribs={"layer": RULES_LAYER}).set_placement(below)
+        msp.add_text(zone["label"], height=1.5, dxfattribs={"layer": RULES_LAYER}).set_placement(
+            below
+        )
     # Road centre lines between the blocks: the minimum rotated rectangle's mid lines.
     corners = shapely.get_coordinates(shapely.minimum_rotated_rectangle(boundary))[:4]
     for a, b in ((0, 1), (1, 2)):
@@ -76,10 +93,14 @@ def write_planning_dxf(path: Path, project: dict, zones: list[dict]) -> int:
         mid_end = (corners[b] + corners[(b + 1) % 4]) / 2
         msp.add_line(tuple(mid_start), tuple(mid_end), dxfattribs={"layer": "TIM_DUONG"})
     xmin, ymin, xmax, ymax = boundary.bounds
-    msp.add_text(project["name"].upper(), height=6.0, dxfattribs={"layer": "KHUNG_TEN"}).set_placement(
-        (xmin, ymax + 20.0))
-    msp.add_text("Hệ tọa độ VN-2000, kinh tuyến trục 107°45', múi chiếu 3°", height=3.0,
-                 dxfattribs={"layer": "KHUNG_TEN"}).set_placement((xmin, ymax + 10.0))
+    msp.add_text(
+        project["name"].upper(), height=6.0, dxfattribs={"layer": "KHUNG_TEN"}
+    ).set_placement((xmin, ymax + 20.0))
+    msp.add_text(
+        "Hệ tọa độ VN-2000, kinh tuyến trục 107°45', múi chiếu 3°",
+        height=3.0,
+        dxfattribs={"layer": "KHUNG_TEN"},
+    ).set_placement((xmin, ymax + 10.0))
     _register_classes_in_order(doc)
     with _reproducible():
         doc.saveas(path, encoding="utf-8")
@@ -112,9 +133,12 @@ def write_mapping(path: Path, dxf_name: str, project_code: str, land_uses: list[
         "texts": {CODE_LAYER: "zone_code", RULES_LAYER: "label"},
         "constants": {"project_code": project_code},
     }
-    header = (f"# How {dxf_name} becomes rows of planning.zones (iocgis import --mapping):\n"
-              "# each closed polyline on a listed CAD layer is one zone with that land-use code;\n"
-              f"# the TEXT inside it on {CODE_LAYER} is its zone_code, the one on {RULES_LAYER} its\n"
-              f"# label. Other CAD layers ({', '.join(IGNORED_LAYERS)}) are not zones.\n")
-    path.write_text(header + yaml.safe_dump(mapping, allow_unicode=True, sort_keys=False),
-                    encoding="utf-8")
+    header = (
+        f"# How {dxf_name} becomes rows of planning.zones (iocgis import --mapping):\n"
+        "# each closed polyline on a listed CAD layer is one zone with that land-use code;\n"
+        f"# the TEXT inside it on {CODE_LAYER} is its zone_code, the one on {RULES_LAYER} its\n"
+        f"# label. Other CAD layers ({', '.join(IGNORED_LAYERS)}) are not zones.\n"
+    )
+    path.write_text(
+        header + yaml.safe_dump(mapping, allow_unicode=True, sort_keys=False), encoding="utf-8"
+    )

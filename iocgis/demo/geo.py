@@ -76,7 +76,9 @@ def polygonal_part(geom: shapely.Geometry) -> shapely.Geometry:
 def lineal_part(geom: shapely.Geometry) -> shapely.Geometry:
     if geom.geom_type in ("LineString", "MultiLineString"):
         return geom
-    parts = [g for g in getattr(geom, "geoms", []) if g.geom_type in ("LineString", "MultiLineString")]
+    parts = [
+        g for g in getattr(geom, "geoms", []) if g.geom_type in ("LineString", "MultiLineString")
+    ]
     return shapely.line_merge(shapely.union_all(parts)) if parts else shapely.LineString()
 
 
@@ -98,8 +100,14 @@ def random_points_in(rng: np.random.Generator, area: shapely.Geometry, n: int) -
     return np.concatenate(found)[:n]
 
 
-def wander(rng: np.random.Generator, start: tuple[float, float], heading: float, length: float,
-           step: float = 250.0, turn: float = 0.35) -> shapely.LineString:
+def wander(
+    rng: np.random.Generator,
+    start: tuple[float, float],
+    heading: float,
+    length: float,
+    step: float = 250.0,
+    turn: float = 0.35,
+) -> shapely.LineString:
     """A meandering line (a stream, a lane) from a start point: a smoothed random walk."""
     k = max(int(length / step), 2)
     angles = heading + np.cumsum(rng.normal(0, turn, k))
@@ -108,8 +116,9 @@ def wander(rng: np.random.Generator, start: tuple[float, float], heading: float,
     return shapely.LineString(np.column_stack([xs, ys]))
 
 
-def blob(rng: np.random.Generator, path: shapely.Geometry, radius: float,
-         lobes: int = 24) -> shapely.Geometry:
+def blob(
+    rng: np.random.Generator, path: shapely.Geometry, radius: float, lobes: int = 24
+) -> shapely.Geometry:
     """An irregular lake: discs of random radii strung along a path, merged and smoothed."""
     distances = np.linspace(0, path.length, lobes)
     centres = shapely.line_interpolate_point(path, distances)

@@ -26,10 +26,16 @@ class LoadResult:
         return self.error is None and self.rows_loaded == self.entry.rows
 
 
-def load_demo(directory: Path, *, url: str | None = None, user: str = "demo",
-              progress: LoadProgress | None = None,
-              on_result: Callable[[LoadResult], None] | None = None,
-              only: set[str] | None = None, strict: bool = True) -> list[LoadResult]:
+def load_demo(
+    directory: Path,
+    *,
+    url: str | None = None,
+    user: str = "demo",
+    progress: LoadProgress | None = None,
+    on_result: Callable[[LoadResult], None] | None = None,
+    only: set[str] | None = None,
+    strict: bool = True,
+) -> list[LoadResult]:
     """Import every manifest entry (``verify`` entries as dry runs), or the paths in ``only``.
 
     With ``strict``, raise ImportFailed at the end when a file failed or loaded another number
@@ -46,18 +52,26 @@ def load_demo(directory: Path, *, url: str | None = None, user: str = "demo",
         options = dict(entry.options)
         if "mapping" in options:
             options["mapping"] = directory / options["mapping"]
-        import_options = ImportOptions(mode=entry.mode if entry.load == "import" else "replace",
-                                       dry_run=entry.load == "verify", user=user,
-                                       source_date=source_date, **options)
+        import_options = ImportOptions(
+            mode=entry.mode if entry.load == "import" else "replace",
+            dry_run=entry.load == "verify",
+            user=user,
+            source_date=source_date,
+            **options,
+        )
         sink = (lambda event, _e=entry: progress(_e, event)) if progress else None
         try:
-            report = import_path(directory / entry.path, entry.layer, import_options, url=url,
-                                 progress=sink)
+            report = import_path(
+                directory / entry.path, entry.layer, import_options, url=url, progress=sink
+            )
             result = LoadResult(entry, report.rows_loaded)
             if not result.ok:
-                result = LoadResult(entry, report.rows_loaded,
-                                    f"loaded {report.rows_loaded} of {entry.rows} rows "
-                                    f"({report.rows_rejected} rejected)")
+                result = LoadResult(
+                    entry,
+                    report.rows_loaded,
+                    f"loaded {report.rows_loaded} of {entry.rows} rows "
+                    f"({report.rows_rejected} rejected)",
+                )
         except IocgisError as exc:
             result = LoadResult(entry, None, str(exc))
         except Exception as exc:  # noqa: BLE001 - an importer bug must not hide the other files
@@ -68,7 +82,9 @@ def load_demo(directory: Path, *, url: str | None = None, user: str = "demo",
     failed = [r for r in results if not r.ok]
     if failed and strict:
         listing = "; ".join(f"{r.entry.path}: {r.error}" for r in failed[:5])
-        raise ImportFailed(f"{len(failed)} of {len(results)} demo files did not load: {listing}",
-                           where=str(directory),
-                           hint="see `iocgis import history LAYER` for the quality reports")
+        raise ImportFailed(
+            f"{len(failed)} of {len(results)} demo files did not load: {listing}",
+            where=str(directory),
+            hint="see `iocgis import history LAYER` for the quality reports",
+        )
     return results

@@ -55,9 +55,16 @@ class Manifest:
         return rows
 
     def to_json(self) -> str:
-        body = {"name": self.name, "version": self.version, "scale": self.scale, "seed": self.seed,
-                "as_of": self.as_of, "province": self.province, "layers": self.layer_rows,
-                "files": [{k: v for k, v in asdict(e).items() if v is not None} for e in self.files]}
+        body = {
+            "name": self.name,
+            "version": self.version,
+            "scale": self.scale,
+            "seed": self.seed,
+            "as_of": self.as_of,
+            "province": self.province,
+            "layers": self.layer_rows,
+            "files": [{k: v for k, v in asdict(e).items() if v is not None} for e in self.files],
+        }
         return json.dumps(body, ensure_ascii=False, indent=2) + "\n"
 
     def write(self, directory: Path) -> Path:
@@ -73,15 +80,27 @@ def read_manifest(path: Path) -> Manifest:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         files = [ManifestEntry(**f) for f in raw["files"]]
-        return Manifest(scale=raw["scale"], seed=raw["seed"], as_of=raw["as_of"],
-                        province=raw["province"], files=files,
-                        version=raw.get("version", MANIFEST_VERSION), name=raw.get("name", ""))
+        return Manifest(
+            scale=raw["scale"],
+            seed=raw["seed"],
+            as_of=raw["as_of"],
+            province=raw["province"],
+            files=files,
+            version=raw.get("version", MANIFEST_VERSION),
+            name=raw.get("name", ""),
+        )
     except FileNotFoundError:
-        raise InvalidInput("no demo manifest found", where=str(path),
-                           hint="build the demo first with `iocgis demo`") from None
+        raise InvalidInput(
+            "no demo manifest found",
+            where=str(path),
+            hint="build the demo first with `iocgis demo`",
+        ) from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidInput(f"the demo manifest is not readable: {exc}", where=str(path),
-                           hint="rebuild the demo with `iocgis demo`") from exc
+        raise InvalidInput(
+            f"the demo manifest is not readable: {exc}",
+            where=str(path),
+            hint="rebuild the demo with `iocgis demo`",
+        ) from exc
 
 
 def sha256_of(path: Path) -> str:

@@ -50,8 +50,11 @@ class PlaceRef:
 def outline_wgs84() -> shapely.Geometry:
     """The province: old VN-39 (Đồng Nai) ∪ old VN-58 (Bình Phước), on the 1e-7 degree grid."""
     raw = json.loads((DATA_DIR / "naturalearth_vn39_vn58.geojson").read_text(encoding="utf-8"))
-    parts = [shape(f["geometry"]) for f in raw["features"]
-             if f["properties"]["iso_3166_2"] in OUTLINE_SOURCES]
+    parts = [
+        shape(f["geometry"])
+        for f in raw["features"]
+        if f["properties"]["iso_3166_2"] in OUTLINE_SOURCES
+    ]
     if len(parts) != len(OUTLINE_SOURCES):
         raise RuntimeError("the committed Natural Earth file lacks VN-39 or VN-58")
     return shapely.set_precision(shapely.union_all(parts), DEGREE_GRID)
@@ -69,18 +72,34 @@ def outline_metric() -> shapely.Geometry:
 def communes() -> tuple[CommuneRef, ...]:
     """The 95 communes of Đồng Nai since 1 July 2025, in code order."""
     with open(DATA_DIR / "dong_nai_communes_2025.csv", encoding="utf-8", newline="") as f:
-        rows = [CommuneRef(code=r["code"], name=nfc(r["name"]), type=nfc(r["type"]),
-                           lat=float(r["lat"]), lon=float(r["lon"]),
-                           area_km2=float(r["area_km2"]))
-                for r in csv.DictReader(f) if r["province_code"] == PROVINCE_CODE]
+        rows = [
+            CommuneRef(
+                code=r["code"],
+                name=nfc(r["name"]),
+                type=nfc(r["type"]),
+                lat=float(r["lat"]),
+                lon=float(r["lon"]),
+                area_km2=float(r["area_km2"]),
+            )
+            for r in csv.DictReader(f)
+            if r["province_code"] == PROVINCE_CODE
+        ]
     return tuple(sorted(rows, key=lambda c: c.code))
 
 
 @lru_cache(maxsize=1)
 def places() -> tuple[PlaceRef, ...]:
     with open(DATA_DIR / "geonames_dong_nai_places.csv", encoding="utf-8", newline="") as f:
-        return tuple(PlaceRef(int(r["geonameid"]), nfc(r["name"]), float(r["lat"]),
-                              float(r["lon"]), int(r["population"])) for r in csv.DictReader(f))
+        return tuple(
+            PlaceRef(
+                int(r["geonameid"]),
+                nfc(r["name"]),
+                float(r["lat"]),
+                float(r["lon"]),
+                int(r["population"]),
+            )
+            for r in csv.DictReader(f)
+        )
 
 
 def point_metric(lon: float, lat: float) -> tuple[float, float]:

@@ -27,13 +27,37 @@ class Scale:
 SCALES: dict[str, Scale] = {
     # Seconds: tests and the README's first command. Two wards of Biên Hòa, the Đồng Xoài ward
     # and the rural commune of Trảng Bom.
-    "small": Scale("small", parcels=3_000, parcel_communes=("26041", "26017", "25210", "26248"),
-                   trees=600, citizen_reports=300, incidents=120, ponds=40, observation_days=3),
+    "small": Scale(
+        "small",
+        parcels=3_000,
+        parcel_communes=("26041", "26017", "25210", "26248"),
+        trees=600,
+        citizen_reports=300,
+        incidents=120,
+        ponds=40,
+        observation_days=3,
+    ),
     # Benchmarks: about 1,000,000 parcels and 500,000 houses.
-    "province": Scale("province", parcels=1_000_000, parcel_communes=None, trees=60_000,
-                      citizen_reports=20_000, incidents=3_000, ponds=600, observation_days=30),
-    "large": Scale("large", parcels=5_000_000, parcel_communes=None, trees=250_000,
-                   citizen_reports=100_000, incidents=12_000, ponds=2_000, observation_days=90),
+    "province": Scale(
+        "province",
+        parcels=1_000_000,
+        parcel_communes=None,
+        trees=60_000,
+        citizen_reports=20_000,
+        incidents=3_000,
+        ponds=600,
+        observation_days=30,
+    ),
+    "large": Scale(
+        "large",
+        parcels=5_000_000,
+        parcel_communes=None,
+        trees=250_000,
+        citizen_reports=100_000,
+        incidents=12_000,
+        ponds=2_000,
+        observation_days=90,
+    ),
 }
 
 
@@ -41,5 +65,6 @@ def get_scale(name: str) -> Scale:
     try:
         return SCALES[name]
     except KeyError:
-        raise InvalidInput(f"unknown demo scale {name!r}", where="--scale",
-                           hint=f"use one of: {', '.join(SCALES)}") from None
+        raise InvalidInput(
+            f"unknown demo scale {name!r}", where="--scale", hint=f"use one of: {', '.join(SCALES)}"
+        ) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 import numpy as np
 import shapely
@@ -39,8 +39,10 @@ class FeatureTable:
         if len(sizes) > 1:
             raise ValueError(f"{self.layer_id}: columns of different lengths {sorted(sizes)}")
         self.size = sizes.pop() if sizes else 0
-        self.columns = {k: np.asarray(v, dtype=object) if _is_text(v) else np.asarray(v)
-                        for k, v in self.columns.items()}
+        self.columns = {
+            k: np.asarray(v, dtype=object) if _is_text(v) else np.asarray(v)
+            for k, v in self.columns.items()
+        }
 
     def __len__(self) -> int:
         return self.size
@@ -54,19 +56,27 @@ def _is_text(values: object) -> bool:
 def timestamps(seconds_before_as_of: np.ndarray) -> np.ndarray:
     """ISO 8601 timestamps with the +07:00 offset, ``seconds`` before the demo's now."""
     base = AS_OF.replace(tzinfo=None)
-    return np.array([(base - timedelta(seconds=int(s))).isoformat() + "+07:00"
-                     for s in seconds_before_as_of], dtype=object)
+    return np.array(
+        [(base - timedelta(seconds=int(s))).isoformat() + "+07:00" for s in seconds_before_as_of],
+        dtype=object,
+    )
 
 
 def dates(days_before_as_of: np.ndarray) -> np.ndarray:
     base = AS_OF.date()
-    return np.array([(base - timedelta(days=int(d))).isoformat() for d in days_before_as_of],
-                    dtype=object)
+    return np.array(
+        [(base - timedelta(days=int(d))).isoformat() for d in days_before_as_of], dtype=object
+    )
 
 
-def complete(table: FeatureTable, layer: LayerDef, registry: Registry,
-             rng: np.random.Generator, names: "NameSource") -> FeatureTable:
-    """Every registry field present (generic values for the missing ones), unknown columns dropped."""
+def complete(
+    table: FeatureTable,
+    layer: LayerDef,
+    registry: Registry,
+    rng: np.random.Generator,
+    names: NameSource,
+) -> FeatureTable:
+    """Every registry field present (generic values for missing ones); unknown columns dropped."""
     n = len(table)
     cols: dict[str, np.ndarray] = {}
     for fdef in layer.fields:
@@ -84,8 +94,14 @@ class NameSource:
         raise NotImplementedError
 
 
-def _generic_values(fdef: FieldDef, layer: LayerDef, registry: Registry,
-                    rng: np.random.Generator, n: int, names: NameSource) -> np.ndarray:
+def _generic_values(
+    fdef: FieldDef,
+    layer: LayerDef,
+    registry: Registry,
+    rng: np.random.Generator,
+    n: int,
+    names: NameSource,
+) -> np.ndarray:
     codes = registry.domain_codes(fdef)
     if codes:
         picked = np.array(codes, dtype=object)[rng.integers(0, len(codes), n)]
@@ -108,8 +124,9 @@ def _generic_values(fdef: FieldDef, layer: LayerDef, registry: Registry,
         return np.array([_matching_text(fdef.pattern, i) for i in range(n)], dtype=object)
     prefix = layer.name.upper()[:6]
     if fdef.name in layer.key:
-        return np.array([f"{prefix}-{fdef.name.upper()[:4]}-{i + 1:07d}" for i in range(n)],
-                        dtype=object)
+        return np.array(
+            [f"{prefix}-{fdef.name.upper()[:4]}-{i + 1:07d}" for i in range(n)], dtype=object
+        )
     return np.array([f"{layer.title.vi} {i + 1}" for i in range(n)], dtype=object)
 
 
@@ -128,27 +145,40 @@ def check(table: FeatureTable, layer: LayerDef, registry: Registry) -> None:
         where = f"demo layer {layer.id}, field {fdef.name}"
         present = _present(values)
         if fdef.required and not present.all():
-            raise ConfigError("required field left empty", where=where,
-                              hint="fix the demo generator for this layer")
+            raise ConfigError(
+                "required field left empty",
+                where=where,
+                hint="fix the demo generator for this layer",
+            )
         shown = values[present]
         if fdef.type == "text" and len(shown):
             uniq = set(shown.tolist())
             codes = registry.domain_codes(fdef)
-            bad = [v for v in uniq if not isinstance(v, str)
-                   or (codes is not None and v not in codes)
-                   or (fdef.pattern is not None and not re.search(fdef.pattern, v))
-                   or (fdef.max_length is not None and len(v) > fdef.max_length)
-                   or v != nfc(v)]
+            bad = [
+                v
+                for v in uniq
+                if not isinstance(v, str)
+                or (codes is not None and v not in codes)
+                or (fdef.pattern is not None and not re.search(fdef.pattern, v))
+                or (fdef.max_length is not None and len(v) > fdef.max_length)
+                or v != nfc(v)
+            ]
             if bad:
-                raise ConfigError(f"value {sorted(map(str, bad))[0]!r} does not fit the registry",
-                                  where=where, hint="fix the demo generator for this layer")
+                raise ConfigError(
+                    f"value {sorted(map(str, bad))[0]!r} does not fit the registry",
+                    where=where,
+                    hint="fix the demo generator for this layer",
+                )
         if fdef.is_numeric and len(shown):
             nums = shown.astype(float)
             if (fdef.min is not None and nums.min() < fdef.min) or (
-                    fdef.max is not None and nums.max() > fdef.max):
-                raise ConfigError(f"values {nums.min()}..{nums.max()} outside "
-                                  f"[{fdef.min}, {fdef.max}]", where=where,
-                                  hint="fix the demo generator for this layer")
+                fdef.max is not None and nums.max() > fdef.max
+            ):
+                raise ConfigError(
+                    f"values {nums.min()}..{nums.max()} outside [{fdef.min}, {fdef.max}]",
+                    where=where,
+                    hint="fix the demo generator for this layer",
+                )
             if fdef.type in ("integer", "bigint") and not np.all(nums == np.round(nums)):
                 raise ConfigError("non-integer value in an integer field", where=where)
     if layer.is_spatial:
@@ -158,14 +188,19 @@ def check(table: FeatureTable, layer: LayerDef, registry: Registry) -> None:
         expected = shapely.GeometryType[_GEOS_TYPE[layer.geometry]]
         types = shapely.get_type_id(geoms)
         if (types != expected).any() or shapely.is_empty(geoms).any():
-            raise ConfigError(f"geometries must be non-empty {layer.geometry}",
-                              where=f"demo layer {layer.id}")
+            raise ConfigError(
+                f"geometries must be non-empty {layer.geometry}", where=f"demo layer {layer.id}"
+            )
         if not shapely.is_valid(geoms).all():
             raise ConfigError("invalid geometry generated", where=f"demo layer {layer.id}")
 
 
-_GEOS_TYPE = {"Point": "POINT", "MultiPoint": "MULTIPOINT", "MultiLineString": "MULTILINESTRING",
-              "MultiPolygon": "MULTIPOLYGON"}
+_GEOS_TYPE = {
+    "Point": "POINT",
+    "MultiPoint": "MULTIPOINT",
+    "MultiLineString": "MULTILINESTRING",
+    "MultiPolygon": "MULTIPOLYGON",
+}
 
 
 def _present(values: np.ndarray) -> np.ndarray:
@@ -174,7 +209,3 @@ def _present(values: np.ndarray) -> np.ndarray:
     if values.dtype.kind == "f":
         return ~np.isnan(values)
     return np.ones(len(values), dtype=bool)
-
-
-def as_date(value: str | date) -> date:
-    return value if isinstance(value, date) else date.fromisoformat(value)

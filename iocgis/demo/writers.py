@@ -29,8 +29,9 @@ FIXED_DATE = AS_OF.strftime("%Y-%m-%d")
 FIXED_ZIP_TIME = (AS_OF.year, AS_OF.month, AS_OF.day, 0, 0, 0)
 # GDAL stamps gpkg_contents.last_change with the clock unless told otherwise.
 # A demo file is rebuilt, not recovered: no fsync after each append.
-pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": f"{FIXED_DATE}T00:00:00.000Z",
-                                 "OGR_SQLITE_SYNCHRONOUS": "OFF"})
+pyogrio.set_gdal_config_options(
+    {"OGR_CURRENT_DATE": f"{FIXED_DATE}T00:00:00.000Z", "OGR_SQLITE_SYNCHRONOUS": "OFF"}
+)
 # Chunks are gathered up to this many rows per append: each append reopens the file.
 APPEND_ROWS = 100_000
 
@@ -57,8 +58,9 @@ def reproject(geoms: np.ndarray, crs: CRS) -> np.ndarray:
     return shapely.transform(geoms, project, interleaved=False)
 
 
-def _ogr_fields(table: FeatureTable, layer: LayerDef) -> tuple[list[np.ndarray], list[str],
-                                                                  list[np.ndarray | None]]:
+def _ogr_fields(
+    table: FeatureTable, layer: LayerDef
+) -> tuple[list[np.ndarray], list[str], list[np.ndarray | None]]:
     data, masks = [], []
     for fdef in layer.fields:
         values = table.columns[fdef.name]
@@ -69,8 +71,11 @@ def _ogr_fields(table: FeatureTable, layer: LayerDef) -> tuple[list[np.ndarray],
                 values = np.array([0 if v is None else int(v) for v in values], dtype=np.int64)
             values = values.astype(np.int64 if fdef.type == "bigint" else np.int32)
         elif fdef.type == "numeric":
-            values = np.array([np.nan if v is None else v for v in values], float) \
-                if values.dtype.kind == "O" else values.astype(float)
+            values = (
+                np.array([np.nan if v is None else v for v in values], float)
+                if values.dtype.kind == "O"
+                else values.astype(float)
+            )
         elif fdef.type == "boolean":
             if values.dtype.kind == "O":
                 mask = np.array([v is None for v in values])
@@ -89,8 +94,9 @@ class OgrWriter:
     def __init__(self, path: Path, layer: LayerDef, driver: str, crs: CRS) -> None:
         self.path, self.layer, self.driver, self.crs = path, layer, driver, crs
         self.rows = 0
-        self.layer_options = ({"DBF_DATE_LAST_UPDATE": FIXED_DATE}
-                              if driver == "ESRI Shapefile" else {})
+        self.layer_options = (
+            {"DBF_DATE_LAST_UPDATE": FIXED_DATE} if driver == "ESRI Shapefile" else {}
+        )
         self._pending: list[FeatureTable] = []
         self._written = 0
 
@@ -112,10 +118,20 @@ class OgrWriter:
         with warnings.catch_warnings():
             # Shapefile field names are cut to 10 characters: expected, the mapping file says so.
             warnings.filterwarnings("ignore", message="Normalized/laundered field name")
-            ogr_write(str(self.path), shapely.to_wkb(geoms), data, names, field_mask=field_mask,
-                      layer=self.path.stem, driver=self.driver, geometry_type=self.layer.geometry,
-                      crs=self.crs.to_string(), encoding="UTF-8", append=self._written > 0,
-                      layer_options=self.layer_options or None)
+            ogr_write(
+                str(self.path),
+                shapely.to_wkb(geoms),
+                data,
+                names,
+                field_mask=field_mask,
+                layer=self.path.stem,
+                driver=self.driver,
+                geometry_type=self.layer.geometry,
+                crs=self.crs.to_string(),
+                encoding="UTF-8",
+                append=self._written > 0,
+                layer_options=self.layer_options or None,
+            )
         self._written = self.rows
 
     def close(self) -> None:
@@ -127,8 +143,7 @@ def _concat(tables: list[FeatureTable]) -> FeatureTable:
         return tables[0]
     first = tables[0]
     columns = {name: np.concatenate([t.columns[name] for t in tables]) for name in first.columns}
-    geometry = (np.concatenate([t.geometry for t in tables])
-                if first.geometry is not None else None)
+    geometry = np.concatenate([t.geometry for t in tables]) if first.geometry is not None else None
     return FeatureTable(first.layer_id, columns, geometry)
 
 
@@ -147,8 +162,11 @@ class ZippedShapefileWriter(OgrWriter):
     def close(self) -> None:
         super().close()
         info = pyogrio.read_info(str(self.path))
-        self.renamed_fields = {str(src): dst for src, dst in zip(info["fields"], self.layer.field_names)
-                               if str(src) != dst}
+        self.renamed_fields = {
+            str(src): dst
+            for src, dst in zip(info["fields"], self.layer.field_names)
+            if str(src) != dst
+        }
         with zipfile.ZipFile(self.zip_path, "w") as archive:
             for member in sorted(self.work.iterdir()):
                 info = zipfile.ZipInfo(member.name, date_time=FIXED_ZIP_TIME)
@@ -172,19 +190,25 @@ class GeoJSONWriter:
         self.path, self.layer = path, layer
         self.rows = 0
         self._file = open(path, "w", encoding="utf-8", newline="\n")
-        self._file.write('{"type":"FeatureCollection","name":%s,"features":[\n'
-                         % json.dumps(layer.name))
+        self._file.write(
+            f'{{"type":"FeatureCollection","name":{json.dumps(layer.name)},"features":[\n'
+        )
 
     def write(self, table: FeatureTable) -> None:
         names = list(self.layer.field_names)
         columns = [table.columns[n].tolist() for n in names]
-        geometry = shapely.to_geojson(table.geometry) if table.geometry is not None else \
-            np.full(len(table), "null", dtype=object)
+        geometry = (
+            shapely.to_geojson(table.geometry)
+            if table.geometry is not None
+            else np.full(len(table), "null", dtype=object)
+        )
         for k in range(len(table)):
             props = {n: _json_value(col[k]) for n, col in zip(names, columns)}
             prefix = ",\n" if self.rows else ""
-            self._file.write(f'{prefix}{{"type":"Feature","properties":'
-                             f'{json.dumps(props, ensure_ascii=False)},"geometry":{geometry[k]}}}')
+            self._file.write(
+                f'{prefix}{{"type":"Feature","properties":'
+                f'{json.dumps(props, ensure_ascii=False)},"geometry":{geometry[k]}}}'
+            )
             self.rows += 1
 
     def close(self) -> None:
@@ -204,8 +228,9 @@ class CSVWriter:
         self._csv.writerow([*layer.field_names, *(("lon", "lat") if self.with_xy else ())])
 
     def write(self, table: FeatureTable) -> None:
-        columns = [[_csv_value(v) for v in table.columns[n].tolist()]
-                   for n in self.layer.field_names]
+        columns = [
+            [_csv_value(v) for v in table.columns[n].tolist()] for n in self.layer.field_names
+        ]
         if self.with_xy:
             xy = shapely.get_coordinates(table.geometry)
             columns += [[f"{v:.7f}" for v in xy[:, 0]], [f"{v:.7f}" for v in xy[:, 1]]]

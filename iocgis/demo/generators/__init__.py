@@ -10,8 +10,18 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from iocgis.demo.context import DemoContext
-from iocgis.demo.generators import (admin, base, citizen, emergency, generic, infra, iot, kpi,
-                                    land, planning)
+from iocgis.demo.generators import (
+    admin,
+    base,
+    citizen,
+    emergency,
+    generic,
+    infra,
+    iot,
+    kpi,
+    land,
+    planning,
+)
 from iocgis.demo.table import FeatureTable
 
 Chunks = Iterator[dict[str, FeatureTable]]
@@ -82,7 +92,9 @@ def producers_for(layer_ids: tuple[str, ...]) -> list[Producer]:
     for lid in layer_ids:
         if lid in covered:
             continue
-        producer = by_first.get(lid) or _single(lid, lambda ctx, _lid=lid: generic.produce_generic(ctx, _lid))
+        producer = by_first.get(lid) or _single(
+            lid, lambda ctx, _lid=lid: generic.produce_generic(ctx, _lid)
+        )
         chosen.append(producer)
         covered.update(producer.layers)
     return chosen

@@ -30,8 +30,12 @@ def produce_generic(ctx: DemoContext, layer_id: str) -> FeatureTable:
         geoms = shapely.linestrings(np.stack([xy, ends], axis=1))
     else:
         half = rng.uniform(10, 40, (len(xy), 1))
-        geoms = shapely.box(xy[:, 0] - half[:, 0], xy[:, 1] - half[:, 0],
-                            xy[:, 0] + half[:, 0], xy[:, 1] + half[:, 0])
+        geoms = shapely.box(
+            xy[:, 0] - half[:, 0],
+            xy[:, 1] - half[:, 0],
+            xy[:, 0] + half[:, 0],
+            xy[:, 1] + half[:, 0],
+        )
     # Keep only what lies inside its commune (a line may cross a border).
     keep = shapely.within(geoms, comm.polygons[idx])
     return ctx.table(layer_id, {k: v[keep] for k, v in columns.items()}, geoms[keep])

@@ -18,21 +18,98 @@ from iocgis.demo.context import DemoContext
 from iocgis.demo.table import FeatureTable
 
 # Land-use mixes (national codes); codes the registry lacks are skipped by ctx.pick.
-RESIDENTIAL_MIX_URBAN = {"ODT": 88, "TMD": 4, "SKC": 2, "DGD": 1, "DYT": 0.5, "TON": 1, "TIN": 0.5,
-                         "DVH": 0.5, "DTT": 0.5, "DKV": 1, "TSC": 0.5, "DCH": 0.5}
-RESIDENTIAL_MIX_RURAL = {"ONT": 88, "TMD": 3, "SKC": 2, "DGD": 1.5, "DYT": 0.5, "TON": 1.5,
-                         "TIN": 1, "DVH": 0.5, "DTT": 0.5, "TSC": 0.5, "DCH": 1}
-FARM_MIX_URBAN = {"CLN": 30, "HNK": 14, "SKC": 12, "SKK": 8, "TMD": 8, "ODT": 8, "NTS": 3,
-                  "DGT": 4, "NTD": 2, "DRA": 1, "DNL": 1, "MNC": 1, "BCS": 5, "DKV": 2, "DBV": 1}
-FARM_MIX_RURAL = {"CLN": 38, "LUC": 8, "LUK": 4, "HNK": 14, "RSX": 11, "RPH": 1, "NTS": 4,
-                  "CNT": 3, "ONT": 7, "SKC": 3, "SKN": 1, "NTD": 2, "DGT": 2, "DTL": 1, "BCS": 2,
-                  "DCS": 1}
+RESIDENTIAL_MIX_URBAN = {
+    "ODT": 88,
+    "TMD": 4,
+    "SKC": 2,
+    "DGD": 1,
+    "DYT": 0.5,
+    "TON": 1,
+    "TIN": 0.5,
+    "DVH": 0.5,
+    "DTT": 0.5,
+    "DKV": 1,
+    "TSC": 0.5,
+    "DCH": 0.5,
+}
+RESIDENTIAL_MIX_RURAL = {
+    "ONT": 88,
+    "TMD": 3,
+    "SKC": 2,
+    "DGD": 1.5,
+    "DYT": 0.5,
+    "TON": 1.5,
+    "TIN": 1,
+    "DVH": 0.5,
+    "DTT": 0.5,
+    "TSC": 0.5,
+    "DCH": 1,
+}
+FARM_MIX_URBAN = {
+    "CLN": 30,
+    "HNK": 14,
+    "SKC": 12,
+    "SKK": 8,
+    "TMD": 8,
+    "ODT": 8,
+    "NTS": 3,
+    "DGT": 4,
+    "NTD": 2,
+    "DRA": 1,
+    "DNL": 1,
+    "MNC": 1,
+    "BCS": 5,
+    "DKV": 2,
+    "DBV": 1,
+}
+FARM_MIX_RURAL = {
+    "CLN": 38,
+    "LUC": 8,
+    "LUK": 4,
+    "HNK": 14,
+    "RSX": 11,
+    "RPH": 1,
+    "NTS": 4,
+    "CNT": 3,
+    "ONT": 7,
+    "SKC": 3,
+    "SKN": 1,
+    "NTD": 2,
+    "DGT": 2,
+    "DTL": 1,
+    "BCS": 2,
+    "DCS": 1,
+}
 RESIDENTIAL = ("ODT", "ONT")
 # Public land is held by an organisation, not a person.
-PUBLIC_USES = ("DGD", "DYT", "TSC", "DVH", "DTT", "DKV", "DGT", "DTL", "DNL", "DBV", "DCH", "DRA",
-               "NTD", "MNC", "CQP", "CAN", "TIN", "TON", "SON", "DMT", "DKH")
-COMPANY_WORDS = np.array("Phú Thịnh,Tân Hưng,Đại Phát,Việt Thành,An Bình,Long Hải,Minh Tâm,"
-                         "Hòa Phát,Đồng Tiến,Sao Mai,Phước An,Trường Thịnh".split(","), dtype=object)
+PUBLIC_USES = (
+    "DGD",
+    "DYT",
+    "TSC",
+    "DVH",
+    "DTT",
+    "DKV",
+    "DGT",
+    "DTL",
+    "DNL",
+    "DBV",
+    "DCH",
+    "DRA",
+    "NTD",
+    "MNC",
+    "CQP",
+    "CAN",
+    "TIN",
+    "TON",
+    "SON",
+    "DMT",
+    "DKH",
+)
+COMPANY_WORDS = np.array(
+    "Phú Thịnh,Tân Hưng,Đại Phát,Việt Thành,An Bình,Long Hải,Minh Tâm,"
+    "Hòa Phát,Đồng Tiến,Sao Mai,Phước An,Trường Thịnh".split(","),
+    dtype=object,
+)
 STREET_GAP_M = 8.0
 SHEET_LOTS = (48, 32)  # lots per map sheet along and across the grid
 
@@ -79,28 +156,45 @@ def _commune_chunks(ctx: DemoContext, i: int, n: int) -> Iterator[dict[str, Feat
     res_style = LotStyle(5.0, 20.0, 12, 2) if urban else LotStyle(10.0, 30.0, 10, 2)
     farm_style = LotStyle(18.0, 32.0, 6, 2) if urban else LotStyle(28.0, 60.0, 6, 2)
     # Shrink lots when the commune is too small for the count (the big scales).
-    needed = (n_res * res_style.width * res_style.depth
-              + (n - n_res) * farm_style.width * farm_style.depth) * 1.5
+    needed = (
+        n_res * res_style.width * res_style.depth
+        + (n - n_res) * farm_style.width * farm_style.depth
+    ) * 1.5
     shrink = min(1.0, float(np.sqrt(0.7 * area.area / max(needed, 1.0))))
     res_style = _scaled(res_style, shrink)
     farm_style = _scaled(farm_style, shrink)
     angle = rng.uniform(0, np.pi / 2)
     anchor = comm.anchors[i]
     res = _lots(rng, area, anchor, angle, res_style, n_res, exclude=None)
-    hull = (shapely.buffer(shapely.convex_hull(shapely.multipoints(res["quad"].reshape(-1, 2))),
-                           12.0) if len(res) else None)
+    hull = (
+        shapely.buffer(shapely.convex_hull(shapely.multipoints(res["quad"].reshape(-1, 2))), 12.0)
+        if len(res)
+        else None
+    )
     farm = _lots(rng, area, anchor, angle, farm_style, n - len(res), exclude=hull)
     lots = np.concatenate([res, farm])
     sheet_res, parcel_res = _sheet_numbers(res, 0)
     sheet_farm, parcel_farm = _sheet_numbers(farm, int(sheet_res.max(initial=0)))
     sheets = np.concatenate([sheet_res, sheet_farm])
     parcels = np.concatenate([parcel_res, parcel_farm])
-    land_use = np.concatenate([
-        ctx.pick(rng, "land.parcels", "land_use",
-                 RESIDENTIAL_MIX_URBAN if urban else RESIDENTIAL_MIX_RURAL, len(res)),
-        ctx.pick(rng, "land.parcels", "land_use",
-                 FARM_MIX_URBAN if urban else FARM_MIX_RURAL, len(farm)),
-    ])
+    land_use = np.concatenate(
+        [
+            ctx.pick(
+                rng,
+                "land.parcels",
+                "land_use",
+                RESIDENTIAL_MIX_URBAN if urban else RESIDENTIAL_MIX_RURAL,
+                len(res),
+            ),
+            ctx.pick(
+                rng,
+                "land.parcels",
+                "land_use",
+                FARM_MIX_URBAN if urban else FARM_MIX_RURAL,
+                len(farm),
+            ),
+        ]
+    )
     step = ctx.scale.chunk_parcels
     for start in range(0, len(lots), step):
         sl = slice(start, start + step)
@@ -108,12 +202,20 @@ def _commune_chunks(ctx: DemoContext, i: int, n: int) -> Iterator[dict[str, Feat
 
 
 def _scaled(style: LotStyle, factor: float) -> LotStyle:
-    return LotStyle(style.width * factor, style.depth * factor, style.per_block,
-                    style.rows_per_block)
+    return LotStyle(
+        style.width * factor, style.depth * factor, style.per_block, style.rows_per_block
+    )
 
 
-def _lots(rng: np.random.Generator, area: shapely.Geometry, anchor: np.ndarray, angle: float,
-          style: LotStyle, n: int, exclude: shapely.Geometry | None) -> np.ndarray:
+def _lots(
+    rng: np.random.Generator,
+    area: shapely.Geometry,
+    anchor: np.ndarray,
+    angle: float,
+    style: LotStyle,
+    n: int,
+    exclude: shapely.Geometry | None,
+) -> np.ndarray:
     """Up to n lots (LOT_DTYPE: quad corners and grid position), nearest the anchor first,
     inside ``area`` and clear of ``exclude``."""
     if n <= 0:
@@ -141,8 +243,9 @@ def _empty_lots() -> np.ndarray:
     return np.empty(0, dtype=LOT_DTYPE)
 
 
-def _grid(rng: np.random.Generator, anchor: np.ndarray, angle: float, style: LotStyle,
-          side: float) -> np.ndarray:
+def _grid(
+    rng: np.random.Generator, anchor: np.ndarray, angle: float, style: LotStyle, side: float
+) -> np.ndarray:
     """A square grid of lots of about ``side`` metres centred on the anchor, rotated by angle."""
     w, d, bx, by = style.width, style.depth, style.per_block, style.rows_per_block
     nx = max(int(side / (w + STREET_GAP_M / bx)), bx)
@@ -169,7 +272,9 @@ def _grid(rng: np.random.Generator, anchor: np.ndarray, angle: float, style: Lot
     return lots
 
 
-def _inside(area: shapely.Geometry, quads: np.ndarray, exclude: shapely.Geometry | None) -> np.ndarray:
+def _inside(
+    area: shapely.Geometry, quads: np.ndarray, exclude: shapely.Geometry | None
+) -> np.ndarray:
     corners = quads[:, :4]
     keep = np.ones(len(quads), dtype=bool)
     for k in range(4):
@@ -202,9 +307,16 @@ def _sheet_numbers(lots: np.ndarray, offset: int) -> tuple[np.ndarray, np.ndarra
     return sheet.astype(np.int64), parcel
 
 
-def _chunk(ctx: DemoContext, rng: np.random.Generator, i: int, lots: np.ndarray,
-           sheet: np.ndarray, parcel_no: np.ndarray, land_use: np.ndarray,
-           urban: bool) -> dict[str, FeatureTable]:
+def _chunk(
+    ctx: DemoContext,
+    rng: np.random.Generator,
+    i: int,
+    lots: np.ndarray,
+    sheet: np.ndarray,
+    parcel_no: np.ndarray,
+    land_use: np.ndarray,
+    urban: bool,
+) -> dict[str, FeatureTable]:
     comm = ctx.communes
     n = len(lots)
     code, name = str(comm.codes[i]), str(comm.names[i])
@@ -216,21 +328,35 @@ def _chunk(ctx: DemoContext, rng: np.random.Generator, i: int, lots: np.ndarray,
     public = np.isin(land_use, PUBLIC_USES)
     holders[public] = f"UBND {name}"
     business = np.isin(land_use, ("SKC", "SKK", "SKN", "TMD"))
-    holders[business] = np.array([f"Công ty TNHH {w}" for w in
-                                  COMPANY_WORDS[rng.integers(0, len(COMPANY_WORDS), business.sum())]],
-                                 dtype=object)
+    holders[business] = np.array(
+        [
+            f"Công ty TNHH {w}"
+            for w in COMPANY_WORDS[rng.integers(0, len(COMPANY_WORDS), business.sum())]
+        ],
+        dtype=object,
+    )
     letters = np.array(list(string.ascii_uppercase), dtype=object)
     series = letters[rng.integers(0, 26, n)] + letters[rng.integers(0, 26, n)]
-    certificates = np.array([f"{s} {k:06d}" for s, k in zip(series, rng.integers(0, 10**6, n))],
-                            dtype=object)
+    certificates = np.array(
+        [f"{s} {k:06d}" for s, k in zip(series, rng.integers(0, 10**6, n))], dtype=object
+    )
     certificates[rng.random(n) < 0.07] = None  # not certified yet
     residential = np.isin(land_use, RESIDENTIAL)
     addresses = ctx.names.addresses(rng, n, name, urban=urban)
-    parcels = ctx.table("land.parcels", {
-        "commune_code": np.full(n, code, dtype=object), "sheet_no": sheet,
-        "parcel_no": parcel_no, "land_use": land_use, "area_m2": legal_area,
-        "address": addresses, "certificate_no": certificates, "holder_name": holders,
-    }, polys)
+    parcels = ctx.table(
+        "land.parcels",
+        {
+            "commune_code": np.full(n, code, dtype=object),
+            "sheet_no": sheet,
+            "parcel_no": parcel_no,
+            "land_use": land_use,
+            "area_m2": legal_area,
+            "address": addresses,
+            "certificate_no": certificates,
+            "holder_name": holders,
+        },
+        polys,
+    )
     # Houses: one on almost every residential lot, its footprint a shrunk copy of the lot.
     built = residential & (rng.random(n) < 0.985)
     idx = np.flatnonzero(built)
@@ -250,13 +376,24 @@ def _chunk(ctx: DemoContext, rng: np.random.Generator, i: int, lots: np.ndarray,
     tenants = rng.random(m) < 0.1
     heads[tenants] = ctx.names.person_names(rng, int(tenants.sum()))
     year = np.clip(np.round(2025 - rng.gamma(2.0, 8.0, m)), 1960, 2025).astype(np.int64)
-    houses = ctx.table("housing.houses", {
-        "house_id": np.array([f"{code}-{s:04d}-{p:05d}" for s, p in zip(sheet[idx], parcel_no[idx])],
-                             dtype=object),
-        "commune_code": np.full(m, code, dtype=object), "address": addresses[idx],
-        "household_head": heads,
-        "household_size": np.clip(rng.poisson(2.6, m) + 1, 1, 50).astype(np.int64),
-        "is_poor": poor, "is_near_poor": near_poor, "is_temporary": temporary,
-        "floors": floors.astype(np.int64), "height_m": height, "year_built": year,
-    }, footprints)
+    houses = ctx.table(
+        "housing.houses",
+        {
+            "house_id": np.array(
+                [f"{code}-{s:04d}-{p:05d}" for s, p in zip(sheet[idx], parcel_no[idx])],
+                dtype=object,
+            ),
+            "commune_code": np.full(m, code, dtype=object),
+            "address": addresses[idx],
+            "household_head": heads,
+            "household_size": np.clip(rng.poisson(2.6, m) + 1, 1, 50).astype(np.int64),
+            "is_poor": poor,
+            "is_near_poor": near_poor,
+            "is_temporary": temporary,
+            "floors": floors.astype(np.int64),
+            "height_m": height,
+            "year_built": year,
+        },
+        footprints,
+    )
     return {"land.parcels": parcels, "housing.houses": houses}
