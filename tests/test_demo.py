@@ -381,6 +381,18 @@ def test_unknown_scale_and_missing_manifest_are_clear_errors(tmp_path: Path) -> 
         read_manifest(tmp_path)
 
 
+def test_load_into_an_unreachable_database_is_one_clear_error(
+    small_demo: tuple[Path, Manifest],
+) -> None:
+    from iocgis.demo.load import load_demo
+    from iocgis.errors import DatabaseError
+
+    directory, _ = small_demo
+    with pytest.raises(DatabaseError, match="cannot connect to PostgreSQL") as info:
+        load_demo(directory, url="postgresql://nobody:secret@127.0.0.1:9/none")
+    assert "secret" not in str(info.value)
+
+
 def test_two_builds_are_byte_identical_cli_in_a_real_process(
     small_demo: tuple[Path, Manifest], tmp_path: Path
 ) -> None:

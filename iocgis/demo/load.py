@@ -40,10 +40,13 @@ def load_demo(
 
     With ``strict``, raise ImportFailed at the end when a file failed or loaded another number
     of rows than the demo wrote; otherwise return the results and let the caller decide."""
+    from iocgis.db import connect
     from iocgis.importers import ImportOptions, import_path
 
     directory = Path(directory)
     manifest = read_manifest(directory)
+    with connect(url):  # one clear error when the database is down, not one per file
+        pass
     source_date = date.fromisoformat(manifest.as_of[:10])
     results: list[LoadResult] = []
     for entry in manifest.files:
