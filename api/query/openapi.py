@@ -243,6 +243,9 @@ def openapi_fragment(level: str = "public", registry: Registry | None = None,
                 _param("agg", "query", "count, area, length, sum:<field>, avg:<field>, "
                        "min:<field>, max:<field>, true:<field>",
                        {"type": "array", "items": {"type": "string"}}, explode=False),
+                _param("by", "query", "field: the unit the feature records (<level>_code, the "
+                       "default when the layer has it); geometry: where it lies",
+                       {"type": "string", "enum": ["field", "geometry"]}),
                 _ref("where"), _ref("f")],
             "responses": _responses()}},
         "/query/kpi": _get("Indicators of a unit", ["admin", "period", "sector", "f"],

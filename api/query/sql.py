@@ -121,7 +121,9 @@ def _measured_geom(query: LayerQuery) -> sql.Composable:
     """The geometry areas and lengths are measured on: clipped to the region when asked."""
     sel = query.selection
     if isinstance(sel, Inside) and sel.clip:
-        return sql.SQL("CASE WHEN ST_CoveredBy(t.geom, r.g) THEN t.geom"
+        # ST_ContainsProperly with the region first runs on GEOS's prepared geometry (cached
+        # across rows): several times cheaper than ST_CoveredBy(t.geom, r.g) here.
+        return sql.SQL("CASE WHEN ST_ContainsProperly(r.g, t.geom) THEN t.geom"
                        " ELSE ST_Intersection(t.geom, r.g) END")
     return sql.SQL("t.geom")
 
@@ -158,7 +160,7 @@ def _selection(query: LayerQuery, bind: Binder) -> tuple[list[sql.Composable], l
         return [], []
     if isinstance(sel, Inside):
         return ([sql.SQL("region r")],
-                [sql.SQL("t.geom && r.g AND ST_Intersects(t.geom, r.g)")])
+                [sql.SQL("t.geom && r.g AND ST_Intersects(r.g, t.geom)")])
     if isinstance(sel, InsideLayer):
         inner = [condition_sql(bind, "o", c) for c in sel.where]
         extra = sql.SQL("").join(sql.SQL(" AND ") + c for c in inner)
@@ -276,7 +278,7 @@ def layer_statement(query: LayerQuery, *, rows: bool = False,
         ctes.append(sql.SQL("zone AS (SELECT ST_GeomFromWKB({}, 4326) AS g)").format(
             bind(query.within)))
         extra_from.append(sql.SQL("zone z"))
-        clauses.append(sql.SQL("t.geom && z.g AND ST_Intersects(t.geom, z.g)"))
+        clauses.append(sql.SQL("t.geom && z.g AND ST_Intersects(z.g, t.geom)"))
     clauses += [condition_sql(bind, "t", c) for c in query.where]
     measure_list = measures(query, bind)
     measure_names = [name for name, _ in measure_list]

@@ -139,24 +139,46 @@ def test_admin_unit_equals_the_region_of_its_boundary(analyst: httpx.Client,
 
 
 def test_admin_table_one_row_per_commune(analyst: httpx.Client, qconn: psycopg.Connection) -> None:
-    response = analyst.get("/query/admin", params={
-        "level": "commune", "layer": "housing.houses",
-        "agg": "count,sum:household_size,true:is_poor,area"})
-    assert response.status_code == 200, response.text
-    rows = {r["code"]: r for r in response.json()["rows"]}
-    expected = qconn.execute(
-        "SELECT c.code, count(h.fid), sum(h.household_size), count(h.fid) FILTER (WHERE h.is_poor),"
-        " coalesce(sum(ST_Area(h.geom::geography)), 0) FROM admin.communes c LEFT JOIN"
-        " housing.houses h ON ST_Contains(c.geom, ST_PointOnSurface(h.geom)) GROUP BY c.code"
-    ).fetchall()
-    assert len(rows) == len(expected) == 4
-    for code, count, people, poor, area in expected:
-        assert rows[code]["count"] == count
-        assert rows[code]["sum_household_size"] == people
-        assert rows[code]["true_is_poor"] == poor
-        assert rows[code]["measured_area_m2"] == pytest.approx(area, abs=0.01)
+    """By the commune each house records (the default), and by where each house lies."""
+    independent = {
+        "field": "SELECT c.code, count(h.fid), sum(h.household_size), count(h.fid) FILTER (WHERE"
+                 " h.is_poor), coalesce(sum(ST_Area(h.geom::geography)), 0) FROM admin.communes c"
+                 " LEFT JOIN housing.houses h ON h.commune_code = c.code GROUP BY c.code",
+        "geometry": "SELECT c.code, count(h.fid), sum(h.household_size), count(h.fid) FILTER"
+                    " (WHERE h.is_poor), coalesce(sum(ST_Area(h.geom::geography)), 0) FROM"
+                    " admin.communes c LEFT JOIN housing.houses h ON ST_Contains(c.geom,"
+                    " ST_PointOnSurface(h.geom)) GROUP BY c.code"}
     total = qconn.execute("SELECT count(*) FROM housing.houses").fetchone()[0]
-    assert sum(r["count"] for r in rows.values()) == total  # each house counted once
+    for method, statement in independent.items():
+        params = {"level": "commune", "layer": "housing.houses",
+                  "agg": "count,sum:household_size,true:is_poor,area"}
+        if method == "geometry":
+            params["by"] = "geometry"
+        response = analyst.get("/query/admin", params=params)
+        assert response.status_code == 200, response.text
+        assert response.json()["query"]["by"] == method
+        rows = {r["code"]: r for r in response.json()["rows"]}
+        expected = qconn.execute(statement).fetchall()
+        assert len(rows) == len(expected) == 4
+        for code, count, people, poor, area in expected:
+            assert rows[code]["count"] == count
+            assert rows[code]["sum_household_size"] == people
+            assert rows[code]["true_is_poor"] == poor
+            assert rows[code]["measured_area_m2"] == pytest.approx(area, abs=0.01)
+        assert sum(r["count"] for r in rows.values()) == total  # each house counted once
+
+
+def test_admin_table_by_geometry_for_layers_without_a_commune(anon: httpx.Client,
+                                                             qconn: psycopg.Connection) -> None:
+    response = anon.get("/query/admin", params={"layer": "emergency.shelters"})
+    assert response.status_code == 200, response.text
+    assert response.json()["query"]["by"] == "geometry"
+    expected = dict(qconn.execute(
+        "SELECT c.code, count(s.fid) FROM admin.communes c LEFT JOIN emergency.shelters s"
+        " ON ST_Intersects(c.geom, s.geom) GROUP BY 1").fetchall())
+    assert {r["code"]: r["count"] for r in response.json()["rows"]} == expected
+    refused = anon.get("/query/admin", params={"layer": "emergency.shelters", "by": "field"})
+    assert refused.status_code == 400 and "by=geometry" in refused.text
 
 
 def test_admin_table_as_csv_and_geojson(anon: httpx.Client, qconn: psycopg.Connection) -> None:
