@@ -138,3 +138,11 @@ def where_conditions(caller: Caller, registry: Registry, layer: LayerDef,
                                hint="write where=<field>:<value>")
         conditions.append(Condition(fdef, choices))
     return tuple(conditions)
+
+
+def scope_conditions(caller: Caller, layer: LayerDef) -> tuple[Condition, ...]:
+    """A caller limited to some communes sees only their rows of layers recording a commune
+    (``commune_code``); an empty scope means every commune."""
+    if not caller.commune_codes or not layer.has_field("commune_code"):
+        return ()
+    return (Condition(layer.field("commune_code"), tuple(sorted(caller.commune_codes))),)

@@ -153,7 +153,8 @@ async def query_admin_table(request: Request) -> Response:
     layer_id = params.required("layer", "the layer to aggregate, e.g. layer=infra.schools")
     (layer,) = allowlist.spatial_layers(ctx.caller, ctx.registry, [layer_id], where="layer")
     aggregates = parse_aggregates(ctx, layer, params.all("agg"))
-    conditions = allowlist.where_conditions(ctx.caller, ctx.registry, layer, params.all("where"))
+    conditions = (*allowlist.where_conditions(ctx.caller, ctx.registry, layer, params.all("where")),
+                  *allowlist.scope_conditions(ctx.caller, layer))
     fmt = params.output_format()
     recorded = unit_field(layer, unit_layer)
     method = (params.text("by") or ("field" if recorded else "geometry")).lower()

@@ -37,7 +37,8 @@ def build_queries(ctx: QueryContext, params: Params, layers: tuple[LayerDef, ...
         queries.append(LayerQuery(
             layer=layer, selection=selection_for(layer),
             fields=allowlist.property_fields(ctx.caller, layer),
-            where=allowlist.where_conditions(ctx.caller, ctx.registry, layer, where_items),
+            where=(*allowlist.where_conditions(ctx.caller, ctx.registry, layer, where_items),
+                   *allowlist.scope_conditions(ctx.caller, layer)),
             group_by=allowlist.group_field(ctx.caller, layer, group_name) if group_name else None,
             totals=allowlist.totalled_fields(ctx.caller, layer),
             flags=allowlist.flag_fields(ctx.caller, layer),

@@ -247,7 +247,8 @@ class StepBuilder:
     async def build(self, key: str, step: StepDef) -> LayerQuery:
         caller, registry = self.ctx.caller, self.ctx.registry
         layer = require_layer(caller, step.layer, registry)
-        where: list[Condition | RelatedCondition] = list(self.conditions(layer, step.where))
+        where: list[Condition | RelatedCondition] = [*self.conditions(layer, step.where),
+                                                     *allowlist.scope_conditions(caller, layer)]
         for rel in step.related:
             other = require_layer(caller, rel.layer, registry)
             where.append(RelatedCondition(layer.field(rel.field), other,

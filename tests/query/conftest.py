@@ -151,10 +151,11 @@ async def _make_keys(url: str, settings: Settings) -> dict[str, str]:
     actor = accounts.Actor("query-tests")
     keys = {}
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        for name, roles, pii in (("q_analyst", ["analyst"], False),
-                                 ("q_analyst_pii", ["analyst"], True),
-                                 ("q_viewer", ["viewer"], False)):
-            await accounts.create(conn, settings.security, actor, name=name, roles=roles, pii=pii)
+        for name, roles, pii, communes in (("q_analyst", ["analyst"], False, []),
+                                           ("q_analyst_pii", ["analyst"], True, []),
+                                           ("q_scoped", ["analyst"], False, ["26041"])):
+            await accounts.create(conn, settings.security, actor, name=name, roles=roles, pii=pii,
+                                  communes=communes)
             keys[name], _ = await login.create_api_key(conn, actor, name, label="query tests")
     return keys
 
@@ -183,4 +184,12 @@ def analyst_pii(query_server: QueryServer, api_keys: dict[str, str]) -> Iterator
     """An analyst holding the personal-data right."""
     with httpx.Client(base_url=query_server.url, timeout=30,
                       headers={"X-API-Key": api_keys["q_analyst_pii"]}) as client:
+        yield client
+
+
+@pytest.fixture
+def scoped(query_server: QueryServer, api_keys: dict[str, str]) -> Iterator[httpx.Client]:
+    """An analyst whose account is limited to commune 26041."""
+    with httpx.Client(base_url=query_server.url, timeout=30,
+                      headers={"X-API-Key": api_keys["q_scoped"]}) as client:
         yield client

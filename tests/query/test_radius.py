@@ -93,3 +93,17 @@ def test_radius_paging_keeps_the_counts(anon: httpx.Client) -> None:
     ids = [f["id"] for f in whole["features"]["features"]]
     assert [f["id"] for f in page["features"]["features"]] == ids[1:3]
     assert page["features"]["numberMatched"] == whole["count"]
+
+
+def test_a_caller_limited_to_a_commune_sees_only_its_rows(scoped: httpx.Client,
+                                                         qconn: psycopg.Connection) -> None:
+    params = {"lon": LON, "lat": LAT, "radius_m": 2000, "group_by": "commune_code", "limit": 0}
+    houses = scoped.get("/query/radius", params={**params, "layers": "housing.houses"})
+    assert houses.status_code == 200, houses.text
+    expected = independent_houses_by_commune(qconn, 2000)
+    assert {g["key"]: g["count"] for g in houses.json()["layers"]["housing.houses"]["groups"]} \
+        == {"26041": expected["26041"][0]}
+    table = scoped.get("/query/admin", params={"layer": "housing.houses"}).json()["rows"]
+    assert {r["code"] for r in table if r["count"]} == {"26041"}
+    flood = scoped.get("/scenarios/flood", params={"incident": INCIDENT[0]}).json()
+    assert {g["key"] for g in flood["layers"]["houses_near"]["groups"]} == {"26041"}
