@@ -104,6 +104,7 @@ class TileRenderer:
         self.versions = LayerVersions(self.tile_settings.version_ttl_s)
         self._statements: dict[tuple, TileStatement] = {}
         self._fingerprints: dict[tuple[str, str], str] = {}
+        self._versions_seen: dict[tuple[str, str], tuple[Mapping[str, int], str]] = {}
         self._inflight: dict[TileKey, asyncio.Future[RenderedTile]] = {}
 
     async def close(self) -> None:
@@ -129,10 +130,15 @@ class TileRenderer:
     def key_for(self, tileset: Tileset, caller: Caller, tile: TileAddress,
                 versions: Mapping[str, int]) -> TileKey:
         visibility = visibility_of(caller)
-        layers = tileset.visible_to(caller)
-        stamp = self._fingerprint(tileset, visibility, layers) + "".join(
-            f"|{layer.id}={versions.get(layer.id, 0)}" for layer in layers)
-        version = hashlib.blake2b(stamp.encode(), digest_size=10).hexdigest()
+        memo = self._versions_seen.get((tileset.name, visibility))
+        if memo is not None and memo[0] is versions:  # same read of meta.layers: same stamp
+            version = memo[1]
+        else:
+            layers = tileset.visible_to(caller)
+            stamp = self._fingerprint(tileset, visibility, layers) + "".join(
+                f"|{layer.id}={versions.get(layer.id, 0)}" for layer in layers)
+            version = hashlib.blake2b(stamp.encode(), digest_size=10).hexdigest()
+            self._versions_seen[(tileset.name, visibility)] = (versions, version)
         return TileKey(tileset.name, visibility, version, tile.z, tile.x, tile.y)
 
     # -- rendering ------------------------------------------------------------------------

@@ -157,7 +157,9 @@ def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
                 f=field, p=sql.SQL(p)))
     if layer.geometry == "MultiPolygon":
         where.append(sql.SQL("{} >= %({p}_minarea)s").format(_size_expr(part), p=sql.SQL(p)))
-    order = sql.SQL("")
+    # OFFSET 0 fences the subquery: without it the planner pushes "geom IS NOT NULL" into the
+    # scan and evaluates ST_AsMVTGeom twice per row (five times for label points).
+    order = sql.SQL(" OFFSET 0")
     if limited:
         order = sql.SQL(" ORDER BY {} DESC, l.fid LIMIT %({p}_limit)s").format(
             _size_expr(part), p=sql.SQL(p))

@@ -8,7 +8,7 @@ for that caller (404).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -48,13 +48,29 @@ class Tileset:
     def layer_ids(self) -> tuple[str, ...]:
         return tuple(layer.id for layer in self.layers)
 
+    # Answers per sensitivity rank (and zoom), kept: they are asked on every tile request.
+    _visible: dict[int, tuple[LayerDef, ...]] = field(default_factory=dict, compare=False,
+                                                      repr=False)
+    _at_zoom: dict[tuple[int, int], tuple[LayerDef, ...]] = field(default_factory=dict,
+                                                                  compare=False, repr=False)
+
     def visible_to(self, caller: Caller) -> tuple[LayerDef, ...]:
-        return tuple(layer for layer in self.layers if can_see(caller, layer))
+        rank = caller.max_sensitivity
+        found = self._visible.get(rank)
+        if found is None:
+            found = tuple(layer for layer in self.layers if can_see(caller, layer))
+            self._visible[rank] = found
+        return found
 
     def layers_at(self, caller: Caller, zoom: int) -> tuple[LayerDef, ...]:
         """The caller's layers whose zoom range holds ``zoom``."""
-        return tuple(layer for layer in self.visible_to(caller)
-                     if layer.tiles and layer.tiles.minzoom <= zoom <= layer.tiles.maxzoom)
+        key = (caller.max_sensitivity, zoom)
+        found = self._at_zoom.get(key)
+        if found is None:
+            found = tuple(layer for layer in self.visible_to(caller)
+                          if layer.tiles and layer.tiles.minzoom <= zoom <= layer.tiles.maxzoom)
+            self._at_zoom[key] = found
+        return found
 
     @property
     def minzoom(self) -> int:
