@@ -25,6 +25,7 @@ from starlette.responses import Response
 from iocgis.access import require_layer
 from iocgis.api.query import allowlist, render
 from iocgis.api.query.context import QueryContext
+from iocgis.api.query.engine import execute
 from iocgis.api.query.params import Params
 from iocgis.api.query.spec import Condition
 from iocgis.api.query.sql import Binder, condition_sql
@@ -169,7 +170,7 @@ async def query_admin_table(request: Request) -> Response:
                                              with_geometry=fmt == "geojson",
                                              by_field=recorded if method == "field" else None)
     async with ctx.pool.connection() as conn:
-        cur = await conn.execute(statement, values)
+        cur = await execute(conn, statement, values)
         names = [d.name for d in cur.description or ()]
         rows = [dict(zip(names, r)) for r in await cur.fetchall()]
     for row in rows:

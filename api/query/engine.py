@@ -8,14 +8,36 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from iocgis.api.query.spec import LayerQuery, Nearest
 from iocgis.api.query.sql import M_PER_DEG_LAT_MIN, M_PER_DEG_LON_EQ, MAX_GROUPS, layer_statement
-from iocgis.errors import InvalidInput
+from iocgis.errors import InvalidInput, IocgisError
 from iocgis.layers import Registry
 
 MAX_CANDIDATE_ROUNDS = 4
+# No query statement may hold a connection longer than this; the caller is told to narrow it.
+STATEMENT_TIMEOUT_MS = 30_000
+
+
+class QueryTimeout(IocgisError):
+    http_status = 503
+    code = "QueryTimeout"
+
+
+async def execute(conn: psycopg.AsyncConnection, query: Any, params: Any) -> psycopg.AsyncCursor:
+    """Run one statement under the query timeout (BEGIN, SET LOCAL, the statement, COMMIT are
+    pipelined: one round trip)."""
+    try:
+        async with conn.pipeline(), conn.transaction():
+            await conn.execute("SET LOCAL statement_timeout = %s" % int(STATEMENT_TIMEOUT_MS))
+            cur = await conn.execute(query, params)
+        return cur
+    except psycopg.errors.QueryCanceled:
+        raise QueryTimeout(f"the query ran longer than {STATEMENT_TIMEOUT_MS // 1000} s",
+                           where="query", hint="narrow it: fewer layers, a smaller area or "
+                                               "radius, a condition (where=), or limit=0") from None
 
 
 @dataclass
@@ -46,7 +68,7 @@ async def run_one(pool: AsyncConnectionPool, registry: Registry, query: LayerQue
     async with pool.connection() as conn:
         for _ in range(MAX_CANDIDATE_ROUNDS):
             statement = layer_statement(query, rows=rows, layer_property=layer_property)
-            cur = await conn.execute(statement.query, statement.params)
+            cur = await execute(conn, statement.query, statement.params)
             row = await cur.fetchone()
             assert row is not None
             if statement.nearest is None:

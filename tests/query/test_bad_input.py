@@ -7,6 +7,7 @@ import math
 
 import httpx
 import psycopg
+import pytest
 
 from query_fixtures import INCIDENT
 
@@ -188,3 +189,13 @@ def test_unknown_parameters_are_named(anon: httpx.Client) -> None:
     refused(anon.get("/query/radius", params={**GOOD, "limit": 100_000}), 400, "limit")
     refused(anon.get("/query/radius", params={**GOOD, "f": "csv", "table": "rows"}), 400,
             "table=groups")
+
+
+def test_a_query_too_long_is_stopped_with_advice(analyst: httpx.Client,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from iocgis.api.query import engine
+
+    monkeypatch.setattr(engine, "STATEMENT_TIMEOUT_MS", 1)
+    slow = analyst.get("/query/admin/75", params={"layers": "housing.houses,land.parcels"})
+    body = refused(slow, 503, "longer than", "narrow it")
+    assert body["code"] == "QueryTimeout"
