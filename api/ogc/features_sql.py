@@ -16,8 +16,9 @@ from iocgis.api.ogc.crs import STORAGE_SRID, OgcCrs
 from iocgis.api.ogc.params import ItemsQuery
 from iocgis.layers.model import LayerDef
 
-# Up to this many matches numberMatched is exact; above it the response carries
-# numberMatchedEstimate (the planner's estimate) instead, so no page pays a full count(*).
+# numberMatched is exact when the planner expects at most this many matches and a count
+# stopped at cap + 1 confirms it; otherwise the response carries numberMatchedEstimate (the
+# planner's estimate), so no page pays a full count(*) of a large result.
 EXACT_COUNT_CAP = 10_000
 
 

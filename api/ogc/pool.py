@@ -25,6 +25,10 @@ def _configure(conn: psycopg.Connection) -> None:
     # UTC timestamps in responses; a runaway filter is cancelled instead of holding a worker.
     conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
     conn.execute("SET TimeZone = 'UTC'")
+    # A page is a small query among many concurrent ones: starting parallel workers or JIT
+    # costs more (tens of ms) than it saves, measured on the province demo.
+    conn.execute("SET max_parallel_workers_per_gather = 0")
+    conn.execute("SET jit = off")
 
 
 def open_pool(url: str, *, max_size: int = 8) -> str:

@@ -157,18 +157,24 @@ class LayerProvider(BaseProvider):
 
     def _count(self, conn: psycopg.Connection, query: ItemsQuery, returned: int,
                has_next: bool) -> dict[str, int]:
-        """numberMatched when it is exact and cheap; numberMatchedEstimate otherwise."""
+        """numberMatched when it is exact and cheap; numberMatchedEstimate otherwise.
+
+        A one-page result counts itself. Otherwise the planner's estimate (no rows read)
+        decides: a small expected result is counted exactly (stopping at the cap), a large one
+        is reported as an estimate, so a first page over a million rows never counts them.
+        """
         if not has_next:
             return {"numberMatched": returned}
-        cap = features_sql.EXACT_COUNT_CAP
-        statement, params = features_sql.count_sql(self.layer, query, cap=cap)
-        matched = run_query(conn, statement, params)[0][0]
-        if matched <= cap:
-            return {"numberMatched": matched}
         statement, params = features_sql.estimate_sql(self.layer, query)
         plan = run_query(conn, statement, params)[0][0]
         estimate = int(plan[0]["Plan"]["Plan Rows"]) if plan else 0
-        return {"numberMatchedEstimate": max(estimate, cap + 1)}
+        cap = features_sql.EXACT_COUNT_CAP
+        if estimate <= cap:
+            statement, params = features_sql.count_sql(self.layer, query, cap=cap)
+            matched = run_query(conn, statement, params)[0][0]
+            if matched <= cap:
+                return {"numberMatched": matched}
+        return {"numberMatchedEstimate": max(estimate, returned + 1)}
 
     def _links(self, query: ItemsQuery, rows: list[tuple], has_next: bool) -> list[dict[str, str]]:
         links = []

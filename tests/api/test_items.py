@@ -159,3 +159,15 @@ def test_html_pages_render_vietnamese_and_a_map(ogc: httpx.Client) -> None:
     items = ogc.get("/collections/admin.communes/items", params={"f": "html"}).text
     assert "Phường Trấn Biên" in items and 'id="items-map"' in items
     assert "Ranh giới xã, phường, đặc khu" in ogc.get("/collections", params={"f": "html"}).text
+
+
+def test_large_results_state_an_estimate_instead_of_counting(ogc: httpx.Client,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from iocgis.api.ogc import features_sql
+
+    monkeypatch.setattr(features_sql, "EXACT_COUNT_CAP", 5)  # the server runs in this process
+    body = ogc.get(ITEMS, params={"limit": 10}).json()
+    assert "numberMatched" not in body
+    assert body["numberMatchedEstimate"] > 10 and body["numberReturned"] == 10
+    last_page = ogc.get(ITEMS, params={"limit": 100}).json()  # one page counts itself exactly
+    assert last_page["numberMatched"] == TOTAL
