@@ -115,30 +115,48 @@ def choropleth_statement(unit_layer: LayerDef, layer: LayerDef, aggregates: list
     bind = Binder()
     key = unit_layer.key[0]
     label = unit_layer.label or key
+    columns = [sql.SQL("u.{} AS code").format(sql.Identifier(key)),
+               sql.SQL("u.{} AS name").format(sql.Identifier(label))]
+    if with_geometry:
+        geometry = [sql.SQL("ST_AsGeoJSON(u.geom, 6) AS geometry")]
+    else:
+        geometry = []
+    unit_filter = sql.SQL("")
+    if unit_layer.admin_level == "commune" and unit_layer.has_field("province_code"):
+        unit_filter = sql.SQL(" WHERE u.province_code = {}").format(bind(province_code))
+    units = sql.Identifier(unit_layer.schema_name, unit_layer.table_name)
+    table = sql.Identifier(layer.schema_name, layer.table_name)
+    where = [condition_sql(bind, "t", c) for c in conditions]
     if by_field:
-        join = [sql.SQL("t.{} = u.{}").format(sql.Identifier(by_field), sql.Identifier(key))]
-    elif "Point" in (layer.geometry or ""):
+        # Aggregate the layer by its recorded code first (a parallel partial aggregate over the
+        # whole table), then name the units: far cheaper than joining every row to its unit.
+        inner = [sql.SQL("{} AS {}").format(_aggregate_sql(a), sql.Identifier(a.name))
+                 for a in aggregates]
+        outer = [sql.SQL("coalesce(a.{n}, 0) AS {n}" if a.kind in ("count", "true", "area",
+                                                                    "length")
+                         else "a.{n} AS {n}").format(n=sql.Identifier(a.name))
+                 for a in aggregates]
+        filter_sql = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL("")
+        statement = sql.SQL(
+            "SELECT {cols} FROM {units} u LEFT JOIN (SELECT t.{field} AS unit_code, {inner}"
+            " FROM {table} t{filter} GROUP BY 1) a ON a.unit_code = u.{key}{unit_filter}"
+            " ORDER BY 1").format(
+            cols=sql.SQL(", ").join([*columns, *outer, *geometry]), units=units,
+            field=sql.Identifier(by_field), inner=sql.SQL(", ").join(inner), table=table,
+            filter=filter_sql, key=sql.Identifier(key), unit_filter=unit_filter)
+        return statement, bind.params
+    if "Point" in (layer.geometry or ""):
         join = [sql.SQL("t.geom && u.geom"), sql.SQL("ST_Intersects(u.geom, t.geom)")]
     else:
         join = [sql.SQL("t.geom && u.geom"),
                 sql.SQL("ST_Intersects(u.geom, ST_PointOnSurface(t.geom))")]
-    join += [condition_sql(bind, "t", c) for c in conditions]
-    columns = [sql.SQL("u.{} AS code").format(sql.Identifier(key)),
-               sql.SQL("u.{} AS name").format(sql.Identifier(label))]
     columns += [sql.SQL("{} AS {}").format(_aggregate_sql(a), sql.Identifier(a.name))
                 for a in aggregates]
-    if with_geometry:
-        columns.append(sql.SQL("ST_AsGeoJSON(u.geom, 6) AS geometry"))
-    unit_filter = sql.SQL("")
-    if unit_layer.admin_level == "commune" and unit_layer.has_field("province_code"):
-        unit_filter = sql.SQL(" WHERE u.province_code = {}").format(bind(province_code))
     statement = sql.SQL(
         "SELECT {cols} FROM {units} u LEFT JOIN {table} t ON {join}{unit_filter}"
         " GROUP BY u.fid ORDER BY 1").format(
-        cols=sql.SQL(", ").join(columns),
-        units=sql.Identifier(unit_layer.schema_name, unit_layer.table_name),
-        table=sql.Identifier(layer.schema_name, layer.table_name),
-        join=sql.SQL(" AND ").join(join), unit_filter=unit_filter)
+        cols=sql.SQL(", ").join([*columns, *geometry]), units=units, table=table,
+        join=sql.SQL(" AND ").join([*join, *where]), unit_filter=unit_filter)
     return statement, bind.params
 
 
