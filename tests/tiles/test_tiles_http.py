@@ -150,3 +150,46 @@ def test_gzip_body_is_the_cached_bytes(tiles_server) -> None:  # noqa: ANN001
         with c.stream("GET", streamed.url, headers={"Accept-Encoding": "gzip"}) as response:
             body = b"".join(response.iter_raw())
     assert gzip.decompress(body) == raw.content
+
+
+def _place_names(client: httpx.Client, path: str) -> set[str]:
+    response = client.get(path)
+    assert response.status_code == 200
+    return {f["properties"]["name"]
+            for f in mapbox_vector_tile.decode(response.content)["base.places"]["features"]}
+
+
+def test_a_real_import_and_rollback_show_in_the_tiles_without_a_restart(tiles_http: httpx.Client,
+                                                              tiles_db_url: str,
+                                                              tmp_path) -> None:  # noqa: ANN001
+    import json
+
+    from iocgis.importers import ImportOptions, import_path, rollback
+
+    places = tile_path("basemap", 12, (106.82, 10.95))
+    planning_etag = tiles_http.get(tile_path("planning", 13)).headers["etag"]
+    assert "Biên Hòa" in _place_names(tiles_http, places)
+    features = [{"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
+                 "properties": {"place_id": pid, "name": name, "kind": kind}}
+                for pid, name, kind, (x, y) in [
+                    ("P1", "Thành phố Biên Hòa mới", "tinh_ly", (106.82, 10.95)),
+                    ("P2", "Chợ Đồn", "dia_danh", (106.85, 10.93)),
+                    ("P3", "Hố Nai", "trung_tam_xa", (106.88, 10.98))]]
+    source = tmp_path / "places.geojson"
+    source.write_text(json.dumps({"type": "FeatureCollection", "features": features},
+                                 ensure_ascii=False), encoding="utf-8")
+    report = import_path(source, "base.places", ImportOptions(mode="replace", user="test"),
+                         url=tiles_db_url)
+    assert report.status == "loaded", report
+    deadline = time.monotonic() + 20  # the server re-reads data versions every second
+    while "Thành phố Biên Hòa mới" not in _place_names(tiles_http, places):
+        assert time.monotonic() < deadline, "the imported place never reached the tile"
+        time.sleep(0.2)
+    assert "Biên Hòa" not in _place_names(tiles_http, places)
+    assert tiles_http.get(tile_path("planning", 13)).headers["etag"] == planning_etag
+    rollback("base.places", url=tiles_db_url, user="test")
+    deadline = time.monotonic() + 20
+    while "Biên Hòa" not in _place_names(tiles_http, places):
+        assert time.monotonic() < deadline, "the rollback never reached the tile"
+        time.sleep(0.2)
+    assert tiles_http.get(tile_path("planning", 13)).headers["etag"] == planning_etag
