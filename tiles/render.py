@@ -6,6 +6,7 @@ Used by the HTTP routes, pygeoapi's OGC API - Tiles provider, seeding and export
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip
 import hashlib
 import json
@@ -68,6 +69,16 @@ class LayerResult:
     layer: LayerDef
     mvt: bytes
     features: int
+
+
+async def _compress(raw: bytes) -> bytes:
+    """gzip a tile; a large one in a worker thread (zlib releases the GIL), so the event loop
+    keeps answering other tiles meanwhile."""
+    if not raw:
+        return b""
+    if len(raw) < 32_768:
+        return gzip.compress(raw, compresslevel=5, mtime=0)
+    return await asyncio.to_thread(functools.partial(gzip.compress, raw, compresslevel=5, mtime=0))
 
 
 def _size(results: list[LayerResult]) -> int:
@@ -227,7 +238,7 @@ class TileRenderer:
         self._inflight[key] = future
         try:
             raw = await self.render_mvt(tileset.layers_at(caller, tile.z), tile)
-            gz = gzip.compress(raw, compresslevel=5, mtime=0) if raw else b""
+            gz = await _compress(raw)
             await self.cache.set(key, gz)
             rendered = RenderedTile(key, gz, from_cache=False)
             future.set_result(rendered)
