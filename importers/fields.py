@@ -30,6 +30,7 @@ _TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"
                "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%d/%m/%Y %H:%M:%S",
                "%d/%m/%Y %H:%M", "%Y-%m-%d", "%d/%m/%Y")
 INT32 = (-(2**31), 2**31 - 1)
+COMBINING_MARKS = r"[\x{0300}-\x{036F}]"
 
 TARGET_TYPES: dict[str, pa.DataType] = {
     "text": pa.string(), "integer": pa.int64(), "bigint": pa.int64(), "numeric": pa.float64(),
@@ -65,10 +66,15 @@ def _as_text(values: pa.Array) -> pa.Array:
 
 
 def _clean_text(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
-    """Trim, collapse inner runs of whitespace, NFC; empty becomes null. Returns what changed."""
-    cleaned = pc.utf8_trim_whitespace(values)
-    cleaned = pc.replace_substring_regex(cleaned, r"\s{2,}", " ")
-    cleaned = pc.utf8_normalize(cleaned, "NFC")
+    """Trim, collapse inner runs of whitespace, NFC; empty becomes null. Returns what changed.
+    The costly kernels run only when a cheap scan says they may change something: text
+    that is not NFC carries combining marks (U+0300-U+036F) in practice."""
+    cleaned = values
+    if pc.any(pc.match_substring_regex(cleaned, r"\s\s|^\s|\s$")).as_py():
+        cleaned = pc.utf8_trim_whitespace(cleaned)
+        cleaned = pc.replace_substring_regex(cleaned, r"\s{2,}", " ")
+    if pc.any(pc.match_substring_regex(cleaned, COMBINING_MARKS)).as_py():
+        cleaned = pc.utf8_normalize(cleaned, "NFC")
     cleaned = pc.if_else(pc.equal(cleaned, ""), pa.scalar(None, pa.string()), cleaned)
     changed = _mask(pc.not_equal(cleaned, values)) | (
         _mask(pc.is_null(cleaned)) & ~_mask(pc.is_null(values)))

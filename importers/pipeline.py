@@ -7,6 +7,7 @@ abort by a rule, or a kill -9 leaves the live layer exactly as it was.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -72,9 +73,10 @@ def reference_area(conn: psycopg.Connection, registry: Registry, layer: LayerDef
     return georef.vietnam()
 
 
-def _extras(batch: FeatureBatch, names: list[str]) -> list[dict[str, Any] | None]:
+def _extras(batch: FeatureBatch, names: list[str]) -> pa.Array:
+    """The `extra` JSONB column: source fields without a registry field, as JSON text."""
     if not names:
-        return [None] * len(batch)
+        return pa.nulls(len(batch), pa.string())
     cols = {}
     for name in names:
         column = batch.columns[name]
@@ -84,11 +86,11 @@ def _extras(batch: FeatureBatch, names: list[str]) -> list[dict[str, Any] | None
         elif pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
             continue
         cols[name] = column.to_pylist()
-    out: list[dict[str, Any] | None] = []
+    out: list[str | None] = []
     for i in range(len(batch)):
         row = {k: v[i] for k, v in cols.items() if v[i] is not None and v[i] == v[i]}
-        out.append(row or None)
-    return out
+        out.append(json.dumps(row, ensure_ascii=False, default=str) if row else None)
+    return pa.array(out, pa.string())
 
 
 class Importer:
@@ -171,6 +173,8 @@ class Importer:
                 if isinstance(exc, KeyboardInterrupt):
                     status = "interrupted"
                 try:
+                    if dataset is not None:
+                        self.report.source_checksum = dataset.checksum
                     staging.drop(conn, self.report.import_id)
                     self._record_failure(conn, status, exc)
                 except psycopg.Error:
@@ -194,7 +198,6 @@ class Importer:
             options = options.with_(source_layer=mapping.source_layer)
         encodings.canonical(options.encoding)  # fail early on an unknown name
         report.source_format = dataset.format
-        report.source_checksum = dataset.checksum
         if dataset.format == "GeoTIFF":
             raise InvalidInput(f"{dataset.name} is a raster; rasters are not loaded into vector "
                                f"layer {layer.id}", where=dataset.name,
@@ -247,7 +250,7 @@ class Importer:
             raise ImportFailed(f"{dataset.name} holds no features", where=dataset.name,
                                hint="check that you exported the right layer; the live layer "
                                     "is unchanged")
-        self._cross_checks(conn, writer)
+        deleted = self._cross_checks(conn, writer)
         rejected_share = report.rows_rejected / report.rows_in
         aborting = [f for f in report.findings if f.severity == "abort"]
         if aborting:
@@ -262,6 +265,7 @@ class Importer:
                                     "losing them with --max-rejected (e.g. --max-rejected 0.05); "
                                     "see the report for every finding")
         report.rows_loaded = report.rows_in - report.rows_rejected
+        report.source_checksum = dataset.checksum
         if report.rows_loaded == 0:
             raise ImportFailed(f"no feature of {dataset.name} passed the checks",
                                where=dataset.name, hint="see the findings in the report")
@@ -280,7 +284,7 @@ class Importer:
             return
         self.progress({"phase": "indexing", "done": report.rows_in, "total": info.count})
         if options.mode == "replace":
-            staging.build_indexes(conn, layer, report.import_id)
+            staging.build_indexes(conn, layer, report.import_id, self.url)
         conn.execute(
             "UPDATE meta.imports SET source_format = %s, source_checksum = %s, source_crs = %s, "
             "source_encoding = %s WHERE id = %s",
@@ -288,12 +292,18 @@ class Importer:
              report.source_encoding, report.import_id))
         self.progress({"phase": "publishing", "done": report.rows_in, "total": info.count})
         report.status = "loaded"
+        known = None
+        if not deleted and not layer.temporal and writer.bounds is not None:
+            # what the staging table holds is what was written: no need to scan it again
+            known = {"row_count": writer.rows, "extent": shapely.to_wkb(shapely.box(
+                *writer.bounds).buffer(1e-7, join_style="mitre")), "temporal_min": None,
+                "temporal_max": None}
         report.data_version = swap.make_live(
             conn, layer, report.import_id, options.mode, options.source_date,
             options.keep_versions,
             {"report": report.as_dict(), "rows_in": report.rows_in,
              "rows_loaded": report.rows_loaded, "rows_fixed": report.rows_fixed,
-             "rows_rejected": report.rows_rejected})
+             "rows_rejected": report.rows_rejected}, known)
         report.finished_at = datetime.now(timezone.utc)
         self.progress({"phase": "done", "done": report.rows_in, "total": info.count})
 
@@ -349,11 +359,14 @@ class Importer:
         extras = _extras(batch, plan.extras)
         writer.write(batch.fids, values, extras, geoms, self.options.source_date)
 
-    def _cross_checks(self, conn: psycopg.Connection, writer: staging.StagingWriter) -> None:
-        """sạch: duplicate keys and geometries across the whole file, in SQL on staging."""
+    def _cross_checks(self, conn: psycopg.Connection, writer: staging.StagingWriter) -> int:
+        """sạch: duplicate keys and geometries across the whole file, in SQL on staging.
+        Returns how many staged rows were deleted."""
         report, layer, mode = self.report, self.layer, self.options.mode
         import_id = report.import_id
-        dups = staging.duplicate_keys(conn, layer, import_id)
+        deleted = 0
+        dups = staging.duplicate_keys(conn, layer, import_id) if writer.may_repeat_keys() \
+            else []
         if dups:
             key = ", ".join(layer.key)
             if mode == "upsert":
@@ -368,6 +381,7 @@ class Importer:
                             example=f"feature {dups[0][0]} repeats feature {dups[0][1]}")
                 report.rows_rejected += len(dups)
                 staging.delete_fids(conn, import_id, [d[0] for d in dups])
+                deleted += len(dups)
         if mode == "append":
             clash = staging.keys_in_live(conn, layer, import_id)
             if clash:
@@ -376,11 +390,14 @@ class Importer:
                             "(use --mode upsert to update it)", clash)
                 report.rows_rejected += len(clash)
                 staging.delete_fids(conn, import_id, clash)
-        geo_dups = staging.duplicate_geometries(conn, import_id)
+                deleted += len(clash)
+        geo_dups = staging.duplicate_geometries(conn, import_id) \
+            if writer.may_repeat_geometries() else []
         if geo_dups:
             report.note("geometry.duplicate", "warn", "sạch",
                         "geometry identical to an earlier feature's", [d[0] for d in geo_dups],
                         example=f"feature {geo_dups[0][0]} repeats feature {geo_dups[0][1]}")
+        return deleted
 
 
 def _hint_for(rule: str, layer: LayerDef) -> str:

@@ -8,6 +8,8 @@ dataset, so an officer never loads the wrong one of several by accident.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 import shutil
 import struct
 import tempfile
@@ -31,6 +33,7 @@ SIDECARS = {".dbf", ".shx", ".prj", ".cpg", ".qpj", ".sbn", ".sbx", ".xml", ".au
 SUPPORTED = ", ".join(sorted({*FORMATS, ".zip"}))
 MAX_UNZIPPED_BYTES = 50 * 1024**3
 MAX_ZIP_RATIO = 200  # a legitimate GIS zip rarely inflates more than ~20x
+_HASHERS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="iocgis-checksum")
 
 
 @dataclass
@@ -40,8 +43,17 @@ class Dataset:
     path: Path  # the dataset file (the .shp of a shapefile)
     format: str
     given: Path  # what the caller named
-    checksum: str = ""
     _tmpdir: Path | None = field(default=None, repr=False)
+    _checksum: Future[str] | None = field(default=None, repr=False)
+
+    def start_checksum(self, compute: Callable[[Path], str], path: Path) -> None:
+        """Hash the file in a thread, beside the reading (hashlib and file reads release
+        the GIL), instead of reading a large file twice in a row."""
+        self._checksum = _HASHERS.submit(compute, path)
+
+    @property
+    def checksum(self) -> str:
+        return self._checksum.result() if self._checksum is not None else ""
 
     @property
     def name(self) -> str:
@@ -234,7 +246,7 @@ def resolve(path: str | Path) -> Dataset:
         chosen = _one(_datasets_in(given), given, shown)
         dataset = Dataset(chosen, FORMATS[chosen.suffix.lower()], given)
         _check_file(chosen, dataset.format, str(chosen))
-        dataset.checksum = _folder_checksum(chosen)
+        dataset.start_checksum(_folder_checksum, chosen)
         return dataset
     ext = given.suffix.lower()
     if ext == ".zip":
@@ -249,7 +261,7 @@ def resolve(path: str | Path) -> Dataset:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        dataset.checksum = sha256_of(given)
+        dataset.start_checksum(sha256_of, given)
         return dataset
     if ext not in FORMATS:
         sniffed = _sniff(given) if given.stat().st_size else None
@@ -260,8 +272,8 @@ def resolve(path: str | Path) -> Dataset:
                            "imported", where=shown, hint=hint)
     dataset = Dataset(given, FORMATS[ext], given)
     _check_file(given, dataset.format, shown)
-    dataset.checksum = _folder_checksum(given) if dataset.format == "ESRI Shapefile" \
-        else sha256_of(given)
+    dataset.start_checksum(_folder_checksum if dataset.format == "ESRI Shapefile" else sha256_of,
+                           given)
     return dataset
 
 

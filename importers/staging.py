@@ -7,15 +7,19 @@ table is never written here.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+import threading
+from datetime import date
+from typing import Any
 
 import numpy as np
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 import shapely
 from psycopg import sql
 from sqlalchemy import MetaData
 
+from iocgis.importers import copy_binary
 from iocgis.layers import LayerDef
 from iocgis.layers.tables import STORAGE_SRID, layer_table
 
@@ -58,7 +62,7 @@ def drop(conn: psycopg.Connection, import_id: int) -> None:
 
 
 class StagingWriter:
-    """Binary COPY of cleaned batches into the staging table."""
+    """Binary COPY of cleaned batches into the staging table, a batch per write."""
 
     def __init__(self, conn: psycopg.Connection, layer: LayerDef, import_id: int) -> None:
         self.layer = layer
@@ -66,34 +70,63 @@ class StagingWriter:
         cols = load_columns(layer)
         stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
             staging_ident(import_id), sql.SQL(", ").join(map(sql.Identifier, cols)))
+        self.types = ["int8", *(COPY_TYPES[f.type] for f in layer.fields), "jsonb", "date",
+                      "int8"] + (["bytea"] if layer.is_spatial else [])  # EWKB: geometry_recv
         self._cursor = conn.cursor()
         self._copy_cm = self._cursor.copy(stmt)
         self._copy = self._copy_cm.__enter__()
-        types = ["int8", *(COPY_TYPES[f.type] for f in layer.fields), "jsonb", "date", "int8"]
-        if layer.is_spatial:
-            types.append("bytea")  # EWKB goes straight to geometry_recv
-        self._copy.set_types(types)
+        self._copy.write(copy_binary.SIGNATURE)
         self.rows = 0
+        self.bounds: list[float] | None = None  # of every geometry written
+        # 64-bit hashes of every key and geometry written (8 bytes a feature each): equal
+        # values have equal hashes, so no repeated hash means no repeat and no SQL pass.
+        self._key_hashes: list[np.ndarray] = []
+        self._geom_hashes: list[np.ndarray] = []
 
-    def write(self, fids: np.ndarray, values: dict[str, pa.Array], extra: Sequence[Any],
-              geoms: np.ndarray | None, source_date: Any) -> None:
+    def write(self, fids: np.ndarray, values: dict[str, pa.Array], extra: pa.Array,
+              geoms: np.ndarray | None, source_date: date | None) -> None:
         n = len(fids)
-        columns: list[Sequence[Any]] = [fids.tolist()]
-        columns += [values[name].to_pylist() for name in self.layer.field_names]
+        columns: list[pa.Array] = [pa.array(fids, pa.int64())]
+        columns += [values[name] for name in self.layer.field_names]
         columns.append(extra)
-        columns.append([source_date] * n)
-        columns.append([self.import_id] * n)
+        columns.append(pa.array([source_date] * n, pa.date32()) if source_date
+                       else pa.nulls(n, pa.date32()))
+        columns.append(pa.array(np.full(n, self.import_id, dtype=np.int64)))
         if self.layer.is_spatial:
             assert geoms is not None
             wkb = shapely.to_wkb(shapely.set_srid(geoms, STORAGE_SRID), include_srid=True)
-            columns.append(wkb.tolist())
-        write_row = self._copy.write_row
-        for row in zip(*columns):
-            write_row(row)
+            columns.append(pa.array(wkb, pa.binary()))
+            self._geom_hashes.append(np.fromiter((hash(b) for b in wkb), np.int64, n))
+            box = shapely.total_bounds(geoms)
+            if np.isfinite(box).all():
+                old = self.bounds
+                self.bounds = list(box) if old is None else [
+                    min(old[0], box[0]), min(old[1], box[1]), max(old[2], box[2]),
+                    max(old[3], box[3])]
+        if self.layer.key:
+            parts = [values[k].cast(pa.string()) for k in self.layer.key]
+            joined = pc.binary_join_element_wise(*parts, "\x1f") if len(parts) > 1 else parts[0]
+            self._key_hashes.append(np.fromiter(
+                (hash(v) for v in joined.to_pylist() if v is not None), np.int64))
+        self._copy.write(copy_binary.encode(list(zip(columns, self.types))))
         self.rows += n
+
+    @staticmethod
+    def _any_repeat(chunks: list[np.ndarray]) -> bool:
+        if not chunks:
+            return False
+        hashes = np.concatenate(chunks)
+        return len(np.unique(hashes)) < len(hashes)
+
+    def may_repeat_keys(self) -> bool:
+        return self._any_repeat(self._key_hashes)
+
+    def may_repeat_geometries(self) -> bool:
+        return self._any_repeat(self._geom_hashes)
 
     def close(self, error: BaseException | None = None) -> None:
         if error is None:
+            self._copy.write(copy_binary.TRAILER)
             self._copy_cm.__exit__(None, None, None)
         else:
             self._copy_cm.__exit__(type(error), error, error.__traceback__)
@@ -106,12 +139,15 @@ def duplicate_keys(conn: psycopg.Connection, layer: LayerDef, import_id: int,
     if not layer.key:
         return []
     key = sql.SQL(", ").join(map(sql.Identifier, layer.key))
-    rows = conn.execute(sql.SQL(
-        "SELECT fid, first_fid FROM (SELECT fid, first_value(fid) OVER w AS first_fid, "
-        "row_number() OVER w AS rn FROM {t} WINDOW w AS (PARTITION BY {key} ORDER BY fid)) d "
-        "WHERE rn > 1 ORDER BY fid LIMIT %s").format(t=staging_ident(import_id), key=key),
-        (limit,)).fetchall()
-    return [(int(a), int(b)) for a, b in rows]
+    groups = conn.execute(sql.SQL(
+        "SELECT array_agg(fid ORDER BY fid) FROM {t} GROUP BY {key} HAVING count(*) > 1 "
+        "LIMIT %s").format(t=staging_ident(import_id), key=key), (limit,)).fetchall()
+    return _repeats(groups)
+
+
+def _repeats(groups: list[tuple[list[int]]]) -> list[tuple[int, int]]:
+    """(later fid, first fid) pairs from groups of fids sharing a value."""
+    return sorted((int(fid), int(fids[0])) for (fids,) in groups for fid in fids[1:])
 
 
 def keys_in_live(conn: psycopg.Connection, layer: LayerDef, import_id: int,
@@ -130,12 +166,10 @@ def keys_in_live(conn: psycopg.Connection, layer: LayerDef, import_id: int,
 
 def duplicate_geometries(conn: psycopg.Connection, import_id: int,
                          limit: int = 10_000) -> list[tuple[int, int]]:
-    rows = conn.execute(sql.SQL(
-        "SELECT fid, first_fid FROM (SELECT fid, first_value(fid) OVER w AS first_fid, "
-        "row_number() OVER w AS rn FROM {t} WHERE geom IS NOT NULL "
-        "WINDOW w AS (PARTITION BY geom ORDER BY fid)) d WHERE rn > 1 ORDER BY fid LIMIT %s"
-    ).format(t=staging_ident(import_id)), (limit,)).fetchall()
-    return [(int(a), int(b)) for a, b in rows]
+    groups = conn.execute(sql.SQL(
+        "SELECT array_agg(fid ORDER BY fid) FROM {t} WHERE geom IS NOT NULL GROUP BY geom "
+        "HAVING count(*) > 1 LIMIT %s").format(t=staging_ident(import_id)), (limit,)).fetchall()
+    return _repeats(groups)
 
 
 def delete_fids(conn: psycopg.Connection, import_id: int, fids: list[int]) -> None:
@@ -155,18 +189,46 @@ def canonical_indexes(layer: LayerDef) -> list[tuple[str, list[str], bool, str]]
     return out
 
 
-def build_indexes(conn: psycopg.Connection, layer: LayerDef, import_id: int) -> None:
+def build_indexes(conn: psycopg.Connection, layer: LayerDef, import_id: int,
+                  url: str | None = None) -> None:
     """Primary key and the registry's indexes on the staging table, named ``s<id>_<name>``,
-    so the swap only has to rename them."""
+    so the swap only has to rename them. With ``url`` the GiST index is built on a second
+    connection at the same time as the B-trees (PostgreSQL builds each on one core)."""
     prefix = staging_name(import_id) + "_"
     table = staging_ident(import_id)
-    conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (fid)").format(
-        table, sql.Identifier(prefix + f"{layer.table_name}_pkey")))
+    statements = [sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (fid)").format(
+        table, sql.Identifier(prefix + f"{layer.table_name}_pkey"))]
+    spatial: list[sql.Composable] = []
     for name, columns, unique, method in canonical_indexes(layer):
-        conn.execute(sql.SQL("CREATE {unique} INDEX {name} ON {table} USING {method} ({cols})").format(
+        statement = sql.SQL("CREATE {unique} INDEX {name} ON {table} USING {method} ({cols})").format(
             unique=sql.SQL("UNIQUE" if unique else ""), name=sql.Identifier(prefix + name),
             table=table, method=sql.SQL(method if method in ("gist", "btree") else "btree"),
-            cols=sql.SQL(", ").join(map(sql.Identifier, columns))))
+            cols=sql.SQL(", ").join(map(sql.Identifier, columns)))
+        (spatial if method == "gist" else statements).append(statement)
+    failure: list[BaseException] = []
+
+    def build_spatial() -> None:
+        try:
+            with psycopg.connect(url, autocommit=True) as other:  # type: ignore[arg-type]
+                for statement in spatial:
+                    other.execute(statement)
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    worker = None
+    if url and spatial:
+        worker = threading.Thread(target=build_spatial, name="iocgis-gist")
+        worker.start()
+    else:
+        statements += spatial
+    try:
+        for statement in statements:
+            conn.execute(statement)
+    finally:
+        if worker is not None:
+            worker.join()
+    if failure:
+        raise failure[0]
     conn.execute(sql.SQL("ANALYZE {}").format(table))
 
 

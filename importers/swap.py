@@ -234,7 +234,8 @@ def prune_history(conn: psycopg.Connection, layer: LayerDef, keep: int) -> list[
 
 
 def make_live(conn: psycopg.Connection, layer: LayerDef, import_id: int, mode: str,
-              source_date: Any, keep: int, finish: dict[str, Any]) -> int:
+              source_date: Any, keep: int, finish: dict[str, Any],
+              known_facts: dict[str, Any] | None = None) -> int:
     """The one transaction that publishes a staged import. Returns the new data_version."""
     staged = staging_ident(import_id)
     history = history_name(import_id)
@@ -243,7 +244,7 @@ def make_live(conn: psycopg.Connection, layer: LayerDef, import_id: int, mode: s
         conn.execute("SELECT 1 FROM meta.layers WHERE id = %s FOR UPDATE", (layer.id,))
         if mode == "replace" and not blocks_rename(conn, layer):
             _restart_identity(conn, staged)
-            layer_facts = facts(conn, layer, staged)
+            layer_facts = known_facts or facts(conn, layer, staged)
             swap_in(conn, layer, STAGING_SCHEMA, staging_name(import_id),
                     staging_name(import_id) + "_", history)
             how = "renamed"
