@@ -226,8 +226,9 @@ async def _refuse(scope: Scope, send: Send, status: int, client: str,
                   headers: list[tuple[bytes, bytes]], message: str, hint: str,
                   context: SecurityContext) -> None:
     code = {413: "PayloadTooLarge", 429: "TooManyRequests"}.get(status, "Refused")
-    await send_json(send, status, {"code": code, "description": message, "hint": hint}, headers)
+    # Logged before the answer leaves: whoever reads the trail after the refusal finds it.
     await _audit_refusal(scope, status, client, None, message)
+    await send_json(send, status, {"code": code, "description": message, "hint": hint}, headers)
 
 
 async def _audit_refusal(scope: Scope, status: int, client: str | None, caller: Caller | None,
@@ -295,9 +296,9 @@ class Authentication:
         try:
             caller = await self._resolve(scope, client)
         except Unauthorized as exc:
+            await _audit_refusal(scope, 401, client, None, exc.message)
             await send_json(send, 401, exc.as_dict(),
                             [(b"www-authenticate", b'Bearer error="invalid_token"')])
-            await _audit_refusal(scope, 401, client, None, exc.message)
             return
         except (psycopg.Error, OSError, IocgisError) as exc:
             log.error("authentication could not reach the database: %s", exc)

@@ -124,8 +124,14 @@ def insert_sample(conn: psycopg.Connection, layer_id: str, **values: object) -> 
             continue
         codes = registry.domain_codes(field)
         if field.type == "text":
-            row[field.name] = (codes[0] if codes else "26041" if field.pattern == r"^\d{5}$"
-                               else f"mẫu-{os.getpid()}-{serial}")
+            five_digits = field.pattern == r"^\d{5}$"
+            if codes:
+                row[field.name] = codes[0]
+            elif five_digits:  # a code; unique when it is (part of) the key
+                row[field.name] = f"{90000 + serial % 10000:05d}" if field.name in layer.key \
+                    else "26041"
+            else:
+                row[field.name] = f"mẫu-{os.getpid()}-{serial}"
         elif field.type in ("integer", "bigint"):
             low = int(field.min) if field.min is not None else 1
             value = int(codes[0]) if codes else low + serial % 7
