@@ -101,3 +101,15 @@ def test_ogc_api_tiles_come_from_the_tiles_package(ogc: httpx.Client, ogc_server
     assert "Phường Trấn Biên" in names
     metadata = ogc.get("/collections/admin.communes/tiles/WebMercatorQuad/metadata")
     assert metadata.status_code == 200 and "WebMercatorQuad" in metadata.text
+
+
+def test_gdal_reads_items_in_vn2000(ogc_server) -> None:  # noqa: ANN001
+    """GDAL 3.6's OAPIF driver has no CRS option: its GeoJSON driver reads a page asked in
+    EPSG:5899 (the README's recipe), coordinates transformed by PostGIS with the official shift."""
+    crs = "http://www.opengis.net/def/crs/EPSG/0/5899"
+    listing = _ogrinfo("-al", "-q",
+                       f"GeoJSON:{ogc_server.url}/collections/emergency.incidents/items"
+                       f"?crs={crs}&incident_code=SC-001")
+    point = listing.split("POINT (", 1)[1].split(")", 1)[0]
+    x, y = (float(v) for v in point.split())
+    assert 350_000 < x < 450_000 and 1_150_000 < y < 1_300_000  # TM-3 107°45' metres
