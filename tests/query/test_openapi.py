@@ -78,3 +78,14 @@ def test_schemathesis_finds_no_server_error(query_server) -> None:  # noqa: ANN0
         check()
     assert not failures, failures[:5]
     assert len(calls) > 50 and any(status == 200 for status in calls)
+
+
+def test_the_served_openapi_carries_the_query_routes(anon: httpx.Client,
+                                                     analyst: httpx.Client) -> None:
+    public = anon.get("/openapi", params={"f": "json"})
+    assert public.status_code == 200, public.text[:300]
+    paths = public.json()["paths"]
+    assert "/query/radius" in paths and "/scenarios/planning_check" in paths
+    assert "/scenarios/flood" not in paths  # reads internal layers
+    internal = analyst.get("/openapi", params={"f": "json"}).json()["paths"]
+    assert "/scenarios/flood" in internal
