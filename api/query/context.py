@@ -55,14 +55,18 @@ class QueryContext:
                                     "commune code (e.g. 26041)")
         return require_layer(self.caller, self.registry.admin_layer(level).id, self.registry)
 
-    async def admin_unit(self, code: str, where: str = "code") -> AdminUnit:
+    async def admin_unit(self, code: str, where: str = "code", *,
+                         geometry: bool = True) -> AdminUnit:
+        """The unit with that official code (404 if none); ``geometry=False`` only checks it
+        exists and names it (the boundary of the province is large)."""
         layer = self.admin_layer_for(code, where)
         key = layer.key[0]
         label = layer.label or key
-        statement = sql.SQL("SELECT ST_AsBinary(ST_Union(geom)), min({label}) FROM {table}"
-                            " WHERE {key} = %s").format(
-            label=sql.Identifier(label), table=sql.Identifier(layer.schema_name, layer.table_name),
-            key=sql.Identifier(key))
+        shape = sql.SQL("ST_AsBinary(ST_Union(geom))" if geometry else "'\\x'::bytea")
+        statement = sql.SQL("SELECT {shape}, min({label}) FROM {table} WHERE {key} = %s"
+                            " HAVING count(*) > 0").format(
+            shape=shape, label=sql.Identifier(label),
+            table=sql.Identifier(layer.schema_name, layer.table_name), key=sql.Identifier(key))
         async with self.pool.connection() as conn:
             cur = await conn.execute(statement, (code,))
             row = await cur.fetchone()

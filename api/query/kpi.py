@@ -101,7 +101,7 @@ async def query_kpi(request: Request) -> Response:
     ctx = QueryContext.of(request)
     indicators, values = _layers(ctx)
     admin = params.text("admin") or ctx.state.settings.province_code
-    unit = await ctx.admin_unit(admin, where="admin")
+    unit = await ctx.admin_unit(admin, where="admin", geometry=False)
     period = _period(params)
     sector = _sector(ctx, params, indicators)
     statement = sql.SQL(

@@ -57,7 +57,7 @@ def describe(preset: PresetDef) -> dict[str, Any]:
         "name": preset.name, "title": preset.title.model_dump(),
         "description": preset.description.model_dump(),
         "parameters": {name: {k: v for k, v in p.model_dump().items()
-                              if v not in (None, False) or k == "required"}
+                              if (v is not None and v is not False) or k == "required"}
                        for name, p in preset.parameters.items()},
         "requires_one_of": [list(g) for g in preset.requires_one_of],
         "steps": {name: {"title": s.title.model_dump(), "layer": s.layer,
