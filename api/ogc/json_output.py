@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import importlib
 import json
-from typing import Any
 
 import pygeoapi.util
 from pygeoapi.util import json_serial
