@@ -162,11 +162,14 @@ def _selection(query: LayerQuery, bind: Binder) -> tuple[list[sql.Composable], l
         return ([sql.SQL("region r")],
                 [sql.SQL("t.geom && r.g AND ST_Intersects(r.g, t.geom)")])
     if isinstance(sel, InsideLayer):
+        # Driven from the (few) features of the other layer, each finding its matches through
+        # the queried layer's index: several times faster than probing the other layer once
+        # per row of a large layer (EXISTS).
         inner = [condition_sql(bind, "o", c) for c in sel.where]
-        extra = sql.SQL("").join(sql.SQL(" AND ") + c for c in inner)
-        return [], [sql.SQL("EXISTS (SELECT 1 FROM {table} o WHERE o.geom && t.geom"
-                            " AND ST_Intersects(o.geom, t.geom){extra})").format(
-            table=_table(sel.layer), extra=extra)]
+        where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(inner) if inner else sql.SQL("")
+        return [], [sql.SQL("t.fid IN (SELECT m.fid FROM {other} o JOIN {table} m"
+                            " ON m.geom && o.geom AND ST_Intersects(o.geom, m.geom){where})").format(
+            other=_table(sel.layer), table=_table(query.layer), where=where)]
     if isinstance(sel, FartherThan):
         dx, dy = expansion(MAX_ABS_LAT, sel.distance_m)
         inner = [condition_sql(bind, "o", c) for c in sel.where]
