@@ -13,7 +13,7 @@ from typing import Any
 
 import shapely
 from pyproj import Geod
-from shapely.geometry import mapping, shape
+from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
@@ -143,7 +143,3 @@ def parse_region(body: Any, frame: ProvinceFrame, crs_param: str | None = None) 
                            hint=("positions look like [lat, lon]; GeoJSON wants [lon, lat]"
                                  if swapped else f"keep it within {frame.describe()}"))
     return Region(geom, area, crs_text)
-
-
-def region_geojson(region: Region) -> dict[str, Any]:
-    return mapping(region.geometry)
