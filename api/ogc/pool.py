@@ -14,6 +14,7 @@ from psycopg_pool import ConnectionPool
 from iocgis.errors import DatabaseError
 
 _POOLS: dict[str, ConnectionPool] = {}
+_USERS: dict[str, int] = {}  # several apps in one process (tests) may share a database
 STATEMENT_TIMEOUT_MS = 30_000
 
 
@@ -33,6 +34,7 @@ def _configure(conn: psycopg.Connection) -> None:
 
 def open_pool(url: str, *, max_size: int = 8) -> str:
     key = pool_key(url)
+    _USERS[key] = _USERS.get(key, 0) + 1
     if key not in _POOLS:
         pool = ConnectionPool(url, min_size=1, max_size=max_size, open=False,
                               kwargs={"autocommit": True}, configure=_configure,
@@ -51,6 +53,10 @@ def get_pool(key: str) -> ConnectionPool:
 
 
 def close_pool(key: str) -> None:
+    _USERS[key] = _USERS.get(key, 1) - 1
+    if _USERS[key] > 0:
+        return
+    _USERS.pop(key, None)
     pool = _POOLS.pop(key, None)
     if pool is not None:
         pool.close()

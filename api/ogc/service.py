@@ -82,7 +82,9 @@ class OgcService:
     def open(self) -> None:
         json_output.install()
         for name in ("pygeoapi.api", "pygeoapi.api.itemtypes"):
-            logging.getLogger(name).addFilter(_NoAnsweredErrors())
+            logger = logging.getLogger(name)
+            if not any(isinstance(f, _NoAnsweredErrors) for f in logger.filters):
+                logger.addFilter(_NoAnsweredErrors())
         # its HTML rendering tries every config key as a language and warns about each one
         logging.getLogger("pygeoapi.l10n").setLevel(logging.ERROR)
         self.pool_key = open_pool(self.database_url)
@@ -91,6 +93,7 @@ class OgcService:
     def close(self) -> None:
         if self.pool_key:
             close_pool(self.pool_key)
+            self.pool_key = ""
 
     def rebuild(self) -> Generation:
         started = time.perf_counter()
