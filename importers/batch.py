@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 from pyproj import CRS
 
-BATCH_SIZE = 50_000
+BATCH_SIZE = 20_000
 
 
 @dataclass
