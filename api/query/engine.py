@@ -11,8 +11,10 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
-from iocgis.api.query.spec import LayerQuery, Nearest
-from iocgis.api.query.sql import M_PER_DEG_LAT_MIN, M_PER_DEG_LON_EQ, MAX_GROUPS, layer_statement
+from iocgis.api.query.spec import Around, AtPoint, LayerQuery, Nearest
+from iocgis.api.query.sql import (
+    M_PER_DEG_LAT_MIN, M_PER_DEG_LON_EQ, MAX_GROUPS, Statement, layer_statement,
+)
 from iocgis.errors import InvalidInput, IocgisError
 from iocgis.layers import Registry
 
@@ -35,9 +37,13 @@ async def execute(conn: psycopg.AsyncConnection, query: Any, params: Any) -> psy
             cur = await conn.execute(query, params)
         return cur
     except psycopg.errors.QueryCanceled:
-        raise QueryTimeout(f"the query ran longer than {STATEMENT_TIMEOUT_MS // 1000} s",
-                           where="query", hint="narrow it: fewer layers, a smaller area or "
-                                               "radius, a condition (where=), or limit=0") from None
+        raise _timeout() from None
+
+
+def _timeout() -> QueryTimeout:
+    return QueryTimeout(f"the query ran longer than {STATEMENT_TIMEOUT_MS // 1000} s",
+                        where="query", hint="narrow it: fewer layers, a smaller area or radius, "
+                                            "a condition (where=), or limit=0")
 
 
 @dataclass
@@ -63,6 +69,24 @@ def nearest_is_complete(sel: Nearest, candidates_asked: int, candidates: int,
     return max_distance_m <= max_planar_deg * m_per_deg
 
 
+def _complete(query: LayerQuery, statement: Statement, row: tuple[Any, ...]) -> bool:
+    if statement.nearest is None:
+        return True
+    asked = int(query.extra.get("candidates", statement.nearest.count * 3 + 10))
+    return nearest_is_complete(statement.nearest, asked, row[3], row[4], row[5])
+
+
+def _widened(query: LayerQuery) -> LayerQuery:
+    assert isinstance(query.selection, Nearest)
+    asked = int(query.extra.get("candidates", query.selection.count * 3 + 10))
+    return replace(query, extra={**query.extra, "candidates": asked * 4})
+
+
+def _result(registry: Registry, query: LayerQuery, row: tuple[Any, ...]) -> LayerResult:
+    return LayerResult(query, int(row[0]), finish_groups(registry, query, json.loads(row[1])),
+                       row[2])
+
+
 async def run_one(pool: AsyncConnectionPool, registry: Registry, query: LayerQuery, *,
                   rows: bool = False, layer_property: bool = False) -> LayerResult:
     async with pool.connection() as conn:
@@ -71,14 +95,45 @@ async def run_one(pool: AsyncConnectionPool, registry: Registry, query: LayerQue
             cur = await execute(conn, statement.query, statement.params)
             row = await cur.fetchone()
             assert row is not None
-            if statement.nearest is None:
+            if _complete(query, statement, row):
                 break
-            asked = int(query.extra.get("candidates", statement.nearest.count * 3 + 10))
-            if nearest_is_complete(statement.nearest, asked, row[3], row[4], row[5]):
-                break
-            query = replace(query, extra={**query.extra, "candidates": asked * 4})
-    groups = json.loads(row[1])
-    return LayerResult(query, int(row[0]), finish_groups(registry, query, groups), row[2])
+            query = _widened(query)
+    return _result(registry, query, row)
+
+
+async def run_pipelined(pool: AsyncConnectionPool, registry: Registry,
+                        queries: list[LayerQuery], *, rows: bool = False,
+                        layer_property: bool = False) -> list[LayerResult]:
+    """Cheap queries of several layers on one connection, in one round trip."""
+    statements = [layer_statement(q, rows=rows, layer_property=layer_property) for q in queries]
+    async with pool.connection() as conn:
+        try:
+            async with conn.pipeline(), conn.transaction():
+                await conn.execute("SET LOCAL statement_timeout = %s" % int(STATEMENT_TIMEOUT_MS))
+                cursors = [await conn.execute(st.query, st.params) for st in statements]
+        except psycopg.errors.QueryCanceled:
+            raise _timeout() from None
+        rows_out = [await cur.fetchone() for cur in cursors]
+    results = []
+    for query, statement, row in zip(queries, statements, rows_out):
+        assert row is not None
+        if _complete(query, statement, row):
+            results.append(_result(registry, query, row))
+        else:  # rare: the nearest features lie beyond the first candidates; ask again, wider
+            results.append(await run_one(pool, registry, _widened(query), rows=rows,
+                                         layer_property=layer_property))
+    return results
+
+
+# Selections that touch few rows through the index: several layers go down one connection
+# in one round trip; heavier ones run side by side on their own connections.
+CHEAP_RADIUS_M = 1000.0
+
+
+def is_cheap(query: LayerQuery) -> bool:
+    sel = query.selection
+    return isinstance(sel, (AtPoint, Nearest)) or (isinstance(sel, Around)
+                                                   and sel.radius_m <= CHEAP_RADIUS_M)
 
 
 async def run(pool: AsyncConnectionPool, registry: Registry, queries: list[LayerQuery], *,
@@ -86,6 +141,9 @@ async def run(pool: AsyncConnectionPool, registry: Registry, queries: list[Layer
     if len(queries) == 1:
         return [await run_one(pool, registry, queries[0], rows=rows,
                               layer_property=layer_property)]
+    if all(is_cheap(q) for q in queries):
+        return await run_pipelined(pool, registry, queries, rows=rows,
+                                   layer_property=layer_property)
     return list(await asyncio.gather(*(run_one(pool, registry, q, rows=rows,
                                                layer_property=layer_property)
                                        for q in queries)))
