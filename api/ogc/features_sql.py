@@ -132,6 +132,33 @@ def _qualified_order(query: ItemsQuery) -> sql.Composable:
     return sql.SQL(", ").join(keys)
 
 
+def counted_first_page_sql(layer: LayerDef, query: ItemsQuery,
+                           cap: int) -> tuple[sql.Composable, dict[str, Any]]:
+    """A first page and the exact number of matches in one scan, for results expected small.
+
+    The matches (their fid and sort keys, at most ``cap + 1``) are collected once; the count
+    and the page both come from them. Each row starts with the count; when it exceeds ``cap``
+    the page is not valid (only part of the matches was collected) and the caller falls back
+    to ``page_sql``.
+    """
+    params: dict[str, Any] = {"count_cap": cap + 1, "page_limit": query.limit + 1}
+    where = conditions(layer, query, params)
+    keys = [sql.SQL("fid")] + [sql.Identifier(name) for name, _ in query.sortby]
+    columns = [sql.SQL("t.fid")] + [sql.SQL("t.{}").format(sql.Identifier(f)) for f in query.output_fields]
+    if layer.is_spatial and not query.skip_geometry:
+        columns.append(geometry_output(query.crs, sql.SQL("t.geom")))
+    statement = sql.SQL(
+        "WITH matches AS MATERIALIZED (SELECT {keys} FROM {table}{where} LIMIT {cap}), "
+        "page AS (SELECT fid FROM matches ORDER BY {order} LIMIT {limit}) "
+        "SELECT (SELECT count(*) FROM matches), {select} FROM page JOIN {table} AS t USING (fid) "
+        "ORDER BY {t_order}"
+    ).format(keys=sql.SQL(", ").join(keys), table=table(layer), where=_where(where),
+             cap=sql.Placeholder("count_cap"), order=order_by(query),
+             limit=sql.Placeholder("page_limit"), select=sql.SQL(", ").join(columns),
+             t_order=_qualified_order(query))
+    return statement, params
+
+
 def count_sql(layer: LayerDef, query: ItemsQuery, *, cap: int | None) -> tuple[sql.Composable, dict[str, Any]]:
     """count(*) of the matches, stopping after ``cap + 1`` rows when a cap is given."""
     params: dict[str, Any] = {}

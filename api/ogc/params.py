@@ -192,10 +192,7 @@ def _names(value: str, visible: tuple[str, ...], where: str, *, allow_id: bool) 
         if not item:
             continue
         descending = item.startswith("-")
-        name = item.lstrip("+-").strip()
-        if name.endswith((" desc", " DESC", ":D", ":A")):  # tolerate ":D" style sort suffixes
-            descending = name.endswith((" desc", " DESC", ":D"))
-            name = name.rsplit(" ", 1)[0].rsplit(":", 1)[0]
+        name = item[1:].strip() if item[0] in "+-" else item
         if name not in visible and not (allow_id and name == "id"):
             raise _bad(f"unknown property {name[:60]!r} in {where}", where,
                        "known properties: " + ", ".join(visible))

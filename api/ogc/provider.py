@@ -42,7 +42,8 @@ JSON_TYPES: dict[str, dict[str, str]] = {
 
 
 @lru_cache(maxsize=1)
-def _storage_crs() -> Any:
+def storage_crs_84() -> Any:
+    """pygeoapi's CRS object for the storage CRS, built once (not on every request)."""
     return get_crs(CRS84_URI)
 
 
@@ -100,7 +101,7 @@ class LayerProvider(BaseProvider):
         self.file_types: list[str] = []
         self.include_extra_query_parameters = False
         self.filename = None
-        self.storage_crs = _storage_crs()
+        self.storage_crs = storage_crs_84()
         self.axes: list = []
         self.crs = None
         self.num_bands = None
@@ -135,46 +136,54 @@ class LayerProvider(BaseProvider):
             return self._page(conn, query)
 
     def _page(self, conn: psycopg.Connection, query: ItemsQuery) -> dict[str, Any]:
+        """One page; on a first page also numberMatched (exact) or numberMatchedEstimate.
+
+        Counting never reads a large result: the planner's estimate (EXPLAIN, nothing read)
+        decides. An expected small result is paged and counted in one scan (exact when at most
+        ``EXACT_COUNT_CAP`` rows match); a large one states the estimate. Later pages (cursor or
+        offset) carry no count.
+        """
         result: dict[str, Any] = {"type": "FeatureCollection", "features": []}
-        first_page = query.offset == 0 and query.cursor is None
         if query.hits:
             statement, params = features_sql.count_sql(self.layer, query, cap=None)
             result["numberMatched"] = run_query(conn, statement, params)[0][0]
             result["numberReturned"] = 0
             return result
-        statement, params = features_sql.page_sql(self.layer, query)
-        rows = run_query(conn, statement, params)
+        counts: dict[str, int] = {}
+        rows: list[tuple] | None = None
+        if query.offset == 0 and query.cursor is None:
+            estimate = self._estimate(conn, query)
+            cap = features_sql.EXACT_COUNT_CAP
+            if estimate <= cap:
+                statement, params = features_sql.counted_first_page_sql(self.layer, query, cap)
+                counted = run_query(conn, statement, params)
+                matched = counted[0][0] if counted else 0
+                if matched <= cap:
+                    rows, counts = [row[1:] for row in counted], {"numberMatched": matched}
+            if rows is None:
+                counts = {"numberMatchedEstimate": estimate}
+        if rows is None:
+            statement, params = features_sql.page_sql(self.layer, query)
+            rows = run_query(conn, statement, params)
         has_next = len(rows) > query.limit
         rows = rows[:query.limit]
+        if "numberMatchedEstimate" in counts:
+            if has_next:
+                counts["numberMatchedEstimate"] = max(counts["numberMatchedEstimate"], len(rows) + 1)
+            else:  # the whole result is on this page: its size is the exact count
+                counts = {"numberMatched": len(rows)}
         fields = query.output_fields
         geometry = self.layer.is_spatial and not query.skip_geometry
         result["features"] = [self._feature(row, fields, geometry) for row in rows]
         result["numberReturned"] = len(rows)
-        if first_page:
-            result.update(self._count(conn, query, len(rows), has_next))
+        result.update(counts)
         result["links"] = self._links(query, rows, has_next)
         return result
 
-    def _count(self, conn: psycopg.Connection, query: ItemsQuery, returned: int,
-               has_next: bool) -> dict[str, int]:
-        """numberMatched when it is exact and cheap; numberMatchedEstimate otherwise.
-
-        A one-page result counts itself. Otherwise the planner's estimate (no rows read)
-        decides: a small expected result is counted exactly (stopping at the cap), a large one
-        is reported as an estimate, so a first page over a million rows never counts them.
-        """
-        if not has_next:
-            return {"numberMatched": returned}
+    def _estimate(self, conn: psycopg.Connection, query: ItemsQuery) -> int:
         statement, params = features_sql.estimate_sql(self.layer, query)
         plan = run_query(conn, statement, params)[0][0]
-        estimate = int(plan[0]["Plan"]["Plan Rows"]) if plan else 0
-        cap = features_sql.EXACT_COUNT_CAP
-        if estimate <= cap:
-            statement, params = features_sql.count_sql(self.layer, query, cap=cap)
-            matched = run_query(conn, statement, params)[0][0]
-            if matched <= cap:
-                return {"numberMatched": matched}
-        return {"numberMatchedEstimate": max(estimate, returned + 1)}
+        return int(plan[0]["Plan"]["Plan Rows"]) if plan else 0
 
     def _links(self, query: ItemsQuery, rows: list[tuple], has_next: bool) -> list[dict[str, str]]:
         links = []

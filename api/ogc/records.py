@@ -16,7 +16,7 @@ from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
 from iocgis.access import can_see, current_caller, visible_fields
 from iocgis.api.ogc.context import BASE_URL_TOKEN
 from iocgis.api.ogc.pool import get_pool
-from iocgis.api.ogc.provider import JSON_TYPES, _storage_crs, run_query
+from iocgis.api.ogc.provider import JSON_TYPES, storage_crs_84, run_query
 from iocgis.layers import LayerDef, get_registry
 
 RECORD_FIELDS: dict[str, dict[str, Any]] = {
@@ -136,7 +136,7 @@ class CatalogProvider(BaseProvider):
         self.file_types: list[str] = []
         self.include_extra_query_parameters = False
         self.filename = None
-        self.storage_crs = _storage_crs()
+        self.storage_crs = storage_crs_84()
         self.axes: list = []
         self.crs = None
         self.num_bands = None

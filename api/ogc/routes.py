@@ -31,9 +31,7 @@ from starlette.staticfiles import StaticFiles
 from iocgis.access import current_caller, require_layer, visible_fields
 from iocgis.api.ogc.config import CATALOG_ID
 from iocgis.api.ogc.context import BASE_URL_TOKEN, CURRENT_REQUEST, OgcRequest
-from iocgis.api.ogc.params import (
-    ITEM_PARAMETERS, MAX_BODY_BYTES, check_names, parse_item_query, parse_items_query,
-)
+from iocgis.api.ogc.params import MAX_BODY_BYTES, check_names, parse_item_query, parse_items_query
 from iocgis.api.ogc.service import OgcService
 from iocgis.errors import PayloadTooLarge
 
@@ -291,5 +289,3 @@ def routes() -> list[BaseRoute]:
         Mount("/static", StaticFiles(directory=static), name="pygeoapi-static"),
     ]
 
-
-__all__ = ["routes", "ITEM_PARAMETERS"]
