@@ -154,10 +154,6 @@ class Importer:
 
     # -- the run ---------------------------------------------------------------------------
     def run(self) -> ImportReport:
-        if not self.layer.is_spatial:
-            raise InvalidInput(f"layer {self.layer.id} has no geometry; the importer loads "
-                               "spatial layers", where=self.layer.id,
-                               hint="load tables without geometry with SQL COPY")
         if self.options.mode == "upsert" and not self.layer.key:
             raise InvalidInput(f"layer {self.layer.id} has no key, so it cannot be upserted",
                                where="--mode", hint="use --mode replace or --mode append")
@@ -211,9 +207,11 @@ class Importer:
             raise ImportFailed(f"{dataset.name} holds no features", where=dataset.name,
                                hint="check that you exported the right layer; the live layer "
                                     "is unchanged")
-        src = georef.source_crs(info.crs, options.crs, dataset.name, dataset.format)
-        report.source_crs = georef.describe(src)
-        area = reference_area(conn, self.registry, layer, self.settings, report)
+        src = area = None
+        if layer.is_spatial:  # a table without geometry (observations, indicators) needs no CRS
+            src = georef.source_crs(info.crs, options.crs, dataset.name, dataset.format)
+            report.source_crs = georef.describe(src)
+            area = reference_area(conn, self.registry, layer, self.settings, report)
         reserved = set(getattr(reader, "reserved_columns", set()))
         plan = mappingmod.plan(info.fields, layer, mapping, reserved)
         if plan.extras:
@@ -236,9 +234,9 @@ class Importer:
         failure: BaseException | None = None
         try:
             for batch in reader.batches(BATCH_SIZE):
-                if first:
+                if first and src is not None and area is not None:
                     georef.check_placement(batch.geoms, src, area, dataset.name, options.swap_xy)
-                    first = False
+                first = False
                 self._batch(batch, src, area, plan, codes, writer, info.feature_word)
                 self.progress({"phase": "loading", "done": report.rows_in, "total": info.count})
         except BaseException as exc:
@@ -317,14 +315,12 @@ class Importer:
         return (f"{report.rows_rejected} of {report.rows_in} {word}s of {dataset.name} were "
                 f"rejected: {details}")
 
-    def _batch(self, batch: FeatureBatch, src: Any, area: georef.ReferenceArea,
+    def _batch(self, batch: FeatureBatch, src: Any, area: georef.ReferenceArea | None,
                plan: mappingmod.FieldPlan, codes: dict[str, tuple[str, ...] | None],
                writer: staging.StagingWriter, word: str) -> None:
         report, layer = self.report, self.layer
         n = len(batch)
         report.rows_in += n
-        with np.errstate(all="ignore"):
-            geoms = georef.to_wgs84(batch.geoms, src, self.options.swap_xy)
         known_bad = np.zeros(n, dtype=bool)
         for rule, severity, message, mask, field_name, example in batch.problems:
             report.note(rule, severity, "đúng", message, batch.fids[mask], field_name,  # type: ignore[arg-type]
@@ -333,8 +329,13 @@ class Importer:
                 known_bad |= mask
         for rule, message in batch.notes:
             report.note(rule, "fix", "đúng", message, count=n)
-        geoms, rejected, fixed = clean(geoms, layer.geometry or "Point", batch.fids, report,
-                                       area, word, known_bad)
+        if layer.geometry is not None:
+            with np.errstate(all="ignore"):
+                geoms = georef.to_wgs84(batch.geoms, src, self.options.swap_xy)
+            geoms, rejected, fixed = clean(geoms, layer.geometry, batch.fids, report, area, word,
+                                           known_bad)
+        else:
+            geoms, rejected, fixed = None, known_bad.copy(), np.zeros(n, dtype=bool)
         values: dict[str, pa.Array] = {}
         for field in layer.fields:
             source = plan.sources.get(field.name)
@@ -355,7 +356,7 @@ class Importer:
             values = {k: v.filter(mask) for k, v in values.items()}
             batch = FeatureBatch(batch.fids[keep], batch.geoms[keep],
                                  {k: v.filter(mask) for k, v in batch.columns.items()})
-            geoms = geoms[keep]
+            geoms = geoms[keep] if geoms is not None else None
         extras = _extras(batch, plan.extras)
         writer.write(batch.fids, values, extras, geoms, self.options.source_date)
 

@@ -64,12 +64,16 @@ class TableReader:
                                    f"columns.{key})", where=self.shown,
                                    hint=f"its columns: {', '.join(headers[:30])}")
         self.kind: str
+        if not layer.is_spatial:  # coordinate-like columns are plain fields then
+            cols = {}
         lon = cols.get("lon") or (None if "x" in cols else _find(headers, LON_NAMES))
         lat = cols.get("lat") or (None if "y" in cols else _find(headers, LAT_NAMES))
         x = cols.get("x") or _find(headers, X_NAMES)
         y = cols.get("y") or _find(headers, Y_NAMES)
         wkt = cols.get("wkt") or _find(headers, WKT_NAMES)
         crs: CRS | None = None
+        if not layer.is_spatial:
+            lon = lat = x = y = wkt = None
         if lon and lat:
             self.kind, self.coord_cols = "lonlat", (lon, lat)
             crs = CRS.from_epsg(4326)  # the column names say GPS longitude/latitude
@@ -77,6 +81,8 @@ class TableReader:
             self.kind, self.coord_cols = "xy", (x, y)
         elif wkt:
             self.kind, self.coord_cols = "wkt", (wkt,)
+        elif not layer.is_spatial:
+            self.kind, self.coord_cols = "none", ()
         else:
             raise InvalidInput(f"{self.shown} has no coordinate columns", where=self.shown,
                                hint="name them lon/lat (or kinh_do/vi_do), x/y for VN-2000, or "
@@ -187,6 +193,8 @@ class TableReader:
         return np.asarray(numbers.to_numpy(zero_copy_only=False), float)
 
     def _geometries(self, columns: dict[str, pa.Array], fids: np.ndarray) -> np.ndarray:
+        if self.kind == "none":
+            return np.full(len(fids), None, dtype=object)
         if self.kind == "wkt":
             text = columns[self.coord_cols[0]].cast(pa.string()).to_numpy(zero_copy_only=False)
             return shapely.from_wkt(text, on_invalid="ignore")

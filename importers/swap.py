@@ -106,7 +106,9 @@ def dependents(conn: psycopg.Connection, oid: str, live: sql.Composable) -> list
 
 
 def _rename_objects(conn: psycopg.Connection, schema: str, objects: dict[str, list[str]],
-                    old_prefix: str, new_prefix: str) -> None:
+                    old_prefix: str, new_prefix: str, sequence_name: str | None = None) -> None:
+    """Rename a table's indexes (prefix swapped) and its identity sequence (to
+    ``sequence_name`` when given: the live table's is always ``<table>_fid_seq``)."""
     def new(name: str) -> str:
         base = name[len(old_prefix):] if old_prefix and name.startswith(old_prefix) else name
         return new_prefix + base
@@ -118,8 +120,10 @@ def _rename_objects(conn: psycopg.Connection, schema: str, objects: dict[str, li
         conn.execute(sql.SQL("ALTER INDEX {} RENAME TO {}").format(
             sql.Identifier(schema, name), sql.Identifier(new(name))))
     for seq in objects["sequences"]:
-        conn.execute(sql.SQL("ALTER SEQUENCE {} RENAME TO {}").format(
-            sql.Identifier(schema, seq), sql.Identifier(new(seq))))
+        target = sequence_name or new(seq)
+        if target != seq:
+            conn.execute(sql.SQL("ALTER SEQUENCE {} RENAME TO {}").format(
+                sql.Identifier(schema, seq), sql.Identifier(target)))
 
 
 def _rename_pkey(conn: psycopg.Connection, table: sql.Composable, objects: dict[str, list[str]],
@@ -166,7 +170,7 @@ def swap_in(conn: psycopg.Connection, layer: LayerDef, incoming_schema: str, inc
         sql.Identifier(incoming_schema, incoming), sql.Identifier(schema)))
     conn.execute(sql.SQL("ALTER TABLE {} RENAME TO {}").format(
         sql.Identifier(schema, incoming), sql.Identifier(table)))
-    _rename_objects(conn, schema, new, incoming_prefix, "")
+    _rename_objects(conn, schema, new, incoming_prefix, "", sequence_name=f"{table}_fid_seq")
     _rename_pkey(conn, live, new, incoming_prefix, "")
     _copy_grants(conn, old["oid"][0], live)
     for statement in reattach:

@@ -54,6 +54,8 @@ def test_geopackage_loads_with_report_catalog_and_extra(run, imp_conn, tmp_path:
     assert str(catalog[3]) == "2025-07-01" and catalog[4]
     # the swapped-in table has the registry's shape: autogenerate finds nothing to change
     assert migrate.pending_changes(run.url) == []
+    assert imp_conn.execute("SELECT pg_get_serial_sequence('base.places', 'fid')").fetchone()[0] \
+        == "base.places_fid_seq"
 
 
 def test_zipped_shapefile_with_cpg(run, imp_conn, tmp_path: Path) -> None:
@@ -263,6 +265,28 @@ def test_geotiff_becomes_a_cog_in_the_raster_catalog(run, imp_conn, tmp_path: Pa
     status = imp_conn.execute("SELECT status FROM meta.imports WHERE id = %s",
                               (report.import_id,)).fetchone()[0]
     assert status == "loaded"
+
+
+def test_tables_without_geometry_and_sequences_per_layer(run, imp_conn, tmp_path: Path) -> None:
+    """Observations and indicators have no geometry; two layers of one schema each keep their
+    own identity sequence through repeated swaps."""
+    stations = tmp_path / "tram.csv"
+    stations.write_text("station_code,name,kind,lon,lat\nTV-1,Trạm Biên Hòa,muc_nuoc_song,106.82,10.94\n",
+                        encoding="utf-8")
+    observations = tmp_path / "quan_trac.csv"
+    observations.write_text("station_code,parameter,observed_at,value,unit\n"
+                            "TV-1,water_level,2025-10-31T01:00:00+07:00,0.53,m\n"
+                            "TV-1,water_level,31/10/2025 02:00,0.61,m\n", encoding="utf-8")
+    for _ in range(2):
+        run(stations, "iot.stations")
+        report = run(observations, "iot.observations")
+    assert report.rows_loaded == 2 and report.source_crs is None
+    rows = imp_conn.execute("SELECT observed_at, value FROM iot.observations ORDER BY 1").fetchall()
+    assert [r[0].isoformat() for r in rows] == ["2025-10-30T18:00:00+00:00",
+                                                "2025-10-30T19:00:00+00:00"]
+    seqs = [imp_conn.execute("SELECT pg_get_serial_sequence(%s, 'fid')", (t,)).fetchone()[0]
+            for t in ("iot.stations", "iot.observations")]
+    assert seqs == ["iot.stations_fid_seq", "iot.observations_fid_seq"]
 
 
 def test_dry_run_reports_without_changing_and_json_is_real_utf8(run, state,
