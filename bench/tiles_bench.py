@@ -421,6 +421,16 @@ def main() -> None:
         store("iocgis cached", *per_band(
             lambda ts, c: drive(our_path, ts, c, "127.0.0.1", server.port, 60,
                                 rounds=3 if c == 1 else 2, headers=auth)))
+
+        # The same cached path without authentication: the public base map, anonymously
+        # (an API key costs a database lookup per request in the security middleware).
+        def basemap_path(tile: TileAddress) -> str:
+            return f"/tiles/basemap/{tile.z}/{tile.x}/{tile.y}.mvt"
+
+        asyncio.run(drive(basemap_path, tiles, 4, "127.0.0.1", server.port, 60))  # warm-up
+        store("iocgis cached, anonymous basemap", *per_band(
+            lambda ts, c: drive(basemap_path, ts, c, "127.0.0.1", server.port, 60,
+                                rounds=3 if c == 1 else 2)))
     finally:
         server.stop()
 
@@ -469,7 +479,7 @@ def report(band_results: dict[str, dict[str, tuple[Run, Run]]], n_tiles: int,
     ca_seq, ca_conc = main_band["iocgis cached"]
     tipg_seq, tipg_conc = main_band["TiPG"]
     all_ours = [r for b in band_results.values() for name, pair in b.items()
-                if name.startswith("iocgis") for r in pair]
+                if name.startswith("iocgis") for r in pair]  # (sizes of every tile we served)
     biggest = max((max(r.sizes) for r in all_ours if r.sizes), default=0)
     errors_16 = sum(pair[1].errors + pair[1].timeouts for b in band_results.values()
                     for name, pair in b.items() if name.startswith("iocgis"))
@@ -487,10 +497,13 @@ def report(band_results: dict[str, dict[str, tuple[Run, Run]]], n_tiles: int,
     for name, value, goal in checks:
         verdict = "meets" if value >= goal else f"misses by {(1 - value / goal) * 100:.0f} %"
         lines.append(f"- {name}: **{value:.2f}×** (goal ≥ {goal}×: {verdict})")
-    cached_best = max(ca_conc.rate, ca_seq.rate)
-    lines.append(f"- cached: **{cached_best:.0f} tiles/s** (goal ≥ {GOAL_CACHED:.0f}: "
-                 + ("meets" if cached_best >= GOAL_CACHED else
-                    f"misses by {(1 - cached_best / GOAL_CACHED) * 100:.0f} %") + ")")
+    for label, pair in (("cached, viewer's API key", (ca_seq, ca_conc)),
+                        ("cached, anonymous (public base map)",
+                         main_band.get("iocgis cached, anonymous basemap", (ca_seq, ca_conc)))):
+        best = max(pair[0].rate, pair[1].rate)
+        lines.append(f"- {label}: **{best:.0f} tiles/s** (goal ≥ {GOAL_CACHED:.0f}: "
+                     + ("meets" if best >= GOAL_CACHED else
+                        f"misses by {(1 - best / GOAL_CACHED) * 100:.0f} %") + ")")
     lines.append(f"- largest tile served: {biggest / 1000:.1f} KB (budget {BUDGET // 1000} KB: "
                  + ("none over" if biggest <= BUDGET else "OVER") + ")")
     lines.append(f"- errors of our endpoint at {CONCURRENCY} concurrent clients: {errors_16}")
@@ -499,7 +512,8 @@ def report(band_results: dict[str, dict[str, tuple[Run, Run]]], n_tiles: int,
     sections = []
     for band, targets in band_results.items():
         for mode, index in (("sequential", 0), (f"{CONCURRENCY} concurrent clients", 1)):
-            rows = [pair[index].row(name) for name, pair in targets.items()]
+            rows = [pair[index].row(name) for name, pair in targets.items()
+                    if not (band == "z6-z12" and name == "raw SQL floor")]  # no SQL: not drawn
             sections.append(f"**{band}, {mode}**\n\n{table(rows)}")
     load = os.getloadavg()[0]
     markdown = "\n\n".join([
@@ -511,6 +525,9 @@ def report(band_results: dict[str, dict[str, tuple[Run, Run]]], n_tiles: int,
         f"Load average when the run ended: {load:.1f} on {os.cpu_count()} cores "
         "(other work on the machine slows every target alike).",
         "Goals (z13-z16, where every target draws the parcels):\n\n" + "\n".join(lines),
+        "pygeoapi's errors are tiles stopped at the time limit: its provider transforms every "
+        "row with a text CRS ('EPSG:3857'), and PostgreSQL's statement_timeout cancels the tile "
+        "(pygeoapi answers HTTP 500).",
         "Below z13 the registry does not draw parcels: our endpoint answers 204 at once, TiPG "
         "renders up to 10,000 parcels per tile; that band is shown for completeness and is not "
         "in the ratios.",

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
@@ -68,8 +69,9 @@ async def style(request: Request) -> Response:
 
 
 async def glyphs(request: Request) -> Response:
-    try:
-        data = glyph_range(request.path_params["fontstack"], request.path_params["range"])
+    try:  # in a worker thread: the first request on a fresh machine may build the glyphs
+        data = await run_in_threadpool(glyph_range, request.path_params["fontstack"],
+                                       request.path_params["range"])
     except ConfigError as exc:  # glyphs not built and cannot be: say how to fix it
         raise NotFound(exc.message, where=exc.where, hint=exc.hint) from exc
     return Response(data, media_type="application/x-protobuf",

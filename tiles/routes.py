@@ -50,13 +50,16 @@ async def tile(request: Request) -> Response:
     max_age = _renderer(request).tile_settings.max_age_s
     # A tile for a signed-in caller may hold non-public layers: shared caches must not keep it.
     scope = "public" if visibility_of(caller) == "public" else "private"
+    gzipped = "gzip" in request.headers.get("accept-encoding", "")
+    # Each content coding is its own representation, with its own strong validator.
+    etag = rendered.etag if gzipped or rendered.empty else rendered.etag[:-1] + '-identity"'
     headers = {"Cache-Control": f"{scope}, max-age={max_age}", "Vary": "Accept-Encoding",
-               "ETag": rendered.etag}
-    if _etag_matches(request, rendered.etag):
+               "ETag": etag}
+    if _etag_matches(request, etag):
         return Response(status_code=304, headers=headers)
     if rendered.empty:
         return Response(status_code=204, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
+    if gzipped:
         headers["Content-Encoding"] = "gzip"
         return Response(rendered.gzipped, media_type=MVT_TYPE, headers=headers)
     return Response(gzip.decompress(rendered.gzipped), media_type=MVT_TYPE, headers=headers)

@@ -47,6 +47,9 @@ def test_identity_encoding_when_gzip_is_not_accepted(tiles_server) -> None:  # n
         response = c.get(tile_path("basemap", 12))
     assert response.status_code == 200 and "content-encoding" not in response.headers
     assert "admin.communes" in mapbox_vector_tile.decode(response.content)
+    with httpx.Client(base_url=tiles_server.url) as c:  # the gzip representation: its own ETag
+        gzipped = c.get(tile_path("basemap", 12), headers={"Accept-Encoding": "gzip"})
+    assert gzipped.headers["etag"] != response.headers["etag"]
 
 
 def test_an_empty_tile_is_204(tiles_http: httpx.Client) -> None:
