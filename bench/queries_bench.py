@@ -297,10 +297,14 @@ def main() -> None:
     key = asyncio.run(_api_key(url))
     server = Server(url)
     rows, lines = [], []
+    floor = Timing([0.0])
     try:
         headers = {"X-API-Key": key}
         with httpx.Client(base_url=server.url, headers=headers, timeout=120) as client, \
                 psycopg.connect(url, autocommit=True) as raw_conn:
+            floor = sequential(lambda: client.get("/health"), args.repeat)
+            print(f"HTTP + authentication floor (/health with the API key): p50 "
+                  f"{floor.median * 1e3:.1f} ms", flush=True)
             for case in cases:
                 status = _http_call(client, case)
                 if status != 200:
@@ -356,7 +360,10 @@ def main() -> None:
         f"{CONCURRENCY} concurrent clients × {args.per_client} calls. \"Same SQL\" runs the "
         "statements the endpoint runs (built by the same code) through psycopg 3 on a warm "
         "connection, one layer after the other; the endpoint answers layers side by side. "
-        "Ours: one uvicorn worker, an analyst's API key (authentication included).", "",
+        "Ours: one uvicorn worker, an analyst's API key (authentication included); the floor "
+        f"of that stack, `/health` with the key, is {floor.median * 1e3:.1f} ms p50. "
+        f"Load average when the run ended: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores "
+        "(other work shares the machine; compare ratios, not absolute times).", "",
         *table])
     if not args.no_write:
         write_results_section("queries", markdown)
