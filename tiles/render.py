@@ -233,7 +233,13 @@ class TileRenderer:
             return RenderedTile(key, data, from_cache=True)
         waiting = self._inflight.get(key)
         if waiting is not None:
-            return await asyncio.shield(waiting)
+            try:
+                return await asyncio.shield(waiting)
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if not waiting.cancelled() or (current is not None and current.cancelling()):
+                    raise  # this request itself was cancelled
+                return await self.tile(name, tile, caller)  # the first asker went away: render
         future: asyncio.Future[RenderedTile] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
@@ -243,7 +249,10 @@ class TileRenderer:
             rendered = RenderedTile(key, gz, from_cache=False)
             future.set_result(rendered)
             return rendered
-        except BaseException as exc:
+        except asyncio.CancelledError:  # the client went away: waiters render it themselves
+            future.cancel()
+            raise
+        except Exception as exc:
             future.set_exception(exc)
             future.exception()  # retrieved: no "never retrieved" warning when nobody waits
             raise

@@ -123,3 +123,23 @@ def test_a_redis_outage_costs_cache_hits_not_tiles(make_renderer) -> None:
     r = make_renderer(redis_url=f"redis://127.0.0.1:{_free_port()}/0", memory_cache_mb=0)
     rendered = r.tile("planning", *at(13))  # nobody listens on that port
     assert not rendered.empty and not rendered.from_cache
+
+
+def test_waiters_still_get_the_tile_when_the_first_asker_goes_away(make_renderer) -> None:
+    r = make_renderer(cache="none")
+    tile = TileAddress(*at(13))
+
+    async def scenario():  # noqa: ANN202
+        first = asyncio.create_task(r.renderer.tile("planning", tile, ANONYMOUS))
+        while not r.renderer._inflight:
+            await asyncio.sleep(0.001)
+        others = [asyncio.create_task(r.renderer.tile("planning", tile, ANONYMOUS))
+                  for _ in range(3)]
+        await asyncio.sleep(0.001)
+        first.cancel()
+        results = await asyncio.gather(*others)
+        return first, results
+
+    first, results = r.run(scenario())
+    assert first.cancelled()
+    assert all(not res.empty for res in results) and len({res.gzipped for res in results}) == 1
