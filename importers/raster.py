@@ -9,7 +9,6 @@ TOWGS84 shift (GeoTIFF's GeogTOWGS84GeoKey), so any GDAL reader transforms it th
 
 from __future__ import annotations
 
-import json
 import re
 import tempfile
 from collections.abc import Callable

@@ -134,7 +134,7 @@ class DxfReader:
             text_idx, poly_idx = tree.query(points, predicate="within")
             areas = shapely.area(geoms)
             best: dict[int, int] = {}
-            for t, p in zip(text_idx, poly_idx):  # the smallest polygon around the text wins
+            for t, p in zip(text_idx, poly_idx, strict=True):  # the smallest polygon around the text wins
                 if t not in best or areas[p] < areas[best[t]]:
                     best[int(t)] = int(p)
             for field in dict.fromkeys(self.mapping.texts.values()):

@@ -113,7 +113,7 @@ class VectorReader:
                         ordinal += n
                         columns: dict[str, pa.Array] = {}
                         wkb = None
-                        for name, column in zip(record_batch.schema.names, record_batch.columns):
+                        for name, column in zip(record_batch.schema.names, record_batch.columns, strict=True):
                             if name == geom_name:
                                 wkb = column
                             else:

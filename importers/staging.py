@@ -108,7 +108,7 @@ class StagingWriter:
             joined = pc.binary_join_element_wise(*parts, "\x1f") if len(parts) > 1 else parts[0]
             self._key_hashes.append(np.fromiter(
                 (hash(v) for v in joined.to_pylist() if v is not None), np.int64))
-        self._copy.write(copy_binary.encode(list(zip(columns, self.types))))
+        self._copy.write(copy_binary.encode(list(zip(columns, self.types, strict=True))))
         self.rows += n
 
     @staticmethod

@@ -210,7 +210,7 @@ def test_views_grants_and_row_security_follow_the_swap(run, imp_conn, tmp_path: 
         assert imp_conn.execute("SELECT count(*) FROM pg_policy WHERE polrelid = "
                                 "'land.parcels'::regclass").fetchone()[0] == 1
         # history tables can still be pruned: nothing hangs on them
-        for i in range(4):
+        for _ in range(4):
             run(write_vector(tmp_path / "two.gpkg", geoms, fields), "land.parcels",
                 keep_versions=1)
     finally:

@@ -308,3 +308,22 @@ def test_rejects_within_the_tolerance_load_the_rest(run, state, baseline, imp_co
     assert any(f["rule"] == "code.domain" and f["feature_ids"] == [5]
                for f in stored[2]["findings"])
 
+
+
+def test_duplicate_keys_and_geometries_in_a_replace(run, state, baseline, tmp_path: Path) -> None:
+    geoms, fields = parcels(4, start=20)
+    fields["parcel_no"][3] = 21  # repeats feature 2's key
+    geoms[2] = geoms[0]  # feature 3 has feature 1's geometry (a warning only)
+    path = write_vector(tmp_path / "lap.gpkg", geoms, fields)
+    with pytest.raises(ImportFailed) as err:
+        run(path, "land.parcels")
+    assert "key (commune_code, sheet_no, parcel_no) repeats an earlier feature" in str(err.value)
+    assert "feature 4" in str(err.value)
+    _untouched(state, baseline)
+    report = run(path, "land.parcels", max_rejected=0.5)
+    assert (report.rows_loaded, report.rows_rejected) == (3, 1)
+    found = {f.rule: f for f in report.findings}
+    assert found["key.duplicate"].feature_ids == [4]
+    assert found["key.duplicate"].example == "feature 4 repeats feature 2"
+    assert found["geometry.duplicate"].severity == "warn"
+    assert found["geometry.duplicate"].feature_ids == [3]
