@@ -158,3 +158,18 @@ def insert_sample(conn: psycopg.Connection, layer_id: str, **values: object) -> 
 
 
 _SAMPLE_COUNTER = iter(range(1000, 10**9))
+
+
+def set_status(db_url: str, name: str, status: str) -> None:
+    """What `iocgis accounts lock|unlock|revoke NAME` does, without a process start: the
+    account's state, then its database login (tests of the CLI itself call the command)."""
+    from iocgis.security import dbroles
+    from iocgis.security.settings import SecuritySettings
+
+    async def change() -> None:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            await accounts.set_status(conn, accounts.Actor("test"), name, status, "test")
+
+    run_async(change())
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        dbroles.sync_logins(conn, SecuritySettings(), only=name)

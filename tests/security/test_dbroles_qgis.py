@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
@@ -16,9 +15,8 @@ import pytest
 
 from iocgis.layers import get_registry
 from iocgis.security import dbroles, qgis
-from iocgis.security.settings import SecuritySettings
 from iocgis.styles import qml_for
-from security_helpers import ROOT, cli, insert_sample
+from security_helpers import ROOT, cli, insert_sample, set_status
 
 SYSTEM_PYTHON = "/usr/bin/python3"
 
@@ -116,12 +114,12 @@ def test_lock_closes_the_database_login_at_once(logins, db_url) -> None:  # noqa
     account, viewer = logins["viewer"]
     held = psycopg.connect(viewer, autocommit=True)
     assert held.execute("SELECT 1").fetchone() == (1,)
-    assert cli(db_url, "accounts", "lock", account.name).returncode == 0
+    set_status(db_url, account.name, "locked")
     with pytest.raises(psycopg.OperationalError):
         held.execute("SELECT 1")  # the open connection was ended
     with pytest.raises(psycopg.OperationalError, match="not permitted to log in"):
         psycopg.connect(viewer)
-    assert cli(db_url, "accounts", "unlock", account.name).returncode == 0
+    set_status(db_url, account.name, "active")
     assert _try(viewer, "SELECT 1") == [(1,)]
 
 
@@ -168,13 +166,14 @@ def _renderer_type(layer_id: str) -> str:
     return ET.fromstring(qml_for(layer_id).encode()).find("renderer-v2").get("type")
 
 
-def test_headless_qgis_as_viewer(logins, synced, db_url, tmp_path) -> None:  # noqa: ANN001
+def test_headless_qgis_as_viewer(logins, synced, db_url, settings, tmp_path) -> None:  # noqa: ANN001
     missing = _system_qgis()
     if missing:
         pytest.skip(f"headless QGIS test not run: {missing}. Install it with "
                     "`apt-get install python3-qgis qgis-providers` (or IOCGIS_WITH_QGIS=1 "
                     "./iocgis.sh test) and run tests/security/test_dbroles_qgis.py")
-    assert cli(db_url, "db", "qgis", "publish").returncode == 0
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        qgis.publish(conn, get_registry(), settings.security)
     _, viewer_url = logins["viewer"]
     parts = urlsplit(viewer_url)
     service = tmp_path / "pg_service.conf"
@@ -215,4 +214,3 @@ def test_headless_qgis_as_viewer(logins, synced, db_url, tmp_path) -> None:  # n
     assert masked["valid"] and masked["renderer"] == _renderer_type("land.parcels")
     assert not substations["valid"]  # restricted: no grant at all
     assert communes["valid"] and communes["renderer"] == _renderer_type("admin.communes")
-    assert shutil.which(SYSTEM_PYTHON) or True

@@ -162,7 +162,8 @@ def test_role_path_matrix(live_server, role_headers, role_accounts, sample_fids,
                     got = response.status_code
                     checked += 1
                     if got >= 500:
-                        failures.append(f"{role:11} {method} {url}: {got} (server error)")
+                        failures.append(f"{role:11} {method} {url}: {got} (server error) "
+                                        f"{response.text[:300]}")
                     elif rule.kind == "auth":
                         pass  # 400/401 without credentials: only a 5xx is wrong here
                     elif want == "allow":
@@ -194,7 +195,7 @@ def test_path_tricks_do_not_reach_hidden_layers_or_personal_fields(
         live_server, role_headers, sample_fids, path) -> None:  # noqa: ANN001
     for role in ("anonymous", "viewer", "analyst"):
         response = httpx.get(live_server.url + path, headers=role_headers[role], timeout=60)
-        assert response.status_code < 500, (role, path, response.status_code)
+        assert response.status_code < 500, (role, path, response.status_code, response.text[:300])
         body = response.text
         assert "Nguyễn" not in body and "holder_name\":\"" not in body.replace(" ", ""), (role, path)
         if "substations" in str(response.url):  # ("..": the client asks for land.parcels)
