@@ -65,6 +65,7 @@ def clean(geoms: np.ndarray, target: str, fids: np.ndarray, report: ImportReport
     """Returns (geometries ready to load, rejected rows, fixed rows). ``rejected`` holds rows
     the reader already rejected (and explained)."""
     n = len(geoms)
+    geoms = geoms.copy()  # references only; repairs and promotions replace elements
     rejected = np.zeros(n, dtype=bool) if rejected is None else rejected.copy()
     fixed = np.zeros(n, dtype=bool)
     missing = shapely.is_missing(geoms) & ~rejected
@@ -79,7 +80,6 @@ def clean(geoms: np.ndarray, target: str, fids: np.ndarray, report: ImportReport
         rejected |= empty
     live = ~rejected
     if shapely.has_z(geoms[live]).any():
-        geoms = geoms.copy()
         geoms[live] = shapely.force_2d(geoms[live])
         report.note("geometry.z_dropped", "info", "đúng", "Z/M values dropped (2D storage)",
                     count=int(live.sum()))
@@ -101,7 +101,6 @@ def clean(geoms: np.ndarray, target: str, fids: np.ndarray, report: ImportReport
     types = shapely.get_type_id(geoms)
     wrong = live & ~np.isin(types, list(accepted))
     if wrong.any():
-        geoms = geoms.copy()
         salvaged = np.zeros(n, dtype=bool)
         for i in np.flatnonzero(wrong):
             if types[i] == G.GEOMETRYCOLLECTION or (
@@ -131,7 +130,6 @@ def clean(geoms: np.ndarray, target: str, fids: np.ndarray, report: ImportReport
     valid[live] = shapely.is_valid(geoms[live])
     invalid = live & ~valid
     if invalid.any():
-        geoms = geoms.copy()
         reasons = shapely.is_valid_reason(geoms[invalid][:1])
         repaired = shapely.make_valid(geoms[invalid], method="structure", keep_collapsed=False)
         out = np.empty(len(repaired), dtype=object)
@@ -152,7 +150,6 @@ def clean(geoms: np.ndarray, target: str, fids: np.ndarray, report: ImportReport
             live[idx[lost]] = False
 
     if target != "Point":
-        geoms = geoms.copy() if not wrong.any() and not invalid.any() else geoms
         geoms[live] = _promote(geoms[live], target)
 
     if area is not None and live.any():

@@ -124,7 +124,8 @@ def check_placement(geoms: np.ndarray, src: CRS, area: ReferenceArea, shown: str
     if _share_inside(y, x, src, area) >= 0.9:
         raise ImportFailed(lead + "; with X and Y swapped they fall inside", where=where,
                            hint="the columns are in the wrong order (latitude/northing first): "
-                                "run again with --swap-xy" + ("" if swap_xy else ""))
+                                + ("run again without --swap-xy" if swap_xy
+                                   else "run again with --swap-xy"))
     # 2. another CRS: the wrong TM-3 zone, UTM, or degrees declared as metres and back
     degrees = bool(np.nanmax(np.abs(x)) <= 360 and np.nanmax(np.abs(y)) <= 90)
     candidates = CANDIDATE_EPSG_DEGREES if degrees else CANDIDATE_EPSG_METRES

@@ -92,7 +92,7 @@ def rollback(layer_id: str, *, url: str | None = None, user: str = "cli",
                         live_ident(layer), sql.Identifier(HISTORY_SCHEMA, prev_name), c=cols))
                     conn.execute(sql.SQL("DROP TABLE {}").format(
                         sql.Identifier(HISTORY_SCHEMA, prev_name)))
-                    swap._restart_identity(conn, live_ident(layer))
+                    swap.restart_identity(conn, live_ident(layer))
                 layer_facts = swap.facts(conn, layer, live_ident(layer))
                 version = swap.update_catalog(conn, layer, rollback_id, layer_facts, None)
                 conn.execute("UPDATE meta.imports SET status = 'rolled_back', previous_table = NULL "

@@ -177,7 +177,7 @@ def swap_in(conn: psycopg.Connection, layer: LayerDef, incoming_schema: str, inc
         conn.execute(statement)
 
 
-def _restart_identity(conn: psycopg.Connection, table: sql.Composable) -> None:
+def restart_identity(conn: psycopg.Connection, table: sql.Composable) -> None:
     conn.execute(sql.SQL(
         "SELECT setval(pg_get_serial_sequence(%s, 'fid'), GREATEST(coalesce(max(fid), 0), 1), "
         "max(fid) IS NOT NULL) FROM {}").format(table), (table.as_string(conn),))
@@ -247,7 +247,7 @@ def make_live(conn: psycopg.Connection, layer: LayerDef, import_id: int, mode: s
         conn.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         conn.execute("SELECT 1 FROM meta.layers WHERE id = %s FOR UPDATE", (layer.id,))
         if mode == "replace" and not blocks_rename(conn, layer):
-            _restart_identity(conn, staged)
+            restart_identity(conn, staged)
             layer_facts = known_facts or facts(conn, layer, staged)
             swap_in(conn, layer, STAGING_SCHEMA, staging_name(import_id),
                     staging_name(import_id) + "_", history)
@@ -257,7 +257,7 @@ def make_live(conn: psycopg.Connection, layer: LayerDef, import_id: int, mode: s
             if mode == "replace":
                 conn.execute(sql.SQL("TRUNCATE {}").format(live_ident(layer)))
                 _insert(conn, layer, staged, with_fid=True)
-                _restart_identity(conn, live_ident(layer))
+                restart_identity(conn, live_ident(layer))
             else:
                 _insert(conn, layer, staged, with_fid=False, upsert=(mode == "upsert"))
             conn.execute(sql.SQL("DROP TABLE {}").format(staged))
