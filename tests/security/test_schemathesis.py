@@ -50,7 +50,7 @@ def test_schemathesis_no_server_error_no_leak(live_server, schema_document, role
             continue
         operations += 1
 
-        @settings(max_examples=8, deadline=None, derandomize=True,
+        @settings(max_examples=5, deadline=None, derandomize=True,
                   suppress_health_check=list(HealthCheck))
         @given(case=operation.as_strategy())
         def check(case) -> None:  # noqa: ANN001
