@@ -7,8 +7,10 @@ run side by side in one run, each as one uvicorn worker in its own process on th
 database: ours (the whole iocgis app, an analyst's API key: authentication included), pygeoapi
 0.24 with its stock PostgreSQL provider, and TiPG (both from ``bench/.venv-peers``, made by
 ``bench/peers.sh``). Cases: a first page (limit 100), a bbox page, a CQL2 filter page and a deep
-offset (900,000). For each: sequential p50/p95 and the throughput of 8 concurrent clients.
-Prints ratios and rewrites the ``features`` section of bench/RESULTS.md.
+offset (900,000). For each: sequential p50/p95 and the throughput of 8 concurrent clients,
+measured by turns (request by request, burst by burst) so that the load of this shared machine
+falls on every server alike. Prints ratios and rewrites the ``features`` section of
+bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -199,23 +201,36 @@ def check(peer: Peer, params: dict[str, str]) -> str:
     return "ok" if returned == 100 else f"{returned} features"
 
 
-def sequential(peer: Peer, params: dict[str, str], repeat: int, budget_s: float) -> Timing:
-    timing = Timing()
-    with httpx.Client(headers=peer.headers, timeout=300) as client:
-        client.get(_items(peer), params=params)  # warm up
+def _rotated(servers: list[Peer], shift: int) -> list[Peer]:
+    shift %= len(servers)
+    return servers[shift:] + servers[:shift]
+
+
+def sequential(servers: list[Peer], params: dict[str, str], repeat: int,
+               budget_s: float) -> dict[str, Timing]:
+    """Latencies, one request per server in turn: a load spike on this shared machine hits
+    every server alike instead of whichever happened to be measured then."""
+    timings = {peer.name: Timing() for peer in servers}
+    clients = {peer.name: httpx.Client(headers=peer.headers, timeout=300) for peer in servers}
+    try:
+        for peer in servers:
+            clients[peer.name].get(_items(peer), params=params)  # warm up
         started = time.monotonic()
-        for _ in range(repeat):
-            t0 = time.perf_counter()
-            client.get(_items(peer), params=params).raise_for_status()
-            timing.samples.append(time.perf_counter() - t0)
-            if time.monotonic() - started > budget_s and len(timing.samples) >= 3:
+        for i in range(repeat):
+            for peer in _rotated(servers, i):
+                t0 = time.perf_counter()
+                clients[peer.name].get(_items(peer), params=params).raise_for_status()
+                timings[peer.name].samples.append(time.perf_counter() - t0)
+            if time.monotonic() - started > budget_s * len(servers) and i >= 2:
                 break
-    return timing
+    finally:
+        for client in clients.values():
+            client.close()
+    return timings
 
 
-def throughput(peer: Peer, params: dict[str, str], requests: int, budget_s: float) -> float:
-    """Requests per second of CONCURRENCY clients sharing ``requests`` calls (time-boxed)."""
-    done = 0
+def _burst(peer: Peer, params: dict[str, str], requests: int, budget_s: float) -> tuple[int, float]:
+    """CONCURRENCY clients sharing ``requests`` calls (time-boxed): (done, seconds)."""
     deadline = time.monotonic() + budget_s
 
     def client(n: int) -> int:
@@ -230,8 +245,20 @@ def throughput(peer: Peer, params: dict[str, str], requests: int, budget_s: floa
 
     started = time.perf_counter()
     with ThreadPoolExecutor(CONCURRENCY) as pool:
-        done = sum(pool.map(client, [requests // CONCURRENCY] * CONCURRENCY))
-    return done / (time.perf_counter() - started)
+        done = sum(pool.map(client, [max(1, requests // CONCURRENCY)] * CONCURRENCY))
+    return done, time.perf_counter() - started
+
+
+def throughput(servers: list[Peer], params: dict[str, str], requests: int, budget_s: float,
+               rounds: int = 3) -> dict[str, float]:
+    """Requests per second under CONCURRENCY clients, in rounds that alternate the servers."""
+    totals = {peer.name: [0, 0.0] for peer in servers}
+    for r in range(rounds):
+        for peer in _rotated(servers, r):
+            done, seconds = _burst(peer, params, requests // rounds, budget_s / rounds)
+            totals[peer.name][0] += done
+            totals[peer.name][1] += seconds
+    return {name: done / seconds for name, (done, seconds) in totals.items()}
 
 
 def main() -> None:
@@ -254,14 +281,20 @@ def main() -> None:
         table: dict[str, dict[str, tuple[str, Timing | None, float]]] = {}
         for case, params in the_cases.items():
             table[case] = {}
+            working = []
             for peer in servers:
                 status = check(peer, params)
-                if status != "ok":
+                if status == "ok":
+                    working.append(peer)
+                else:
                     table[case][peer.name] = (status, None, 0.0)
                     print(f"{case:24} {peer.name:28} {status}", flush=True)
-                    continue
-                timing = sequential(peer, params, args.repeat, args.budget)
-                rate = throughput(peer, params, args.requests, args.budget)
+            if not working:
+                continue
+            timings = sequential(working, params, args.repeat, args.budget)
+            rates = throughput(working, params, args.requests, args.budget)
+            for peer in working:
+                timing, rate = timings[peer.name], rates[peer.name]
                 table[case][peer.name] = ("ok", timing, rate)
                 print(f"{case:24} {peer.name:28} p50 {timing.median * 1000:8.1f} ms  "
                       f"p95 {percentile(timing.samples, 95) * 1000:8.1f} ms  {rate:7.1f} req/s",
@@ -282,7 +315,7 @@ def report(table: dict, names: list[str]) -> None:
         "## OGC API – Features (`bench/features_bench.py`)", "",
         f"Items pages of `{LAYER}` (1M rows, the `province` demo), limit 100, one uvicorn worker "
         f"per server on the same database; sequential p50/p95 and the throughput of "
-        f"{CONCURRENCY} concurrent clients. Ours is the whole iocgis app through pygeoapi's core "
+        f"{CONCURRENCY} concurrent clients, the servers measured by turns. Ours is the whole iocgis app through pygeoapi's core "
         f"with an analyst's API key (authentication, access checks, UTF-8 JSON included). "
         f"Goal: {GOAL}.", "",
         "| case | server | p50 ms | p95 ms | req/s | ours ÷ this |",
