@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from xml.etree import ElementTree as ET
 
 import psycopg
+import psycopg.sql
 import pytest
 
 from iocgis.layers import get_registry
@@ -43,8 +44,9 @@ def synced(db_url, settings) -> dict:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def logins(synced, make_account, db_url, settings) -> dict:  # noqa: ANN001
-    """A database login per role, plus an analyst with the personal-data right."""
+def logins(synced, make_account, db_url, settings):  # noqa: ANN001, ANN201
+    """A database login per role, plus an analyst with the personal-data right (dropped at the
+    end: roles belong to the whole cluster, not to the test database)."""
     out = {}
     with psycopg.connect(db_url, autocommit=True) as conn:
         for key, role, pii, communes in (("viewer", "viewer", False, ()),
@@ -54,7 +56,12 @@ def logins(synced, make_account, db_url, settings) -> dict:  # noqa: ANN001
             account = make_account(role, pii=pii, communes=communes, prefix=f"db{key[:4]}")
             login_role, password = dbroles.open_login(conn, settings.security, account.name)
             out[key] = (account, _login_url(db_url, login_role, password))
-    return out
+    yield out
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        for account, _ in out.values():
+            role = psycopg.sql.Identifier(dbroles.login_role(settings.security, account.name))
+            conn.execute(psycopg.sql.SQL("DROP OWNED BY {}").format(role))
+            conn.execute(psycopg.sql.SQL("DROP ROLE {}").format(role))
 
 
 def _try(url: str, statement: str) -> list | str:
