@@ -32,7 +32,6 @@ async def _run(tileset: str, maxzoom: int, minzoom: int | None, level: str, bbox
 
     settings = get_settings()
     caller = caller_for_level(level)
-    writer = writer_for(out) if out else None
     pool = AsyncConnectionPool(database_url(settings), min_size=1, max_size=concurrency + 1,
                                open=False, kwargs={"autocommit": True})
     await pool.open(wait=True, timeout=30)
@@ -41,6 +40,7 @@ async def _run(tileset: str, maxzoom: int, minzoom: int | None, level: str, bbox
         seed = await plan(renderer, tileset, caller, minzoom=minzoom, maxzoom=maxzoom,
                           bbox=parse_bbox(bbox))
         tiles = seed.tiles()
+        writer = writer_for(out) if out else None  # only once the request is known to be good
         counts = {"rendered": 0, "cached": 0, "empty": 0, "bytes": 0}
         started = time.monotonic()
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),

@@ -24,6 +24,7 @@ def cli_env(tiles_db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     env = {"DATABASE_URL": tiles_db_url, "IOCGIS_CACHE_DIR": str(tmp_path / "cache")}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
+    monkeypatch.chdir(tmp_path)  # relative output names land here, never in the checkout
     from iocgis.settings import get_settings
 
     get_settings.cache_clear()
@@ -80,6 +81,7 @@ def test_bad_tile_commands_say_what_to_fix(cli_env: dict[str, str], args: list[s
     result = CliRunner().invoke(app, args)
     assert result.exit_code != 0
     assert isinstance(result.exception, IocgisError) and message in str(result.exception)
+    assert not Path(args[3]).exists() if args[1] == "export" else True  # no stray archive
 
 
 def test_styles_qml_and_show(cli_env: dict[str, str]) -> None:
