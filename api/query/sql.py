@@ -153,7 +153,11 @@ def _selection(query: LayerQuery, bind: Binder) -> tuple[list[sql.Composable], l
         pt = _point(bind, sel.lon, sel.lat)
         return [], [sql.SQL("t.geom && {pt} AND ST_Intersects(t.geom, {pt})").format(pt=pt)]
     if isinstance(sel, Around):
-        return [], [_box_near(bind, "t", sel.lon, sel.lat, sel.radius_m)]
+        # Only the box here; the geodesic test reuses the distance the row needs anyway
+        # (see layer_statement): one spheroid distance per candidate instead of two.
+        dx, dy = expansion(sel.lat, sel.radius_m)
+        return [], [sql.SQL("t.geom && ST_Expand({pt}, {dx}::float8, {dy}::float8)").format(
+            pt=_point(bind, sel.lon, sel.lat), dx=bind(dx), dy=bind(dy))]
     if isinstance(sel, Nearest):
         if sel.max_distance_m:
             return [], [_box_near(bind, "t", sel.lon, sel.lat, sel.max_distance_m)]
@@ -292,6 +296,10 @@ def layer_statement(query: LayerQuery, *, rows: bool = False,
     where = sql.SQL(" WHERE ") + sql.SQL(" AND ").join(clauses) if clauses else sql.SQL("")
     base = sql.SQL("SELECT {cols} FROM {froms}{where}").format(
         cols=sql.SQL(", ").join(columns), froms=sql.SQL(", ").join(from_items), where=where)
+    if isinstance(query.selection, Around):
+        # OFFSET 0 keeps the subquery whole, so the distance is computed once per row
+        base = sql.SQL("SELECT * FROM ({base} OFFSET 0) s WHERE s.{d} <= {r}::float8").format(
+            base=base, d=sql.Identifier(DISTANCE), r=bind(query.selection.radius_m))
     check = sql.SQL("")
     if isinstance(query.selection, Nearest):
         # Candidates by planar distance (the index's KNN order), reordered geodesically; the
