@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-import ogc_fixtures
+from . import ogc_fixtures
 from iocgis import migrate
 from iocgis.db import database_url
 from iocgis.settings import Settings

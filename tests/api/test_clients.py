@@ -10,7 +10,7 @@ import subprocess
 import httpx
 import mapbox_vector_tile
 
-import ogc_fixtures
+from . import ogc_fixtures
 from iocgis.access import ANONYMOUS, visible_layers
 
 TOTAL = len(ogc_fixtures.INCIDENTS) + ogc_fixtures.EXTRA_INCIDENTS

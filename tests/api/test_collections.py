@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-import ogc_fixtures
+from . import ogc_fixtures
 from iocgis.access import ANONYMOUS, visible_layers
 from iocgis.layers import get_registry
 

@@ -7,7 +7,7 @@ import httpx
 import pytest
 from pyproj import CRS
 
-import ogc_fixtures
+from . import ogc_fixtures
 from iocgis.crs import transformer
 
 ITEMS = "/collections/emergency.incidents/items"

@@ -15,7 +15,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from importer_fixtures import parcels, places, write_vector
+from .importer_fixtures import parcels, places, write_vector
 from iocgis.errors import ImportFailed, NotFound
 from iocgis.importers import history, rollback
 

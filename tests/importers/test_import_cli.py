@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from importer_fixtures import places, write_vector
+from .importer_fixtures import places, write_vector
 from iocgis.cli.main import main
 from iocgis.settings import get_settings
 

@@ -15,7 +15,7 @@ import shapely
 from openpyxl import Workbook
 from pyproj import CRS, Transformer
 
-from importer_fixtures import (BIEN_HOA, BIEN_HOA_5899, places, shapefile_parts,
+from .importer_fixtures import (BIEN_HOA, BIEN_HOA_5899, places, shapefile_parts,
                                write_vector, zip_files)
 from iocgis import crs as crsmod, migrate
 from iocgis.layers import get_registry

@@ -15,7 +15,7 @@ import httpx
 import psycopg
 import pytest
 
-from importer_fixtures import places, write_vector
+from .importer_fixtures import places, write_vector
 from iocgis.security import accounts, login
 from iocgis.security.accounts import Actor
 from iocgis.security.settings import SecuritySettings

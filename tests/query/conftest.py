@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,12 +20,11 @@ import rasterio
 from psycopg import sql
 from rasterio.transform import from_origin
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from iocgis import migrate
+from iocgis.db import database_url
+from iocgis.settings import Settings
 
-import query_fixtures  # noqa: E402
-from iocgis import migrate  # noqa: E402
-from iocgis.db import database_url  # noqa: E402
-from iocgis.settings import Settings  # noqa: E402
+from . import query_fixtures
 
 RASTER_NAME = "dem_test"
 RASTER_ORIGIN = (106.80, 11.00)  # north-west corner

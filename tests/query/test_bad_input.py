@@ -9,7 +9,7 @@ import httpx
 import psycopg
 import pytest
 
-from query_fixtures import INCIDENT
+from .query_fixtures import INCIDENT
 
 LON, LAT = INCIDENT[1], INCIDENT[2]
 GOOD = {"lon": LON, "lat": LAT, "radius_m": 500, "layers": "emergency.shelters"}

@@ -11,7 +11,7 @@ import numpy as np
 import psycopg
 import pytest
 
-from conftest import RASTER_NODATA, RASTER_ORIGIN, RASTER_PIXEL, RASTER_SIZE, raster_value
+from .conftest import RASTER_NODATA, RASTER_ORIGIN, RASTER_PIXEL, RASTER_SIZE, raster_value
 
 
 def expected_status(value: float | None, target: float, direction: str) -> str:

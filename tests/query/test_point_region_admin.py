@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from pyproj import Geod
 
-from query_fixtures import INCIDENT
+from .query_fixtures import INCIDENT
 
 GEOD = Geod(ellps="WGS84")
 LON, LAT = INCIDENT[1], INCIDENT[2]

@@ -20,7 +20,7 @@ from iocgis.errors import NotFound
 from iocgis.layers import get_registry
 from iocgis.security import audit, dbroles
 from iocgis.security.http import install
-from security_helpers import api_key_for, audit_actions, bearer, cli, login
+from .security_helpers import api_key_for, audit_actions, bearer, cli, login
 
 
 def test_tampering_is_detected(fresh_db_url, tmp_path) -> None:  # noqa: ANN001

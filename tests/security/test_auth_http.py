@@ -6,7 +6,7 @@ import httpx
 import psycopg
 import pytest
 
-from security_helpers import (PASSWORD, api_key_for, audit_actions, bearer, cli, login,
+from .security_helpers import (PASSWORD, api_key_for, audit_actions, bearer, cli, login,
                               set_status, totp_now)
 
 

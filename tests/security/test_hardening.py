@@ -11,7 +11,7 @@ import pytest
 from iocgis.api.app import create_app
 from iocgis.security.settings import SecuritySettings
 from iocgis.settings import Settings
-from security_helpers import api_key_for, audit_actions, bearer, login, totp_now
+from .security_helpers import api_key_for, audit_actions, bearer, login, totp_now
 
 ORIGIN = "https://ioc.dongnai.gov.vn"
 

@@ -20,7 +20,7 @@ from starlette.routing import Mount, Route
 from iocgis.access import Caller, can_see
 from iocgis.api.app import create_app
 from iocgis.layers import get_registry
-from security_helpers import bearer, insert_sample, login
+from .security_helpers import bearer, insert_sample, login
 
 ROLES = ("anonymous", "viewer", "analyst", "gis_officer", "admin")
 SAMPLE_LAYERS = {"public": "admin.communes", "internal": "land.parcels",

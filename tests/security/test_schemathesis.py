@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from iocgis.security.openapi import merge_into
-from security_helpers import bearer, insert_sample, login
+from .security_helpers import bearer, insert_sample, login
 
 SECRET_NAME = "Phạm Thị Bí Mật"
 PATHS = ("/auth/token", "/auth/refresh", "/auth/me", "/auth/password", "/admin/accounts",

@@ -17,7 +17,7 @@ import pytest
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-import tiles_fixtures
+from . import tiles_fixtures
 from iocgis import migrate
 from iocgis.access import Caller
 from iocgis.db import database_url

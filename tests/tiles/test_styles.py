@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 import yaml
-from conftest import ADMIN
+from .conftest import ADMIN
 
 from iocgis.errors import ConfigError, NotFound
 from iocgis.layers import get_registry

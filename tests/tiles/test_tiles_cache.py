@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ANONYMOUS
-from tiles_fixtures import bump
+from .conftest import ANONYMOUS
+from .tiles_fixtures import bump
 
 from iocgis.tiles.cache import MemoryCache, NoCache, TileKey
 from iocgis.tiles.grid import TileAddress, lonlat_to_tile

@@ -8,7 +8,7 @@ import time
 import httpx
 import mapbox_vector_tile
 import pytest
-from tiles_fixtures import bump
+from .tiles_fixtures import bump
 
 from iocgis.tiles.grid import lonlat_to_tile
 

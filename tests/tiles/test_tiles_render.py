@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import mapbox_vector_tile
 import pytest
-from conftest import ADMIN, ANONYMOUS, OFFICER, VIEWER
-from tiles_fixtures import TINY_PARCEL_LAT, TINY_PARCEL_LON
+from .conftest import ADMIN, ANONYMOUS, OFFICER, VIEWER
+from .tiles_fixtures import TINY_PARCEL_LAT, TINY_PARCEL_LON
 
 from iocgis.errors import NotFound
 from iocgis.layers import get_registry
