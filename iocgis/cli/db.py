@@ -60,15 +60,20 @@ def revision(message: str = typer.Option(..., "-m", "--message", help="what chan
 
 @db_app.command()
 def reset(yes: bool = typer.Option(False, "--yes", help="do not ask")) -> None:
-    """Drop every iocgis schema and its data, then migrate from empty."""
+    """Drop every layer, the catalog and import history, then migrate from empty.
+
+    Accounts (schema ``security``) and the audit trail (schema ``audit``) are kept: the audit
+    trail must outlive any reset.
+    """
     if not yes:
         typer.confirm("Drop every layer and the catalog?", abort=True)
     from iocgis.migrations.env_hooks import own_schemas
     from psycopg import sql
 
     url = database_url()
+    data_schemas = own_schemas() | {"import_staging", "import_history"}
     with connect(url, autocommit=True) as conn:
-        for schema in sorted(own_schemas()):
+        for schema in sorted(data_schemas):
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
     migrate.upgrade(url)
     console.print("database reset and migrated")
