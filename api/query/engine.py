@@ -28,9 +28,13 @@ class QueryTimeout(IocgisError):
     code = "QueryTimeout"
 
 
-async def execute(conn: psycopg.AsyncConnection, query: Any, params: Any) -> psycopg.AsyncCursor:
+async def execute(conn: psycopg.AsyncConnection, query: Any, params: Any, *,
+                  bounded: bool = True) -> psycopg.AsyncCursor:
     """Run one statement under the query timeout (BEGIN, SET LOCAL, the statement, COMMIT are
-    pipelined: one round trip)."""
+    pipelined: one round trip). ``bounded=False`` for statements that touch a handful of rows
+    through an index (a point, the nearest features), which cannot run long."""
+    if not bounded:
+        return await conn.execute(query, params)
     try:
         async with conn.pipeline(), conn.transaction():
             await conn.execute("SET LOCAL statement_timeout = %s" % int(STATEMENT_TIMEOUT_MS))
@@ -92,7 +96,8 @@ async def run_one(pool: AsyncConnectionPool, registry: Registry, query: LayerQue
     async with pool.connection() as conn:
         for _ in range(MAX_CANDIDATE_ROUNDS):
             statement = layer_statement(query, rows=rows, layer_property=layer_property)
-            cur = await execute(conn, statement.query, statement.params)
+            cur = await execute(conn, statement.query, statement.params,
+                                bounded=not is_cheap(query))
             row = await cur.fetchone()
             assert row is not None
             if _complete(query, statement, row):
@@ -107,12 +112,8 @@ async def run_pipelined(pool: AsyncConnectionPool, registry: Registry,
     """Cheap queries of several layers on one connection, in one round trip."""
     statements = [layer_statement(q, rows=rows, layer_property=layer_property) for q in queries]
     async with pool.connection() as conn:
-        try:
-            async with conn.pipeline(), conn.transaction():
-                await conn.execute("SET LOCAL statement_timeout = %s" % int(STATEMENT_TIMEOUT_MS))
-                cursors = [await conn.execute(st.query, st.params) for st in statements]
-        except psycopg.errors.QueryCanceled:
-            raise _timeout() from None
+        async with conn.pipeline():  # cheap statements only: no timeout to set
+            cursors = [await conn.execute(st.query, st.params) for st in statements]
         rows_out = [await cur.fetchone() for cur in cursors]
     results = []
     for query, statement, row in zip(queries, statements, rows_out):
