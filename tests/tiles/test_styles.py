@@ -12,7 +12,7 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 import yaml
-from .conftest import ADMIN
+from .conftest import ADMIN, ANONYMOUS
 
 from iocgis.errors import ConfigError, NotFound
 from iocgis.layers import get_registry
@@ -76,8 +76,6 @@ def test_styles_use_only_local_resources_and_vietnamese_fonts() -> None:
 
 
 def test_a_theme_shows_only_layers_the_caller_may_see() -> None:
-    from conftest import ANONYMOUS
-
     themes = get_themes()
     for name in ("land", "housing"):  # their own layers are internal
         with pytest.raises(NotFound):
