@@ -43,12 +43,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import common
 import psycopg
 import yaml
-
-import common  # noqa: F401  (puts the checkout on sys.path)
 from common import percentile, write_results_section
-
 from iocgis.layers import get_registry
 from iocgis.tiles.grid import TileAddress, lonlat_to_tile
 from iocgis.tiles.sql import build_statement, tile_attributes
@@ -113,7 +111,7 @@ class Connection:
                           f"Accept-Encoding: gzip\r\n{self.headers}\r\n".encode())
         try:
             return await asyncio.wait_for(self._read(), self.timeout)
-        except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
             await self.close()
             raise
 
@@ -170,7 +168,7 @@ class Run:
         return len(self.latencies) / self.wall if self.wall and self.latencies else 0.0
 
 
-async def drive(make_path, tiles: list[TileAddress], clients: int, host: str, port: int,  # noqa: ANN001
+async def drive(make_path, tiles: list[TileAddress], clients: int, host: str, port: int,
                 timeout: float, rounds: int = 1, headers: str = "") -> Run:
     run = Run()
 
@@ -182,7 +180,7 @@ async def drive(make_path, tiles: list[TileAddress], clients: int, host: str, po
             t0 = time.perf_counter()
             try:
                 status, body = await conn.get(make_path(tile))
-            except (asyncio.TimeoutError, ConnectionError, asyncio.IncompleteReadError):
+            except (TimeoutError, ConnectionError, asyncio.IncompleteReadError):
                 run.timeouts += 1
                 continue
             if status in (200, 204):
@@ -382,7 +380,7 @@ def main() -> None:
     layer = get_registry().get(LAYER)
     work = Path(tempfile.mkdtemp(prefix="tiles-bench-"))
     print(f"{len(tiles)} tiles, z{ZOOMS.start}-z{ZOOMS.stop - 1}, layer {LAYER}; logs in {work}")
-    def per_band(fn) -> tuple[dict[str, Run], dict[str, Run]]:  # noqa: ANN001
+    def per_band(fn) -> tuple[dict[str, Run], dict[str, Run]]:
         seq = {b: asyncio.run(fn(ts, 1)) for b, ts in bands(tiles).items()}
         conc = {b: asyncio.run(fn(ts, CONCURRENCY)) for b, ts in bands(tiles).items()}
         return seq, conc
@@ -390,8 +388,8 @@ def main() -> None:
     band_results: dict[str, dict[str, tuple[Run, Run]]] = {}
 
     def store(name: str, seq: dict[str, Run], conc: dict[str, Run]) -> None:
-        for b in seq:
-            band_results.setdefault(b, {})[name] = (seq[b], conc[b])
+        for b, run in seq.items():
+            band_results.setdefault(b, {})[name] = (run, conc[b])
         print(f"  {name}: " + "; ".join(
             f"{b} {seq[b].rate:.1f}/s seq, {conc[b].rate:.1f}/s x{CONCURRENCY}, "
             f"errors {seq[b].errors + seq[b].timeouts + conc[b].errors + conc[b].timeouts}"
@@ -518,19 +516,19 @@ def report(band_results: dict[str, dict[str, tuple[Run, Run]]], n_tiles: int,
     load = os.getloadavg()[0]
     markdown = "\n\n".join([
         "## Vector tiles (`bench/tiles_bench.py`)",
-        f"Layer `{LAYER}` of the province demo ({n_tiles} tiles: {args.per_zoom} per zoom, "
-        f"z6-z16, under sampled parcels; the same list for every target). One uvicorn worker per "
-        f"server; pygeoapi gets {args.pygeoapi_tiles} tiles per zoom, {args.pygeoapi_limit:.0f} s "
-        f"each (statement_timeout), 4 concurrent clients. Bytes are uncompressed MVT. "
-        f"Load average when the run ended: {load:.1f} on {os.cpu_count()} cores "
-        "(other work on the machine slows every target alike).",
+        (f"Layer `{LAYER}` of the province demo ({n_tiles} tiles: {args.per_zoom} per zoom, "
+         f"z6-z16, under sampled parcels; the same list for every target). One uvicorn worker "
+         f"per server; pygeoapi gets {args.pygeoapi_tiles} tiles per zoom, "
+         f"{args.pygeoapi_limit:.0f} s each (statement_timeout), 4 concurrent clients. Bytes are "
+         f"uncompressed MVT. Load average when the run ended: {load:.1f} on {os.cpu_count()} "
+         "cores (other work on the machine slows every target alike)."),
         "Goals (z13-z16, where every target draws the parcels):\n\n" + "\n".join(lines),
-        "pygeoapi's errors are tiles stopped at the time limit: its provider transforms every "
-        "row with a text CRS ('EPSG:3857'), and PostgreSQL's statement_timeout cancels the tile "
-        "(pygeoapi answers HTTP 500).",
-        "Below z13 the registry does not draw parcels: our endpoint answers 204 at once, TiPG "
-        "renders up to 10,000 parcels per tile; that band is shown for completeness and is not "
-        "in the ratios.",
+        ("pygeoapi's errors are tiles stopped at the time limit: its provider transforms every "
+         "row with a text CRS ('EPSG:3857'), and PostgreSQL's statement_timeout cancels the tile "
+         "(pygeoapi answers HTTP 500)."),
+        ("Below z13 the registry does not draw parcels: our endpoint answers 204 at once, TiPG "
+         "renders up to 10,000 parcels per tile; that band is shown for completeness and is not "
+         "in the ratios."),
         *sections,
         f"Run: `.venv/bin/python bench/tiles_bench.py` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
     ])

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
-
-from iocgis.errors import ConfigError, NotFound
 from iocgis.layers import LayerDef, Registry, get_registry
 from iocgis.styles.model import ByField, Rule, Theme
 from iocgis.styles.sprites import ICONS
 from iocgis.tiles.sql import has_label_points
 from iocgis.tiles.tilesets import Tilesets, get_tilesets
+from pydantic import ValidationError
+
+from iocgis.errors import ConfigError, NotFound
 
 STYLES_DIR = Path(__file__).resolve().parent
 THEMES_DIR = STYLES_DIR / "themes"
@@ -39,7 +39,7 @@ class Themes:
     tilesets: Tilesets
     registry: Registry
 
-    def __iter__(self):  # noqa: ANN204 - iterator of Theme
+    def __iter__(self):
         return iter(self.themes.values())
 
     def get(self, name: str) -> Theme:

@@ -123,7 +123,7 @@ def glyph_ids(pbf: bytes) -> set[int]:
             if not b & 0x80:
                 return value, i
 
-    def fields(buf: bytes):  # noqa: ANN202 - yields (number, wire type, value)
+    def fields(buf: bytes):
         i = 0
         while i < len(buf):
             key, i = read_varint(buf, i)

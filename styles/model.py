@@ -10,9 +10,8 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from iocgis.layers.model import Text
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 Draw = Literal["fill", "line", "circle", "icon", "label", "extrusion"]

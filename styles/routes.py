@@ -8,6 +8,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+from iocgis.styles.definitions import get_themes
+from iocgis.styles.glyphs import glyph_range
+from iocgis.styles.maplibre import SPRITE, style_json, themes_for
+from iocgis.styles.qml import qml_for
+from iocgis.styles.sprites import sprite
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
@@ -16,11 +21,6 @@ from starlette.routing import BaseRoute, Route
 from iocgis.access import current_caller, require_layer
 from iocgis.errors import ConfigError, NotFound
 from iocgis.settings import PROJECT_ROOT
-from iocgis.styles.definitions import get_themes
-from iocgis.styles.glyphs import glyph_range
-from iocgis.styles.maplibre import SPRITE, style_json, themes_for
-from iocgis.styles.qml import qml_for
-from iocgis.styles.sprites import sprite
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 MAPLIBRE_DIST = PROJECT_ROOT / "node_modules" / "maplibre-gl" / "dist"

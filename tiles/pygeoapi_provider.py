@@ -18,6 +18,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from iocgis.layers import LayerDef
+from iocgis.tiles.grid import parse_address
+from iocgis.tiles.service import renderer_here, run_sync
+from iocgis.tiles.tilejson import tile_fields, tilejson
+from iocgis.tiles.tilesets import get_tilesets
 from pygeoapi.models.provider.base import LinkType, TileMatrixSetEnum, TileSetMetadata
 from pygeoapi.provider.base import ProviderConnectionError, ProviderInvalidQueryError
 from pygeoapi.provider.base_mvt import BaseMVTProvider
@@ -26,11 +31,6 @@ from pygeoapi.util import url_join
 
 from iocgis.access import current_caller
 from iocgis.errors import InvalidInput, NotFound
-from iocgis.layers import LayerDef
-from iocgis.tiles.grid import parse_address
-from iocgis.tiles.service import renderer_here, run_sync
-from iocgis.tiles.tilejson import tile_fields, tilejson
-from iocgis.tiles.tilesets import get_tilesets
 
 log = logging.getLogger("iocgis.tiles")
 WEB_MERCATOR = TileMatrixSetEnum.WEBMERCATORQUAD.value

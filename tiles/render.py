@@ -16,18 +16,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from psycopg_pool import AsyncConnectionPool
-
-from iocgis.access import Caller
 from iocgis.layers import LayerDef
 from iocgis.layers.model import SENSITIVITY_RANK
-from iocgis.settings import Settings
 from iocgis.tiles.cache import DiskCache, MemoryCache, NoCache, RedisCache, TileCache, TileKey
 from iocgis.tiles.grid import TileAddress
 from iocgis.tiles.settings import TileSettings
 from iocgis.tiles.sql import MAX_THIN_LEVEL, TileStatement, build_statement
 from iocgis.tiles.tilesets import Tileset, Tilesets, get_tilesets
 from iocgis.tiles.versions import LayerVersions
+from psycopg_pool import AsyncConnectionPool
+
+from iocgis.access import Caller
+from iocgis.settings import Settings
 
 log = logging.getLogger("iocgis.tiles")
 

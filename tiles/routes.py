@@ -6,15 +6,15 @@ from __future__ import annotations
 import gzip
 from typing import Any
 
+from iocgis.tiles.grid import parse_address, parse_format
+from iocgis.tiles.render import TileRenderer, visibility_of
+from iocgis.tiles.service import renderer_for
+from iocgis.tiles.tilejson import tilejson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from iocgis.access import current_caller
-from iocgis.tiles.grid import parse_address, parse_format
-from iocgis.tiles.render import TileRenderer, visibility_of
-from iocgis.tiles.service import renderer_for
-from iocgis.tiles.tilejson import tilejson
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 

@@ -6,12 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from iocgis.access import Caller
-from iocgis.errors import InvalidInput
 from iocgis.tiles.grid import MAX_ZOOM, TileAddress, tiles_covering
 from iocgis.tiles.render import RenderedTile, TileRenderer
 from iocgis.tiles.tilejson import WORLD, bounds_of
 from iocgis.tiles.tilesets import Tileset
+
+from iocgis.access import Caller
+from iocgis.errors import InvalidInput
 
 # Role standing for each visibility level when seeding or exporting for it.
 LEVEL_CALLERS = {

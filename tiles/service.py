@@ -14,20 +14,19 @@ import threading
 import warnings
 import weakref
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
+from iocgis.tiles.render import TileRenderer
+from iocgis.tiles.settings import TileSettings
 from psycopg_pool import AsyncConnectionPool
 
 from iocgis.db import database_url
 from iocgis.settings import get_settings
-from iocgis.tiles.render import TileRenderer
-from iocgis.tiles.settings import TileSettings
 
-T = TypeVar("T")
 # By id(): AppState is an unhashable dataclass; a finalizer forgets a collected state.
 _BY_STATE: dict[int, TileRenderer] = {}
 # Per event loop: database URL -> renderer (the application's, or one made for a provider).
-_ON_LOOP: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, TileRenderer]]" = \
+_ON_LOOP: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, TileRenderer]] = \
     weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
@@ -86,7 +85,7 @@ class _BackgroundLoop:
             return cls._instance
 
 
-def run_sync(fn: Callable[[], Awaitable[T]], timeout: float = 120) -> T:
+def run_sync[T](fn: Callable[[], Awaitable[T]], timeout: float = 120) -> T:
     """Run ``fn()`` from a worker thread on the application's loop (or a private one)."""
     try:  # a thread started by Starlette's run_in_threadpool (anyio) can call back
         from anyio.from_thread import run as anyio_run
@@ -106,7 +105,7 @@ def run_sync(fn: Callable[[], Awaitable[T]], timeout: float = 120) -> T:
     return asyncio.run_coroutine_threadsafe(_call(fn), background.loop).result(timeout)
 
 
-async def _call(fn: Callable[[], Awaitable[T]]) -> T:
+async def _call[T](fn: Callable[[], Awaitable[T]]) -> T:
     return await fn()
 
 

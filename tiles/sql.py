@@ -26,10 +26,9 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from psycopg import sql
-
 from iocgis.layers import LayerDef
 from iocgis.tiles.grid import ORIGIN_SHIFT, TileAddress, mercator_to_lonlat
+from psycopg import sql
 
 log = logging.getLogger("iocgis.tiles")
 

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from iocgis.layers import LayerDef, Registry, get_registry
+from iocgis.layers.model import Text
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from iocgis.access import Caller, can_see, require_layer
 from iocgis.errors import ConfigError, NotFound
-from iocgis.layers import LayerDef, Registry, get_registry
-from iocgis.layers.model import Text
 
 TILESETS_FILE = Path(__file__).resolve().parent / "tilesets.yaml"
 # Composite names carry no dot, so they never collide with layer ids (group.name).
@@ -87,7 +87,7 @@ class Tilesets:
     def __init__(self, tilesets: list[Tileset]) -> None:
         self._by_name = {t.name: t for t in tilesets}
 
-    def __iter__(self):  # noqa: ANN204 - iterator of Tileset
+    def __iter__(self):
         return iter(self._by_name.values())
 
     def __contains__(self, name: object) -> bool:

@@ -86,7 +86,7 @@ def seed(tileset: str = typer.Argument(..., help="tileset or layer id, e.g. base
 
 @tiles_app.command()
 def export(tileset: str = typer.Argument(..., help="tileset or layer id, e.g. basemap"),
-           out: Path = typer.Argument(..., help="output file: *.pmtiles or *.mbtiles"),
+           out: Path = typer.Argument(..., help="output file: *.pmtiles or *.mbtiles"),  # noqa: B008
            maxzoom: int = typer.Option(14, "--maxzoom", help="highest zoom to include"),
            minzoom: int = typer.Option(None, "--minzoom", help="lowest zoom (default: the tileset's)"),
            level: str = typer.Option("public", "--as", help=LEVEL_HELP),

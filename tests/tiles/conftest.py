@@ -14,16 +14,17 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
+from iocgis.tiles.render import TileRenderer
+from iocgis.tiles.settings import TileSettings
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from . import tiles_fixtures
 from iocgis import migrate
 from iocgis.access import Caller
 from iocgis.db import database_url
 from iocgis.settings import Settings
-from iocgis.tiles.render import TileRenderer
-from iocgis.tiles.settings import TileSettings
+
+from . import tiles_fixtures
 
 ANONYMOUS = Caller()
 VIEWER = Caller(name="viewer", roles=frozenset({"viewer"}))
@@ -71,7 +72,7 @@ def tiles_conn(tiles_db_url: str) -> Iterator[psycopg.Connection]:
 class _Server:
     """The real application under uvicorn in a thread, on a free port."""
 
-    def __init__(self, app) -> None:  # noqa: ANN001 - any ASGI app
+    def __init__(self, app) -> None:
         import socket
 
         import uvicorn
@@ -126,10 +127,10 @@ class RendererRunner:
         self.loop.run_until_complete(self.pool.open())
         self.renderer = TileRenderer(settings, self.pool, tile_settings)
 
-    def run(self, coro):  # noqa: ANN001, ANN201 - any coroutine
+    def run(self, coro):
         return self.loop.run_until_complete(coro)
 
-    def tile(self, name: str, z: int, x: int, y: int, caller: Caller = ANONYMOUS):  # noqa: ANN201
+    def tile(self, name: str, z: int, x: int, y: int, caller: Caller = ANONYMOUS):
         from iocgis.tiles.grid import TileAddress
 
         return self.run(self.renderer.tile(name, TileAddress(z, x, y), caller))
@@ -141,7 +142,7 @@ class RendererRunner:
 
 
 @pytest.fixture
-def make_renderer(tiles_settings: Settings, tmp_path: Path):  # noqa: ANN201
+def make_renderer(tiles_settings: Settings, tmp_path: Path):
     """Build renderers with given tile settings (a fresh disk cache unless told otherwise)."""
     made: list[RendererRunner] = []
 

@@ -38,7 +38,7 @@ def colours(png: bytes) -> int:
 
 
 @pytest.fixture(scope="module")
-def browser_page(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def browser_page(tmp_path_factory: pytest.TempPathFactory):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
         context = browser.new_context(viewport={"width": 1024, "height": 700},
@@ -50,7 +50,7 @@ def browser_page(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 
 
 def test_the_map_draws_themes_with_vietnamese_labels_and_shows_a_clicked_feature(
-        browser_page: Page, tiles_server, artifacts_dir: Path) -> None:  # noqa: ANN001
+        browser_page: Page, tiles_server, artifacts_dir: Path) -> None:
     page = browser_page
     requests: list[str] = []
     glyphs: dict[str, int] = {}
@@ -84,5 +84,5 @@ def test_the_map_draws_themes_with_vietnamese_labels_and_shows_a_clicked_feature
     assert colours(shot) > 30
     themes = page.eval_on_selector_all("#theme option", "options => options.map(o => o.value)")
     assert "housing" not in themes and "land" not in themes  # internal: not for the public
-    assert all(url.startswith(tiles_server.url) or url.startswith(("data:", "blob:"))
+    assert all(url.startswith((tiles_server.url, "data:", "blob:"))
                for url in requests), [u for u in requests if not u.startswith(tiles_server.url)]

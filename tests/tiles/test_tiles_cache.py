@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from .conftest import ANONYMOUS
-from .tiles_fixtures import bump
-
 from iocgis.tiles.cache import MemoryCache, NoCache, TileKey
 from iocgis.tiles.grid import TileAddress, lonlat_to_tile
+
+from .conftest import ANONYMOUS
+from .tiles_fixtures import bump
 
 PLANNING = (106.82, 10.95)
 
@@ -26,7 +26,7 @@ def at(z: int, lonlat: tuple[float, float] = PLANNING) -> tuple[int, int, int]:
 
 
 def test_disk_cache_serves_again_and_an_import_invalidates_exactly_its_tilesets(
-        make_renderer, tiles_conn, tmp_path: Path) -> None:  # noqa: ANN001
+        make_renderer, tiles_conn, tmp_path: Path) -> None:
     r = make_renderer(cache="disk", cache_dir=tmp_path / "disk", version_ttl_s=0,
                       memory_cache_mb=0)
     first = r.tile("planning", *at(13))
@@ -50,7 +50,7 @@ def test_concurrent_requests_for_one_tile_render_it_once(make_renderer) -> None:
     renders = 0
     original = r.renderer.render_mvt
 
-    async def counting(layers, tile):  # noqa: ANN001, ANN202
+    async def counting(layers, tile):
         nonlocal renders
         renders += 1
         return await original(layers, tile)
@@ -129,7 +129,7 @@ def test_waiters_still_get_the_tile_when_the_first_asker_goes_away(make_renderer
     r = make_renderer(cache="none")
     tile = TileAddress(*at(13))
 
-    async def scenario():  # noqa: ANN202
+    async def scenario():
         first = asyncio.create_task(r.renderer.tile("planning", tile, ANONYMOUS))
         while not r.renderer._inflight:
             await asyncio.sleep(0.001)

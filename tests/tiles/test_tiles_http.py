@@ -8,9 +8,9 @@ import time
 import httpx
 import mapbox_vector_tile
 import pytest
-from .tiles_fixtures import bump
-
 from iocgis.tiles.grid import lonlat_to_tile
+
+from .tiles_fixtures import bump
 
 BIEN_HOA = (106.8215, 10.9515)
 TRAN_BIEN = (106.73, 10.88)  # inside the commune "Phường Trấn Biên" of the fixtures
@@ -42,7 +42,7 @@ def test_pbf_and_mvt_are_the_same_tile(tiles_http: httpx.Client) -> None:
     assert mvt.content == pbf.content and mvt.headers["etag"] == pbf.headers["etag"]
 
 
-def test_identity_encoding_when_gzip_is_not_accepted(tiles_server) -> None:  # noqa: ANN001
+def test_identity_encoding_when_gzip_is_not_accepted(tiles_server) -> None:
     with httpx.Client(base_url=tiles_server.url, headers={"Accept-Encoding": "identity"}) as c:
         response = c.get(tile_path("basemap", 12))
     assert response.status_code == 200 and "content-encoding" not in response.headers
@@ -127,7 +127,7 @@ def _commune_names(client: httpx.Client, path: str) -> set[str]:
 
 
 def test_a_reimport_changes_exactly_its_tiles_without_a_restart(tiles_http: httpx.Client,
-                                                                 tiles_conn) -> None:  # noqa: ANN001
+                                                                 tiles_conn) -> None:
     basemap, planning = tile_path("basemap", 13, TRAN_BIEN), tile_path("planning", 13)
     assert "Phường Trấn Biên" in _commune_names(tiles_http, basemap)
     planning_before = tiles_http.get(planning).headers["etag"]
@@ -146,7 +146,7 @@ def test_a_reimport_changes_exactly_its_tiles_without_a_restart(tiles_http: http
         bump(tiles_conn, "admin.communes")
 
 
-def test_gzip_body_is_the_cached_bytes(tiles_server) -> None:  # noqa: ANN001
+def test_gzip_body_is_the_cached_bytes(tiles_server) -> None:
     with httpx.Client(base_url=tiles_server.url) as c:
         raw = c.get(tile_path("basemap", 11), headers={"Accept-Encoding": "gzip"})
         streamed = c.build_request("GET", tile_path("basemap", 11), headers={"Accept-Encoding": "gzip"})
@@ -164,7 +164,7 @@ def _place_names(client: httpx.Client, path: str) -> set[str]:
 
 def test_a_real_import_and_rollback_show_in_the_tiles_without_a_restart(tiles_http: httpx.Client,
                                                               tiles_db_url: str,
-                                                              tmp_path) -> None:  # noqa: ANN001
+                                                              tmp_path) -> None:
     import json
 
     from iocgis.importers import ImportOptions, import_path, rollback

@@ -5,19 +5,20 @@ from __future__ import annotations
 
 import mapbox_vector_tile
 import pytest
-from .conftest import ADMIN, ANONYMOUS, OFFICER, VIEWER
-from .tiles_fixtures import TINY_PARCEL_LAT, TINY_PARCEL_LON
-
-from iocgis.errors import NotFound
 from iocgis.layers import get_registry
 from iocgis.tiles.grid import lonlat_to_tile
 from iocgis.tiles.sql import build_statement
 from iocgis.tiles.tilesets import get_tilesets
 
+from iocgis.errors import NotFound
+
+from .conftest import ADMIN, ANONYMOUS, OFFICER, VIEWER
+from .tiles_fixtures import TINY_PARCEL_LAT, TINY_PARCEL_LON
+
 BIEN_HOA = (106.8215, 10.9515)
 
 
-def decode(rendered) -> dict:  # noqa: ANN001
+def decode(rendered) -> dict:
     return mapbox_vector_tile.decode(rendered.raw()) if not rendered.empty else {}
 
 
