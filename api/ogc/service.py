@@ -32,6 +32,7 @@ from iocgis.api.ogc.facts import FINGERPRINT_SQL, read_facts, read_fingerprint, 
 from iocgis.api.ogc.openapi import openapi_document
 from iocgis.api.ogc.pool import close_pool, get_pool, open_pool
 from iocgis.api.query.openapi import merge_into as merge_query_openapi
+from iocgis.security.openapi import merge_into as merge_security_openapi
 from iocgis.layers import Registry
 from iocgis.settings import Settings
 
@@ -103,8 +104,10 @@ class OgcService:
         apis = {}
         for level in LEVELS:
             config = pygeoapi_config(self.registry, facts, level=level, pool=self.pool_key)
-            # The query API's routes (iocgis.api.query) join the served document per level.
-            document = merge_query_openapi(openapi_document(config), level, self.registry)
+            # The query API's routes (iocgis.api.query) and the login and account routes
+            # (iocgis.security) join the served document per level.
+            document = merge_security_openapi(
+                merge_query_openapi(openapi_document(config), level, self.registry))
             self._write(level, config, document)
             apis[level] = API(config, document)
         self.generation = Generation(fingerprint, apis, time.time())

@@ -28,10 +28,18 @@ _INSERT = ("INSERT INTO audit.events (actor, action, outcome, target, layer, cli
            "VALUES (%s, %s, %s, %s, %s, %s, %s::jsonb)")
 
 
+def _text(value: str | None) -> str | None:
+    """PostgreSQL text cannot hold NUL; a caller may send one (a forged login name, say)."""
+    return None if value is None else value.replace("\x00", "\u2400")
+
+
 def _params(actor: str, action: str, outcome: str, target: str | None, layer: str | None,
             client: str | None, details: dict[str, Any] | None) -> tuple:
-    return (actor[:200], action[:100], outcome, target, layer, client,
-            json.dumps(details or {}, ensure_ascii=False, default=str))
+    details_json = json.dumps(details or {}, ensure_ascii=False, default=str)
+    # jsonb refuses the escape \u0000 as well: record the NUL as the symbol ␀.
+    details_json = details_json.replace("\\u0000", "\u2400")
+    return (_text(actor[:200]), _text(action[:100]), outcome, _text(target), _text(layer),
+            _text(client), details_json)
 
 
 async def record(conn: psycopg.AsyncConnection, *, actor: str, action: str, outcome: str = "ok",

@@ -181,7 +181,7 @@ def test_prj_naming_vn2000_without_towgs84_gets_the_official_shift(run, imp_conn
 
 
 def test_legacy_encodings_convert_to_unicode(run, imp_conn, tmp_path: Path) -> None:
-    from importer_fixtures import to_cp1258, to_legacy
+    from .importer_fixtures import to_cp1258, to_legacy
 
     for encoding in ("tcvn3", "vni", "cp1258"):
         folder = tmp_path / encoding

@@ -28,6 +28,7 @@ def test_login_me_logout(live_server, make_account, db_url) -> None:  # noqa: AN
 @pytest.mark.parametrize("username, password", [
     ("' OR 1=1 --", "x"), ("admin'; DROP TABLE security.accounts; --", PASSWORD),
     ("nobody", "' OR '1'='1"), ("", ""), ("a" * 5000, "b"),
+    ("nul\x00name", "pass\x00word"),
 ])
 def test_bad_and_sql_credentials_get_401_never_500(live_server, username, password) -> None:  # noqa: ANN001
     response = httpx.post(live_server.url + "/auth/token",
