@@ -8,6 +8,7 @@ Built when the app (or a CLI command) is built, never at import.
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 from pathlib import Path
 
 from pydantic import Field, field_validator, model_validator
@@ -101,7 +102,7 @@ class SecuritySettings(BaseSettings):
         return self
 
     def networks(self, which: list[str]) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
-        return tuple(ipaddress.ip_network(c, strict=False) for c in which)
+        return _parse_networks(tuple(which))
 
     def is_internal(self, client: str | None) -> bool:
         return _in_networks(client, self.networks(self.internal_networks))
@@ -121,5 +122,11 @@ def _in_networks(client: str | None, networks: tuple) -> bool:  # noqa: ANN001 -
     return any(address in net for net in networks if net.version == address.version)
 
 
+@lru_cache(maxsize=64)
+def _parse_networks(cidrs: tuple[str, ...]) -> tuple:
+    # Parsed once per list: this runs on every request (trusted proxies, rate-limit exemptions).
+    return tuple(ipaddress.ip_network(c, strict=False) for c in cidrs)
+
+
 def in_networks(client: str | None, cidrs: list[str]) -> bool:
-    return _in_networks(client, tuple(ipaddress.ip_network(c, strict=False) for c in cidrs))
+    return _in_networks(client, _parse_networks(tuple(cidrs)))
