@@ -235,6 +235,22 @@ def sequential(fn: Callable[[], object], repeat: int) -> Timing:
     return timing
 
 
+def interleaved(ours: Callable[[], object], peer: Callable[[], object],
+                repeat: int) -> tuple[Timing, Timing]:
+    """Ours and the peer one after the other in each round, so both see the same machine load
+    (this machine is shared; a burst of other work then hits both, not one)."""
+    for _ in range(2):
+        ours()
+        peer()
+    timings = (Timing(), Timing())
+    for _ in range(repeat):
+        for fn, timing in zip((ours, peer), timings):
+            started = time.perf_counter()
+            fn()
+            timing.samples.append(time.perf_counter() - started)
+    return timings
+
+
 def concurrent(make_worker: Callable[[], Callable[[], bool]], per_client: int) -> tuple[Timing, int]:
     """``CONCURRENCY`` clients, each running ``per_client`` calls; latencies and error count."""
     timing, errors = Timing(), 0
@@ -311,8 +327,8 @@ def main() -> None:
                 status = _http_call(client, case)
                 if status != 200:
                     raise RuntimeError(f"{case.name}: HTTP {status}")
-                ours = sequential(lambda: _http_call(client, case), args.repeat)
-                raw = sequential(lambda: case.raw(raw_conn), args.repeat)
+                ours, raw = interleaved(lambda: _http_call(client, case),
+                                        lambda: case.raw(raw_conn), args.repeat)
 
                 def http_worker(case: Case = case) -> Callable[[], bool]:
                     c = httpx.Client(base_url=server.url, headers=headers, timeout=120)
@@ -358,7 +374,8 @@ def main() -> None:
     data = ", ".join(f"{n:,} {k}" for k, n in counts.items())
     markdown = "\n".join([
         "## Spatial queries (`bench/queries_bench.py`)",
-        f"{time.strftime('%Y-%m-%d')}, {source}: {data}; {args.repeat} sequential runs per question, then "
+        f"{time.strftime('%Y-%m-%d')}, {source}: {data}; {args.repeat} sequential rounds per "
+        "question (ours and the same SQL alternating, so both meet the same load), then "
         f"{CONCURRENCY} concurrent clients × {args.per_client} calls. \"Same SQL\" runs the "
         "statements the endpoint runs (built by the same code) through psycopg 3 on a warm "
         "connection, one layer after the other (the endpoint pipelines cheap layers on one "
