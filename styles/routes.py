@@ -24,14 +24,23 @@ from iocgis.settings import PROJECT_ROOT
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 MAPLIBRE_DIST = PROJECT_ROOT / "node_modules" / "maplibre-gl" / "dist"
+LEAFLET_DIST = PROJECT_ROOT / "node_modules" / "leaflet" / "dist"
+BOOTSTRAP_DIST = PROJECT_ROOT / "node_modules" / "bootstrap" / "dist" / "css"
 # The only files /map/assets serves: MapLibre's ESM build (main and worker side by side) and
-# the page's own script and style sheet.
+# the page's own script and style sheet, and the libraries of the pygeoapi HTML pages.
 ASSETS = {
     "maplibre-gl.mjs": (MAPLIBRE_DIST, "text/javascript"),
     "maplibre-gl-worker.mjs": (MAPLIBRE_DIST, "text/javascript"),
     "maplibre-gl.css": (MAPLIBRE_DIST, "text/css"),
     "map.js": (WEB_DIR, "text/javascript"),
     "map.css": (WEB_DIR, "text/css"),
+    # Leaflet and Bootstrap for pygeoapi's HTML pages (api/ogc/templates): the IOC network is
+    # closed, so nothing a page loads may come from outside this application.
+    "leaflet.js": (LEAFLET_DIST, "text/javascript"),
+    "leaflet.css": (LEAFLET_DIST, "text/css"),
+    **{f"images/{png}": (LEAFLET_DIST, "image/png") for png in (
+        "layers.png", "layers-2x.png", "marker-icon.png", "marker-icon-2x.png", "marker-shadow.png")},
+    "bootstrap.min.css": (BOOTSTRAP_DIST, "text/css"),
 }
 SPRITE_RE = re.compile(rf"^{SPRITE}(@2x)?\.(json|png)$")
 # Everything the page loads comes from this application; MapLibre starts its workers from blob:.
@@ -121,5 +130,5 @@ def routes() -> list[BaseRoute]:
         Route("/styles/layers/{layer}.qml", layer_qml, methods=["GET"]),
         Route("/styles/{name}.json", style, methods=["GET"]),
         Route("/map", map_page, methods=["GET"]),
-        Route("/map/assets/{file}", asset, methods=["GET"]),
+        Route("/map/assets/{file:path}", asset, methods=["GET"]),
     ]

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pygeoapi
 import yaml
 from psycopg_pool import AsyncConnectionPool
 from pygeoapi.api import API
@@ -37,6 +38,10 @@ from iocgis.layers import Registry
 from iocgis.settings import Settings
 
 log = logging.getLogger("iocgis.api.ogc")
+# pygeoapi's HTML templates that this project overrides (the rest come from pygeoapi): every
+# asset from this application, nothing from the internet (the IOC network is closed).
+TEMPLATES = {"path": str(Path(__file__).resolve().parent / "templates"),
+             "static": str(Path(pygeoapi.__file__).parent / "static")}
 
 
 class _NoAnsweredErrors(logging.Filter):
@@ -103,7 +108,8 @@ class OgcService:
             facts = read_facts(conn, self.registry)
         apis = {}
         for level in LEVELS:
-            config = pygeoapi_config(self.registry, facts, level=level, pool=self.pool_key)
+            config = pygeoapi_config(self.registry, facts, level=level, pool=self.pool_key,
+                                     templates=TEMPLATES)
             # The query API's routes (iocgis.api.query) and the login and account routes
             # (iocgis.security) join the served document per level.
             document = merge_security_openapi(
