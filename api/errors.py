@@ -15,7 +15,8 @@ log = logging.getLogger("iocgis.api")
 
 
 def error_response(exc: IocgisError) -> JSONResponse:
-    return JSONResponse(exc.as_dict(), status_code=exc.http_status)
+    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
+    return JSONResponse(exc.as_dict(), status_code=exc.http_status, headers=headers)
 
 
 async def _iocgis_error(request: Request, exc: Exception) -> JSONResponse:

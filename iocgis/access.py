@@ -110,6 +110,19 @@ def require_layer(caller: Caller, layer_id: str, registry: Registry | None = Non
                    hint="list the layers you may see at /collections")
 
 
+# Layers recording a commune carry this field; a caller limited to some communes reads only
+# their rows of such layers (queries, features, tiles alike).
+COMMUNE_FIELD = "commune_code"
+
+
+def commune_scope(caller: Caller, layer: LayerDef) -> tuple[str, ...] | None:
+    """The communes whose rows of ``layer`` the caller may read (sorted), or None for every
+    row: callers without a commune limit, and layers that record no commune."""
+    if not caller.commune_codes or not layer.has_field(COMMUNE_FIELD):
+        return None
+    return tuple(sorted(caller.commune_codes))
+
+
 def visible_fields(caller: Caller, layer: LayerDef) -> tuple[str, ...]:
     """The layer's fields this caller may read; personal-data fields only with the PII right."""
     if caller.sees_pii:

@@ -14,6 +14,8 @@ class IocgisError(Exception):
     http_status = 500
     exit_code = 1
     code = "InternalError"
+    # Seconds after which a retry may succeed; sent as ``Retry-After`` when set (503, 429).
+    retry_after_s: int | None = None
 
     def __init__(self, message: str, *, where: str | None = None, hint: str | None = None,
                  details: dict[str, Any] | None = None) -> None:
@@ -93,6 +95,20 @@ class TooManyRequests(IocgisError):
     http_status = 429
     code = "TooManyRequests"
     exit_code = 2
+
+
+class TemporarilyUnavailable(IocgisError):
+    """The request was sound but the server could not answer it in time (a statement over its
+    time limit, a busy resource); the same request may succeed later."""
+
+    http_status = 503
+    code = "TemporarilyUnavailable"
+    exit_code = 4
+
+    def __init__(self, message: str, *, where: str | None = None, hint: str | None = None,
+                 details: dict[str, Any] | None = None, retry_after_s: int = 30) -> None:
+        super().__init__(message, where=where, hint=hint, details=details)
+        self.retry_after_s = max(1, int(retry_after_s))
 
 
 class ImportFailed(IocgisError):

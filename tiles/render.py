@@ -12,10 +12,12 @@ import hashlib
 import json
 import logging
 import math
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 from iocgis.layers import LayerDef
 from iocgis.layers.model import SENSITIVITY_RANK
 from iocgis.tiles.cache import DiskCache, MemoryCache, NoCache, RedisCache, TileCache, TileKey
@@ -24,9 +26,11 @@ from iocgis.tiles.settings import TileSettings
 from iocgis.tiles.sql import MAX_THIN_LEVEL, TileStatement, build_statement
 from iocgis.tiles.tilesets import Tileset, Tilesets, get_tilesets
 from iocgis.tiles.versions import LayerVersions
+from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from iocgis.access import Caller
+from iocgis.access import Caller, commune_scope, require_layer
+from iocgis.errors import TemporarilyUnavailable
 from iocgis.settings import Settings
 
 log = logging.getLogger("iocgis.tiles")
@@ -34,6 +38,49 @@ log = logging.getLogger("iocgis.tiles")
 # Bump when the SQL or the tile layout changes: every cached tile gets a new key.
 RENDERER_VERSION = 4
 VISIBILITY_NAMES = {rank: name for name, rank in SENSITIVITY_RANK.items()}
+
+
+def communes_of(caller: Caller, layers: tuple[LayerDef, ...]) -> tuple[str, ...] | None:
+    """The communes the caller is limited to, when any of these layers records a commune
+    (``iocgis.access.commune_scope``, the rule the query API applies); else None: the tile is
+    the same as for an unlimited caller of the same visibility and shares its cache entry."""
+    for layer in layers:
+        communes = commune_scope(caller, layer)
+        if communes is not None:
+            return communes
+    return None
+
+
+class RestrictedReadLog:
+    """When a caller's tile reads of restricted layers were last noted for the audit trail.
+
+    A map view fetches dozens of tiles per second; one audit record per tile would flood the
+    trail and bury the events that matter. A read is noted once per (account, address,
+    tileset, zoom) per window in this process: ``iocgis audit who-accessed`` (grouped by account
+    and address) still names everyone who saw the layer, from where, and when first and last
+    (to within the window), and each zoom the caller browsed leaves its own record. TileJSON
+    fetches (a map opening the tileset) are always recorded.
+    """
+
+    MAX_ENTRIES = 50_000  # forget expired entries beyond this, so memory stays bounded
+
+    def __init__(self, window_s: float) -> None:
+        self.window_s = window_s
+        self._last: dict[tuple[str, str | None, str, int], float] = {}
+
+    def due(self, caller: Caller, tileset: str, zoom: int, now: float | None = None) -> bool:
+        """True (and remembered) when this read must be noted now."""
+        if self.window_s <= 0:
+            return True
+        now = time.monotonic() if now is None else now
+        key = (caller.name, caller.client, tileset, zoom)
+        last = self._last.get(key)
+        if last is not None and now - last < self.window_s:
+            return False
+        if len(self._last) >= self.MAX_ENTRIES:
+            self._last = {k: t for k, t in self._last.items() if now - t < self.window_s}
+        self._last[key] = now
+        return True
 
 
 def visibility_of(caller: Caller) -> str:
@@ -117,6 +164,10 @@ class TileRenderer:
         self._fingerprints: dict[tuple[str, str], str] = {}
         self._versions_seen: dict[tuple[str, str], tuple[Mapping[str, int], str]] = {}
         self._inflight: dict[TileKey, asyncio.Future[RenderedTile]] = {}
+        self.restricted_reads = RestrictedReadLog(self.tile_settings.audit_window_s)
+        # Bounds every tile statement; SET takes no bound parameter: an int from settings.
+        self._timeout_sql = sql.SQL("SET LOCAL statement_timeout = {}").format(
+            sql.Literal(int(self.tile_settings.statement_timeout_ms))).as_string(None)
 
     async def close(self) -> None:
         await self.cache.close()
@@ -140,7 +191,14 @@ class TileRenderer:
 
     def key_for(self, tileset: Tileset, caller: Caller, tile: TileAddress,
                 versions: Mapping[str, int]) -> TileKey:
+        """The cache key. A caller limited to some communes gets its own (visibility
+        ``internal~<hash of the communes>``) for tilesets with a commune-recording layer, so
+        its tile is never served to an unlimited caller nor the other way round."""
         visibility = visibility_of(caller)
+        communes = communes_of(caller, tileset.visible_to(caller))
+        if communes is not None:
+            digest = hashlib.blake2b("|".join(communes).encode(), digest_size=6).hexdigest()
+            visibility = f"{visibility}~{digest}"
         memo = self._versions_seen.get((tileset.name, visibility))
         if memo is not None and memo[0] is versions:  # same read of meta.layers: same stamp
             version = memo[1]
@@ -155,43 +213,65 @@ class TileRenderer:
     # -- rendering ------------------------------------------------------------------------
 
     def statement(self, layers: tuple[LayerDef, ...], zoom: int, level: int = 0,
-                  only: tuple[str, ...] | None = None) -> TileStatement:
+                  only: tuple[str, ...] | None = None, scoped: bool = False) -> TileStatement:
         """The statement for these layers at this zoom, built once and kept. The layers
         stand for tileset and visibility: an anonymous caller's statement never holds an
         officer's layers."""
-        key = (tuple(layer.id for layer in layers), zoom, level, only)
+        key = (tuple(layer.id for layer in layers), zoom, level, only, scoped)
         found = self._statements.get(key)
         if found is None:
             ts = self.tile_settings
             found = build_statement(layers, zoom, level=level, extent=ts.extent, buffer=ts.buffer,
-                                    only=only)
+                                    only=only, scoped=scoped)
             self._statements[key] = found
         return found
 
     async def _run(self, statement: TileStatement, tile: TileAddress,
-                   limits: dict[str, int] | None = None) -> list[LayerResult]:
-        params = statement.params_for(tile, self.tile_settings.simplify_px, limits)
-        async with self.pool.connection() as conn:
-            cur = await conn.execute(statement.text, params, binary=True)
-            row = await cur.fetchone()
+                   limits: dict[str, int] | None = None,
+                   communes: tuple[str, ...] | None = None) -> list[LayerResult]:
+        params = statement.params_for(tile, self.tile_settings.simplify_px, limits, communes)
+        # The time limit holds for this statement only (SET LOCAL in its own transaction), so
+        # the shared pool's connections keep their settings. BEGIN, SET, the statement and
+        # COMMIT are pipelined: still one round trip.
+        try:
+            async with self.pool.connection() as conn:
+                async with conn.pipeline(), conn.transaction():
+                    await conn.execute(self._timeout_sql)
+                    cur = await conn.execute(statement.text, params, binary=True)
+                row = await cur.fetchone()
+        except psycopg.errors.QueryCanceled:
+            ts = self.tile_settings
+            log.warning("tile %s ran over its %d ms time limit", tile, ts.statement_timeout_ms)
+            raise TemporarilyUnavailable(
+                f"tile {tile.z}/{tile.x}/{tile.y} took longer than "
+                f"{ts.statement_timeout_ms / 1000:g} s to render and was stopped",
+                where="tile", hint=f"retry in {ts.retry_after_s} s; the server may be busy, or "
+                                   "try a neighbouring zoom level",
+                retry_after_s=ts.retry_after_s) from None
         assert row is not None
         return [LayerResult(part.name, part.layer, bytes(row[2 * i] or b""),
                             int(row[2 * i + 1] or 0)) for i, part in enumerate(statement.parts)]
 
-    async def render_mvt(self, layers: tuple[LayerDef, ...], tile: TileAddress) -> bytes:
-        """The uncompressed MVT of these layers, thinned to fit the size budget."""
+    async def render_mvt(self, layers: tuple[LayerDef, ...], tile: TileAddress,
+                         communes: tuple[str, ...] | None = None) -> bytes:
+        """The uncompressed MVT of these layers, thinned to fit the size budget; with
+        ``communes``, layers recording a commune hold only those communes' rows."""
         if not layers:
             return b""
-        results = await self._run(self.statement(layers, tile.z), tile)
-        results = await self._fit_budget(layers, results, tile)
+        scoped = communes is not None
+        results = await self._run(self.statement(layers, tile.z, scoped=scoped), tile,
+                                  communes=communes)
+        results = await self._fit_budget(layers, results, tile, communes)
         return b"".join(r.mvt for r in results)
 
     async def _fit_budget(self, layers: tuple[LayerDef, ...], results: list[LayerResult],
-                          tile: TileAddress) -> list[LayerResult]:
+                          tile: TileAddress,
+                          communes: tuple[str, ...] | None = None) -> list[LayerResult]:
         """Thin the heaviest layers until the tile fits the budget: coarser simplification and
         larger minimum polygons first, then only the largest features of each heavy layer."""
         budget = self.tile_settings.size_budget
         original = {r.name: r for r in results}
+        scoped = communes is not None
         level = 0
         while _size(results) > budget and level < MAX_THIN_LEVEL + 4:
             level += 1
@@ -200,7 +280,8 @@ class TileRenderer:
             heavy = heavy or [max(results, key=lambda r: len(r.mvt))]
             names = tuple(r.name for r in heavy)
             if level < MAX_THIN_LEVEL:
-                thinned = await self._run(self.statement(layers, tile.z, level, names), tile)
+                thinned = await self._run(self.statement(layers, tile.z, level, names, scoped),
+                                          tile, communes=communes)
                 if any(t.features == 0 < original[t.name].features for t in thinned):
                     level = MAX_THIN_LEVEL - 1  # it would wipe a layer out: keep its largest
                     continue
@@ -212,8 +293,9 @@ class TileRenderer:
                 # count shrinks by the same ratio (bytes per feature only fall when thinned).
                 limits = {f.name: max(1, math.floor(f.features * room / _size(first) * shrink))
                           for f in first}
-                thinned = await self._run(self.statement(layers, tile.z, MAX_THIN_LEVEL, names),
-                                          tile, limits)
+                thinned = await self._run(
+                    self.statement(layers, tile.z, MAX_THIN_LEVEL, names, scoped), tile, limits,
+                    communes)
             by_name = {t.name: t for t in thinned}
             results = [by_name.get(r.name, r) for r in results]
             log.info("tile %s thinned (level %d): %d -> %d bytes", tile, level, before,
@@ -222,10 +304,19 @@ class TileRenderer:
             log.warning("tile %s stays over the size budget after thinning", tile)
         return results
 
+    def note_restricted_reads(self, tileset: Tileset, caller: Caller, zoom: int) -> None:
+        """Note the restricted layers of a tile for the audit trail, once per window (see
+        ``RestrictedReadLog``)."""
+        restricted = tileset.restricted_for(caller)
+        if restricted and self.restricted_reads.due(caller, tileset.name, zoom):
+            for layer in restricted:
+                require_layer(caller, layer.id)  # notes the read for this request's audit
+
     async def tile(self, name: str, tile: TileAddress, caller: Caller) -> RenderedTile:
         """The tile of tileset ``name`` for ``caller``; NotFound when the caller may not see
         the tileset. Concurrent requests for the same uncached tile render it once."""
-        tileset = self.tilesets.for_caller(name, caller)
+        tileset = self.tilesets.for_caller(name, caller, note_reads=False)
+        self.note_restricted_reads(tileset, caller, tile.z)
         versions = await self.versions.current(self.pool)
         key = self.key_for(tileset, caller, tile, versions)
         data = await self.cache.get(key)
@@ -243,7 +334,8 @@ class TileRenderer:
         future: asyncio.Future[RenderedTile] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            raw = await self.render_mvt(tileset.layers_at(caller, tile.z), tile)
+            layers = tileset.layers_at(caller, tile.z)
+            raw = await self.render_mvt(layers, tile, communes_of(caller, layers))
             gz = await _compress(raw)
             await self.cache.set(key, gz)
             rendered = RenderedTile(key, gz, from_cache=False)

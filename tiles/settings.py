@@ -32,3 +32,11 @@ class TileSettings(BaseSettings):
     version_ttl_s: float = Field(default=1.0, ge=0)
     # Browser and proxy cache lifetime of a tile.
     max_age_s: int = 60
+    # Time limit of each tile statement (PostgreSQL statement_timeout, milliseconds): a
+    # pathological tile must not hold a pooled connection for minutes. Over it: 503 with
+    # Retry-After (retry_after_s), never a 500.
+    statement_timeout_ms: int = Field(default=15_000, ge=1)
+    retry_after_s: int = Field(default=30, ge=1)
+    # Restricted layers in tiles: one audit record per (caller, address, tileset, zoom) per
+    # this many seconds in the process (TileJSON fetches are always recorded). 0: every tile.
+    audit_window_s: float = Field(default=600, ge=0)

@@ -30,6 +30,8 @@ from iocgis.layers import LayerDef
 from iocgis.tiles.grid import ORIGIN_SHIFT, TileAddress, mercator_to_lonlat
 from psycopg import sql
 
+from iocgis.access import COMMUNE_FIELD
+
 log = logging.getLogger("iocgis.tiles")
 
 STORAGE_SRID = 4326
@@ -134,8 +136,14 @@ def _geometry(part: LayerPart, p: str) -> sql.Composable:
     return sql.SQL("ST_Simplify({}, %({p}_tol)s, true)").format(projected, p=sql.SQL(p))
 
 
+def is_commune_scoped(layer: LayerDef) -> bool:
+    """Layers whose rows a caller limited to some communes sees only for those communes (the
+    rule of ``iocgis.access.commune_scope``)."""
+    return layer.has_field(COMMUNE_FIELD)
+
+
 def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
-                  limited: bool) -> sql.Composed:
+                  limited: bool, scoped: bool) -> sql.Composed:
     layer = part.layer
     columns: list[sql.Composable] = [sql.SQL("l.fid")]
     for name in part.attributes:
@@ -154,6 +162,8 @@ def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
         elif part.hidden_values:
             where.append(sql.SQL("({f} IS NULL OR NOT {f} = ANY(%({p}_values)s))").format(
                 f=field, p=sql.SQL(p)))
+    if scoped and is_commune_scoped(layer):
+        where.append(sql.SQL("l.{} = ANY(%(communes)s)").format(sql.Identifier(COMMUNE_FIELD)))
     if layer.geometry == "MultiPolygon":
         where.append(sql.SQL("{} >= %({p}_minarea)s").format(_size_expr(part), p=sql.SQL(p)))
     # OFFSET 0 fences the subquery: without it the planner pushes "geom IS NOT NULL" into the
@@ -189,14 +199,21 @@ class TileStatement:
     level: int
     extent: int
     buffer: int
+    scoped: bool = False  # binds %(communes)s: rows of commune-recording layers filtered
+
+    @property
+    def needs_communes(self) -> bool:
+        return self.scoped and any(is_commune_scoped(part.layer) for part in self.parts)
 
     @property
     def layer_ids(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(part.layer.id for part in self.parts))
 
     def params_for(self, tile: TileAddress, simplify_px: float,
-                   limits: dict[str, int] | None = None) -> dict[str, Any]:
-        """The bound values for one tile: its boxes, tolerances, areas, limits."""
+                   limits: dict[str, int] | None = None,
+                   communes: tuple[str, ...] | None = None) -> dict[str, Any]:
+        """The bound values for one tile: its boxes, tolerances, areas, limits, and the
+        caller's communes for a scoped statement."""
         xmin, ymin, xmax, ymax = tile.bounds_3857()
         margin = (xmax - xmin) * self.buffer / self.extent
         west, south, east, north = _lonlat_box(xmin - margin, ymin - margin,
@@ -206,6 +223,10 @@ class TileStatement:
         tol = simplify_px * tile.pixel_m * tolerance_factor(self.level)
         params: dict[str, Any] = {"xmin": xmin, "ymin": ymin, "xmax": xmax, "ymax": ymax,
                                   "w": west, "s": south, "e": east, "n": north}
+        if self.needs_communes:
+            if not communes:  # a scoped statement without communes would show every row
+                raise ValueError("a commune-scoped tile statement needs the caller's communes")
+            params["communes"] = list(communes)
         for i, part in enumerate(self.parts):
             p = f"l{i}"
             params[f"{p}_name"] = part.name
@@ -235,17 +256,18 @@ def _lonlat_box(xmin: float, ymin: float, xmax: float, ymax: float) -> tuple[flo
 
 def build_statement(layers: tuple[LayerDef, ...], zoom: int, *, level: int = 0,
                     extent: int = 4096, buffer: int = 64,
-                    only: tuple[str, ...] | None = None) -> TileStatement:
+                    only: tuple[str, ...] | None = None, scoped: bool = False) -> TileStatement:
     """The statement rendering ``layers`` (all visible and in zoom range) side by side;
-    ``only`` keeps just the MVT layers of those names (to re-render some when thinning)."""
+    ``only`` keeps just the MVT layers of those names (to re-render some when thinning);
+    ``scoped`` keeps only the rows of the bound communes in layers recording a commune."""
     parts = tuple(part for layer in layers for part in layer_parts(layer, zoom)
                   if only is None or part.name in only)
     limited = level >= MAX_THIN_LEVEL
     selects = [sql.SQL("CROSS JOIN LATERAL ({}) {}").format(
-        _layer_select(part, f"l{i}", extent, buffer, limited), sql.Identifier(f"q{i}"))
+        _layer_select(part, f"l{i}", extent, buffer, limited, scoped), sql.Identifier(f"q{i}"))
         for i, part in enumerate(parts)]
     outputs = [sql.SQL("{q}.mvt, {q}.n").format(q=sql.Identifier(f"q{i}"))
                for i in range(len(parts))]
     statement = sql.SQL("SELECT {} FROM (SELECT 1) one {}").format(
         sql.SQL(", ").join(outputs), sql.SQL(" ").join(selects))
-    return TileStatement(statement.as_string(None), parts, level, extent, buffer)
+    return TileStatement(statement.as_string(None), parts, level, extent, buffer, scoped)

@@ -62,6 +62,10 @@ class Tileset:
             self._visible[rank] = found
         return found
 
+    def restricted_for(self, caller: Caller) -> tuple[LayerDef, ...]:
+        """The restricted layers of this tileset the caller sees (their reads are audited)."""
+        return tuple(layer for layer in self.visible_to(caller) if layer.sensitivity == "restricted")
+
     def layers_at(self, caller: Caller, zoom: int) -> tuple[LayerDef, ...]:
         """The caller's layers whose zoom range holds ``zoom``."""
         key = (caller.max_sensitivity, zoom)
@@ -104,11 +108,13 @@ class Tilesets:
             raise NotFound(f"unknown tileset {name!r}", where="tileset",
                            hint="list the tilesets at /tiles") from None
 
-    def for_caller(self, name: str, caller: Caller) -> Tileset:
+    def for_caller(self, name: str, caller: Caller, *, note_reads: bool = True) -> Tileset:
         """The tileset, or NotFound when the caller may see none of its layers.
 
         Restricted layers served and single-layer tilesets refused go through
         ``require_layer``, so the audit trail notes them as for any other read or probe.
+        ``note_reads=False``: the caller notes the restricted reads itself (tiles do, at most
+        once per window; see ``TileRenderer.note_restricted_reads``); probes are always noted.
         """
         tileset = self._by_name.get(name)
         if tileset is not None and not tileset.composite and not tileset.visible_to(caller):
@@ -116,8 +122,8 @@ class Tilesets:
         if tileset is None or not tileset.visible_to(caller):
             raise NotFound(f"unknown tileset {name!r}", where="tileset",
                            hint="list the tilesets you may see at /tiles")
-        for layer in tileset.visible_to(caller):
-            if layer.sensitivity == "restricted":
+        if note_reads:
+            for layer in tileset.restricted_for(caller):
                 require_layer(caller, layer.id)
         return tileset
 

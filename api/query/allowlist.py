@@ -10,11 +10,19 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
-from iocgis.access import Caller, require_field, require_layer, visible_fields
 from iocgis.api.query.params import MAX_LAYERS
 from iocgis.api.query.spec import Condition, Value
-from iocgis.errors import InvalidInput
 from iocgis.layers import FieldDef, LayerDef, Registry
+
+from iocgis.access import (
+    COMMUNE_FIELD,
+    Caller,
+    commune_scope,
+    require_field,
+    require_layer,
+    visible_fields,
+)
+from iocgis.errors import InvalidInput
 
 # Field types a group can be keyed on: discrete values, not measurements.
 GROUPABLE = ("text", "integer", "bigint", "boolean", "date")
@@ -143,6 +151,7 @@ def where_conditions(caller: Caller, registry: Registry, layer: LayerDef,
 def scope_conditions(caller: Caller, layer: LayerDef) -> tuple[Condition, ...]:
     """A caller limited to some communes sees only their rows of layers recording a commune
     (``commune_code``); an empty scope means every commune."""
-    if not caller.commune_codes or not layer.has_field("commune_code"):
+    communes = commune_scope(caller, layer)  # the one rule, shared with tiles
+    if communes is None:
         return ()
-    return (Condition(layer.field("commune_code"), tuple(sorted(caller.commune_codes))),)
+    return (Condition(layer.field(COMMUNE_FIELD), communes),)

@@ -50,10 +50,10 @@ def test_concurrent_requests_for_one_tile_render_it_once(make_renderer) -> None:
     renders = 0
     original = r.renderer.render_mvt
 
-    async def counting(layers, tile):
+    async def counting(layers, tile, communes=None):
         nonlocal renders
         renders += 1
-        return await original(layers, tile)
+        return await original(layers, tile, communes)
 
     r.renderer.render_mvt = counting
     tile = TileAddress(*at(12))
