@@ -120,3 +120,39 @@ def test_unknown_asset_is_404_not_a_file_read(ogc: httpx.Client) -> None:
     for path in ("/map/assets/../../pyproject.toml", "/map/assets/images/../leaflet-src.js",
                  "/map/assets/images/nope.png"):
         assert ogc.get(path).status_code == 404, path
+
+
+@pytest.mark.browser
+def test_items_page_draws_features_in_chromium_with_no_failed_request(
+        ogc: httpx.Client, artifacts_dir) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from ..tiles.test_map_page import CHROMIUM, FLAGS
+
+    own = urlsplit(str(ogc.base_url)).netloc
+    url = f"{ogc.base_url}/collections/{SCHOOLS}/items?f=html"
+    failed: list[str] = []
+    outside: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        # A Vietnamese browser: pygeoapi answers in the language the browser asks for.
+        page = browser.new_page(viewport={"width": 1024, "height": 900}, locale="vi-VN")
+        page.on("requestfailed", lambda r: failed.append(r.url))
+        page.on("response", lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        page.on("request", lambda r: outside.append(r.url)
+                if urlsplit(r.url).netloc not in (own, "") and not r.url.startswith("data:") else None)
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(url, wait_until="networkidle")
+        # Leaflet draws each school as a marker icon served from /map/assets/images
+        markers = page.locator("#items-map img.leaflet-marker-icon")
+        assert markers.count() >= 1
+        box, frame = markers.first.bounding_box(), page.locator("#items-map").bounding_box()
+        assert box and frame and frame["x"] <= box["x"] <= frame["x"] + frame["width"]  # on screen
+        assert frame["y"] <= box["y"] <= frame["y"] + frame["height"]
+        assert page.evaluate("() => document.documentElement.lang") == "vi"
+        assert "Trường học" in page.locator("h1").inner_text()
+        assert page.evaluate("() => getComputedStyle(document.body).fontFamily").startswith("system-ui")  # Bootstrap applied
+        page.screenshot(path=str(artifacts_dir / "ogc_items_page.png"))
+        browser.close()
+    assert errors == [] and failed == [] and outside == [], (errors, failed, outside)
