@@ -16,6 +16,7 @@ who may not see the layer gets 404.
 from __future__ import annotations
 
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from iocgis.layers import LayerDef
@@ -24,13 +25,17 @@ from iocgis.tiles.service import renderer_here, run_sync
 from iocgis.tiles.tilejson import tile_fields, tilejson
 from iocgis.tiles.tilesets import get_tilesets
 from pygeoapi.models.provider.base import LinkType, TileMatrixSetEnum, TileSetMetadata
-from pygeoapi.provider.base import ProviderConnectionError, ProviderInvalidQueryError
+from pygeoapi.provider.base import (
+    ProviderConnectionError,
+    ProviderGenericError,
+    ProviderInvalidQueryError,
+)
 from pygeoapi.provider.base_mvt import BaseMVTProvider
 from pygeoapi.provider.tile import ProviderTileNotFoundError
 from pygeoapi.util import url_join
 
 from iocgis.access import current_caller
-from iocgis.errors import InvalidInput, NotFound
+from iocgis.errors import InvalidInput, NotFound, TemporarilyUnavailable
 
 log = logging.getLogger("iocgis.tiles")
 WEB_MERCATOR = TileMatrixSetEnum.WEBMERCATORQUAD.value
@@ -55,6 +60,14 @@ def _database_url(pool: str | None) -> str | None:
     from iocgis.api.ogc.pool import get_pool
 
     return str(get_pool(pool).conninfo)
+
+
+class ProviderTileTimeout(ProviderGenericError):
+    """A tile over the time limit (``TileSettings.statement_timeout_ms``): retry later."""
+
+    ogc_exception_code = "ServiceUnavailable"
+    http_status_code = HTTPStatus.SERVICE_UNAVAILABLE
+    default_msg = "the tile took too long to render; retry shortly"
 
 
 class IocgisTileProvider(BaseMVTProvider):
@@ -128,6 +141,8 @@ class IocgisTileProvider(BaseMVTProvider):
             raw = run_sync(render)
         except NotFound:
             raise ProviderTileNotFoundError("collection not found") from None
+        except TemporarilyUnavailable as exc:  # over the tile time limit: 503, not a 500
+            raise ProviderTileTimeout(str(exc)) from None
         return raw or None
 
     def get_vendor_metadata(self, dataset: str, server_url: str, layer: str, tileset: str,
