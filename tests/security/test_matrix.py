@@ -97,7 +97,8 @@ def fill(path: str, layer_id: str | None, fids: dict[str, int]) -> str:
         "item_id": str(fids.get(layer_id or "", 1)), "tms": "WebMercatorQuad",
         "z": str(ZOOM), "x": str(x), "y": str(y), "row": str(y), "col": str(x), "fmt": "pbf",
         "name": "no-such-name", "code": "26041", "id": "999999999", "fontstack": "Noto Sans Regular",
-        "range": "0-255", "file": "no-such-file", "key_id:int": "999999999",
+        "range": "0-255", "file": "no-such-file", "file:path": "no-such-file",
+        "key_id:int": "999999999",
         "action": "lock",
     }
 
