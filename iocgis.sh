@@ -43,8 +43,8 @@ install_system_packages() {
   ver=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
   [ -n "$ver" ] || die "PostgreSQL did not install"
   apt_install "postgresql-$ver-postgis-3" "postgresql-$ver-postgis-3-scripts"
-  # Headless QGIS (~100 MB) for the QGIS access test: opt in with IOCGIS_WITH_QGIS=1.
-  if [ "${IOCGIS_WITH_QGIS:-0}" = "1" ]; then apt_install python3-qgis qgis-providers; fi
+  # Headless QGIS (~100 MB) for the QGIS access test; IOCGIS_WITH_QGIS=0 leaves it out.
+  if [ "${IOCGIS_WITH_QGIS:-1}" = "1" ]; then apt_install python3-qgis qgis-providers; fi
 }
 
 find_python() {
