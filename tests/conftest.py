@@ -11,6 +11,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -39,20 +40,34 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(IOCGIS_CACHE_DIR=tmp / "cache", IOCGIS_RASTERS_DIR=tmp / "rasters")
 
 
-@pytest.fixture(scope="session")
-def db_url(base_settings: Settings) -> Iterator[str]:
-    """A migrated, empty database for this test session."""
+@contextmanager
+def scratch_database(base_settings: Settings, label: str = "") -> Iterator[str]:
+    """A fresh, migrated database ``iocgis_test_[<label>_]<pid>``, dropped on exit.
+
+    Each test area that needs data of its own gets its own database, so that no area's rows
+    change what another area's tests see, and parallel pytest runs never meet.
+    """
     server_url = database_url(base_settings)
-    name = f"iocgis_test_{os.getpid()}"
+    name = f"iocgis_test_{label + '_' if label else ''}{os.getpid()}"
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        conn.execute(drop)
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
             sql.Identifier(name)))
     url = _with_dbname(server_url, name)
     migrate.upgrade(url)
-    yield url
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    try:
+        yield url
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(drop)
+
+
+@pytest.fixture(scope="session")
+def db_url(base_settings: Settings) -> Iterator[str]:
+    """A migrated, empty database for this test session."""
+    with scratch_database(base_settings) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -74,14 +89,18 @@ def free_port() -> int:
 
 
 class LiveServer:
-    """The real ASGI app under uvicorn in a background thread, on a free port."""
+    """The real ASGI app (or ``app``, one a test builds) under uvicorn in a background thread,
+    on a free port."""
 
-    def __init__(self, app) -> None:  # noqa: ANN001 - any ASGI app
+    def __init__(self, settings: Settings, app=None) -> None:  # noqa: ANN001 - any ASGI app
         import uvicorn
+
+        from iocgis.api.app import create_app
 
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+        self.app = app or create_app(settings.model_copy(update={"port": self.port}))
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=self.port, log_level="warning",
                                 lifespan="on")
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -96,7 +115,7 @@ class LiveServer:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
-        raise RuntimeError("the test server did not start")
+        raise RuntimeError(f"the test server on {self.url} did not start")
 
     def stop(self) -> None:
         self.server.should_exit = True
@@ -105,9 +124,7 @@ class LiveServer:
 
 @pytest.fixture(scope="session")
 def live_server(settings: Settings) -> Iterator[LiveServer]:
-    from iocgis.api.app import create_app
-
-    server = LiveServer(create_app(settings)).start()
+    server = LiveServer(settings).start()
     yield server
     server.stop()
 

@@ -5,7 +5,6 @@ province row so the inside-the-province checks run."""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,38 +13,25 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from iocgis import migrate
-from iocgis.db import database_url
 from iocgis.importers import ImportOptions, ImportReport, import_path
 from iocgis.layers import get_registry
+
 from iocgis.settings import Settings
+
+from ..conftest import scratch_database
 
 # New Đồng Nai (old Đồng Nai + Bình Phước), as a generous box: enough to tell inside from out.
 PROVINCE_WKT = ("MULTIPOLYGON(((106.30 10.45, 107.60 10.45, 107.60 12.35, 106.30 12.35, "
                 "106.30 10.45)))")
 
 
-def _with_dbname(url: str, name: str) -> str:
-    head, _, _ = url.rpartition("/")
-    return f"{head}/{name}"
-
-
 @pytest.fixture(scope="session")
 def imp_url(base_settings: Settings) -> Iterator[str]:
-    server = database_url(base_settings)
-    name = f"iocgis_test_imp_{os.getpid()}"
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
-            sql.Identifier(name)))
-    url = _with_dbname(server, name)
-    migrate.upgrade(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("INSERT INTO admin.provinces (code, name, geom) VALUES "
-                     "('75', 'Đồng Nai', ST_GeomFromText(%s, 4326))", (PROVINCE_WKT,))
-    yield url
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_database(base_settings, "imp") as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("INSERT INTO admin.provinces (code, name, geom) VALUES "
+                         "('75', 'Đồng Nai', ST_GeomFromText(%s, 4326))", (PROVINCE_WKT,))
+        yield url
 
 
 @pytest.fixture(scope="session")

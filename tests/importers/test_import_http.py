@@ -5,7 +5,6 @@ limit are refused. A real server on the importer tests' own database."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,45 +14,15 @@ import httpx
 import psycopg
 import pytest
 
-from .importer_fixtures import places, write_vector
 from iocgis.security import accounts, login
 from iocgis.security.accounts import Actor
 from iocgis.security.settings import SecuritySettings
 from iocgis.settings import Settings
 
+from ..conftest import LiveServer
+from .importer_fixtures import places, write_vector
+
 UPLOAD_LIMIT = 512 * 1024
-
-
-class Server:
-    def __init__(self, settings: Settings) -> None:
-        import socket
-
-        import uvicorn
-
-        from iocgis.api.app import create_app
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}"
-        self.server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1",
-                                                    port=port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("the server did not start")
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 async def _account_with_key(url: str, name: str, roles: list[str]) -> str:
@@ -66,10 +35,11 @@ async def _account_with_key(url: str, name: str, roles: list[str]) -> str:
 
 
 @pytest.fixture(scope="module")
-def server(imp_settings: Settings) -> Iterator[Server]:
+def server(imp_settings: Settings) -> Iterator[LiveServer]:
     security = SecuritySettings(upload_max_bytes=UPLOAD_LIMIT)
-    with Server(imp_settings.model_copy(update={"security": security})) as running:
-        yield running
+    running = LiveServer(imp_settings.model_copy(update={"security": security})).start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +49,7 @@ def keys(imp_url: str) -> dict[str, str]:
             for role in ("gis_officer", "viewer")}
 
 
-def _post(server: Server, path: Path, layer: str, key: str | None = None,
+def _post(server: LiveServer, path: Path, layer: str, key: str | None = None,
           **form: str) -> httpx.Response:
     headers = {"X-API-Key": key} if key else {}
     with path.open("rb") as fh:
@@ -87,7 +57,7 @@ def _post(server: Server, path: Path, layer: str, key: str | None = None,
                           data={"layer": layer, **form}, files={"file": (path.name, fh)})
 
 
-def _wait(server: Server, job_id: str, key: str) -> dict[str, Any]:
+def _wait(server: LiveServer, job_id: str, key: str) -> dict[str, Any]:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         body = httpx.get(f"{server.url}/imports/{job_id}", headers={"X-API-Key": key},

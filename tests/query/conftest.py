@@ -6,9 +6,6 @@ personal-data right (through the security module's own account functions)."""
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,13 +14,11 @@ import numpy as np
 import psycopg
 import pytest
 import rasterio
-from psycopg import sql
 from rasterio.transform import from_origin
 
-from iocgis import migrate
-from iocgis.db import database_url
 from iocgis.settings import Settings
 
+from ..conftest import LiveServer, scratch_database
 from . import query_fixtures
 
 RASTER_NAME = "dem_test"
@@ -38,27 +33,12 @@ def raster_value(row: int, col: int) -> float:
     return RASTER_NODATA if row < 10 and col < 10 else float(row * 1000 + col)
 
 
-def _with_dbname(url: str, dbname: str) -> str:
-    head, _, tail = url.rpartition("/")
-    query = "?" + tail.split("?", 1)[1] if "?" in tail else ""
-    return f"{head}/{dbname}{query}"
-
-
 @pytest.fixture(scope="session")
 def query_db_url(base_settings: Settings) -> Iterator[str]:
-    server_url = database_url(base_settings)
-    name = f"iocgis_test_query_{os.getpid()}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
-            sql.Identifier(name)))
-    url = _with_dbname(server_url, name)
-    migrate.upgrade(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        query_fixtures.load(conn)
-    yield url
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_database(base_settings, "query") as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            query_fixtures.load(conn)
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -100,45 +80,9 @@ def raster_file(query_settings: Settings, query_db_url: str) -> Path:
     return path
 
 
-class QueryServer:
-    """The real application under uvicorn in a thread, on a free port."""
-
-    def __init__(self, settings: Settings) -> None:
-        import socket
-
-        import uvicorn
-
-        from iocgis.api.app import create_app
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="on")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> QueryServer:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the query test server did not start")
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture(scope="session")
-def query_server(query_settings: Settings, raster_file: Path) -> Iterator[QueryServer]:
-    server = QueryServer(query_settings).start()
+def query_server(query_settings: Settings, raster_file: Path) -> Iterator[LiveServer]:
+    server = LiveServer(query_settings).start()
     yield server
     server.stop()
 
@@ -164,13 +108,13 @@ def api_keys(query_db_url: str, query_settings: Settings) -> dict[str, str]:
 
 
 @pytest.fixture
-def anon(query_server: QueryServer) -> Iterator[httpx.Client]:
+def anon(query_server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=query_server.url, timeout=30) as client:
         yield client
 
 
 @pytest.fixture
-def analyst(query_server: QueryServer, api_keys: dict[str, str]) -> Iterator[httpx.Client]:
+def analyst(query_server: LiveServer, api_keys: dict[str, str]) -> Iterator[httpx.Client]:
     """An analyst: internal layers (houses, parcels), no personal data."""
     with httpx.Client(base_url=query_server.url, timeout=30,
                       headers={"X-API-Key": api_keys["q_analyst"]}) as client:
@@ -178,7 +122,7 @@ def analyst(query_server: QueryServer, api_keys: dict[str, str]) -> Iterator[htt
 
 
 @pytest.fixture
-def analyst_pii(query_server: QueryServer, api_keys: dict[str, str]) -> Iterator[httpx.Client]:
+def analyst_pii(query_server: LiveServer, api_keys: dict[str, str]) -> Iterator[httpx.Client]:
     """An analyst holding the personal-data right."""
     with httpx.Client(base_url=query_server.url, timeout=30,
                       headers={"X-API-Key": api_keys["q_analyst_pii"]}) as client:
@@ -186,7 +130,7 @@ def analyst_pii(query_server: QueryServer, api_keys: dict[str, str]) -> Iterator
 
 
 @pytest.fixture
-def scoped(query_server: QueryServer, api_keys: dict[str, str]) -> Iterator[httpx.Client]:
+def scoped(query_server: LiveServer, api_keys: dict[str, str]) -> Iterator[httpx.Client]:
     """An analyst whose account is limited to commune 26041."""
     with httpx.Client(base_url=query_server.url, timeout=30,
                       headers={"X-API-Key": api_keys["q_scoped"]}) as client:

@@ -11,6 +11,7 @@ from psycopg import sql
 
 from iocgis import migrate
 from iocgis.settings import Settings
+
 from .security_helpers import ROLES, Account, _create, api_key_for, bearer, login, run_async
 
 

@@ -20,6 +20,7 @@ from iocgis.errors import NotFound
 from iocgis.layers import get_registry
 from iocgis.security import audit, dbroles
 from iocgis.security.http import install
+from ..conftest import LiveServer
 from .security_helpers import api_key_for, audit_actions, bearer, cli, login
 
 
@@ -145,7 +146,7 @@ def _probe_app(settings):  # noqa: ANN001, ANN202
 
 def test_reads_of_restricted_layers_and_personal_data_are_recorded(
         live_server, settings, role_accounts, db_url) -> None:  # noqa: ANN001
-    server = type(live_server)(_probe_app(settings)).start()
+    server = LiveServer(settings, app=_probe_app(settings)).start()
     try:
         admin = role_accounts["admin"]
         token = login(live_server.url, admin, db_url)["access_token"]  # same database, same key

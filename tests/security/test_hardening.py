@@ -8,24 +8,25 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from iocgis.api.app import create_app
 from iocgis.security.settings import SecuritySettings
 from iocgis.settings import Settings
+
+from ..conftest import LiveServer
 from .security_helpers import api_key_for, audit_actions, bearer, login, totp_now
 
 ORIGIN = "https://ioc.dongnai.gov.vn"
 
 
-def _server(live_server, settings: Settings, **security) -> object:  # noqa: ANN001
+def _server(settings: Settings, **security) -> LiveServer:
     strict = settings.model_copy(update={"security": SecuritySettings(**security)})
-    return type(live_server)(create_app(strict)).start()
+    return LiveServer(strict).start()
 
 
 @pytest.fixture(scope="module")
 def limited(live_server, settings) -> Iterator[object]:  # noqa: ANN001
     # 20 requests, then one a minute: the tests before the rate-limit test use fewer than 20,
     # and a slow machine cannot refill the bucket during it.
-    server = _server(live_server, settings, rate_limit_exempt=[], rate_limit_per_minute=1,
+    server = _server(settings, rate_limit_exempt=[], rate_limit_per_minute=1,
                      rate_limit_burst=20, max_body_bytes=4096, cors_origins=[ORIGIN])
     yield server
     server.stop()
@@ -34,7 +35,7 @@ def limited(live_server, settings) -> Iterator[object]:  # noqa: ANN001
 @pytest.fixture(scope="module")
 def outside(live_server, settings) -> Iterator[object]:  # noqa: ANN001
     """Every client counts as outside the organisation; 127.0.0.1 is a trusted proxy."""
-    server = _server(live_server, settings, internal_networks=[],
+    server = _server(settings, internal_networks=[],
                      trusted_proxies=["127.0.0.0/8"])
     yield server
     server.stop()

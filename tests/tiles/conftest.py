@@ -5,9 +5,6 @@ and a real HTTP server on it, and renderers built in-process for callers of ever
 from __future__ import annotations
 
 import asyncio
-import os
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,14 +13,12 @@ import psycopg
 import pytest
 from iocgis.tiles.render import TileRenderer
 from iocgis.tiles.settings import TileSettings
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from iocgis import migrate
 from iocgis.access import Caller
-from iocgis.db import database_url
 from iocgis.settings import Settings
 
+from ..conftest import LiveServer, scratch_database
 from . import tiles_fixtures
 
 ANONYMOUS = Caller()
@@ -32,27 +27,12 @@ OFFICER = Caller(name="officer", roles=frozenset({"gis_officer"}))
 ADMIN = Caller(name="admin", roles=frozenset({"admin"}), pii=True)
 
 
-def _with_dbname(url: str, dbname: str) -> str:
-    head, _, tail = url.rpartition("/")
-    query = "?" + tail.split("?", 1)[1] if "?" in tail else ""
-    return f"{head}/{dbname}{query}"
-
-
 @pytest.fixture(scope="session")
 def tiles_db_url(base_settings: Settings) -> Iterator[str]:
-    server_url = database_url(base_settings)
-    name = f"iocgis_test_tiles_{os.getpid()}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
-            sql.Identifier(name)))
-    url = _with_dbname(server_url, name)
-    migrate.upgrade(url)
-    with psycopg.connect(url, autocommit=True) as conn:
-        tiles_fixtures.load(conn)
-    yield url
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    with scratch_database(base_settings, "tiles") as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            tiles_fixtures.load(conn)
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -69,50 +49,15 @@ def tiles_conn(tiles_db_url: str) -> Iterator[psycopg.Connection]:
         yield connection
 
 
-class _Server:
-    """The real application under uvicorn in a thread, on a free port."""
-
-    def __init__(self, app) -> None:
-        import socket
-
-        import uvicorn
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
-                                                    log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def start(self) -> _Server:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("the tiles test server did not start")
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture(scope="session")
-def tiles_server(tiles_settings: Settings) -> Iterator[_Server]:
-    from iocgis.api.app import create_app
-
-    server = _Server(create_app(tiles_settings)).start()
+def tiles_server(tiles_settings: Settings) -> Iterator[LiveServer]:
+    server = LiveServer(tiles_settings).start()
     yield server
     server.stop()
 
 
 @pytest.fixture(scope="session")
-def tiles_http(tiles_server: _Server) -> Iterator[httpx.Client]:
+def tiles_http(tiles_server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=tiles_server.url, timeout=30) as client:
         yield client
 

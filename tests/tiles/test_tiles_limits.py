@@ -19,8 +19,9 @@ from iocgis.access import ACCESS_NOTES, AccessNotes, Caller
 from iocgis.errors import TemporarilyUnavailable
 from iocgis.security import audit
 
+from ..conftest import LiveServer
 from ..security.security_helpers import _create, api_key_for, run_async
-from .conftest import OFFICER, VIEWER, _Server
+from .conftest import OFFICER, VIEWER
 from .tiles_fixtures import bump
 
 BIEN_HOA = (106.8215, 10.9515)
@@ -82,15 +83,13 @@ def test_the_time_limit_is_per_statement_not_per_connection(make_renderer) -> No
 
 
 @pytest.fixture
-def slow_tiles_server(tiles_settings, monkeypatch) -> Iterator[tuple[_Server, object]]:
-    from iocgis.api.app import create_app
+def slow_tiles_server(tiles_settings, monkeypatch) -> Iterator[tuple[LiveServer, object]]:
     from iocgis.tiles.service import renderer_for
 
     monkeypatch.setenv("IOCGIS_TILES_STATEMENT_TIMEOUT_MS", "50")
     monkeypatch.setenv("IOCGIS_TILES_CACHE", "none")
-    app = create_app(tiles_settings)
-    server = _Server(app).start()
-    renderer = renderer_for(app.state.iocgis)
+    server = LiveServer(tiles_settings).start()
+    renderer = renderer_for(server.app.state.iocgis)
     yield server, renderer
     server.stop()
 
