@@ -159,9 +159,21 @@ def _collection_id(request: Request) -> str:
     return collection_id
 
 
+def _landing_page(api: Any, api_request: APIRequest) -> tuple:
+    """pygeoapi's landing page without its link to /processes: this server runs no processes
+    (pygeoapi adds the link unconditionally, and a client following it would get a 404)."""
+    headers, status, content = core_api.landing_page(api, api_request)
+    if isinstance(content, str) and "json" in headers.get("Content-Type", ""):
+        document = json.loads(content)
+        document["links"] = [link for link in document.get("links", [])
+                             if not str(link.get("rel", "")).endswith("/processes")]
+        content = json.dumps(document, ensure_ascii=False)
+    return headers, status, content
+
+
 async def landing_page(request: Request) -> Response:
     check_names(_params(request), PAGE_PARAMETERS)
-    return await _dispatch(request, core_api.landing_page)
+    return await _dispatch(request, _landing_page)
 
 
 async def openapi(request: Request) -> Response:

@@ -95,3 +95,13 @@ def test_non_spatial_layer_is_a_collection_too(ogc: httpx.Client) -> None:
     assert body["numberMatched"] == 1
     assert body["features"][0]["geometry"] is None
     assert body["features"][0]["properties"]["name"] == "Tăng trưởng GRDP"
+
+
+def test_every_link_of_the_landing_page_answers(ogc: httpx.Client, ogc_server) -> None:  # noqa: ANN001
+    links = ogc.get("/", params={"f": "json"}).json()["links"]
+    assert {"service-desc", "conformance", "data"} <= {link["rel"] for link in links}
+    for link in links:
+        href = link["href"]
+        assert href.startswith(ogc_server.url), href  # nothing points off the server
+        response = ogc.get(href[len(ogc_server.url):] or "/")
+        assert response.status_code == 200, (link["rel"], href, response.status_code)
