@@ -17,6 +17,10 @@ API (small on purpose):
     Rewrite the ``<!-- section:NAME -->`` ... ``<!-- /section:NAME -->`` block of
     ``bench/RESULTS.md`` (appended when missing); other sections are left alone.
 
+``api_key(url, account, role, label) -> str``
+    A one-day API key of a bench account with that role (created when missing): our
+    endpoints are measured authenticated, the way a dashboard calls them.
+
 ``measure(fn, repeat=20, warmup=2) -> Timing``; ``percentile(samples, q) -> float``;
 ``ratio(ours, peer) -> str``
     Wall-clock timing with median / p95 / p99 / mean, and a printable ratio ("2.4× faster").
@@ -259,3 +263,25 @@ def ratio(ours: float, peer: float) -> str:
     if ours <= 0 or peer <= 0:
         return "n/a"
     return f"{peer / ours:.1f}× faster" if ours <= peer else f"{ours / peer:.1f}× slower"
+
+
+def api_key(url: str, account: str, role: str, label: str) -> str:
+    """A one-day API key of ``account`` (created with ``role`` when missing)."""
+    import asyncio
+
+    import psycopg
+
+    from iocgis.security import accounts, login
+    from iocgis.settings import get_settings
+
+    async def create() -> str:
+        actor = accounts.Actor("bench")
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            cur = await conn.execute("SELECT 1 FROM security.accounts WHERE name = %s", (account,))
+            if await cur.fetchone() is None:
+                await accounts.create(conn, get_settings().security, actor, name=account,
+                                      roles=[role])
+            key, _ = await login.create_api_key(conn, actor, account, label=label, days=1)
+        return key
+
+    return asyncio.run(create())

@@ -16,7 +16,6 @@ bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import socket
 import subprocess
@@ -34,7 +33,6 @@ import yaml
 import common  # noqa: F401  (puts the checkout on sys.path)
 from common import Timing, percentile, write_results_section
 
-from iocgis.settings import get_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "features"
@@ -89,22 +87,8 @@ def _uvicorn(python: Path, app: str, env: dict[str, str], *, factory: bool = Fal
     return f"http://127.0.0.1:{port}", process
 
 
-async def _api_key(url: str) -> str:
-    from iocgis.security import accounts, login
-
-    actor = accounts.Actor("bench")
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        cur = await conn.execute("SELECT 1 FROM security.accounts WHERE name = 'bench_analyst'")
-        if await cur.fetchone() is None:
-            await accounts.create(conn, get_settings().security, actor, name="bench_analyst",
-                                  roles=["analyst"])
-        key, _ = await login.create_api_key(conn, actor, "bench_analyst", label="bench-features",
-                                            days=1)
-    return key
-
-
 def start_ours(url: str) -> Peer:
-    key = asyncio.run(_api_key(url))
+    key = common.api_key(url, "bench_analyst", "analyst", "bench-features")
     server, process = _uvicorn(Path(sys.executable), "iocgis.api.app:create_app",
                                {"DATABASE_URL": url}, factory=True)
     peer = Peer("iocgis", server, LAYER, {"X-API-Key": key}, process)

@@ -13,7 +13,6 @@ ratios and rewrites the ``queries`` section of bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import random
 import subprocess
@@ -172,20 +171,6 @@ def build_cases(conn: psycopg.Connection) -> list[Case]:
     return cases
 
 
-async def _api_key(url: str) -> str:
-    from iocgis.security import accounts, login
-
-    actor = accounts.Actor("bench")
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        cur = await conn.execute("SELECT 1 FROM security.accounts WHERE name = 'bench_analyst'")
-        if await cur.fetchone() is None:
-            await accounts.create(conn, get_settings().security, actor, name="bench_analyst",
-                                  roles=["analyst"])
-        key, _ = await login.create_api_key(conn, actor, "bench_analyst", label="bench",
-                                            days=1)
-    return key
-
-
 class Server:
     """Our API under uvicorn in its own process (one worker), on the benchmark database."""
 
@@ -312,7 +297,7 @@ def main() -> None:
                                    " (SELECT count(*) FROM housing.houses))) v(layer, n)"
                                    ).fetchall())
         cases = build_cases(conn)
-    key = asyncio.run(_api_key(url))
+    key = common.api_key(url, "bench_analyst", "analyst", "bench")
     server = Server(url)
     rows, lines = [], []
     floor = Timing([0.0])

@@ -232,22 +232,6 @@ async def raw_floor(url: str, tiles: list[TileAddress], clients: int) -> Run:
 
 # -- servers -------------------------------------------------------------------------------
 
-async def viewer_key(url: str) -> str:
-    """An API key of a viewer (parcels are internal): our endpoint is measured authenticated."""
-    from iocgis.security import accounts, login
-    from iocgis.settings import get_settings
-
-    actor = accounts.Actor("bench")
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        cur = await conn.execute("SELECT 1 FROM security.accounts WHERE name = 'bench_tiles'")
-        if await cur.fetchone() is None:
-            await accounts.create(conn, get_settings().security, actor, name="bench_tiles",
-                                  roles=["viewer"])
-        key, _ = await login.create_api_key(conn, actor, "bench_tiles", label="tiles bench",
-                                            days=1)
-    return key
-
-
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -401,7 +385,8 @@ def main() -> None:
     def our_path(tile: TileAddress) -> str:
         return f"/tiles/{LAYER}/{tile.z}/{tile.x}/{tile.y}.mvt"
 
-    auth = f"X-API-Key: {asyncio.run(viewer_key(url))}\r\n"
+    key = common.api_key(url, "bench_tiles", "viewer", "tiles bench")
+    auth = f"X-API-Key: {key}\r\n"
     print("(b) iocgis, uncached")
     server = ours(url, "none", work / "cache-none", work / "iocgis-uncached.log")
     try:

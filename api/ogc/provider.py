@@ -81,30 +81,37 @@ def run_query(conn: psycopg.Connection, statement: Any, params: dict[str, Any]) 
                             hint=str(exc).strip()[:200]) from None
 
 
+def set_base_attributes(provider: BaseProvider, provider_def: dict) -> None:
+    """What pygeoapi's ``BaseProvider.__init__`` sets, without its pyproj CRS built on every
+    request (providers are built per request); both our providers start from this."""
+    provider.name = provider_def["name"]
+    provider.type = provider_def["type"]
+    provider.data = provider_def["data"]
+    provider.editable = False
+    provider.count = False
+    provider.options = None
+    provider.id_field = "id"
+    provider.uri_field = None
+    provider.x_field = provider.y_field = provider.z_field = None
+    provider.time_field = provider_def.get("time_field")
+    provider.title_field = provider_def.get("title_field")
+    provider.properties = []
+    provider.file_types = []
+    provider.include_extra_query_parameters = False
+    provider.filename = None
+    provider.storage_crs = storage_crs_84()
+    provider.axes = []
+    provider.crs = None
+    provider.num_bands = None
+
+
 class LayerProvider(BaseProvider):
     """Features of one layer (``data: {layer: <id>, pool: <key>}``)."""
 
     def __init__(self, provider_def: dict) -> None:
-        # BaseProvider.__init__ would build a pyproj CRS per request; set its attributes here.
-        self.name = provider_def["name"]
-        self.type = provider_def["type"]
-        self.data = provider_def["data"]
-        self.editable = False
-        self.count = False
+        set_base_attributes(self, provider_def)
         self.options = provider_def.get("options")
         self.id_field = provider_def.get("id_field", "id")
-        self.uri_field = None
-        self.x_field = self.y_field = self.z_field = None
-        self.time_field = provider_def.get("time_field")
-        self.title_field = provider_def.get("title_field")
-        self.properties: list[str] = []
-        self.file_types: list[str] = []
-        self.include_extra_query_parameters = False
-        self.filename = None
-        self.storage_crs = storage_crs_84()
-        self.axes: list = []
-        self.crs = None
-        self.num_bands = None
         self.layer = get_registry().get(self.data["layer"])
         self.pool_key = self.data["pool"]
         self.visible = visible_fields(current_caller(), self.layer)

@@ -16,7 +16,7 @@ from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
 from iocgis.access import can_see, current_caller, visible_fields
 from iocgis.api.ogc.context import BASE_URL_TOKEN
 from iocgis.api.ogc.pool import get_pool
-from iocgis.api.ogc.provider import JSON_TYPES, storage_crs_84, run_query
+from iocgis.api.ogc.provider import JSON_TYPES, run_query, set_base_attributes
 from iocgis.layers import LayerDef, get_registry
 
 RECORD_FIELDS: dict[str, dict[str, Any]] = {
@@ -121,25 +121,7 @@ class CatalogProvider(BaseProvider):
     """The layer catalogue as OGC API – Records (``data: {pool: <key>, level: <sensitivity>}``)."""
 
     def __init__(self, provider_def: dict) -> None:
-        self.name = provider_def["name"]
-        self.type = provider_def["type"]
-        self.data = provider_def["data"]
-        self.editable = False
-        self.count = False
-        self.options = None
-        self.id_field = "id"
-        self.uri_field = None
-        self.x_field = self.y_field = self.z_field = None
-        self.time_field = provider_def.get("time_field")
-        self.title_field = provider_def.get("title_field")
-        self.properties: list[str] = []
-        self.file_types: list[str] = []
-        self.include_extra_query_parameters = False
-        self.filename = None
-        self.storage_crs = storage_crs_84()
-        self.axes: list = []
-        self.crs = None
-        self.num_bands = None
+        set_base_attributes(self, provider_def)
         self._fields = RECORD_FIELDS
 
     @property
