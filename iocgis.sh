@@ -21,7 +21,7 @@ fi
 # Debian packages the platform needs: PostgreSQL + PostGIS (server), GDAL tools (ogr2ogr, ogrinfo),
 # Chromium for the map page test, Node.js/npm for MapLibre and the style validator, fonts for glyphs,
 # Redis for the optional shared tile cache (its test starts a private server).
-APT_PACKAGES=(postgresql gdal-bin chromium fonts-noto-core redis-server)
+APT_PACKAGES=(postgresql gdal-bin fonts-noto-core redis-server)
 apt_updated=0
 apt_install() {
   local missing=()
@@ -36,6 +36,16 @@ apt_install() {
 
 install_system_packages() {
   apt_install "${APT_PACKAGES[@]}"
+  # Debian ships Chromium as a deb; Ubuntu only as a snap wrapper, which cannot run headless in
+  # a container: there, say so (the browser tests then fail, naming /usr/bin/chromium).
+  if ! dpkg -s chromium >/dev/null 2>&1; then
+    [ $apt_updated -eq 1 ] || { $SUDO apt-get update -qq; apt_updated=1; }
+    if apt-cache show chromium 2>/dev/null | grep -q '^Filename: .*chromium_'; then
+      apt_install chromium
+    else
+      say "warning: Debian's chromium package is not available here; the map page tests need /usr/bin/chromium"
+    fi
+  fi
   # Node.js may come from elsewhere (NodeSource bundles npm and conflicts with Debian's npm).
   command -v node >/dev/null 2>&1 || apt_install nodejs
   command -v npm >/dev/null 2>&1 || apt_install npm
