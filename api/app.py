@@ -42,15 +42,15 @@ async def ready(request: Request) -> JSONResponse:
     """Readiness: the database answers and is migrated."""
     state: AppState = request.app.state.iocgis
     async with state.pool.connection() as conn:
-        cur = await conn.execute("SELECT count(*) FROM meta.layers")
-        (layers,) = await cur.fetchone()
-    return JSONResponse({"status": "ready", "layers": layers})
+        cur = await conn.execute("SELECT count(*), current_user FROM meta.layers")
+        (layers, role) = await cur.fetchone()
+    return JSONResponse({"status": "ready", "layers": layers, "db_role": role})
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
     settings = settings or get_settings()
     state = AppState.build(settings)
-    ogc = OgcService(settings, state.registry, state.database_url)
+    ogc = OgcService(settings, state.registry, state.serving_url)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
-from iocgis.db import database_url
+from iocgis.db import database_url, with_role
 from iocgis.layers import Registry, get_registry
 from iocgis.settings import Settings
 
@@ -15,15 +15,18 @@ from iocgis.settings import Settings
 class AppState:
     settings: Settings
     registry: Registry
-    database_url: str
+    database_url: str  # the connecting user: imports, which replace tables, use it
+    serving_url: str  # requests: the same server, as ``settings.serving_role`` when set
     pool: AsyncConnectionPool
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
         url = database_url(settings)
-        pool = AsyncConnectionPool(url, min_size=2, max_size=16, open=False,
+        serving_url = with_role(url, settings.serving_role)
+        pool = AsyncConnectionPool(serving_url, min_size=2, max_size=16, open=False,
                                    kwargs={"autocommit": True})
-        return cls(settings=settings, registry=get_registry(), database_url=url, pool=pool)
+        return cls(settings=settings, registry=get_registry(), database_url=url,
+                   serving_url=serving_url, pool=pool)
 
     async def open(self) -> None:
         await self.pool.open(wait=True, timeout=30)

@@ -30,6 +30,17 @@ def sqlalchemy_url(url: str) -> str:
                         hint="use postgresql://user:password@host:port/dbname")
 
 
+def with_role(url: str, role: str) -> str:
+    """The URL whose sessions start as ``role`` (``SET ROLE`` through the ``options`` parameter);
+    the connecting user must be a member of it."""
+    if not role:
+        return url
+    from urllib.parse import quote
+
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}options={quote(f'-c role={role}')}"
+
+
 @contextmanager
 def connect(url: str | None = None, *, autocommit: bool = False,
             dict_rows: bool = False) -> Iterator[psycopg.Connection]:

@@ -42,7 +42,7 @@ def renderer_for(state: Any) -> TileRenderer:
                 _BY_STATE[id(state)] = renderer
                 weakref.finalize(state, _BY_STATE.pop, id(state), None)
     try:
-        _ON_LOOP.setdefault(asyncio.get_running_loop(), {}).setdefault(state.database_url, renderer)
+        _ON_LOOP.setdefault(asyncio.get_running_loop(), {}).setdefault(state.serving_url, renderer)
     except RuntimeError:
         pass
     return renderer
