@@ -33,6 +33,7 @@ from iocgis.settings import Settings, get_settings
 
 Progress = Callable[[dict[str, Any]], None]
 LOCK_NAMESPACE = 7_510_001  # advisory lock class for "an import of layer X is running"
+LOCK_GRACE_S = 5.0  # how long a new import waits for the lock of one that just died
 
 
 def open_reader(dataset: Dataset, options: ImportOptions, layer: LayerDef,
@@ -124,8 +125,15 @@ class Importer:
         return int(row[0])
 
     def _lock(self, conn: psycopg.Connection) -> None:
-        got = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
-                           (LOCK_NAMESPACE, self.layer.id)).fetchone()
+        # A killed import's server session ends a moment after its process (the server must
+        # notice the closed socket and roll back): give it a few seconds before refusing.
+        deadline = time.monotonic() + LOCK_GRACE_S
+        while True:
+            got = conn.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))",
+                               (LOCK_NAMESPACE, self.layer.id)).fetchone()
+            if (got and got[0]) or time.monotonic() >= deadline:
+                break
+            time.sleep(0.2)
         if not got or not got[0]:
             raise ImportFailed(f"another import of {self.layer.id} is running", where=self.layer.id,
                                hint="wait for it to finish (see `iocgis import history "

@@ -218,3 +218,22 @@ def test_views_grants_and_row_security_follow_the_swap(run, imp_conn, tmp_path: 
         imp_conn.execute("DROP POLICY IF EXISTS only_sheet_1 ON land.parcels")
         imp_conn.execute("ALTER TABLE land.parcels DISABLE ROW LEVEL SECURITY")
         imp_conn.execute(f"REVOKE ALL ON land.parcels FROM {role}")
+
+
+def test_a_second_import_of_a_layer_waits_briefly_then_is_refused(run, state, imp_url,
+                                                                   loaded_parcels, tmp_path: Path,
+                                                                   monkeypatch) -> None:  # noqa: ANN001
+    from iocgis.importers import pipeline
+
+    monkeypatch.setattr(pipeline, "LOCK_GRACE_S", 0.6)
+    geoms, fields = parcels(2)
+    path = write_vector(tmp_path / "second.gpkg", geoms, fields)
+    with psycopg.connect(imp_url, autocommit=True) as other:  # an import that is still running
+        other.execute("SELECT pg_advisory_lock(%s, hashtext('land.parcels'))",
+                      (pipeline.LOCK_NAMESPACE,))
+        with pytest.raises(ImportFailed, match="another import of land.parcels is running"):
+            run(path, "land.parcels")
+    assert state("land.parcels") == loaded_parcels
+    # Once the other one is gone (its session ended), the import goes through.
+    run(path, "land.parcels")
+    assert state("land.parcels")[0] == 2
