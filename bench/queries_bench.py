@@ -31,7 +31,7 @@ import psycopg
 import common  # noqa: F401  (puts the checkout on sys.path)
 import psycopg.sql
 import queries_data
-from common import Timing, write_results_section
+from common import Timing, measure, write_results_section
 
 from iocgis.access import Caller
 from iocgis.api.query.choropleth import choropleth_statement, parse_aggregates, unit_field
@@ -209,17 +209,6 @@ def _http_call(client: httpx.Client, case: Case) -> int:
     return response.status_code
 
 
-def sequential(fn: Callable[[], object], repeat: int) -> Timing:
-    fn()
-    fn()
-    timing = Timing()
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        timing.samples.append(time.perf_counter() - started)
-    return timing
-
-
 def interleaved(ours: Callable[[], object], peer: Callable[[], object],
                 repeat: int) -> tuple[Timing, Timing]:
     """Ours and the peer one after the other in each round, so both see the same machine load
@@ -305,7 +294,7 @@ def main() -> None:
         headers = {"X-API-Key": key}
         with httpx.Client(base_url=server.url, headers=headers, timeout=120) as client, \
                 psycopg.connect(url, autocommit=True) as raw_conn:
-            floor = sequential(lambda: client.get("/health"), args.repeat)
+            floor = measure(lambda: client.get("/health"), repeat=args.repeat)
             print(f"HTTP + authentication floor (/health with the API key): p50 "
                   f"{floor.median * 1e3:.1f} ms", flush=True)
             for case in cases:
