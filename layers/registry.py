@@ -9,10 +9,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-import yaml
 from pydantic import ValidationError
 
 from iocgis.errors import ConfigError, NotFound
+from iocgis.yamlfile import read_definitions
 from iocgis.layers.model import Code, FieldDef, GroupDef, LayerDef
 
 REGISTRY_DIR = Path(__file__).resolve().parent
@@ -90,13 +90,6 @@ def _fail(path: Path, exc: ValidationError | Exception,
                        hint="fix the file and restart")
 
 
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise _fail(path, exc) from exc
-
-
 def _group_from(path: Path, raw: Any, codelists: dict[str, tuple[Code, ...]]) -> GroupDef:
     if not isinstance(raw, dict) or "group" not in raw or "layers" not in raw:
         raise _fail(path, ValueError("expected a mapping with keys 'group', 'title' and 'layers'"))
@@ -127,7 +120,7 @@ def load_registry(directory: Path = REGISTRY_DIR) -> Registry:
     codelists_path = directory / CODELISTS_FILE
     codelists: dict[str, tuple[Code, ...]] = {}
     if codelists_path.exists():
-        raw = _read_yaml(codelists_path) or {}
+        raw = read_definitions(codelists_path, "layer registry") or {}
         try:
             codelists = {name: tuple(Code.model_validate(c) for c in codes)
                          for name, codes in raw.items()}
@@ -138,7 +131,7 @@ def load_registry(directory: Path = REGISTRY_DIR) -> Registry:
     for path in sorted(directory.glob("*.yaml")):
         if path.name == CODELISTS_FILE:
             continue
-        group = _group_from(path, _read_yaml(path), codelists)
+        group = _group_from(path, read_definitions(path, "layer registry"), codelists)
         if group.group in seen:
             raise _fail(path, ValueError(f"group {group.group!r} is also defined in {seen[group.group]}"))
         seen[group.group] = path

@@ -8,7 +8,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from iocgis.layers import LayerDef, Registry, get_registry
 from iocgis.styles.model import ByField, Rule, Theme
 from iocgis.styles.sprites import ICONS
@@ -17,6 +16,7 @@ from iocgis.tiles.tilesets import Tilesets, get_tilesets
 from pydantic import ValidationError
 
 from iocgis.errors import ConfigError, NotFound
+from iocgis.yamlfile import read_definitions
 
 STYLES_DIR = Path(__file__).resolve().parent
 THEMES_DIR = STYLES_DIR / "themes"
@@ -24,10 +24,7 @@ PALETTES_FILE = STYLES_DIR / "palettes.yaml"
 
 
 def _read(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read the style definition: {exc}", where=str(path)) from exc
+    return read_definitions(path, "style definition")
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from iocgis.layers import LayerDef, Registry, get_registry
 from iocgis.layers.model import Text
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from iocgis.access import Caller, can_see, require_layer
 from iocgis.errors import ConfigError, NotFound
+from iocgis.yamlfile import read_definitions
 
 TILESETS_FILE = Path(__file__).resolve().parent / "tilesets.yaml"
 # Composite names carry no dot, so they never collide with layer ids (group.name).
@@ -151,10 +151,7 @@ def _expand(pattern: str, registry: Registry, where: str) -> list[LayerDef]:
 
 def load_tilesets(registry: Registry, path: Path = TILESETS_FILE) -> Tilesets:
     """Read the composite tilesets; a wrong file fails naming the file and key."""
-    try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read the tilesets: {exc}", where=str(path)) from exc
+    raw: Any = read_definitions(path, "tilesets file") or {}
     if not isinstance(raw, dict):
         raise ConfigError("expected a mapping of tileset names", where=str(path))
     sets: list[Tileset] = []

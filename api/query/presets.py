@@ -12,10 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from iocgis.errors import ConfigError
+from iocgis.yamlfile import read_definitions
 from iocgis.layers import LayerDef, Registry, get_registry
 from iocgis.layers.model import NAME_RE, Frozen, Text
 from iocgis.layers.registry import REGISTRY_DIR
@@ -296,18 +296,10 @@ class _Checker:
         self.ref(f"{key}.limit", step.limit, ("integer",))
 
 
-def _read(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"invalid scenario preset: {exc}", where=str(path),
-                          hint="fix the YAML and restart") from None
-
-
 def load_presets(registry: Registry, directory: Path = PRESETS_DIR) -> PresetSet:
     presets: dict[str, PresetDef] = {}
     for path in sorted(directory.glob("*.yaml")):
-        raw = _read(path)
+        raw = read_definitions(path, "scenario preset")
         try:
             preset = PresetDef.model_validate(raw)
         except ValidationError as exc:
