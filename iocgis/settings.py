@@ -54,5 +54,17 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings (tests build their own ``Settings`` instead)."""
-    return Settings()
+    """The process-wide settings (tests build their own ``Settings`` instead); a wrong
+    environment variable is a ConfigError naming it, not a traceback."""
+    from pydantic import ValidationError
+
+    from iocgis.errors import ConfigError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"])
+        variable = f"IOCGIS_{field.split('.')[0].upper()}" if field != "DATABASE_URL" else field
+        raise ConfigError(f"invalid setting {field}: {first['msg']}", where=variable,
+                          hint=f"fix or unset the environment variable {variable}") from None

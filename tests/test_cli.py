@@ -46,3 +46,11 @@ def test_unreachable_database_is_a_clear_error() -> None:
     assert result.returncode == 4
     assert "cannot connect to PostgreSQL" in result.stderr
     assert "x@" not in result.stderr  # the password is not echoed
+
+
+def test_a_wrong_setting_names_its_variable_without_a_traceback() -> None:
+    result = run_cli("db", "status", env={"IOCGIS_SERVING_ROLE": "bad role; DROP"})
+    assert result.returncode == 3
+    assert "IOCGIS_SERVING_ROLE" in result.stderr
+    assert "[a-z_]" in result.stderr  # the pattern is shown as it is, not eaten as markup
+    assert "Traceback" not in result.stderr

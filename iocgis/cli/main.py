@@ -9,6 +9,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from iocgis.errors import IocgisError
 
@@ -40,7 +41,8 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except IocgisError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        # escape: messages quote user input and patterns, whose [brackets] are not markup
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted[/]")
