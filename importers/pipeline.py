@@ -21,7 +21,8 @@ import shapely
 
 from iocgis.db import connect, database_url
 from iocgis.errors import ImportFailed, InvalidInput, IocgisError
-from iocgis.importers import encodings, georef, mapping as mappingmod, staging, swap
+from iocgis.importers import derive, encodings, georef, mapping as mappingmod, staging, swap
+from iocgis.importers.admin_units import convert_batch
 from iocgis.importers.batch import BATCH_SIZE, FeatureBatch, Reader
 from iocgis.importers.fields import coerce
 from iocgis.importers.geometry import clean
@@ -225,8 +226,10 @@ class Importer:
         if plan.extras:
             report.note("fields.extra", "info", "đủ",
                         f"source fields kept in `extra`: {', '.join(plan.extras[:20])}")
+        derive.refuse_under_upsert(layer, plan.derived, options.mode, dataset.name)
         unfilled = [f.name for f in layer.fields if f.required and f.name not in plan.sources
-                    and f.name not in plan.constants]
+                    and f.name not in plan.constants and f.name not in plan.derived
+                    and f.name not in plan.converted]
         if unfilled:
             raise ImportFailed(
                 f"{dataset.name} has no field for the required field(s) {', '.join(unfilled)} of "
@@ -237,6 +240,7 @@ class Importer:
         self.progress({"phase": "reading", "done": 0, "total": info.count})
 
         staging.create(conn, layer, report.import_id, unlogged=options.dry_run)
+        derive.prepare(conn, report.import_id, plan.derived)
         writer = staging.StagingWriter(conn, layer, report.import_id)
         first = True
         failure: BaseException | None = None
@@ -256,7 +260,10 @@ class Importer:
             raise ImportFailed(f"{dataset.name} holds no features", where=dataset.name,
                                hint="check that you exported the right layer; the live layer "
                                     "is unchanged")
-        deleted = self._cross_checks(conn, writer)
+        deleted = derive.apply(conn, layer, report.import_id, plan.derived, self.registry,
+                               report, options.mode)
+        deleted += self._cross_checks(conn, writer,
+                                      derived_key=any(k in plan.derived for k in layer.key))
         rejected_share = report.rows_rejected / report.rows_in
         aborting = [f for f in report.findings if f.severity == "abort"]
         if aborting:
@@ -345,9 +352,18 @@ class Importer:
         else:
             geoms, rejected, fixed = None, known_bad.copy(), np.zeros(n, dtype=bool)
         values: dict[str, pa.Array] = {}
+        converted: dict[str, pa.Array] = {}
+        if plan.converted:  # pre-2025 administrative units -> current codes
+            converted, refused, changed = convert_batch(plan.converted, batch.columns,
+                                                        batch.fids, report)
+            rejected |= refused
+            fixed |= changed
         for field in layer.fields:
+            if field.name in plan.derived:  # filled in SQL on the staging table (derive.py)
+                values[field.name] = pa.nulls(n, pa.string())
+                continue
             source = plan.sources.get(field.name)
-            column = batch.columns.get(source) if source else None
+            column = batch.columns.get(source) if source else converted.get(field.name)
             if column is None and field.name in plan.constants:
                 column = pa.array([plan.constants[field.name]] * n)
             result = coerce(field, column, n, codes[field.name], batch.fids, report, source)
@@ -368,14 +384,16 @@ class Importer:
         extras = _extras(batch, plan.extras)
         writer.write(batch.fids, values, extras, geoms, self.options.source_date)
 
-    def _cross_checks(self, conn: psycopg.Connection, writer: staging.StagingWriter) -> int:
+    def _cross_checks(self, conn: psycopg.Connection, writer: staging.StagingWriter, *,
+                      derived_key: bool = False) -> int:
         """sạch: duplicate keys and geometries across the whole file, in SQL on staging.
         Returns how many staged rows were deleted."""
         report, layer, mode = self.report, self.layer, self.options.mode
         import_id = report.import_id
         deleted = 0
-        dups = staging.duplicate_keys(conn, layer, import_id) if writer.may_repeat_keys() \
-            else []
+        # the writer saw no generated key (they are written in SQL afterwards)
+        dups = staging.duplicate_keys(conn, layer, import_id) \
+            if writer.may_repeat_keys() or derived_key else []
         if dups:
             key = ", ".join(layer.key)
             if mode == "upsert":

@@ -66,6 +66,8 @@ class ImportReport:
     error: str | None = None
     findings: list[Finding] = dc_field(default_factory=list)
     extra: dict[str, Any] = dc_field(default_factory=dict)  # e.g. the raster catalog entry
+    # Fields the importer filled itself: field -> how, the scheme, rows filled and missed.
+    derivations: dict[str, dict[str, Any]] = dc_field(default_factory=dict)
     _index: dict[tuple[str, str | None], Finding] = dc_field(default_factory=dict, repr=False)
 
     def finding(self, rule: str, severity: Severity, dimension: Dimension, message: str,
@@ -88,6 +90,14 @@ class ImportReport:
             item.example = example[:200]
         return item
 
+    def derived(self, field_name: str, how: str, scheme: str, rows: int, missing: int,
+                **details: Any) -> None:
+        """Note that the importer filled ``field_name`` itself (added up over batches)."""
+        entry = self.derivations.setdefault(field_name, {"how": how, "scheme": scheme,
+                                                         "rows": 0, "missing": 0, **details})
+        entry["rows"] += rows
+        entry["missing"] += missing
+
     @property
     def duration_s(self) -> float | None:
         if self.started_at and self.finished_at:
@@ -109,6 +119,7 @@ class ImportReport:
             "rows_fixed": self.rows_fixed, "rows_rejected": self.rows_rejected,
             "data_version": self.data_version, "error": self.error,
             "findings": [f.as_dict() for f in self.findings],
+            **({"derived": self.derivations} if self.derivations else {}),
             **({"extra": self.extra} if self.extra else {}),
         }
 

@@ -12,6 +12,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 Sensitivity = Literal["public", "internal", "restricted"]
 GeometryType = Literal["Point", "MultiPoint", "MultiLineString", "MultiPolygon"]
 FieldType = Literal["text", "integer", "bigint", "numeric", "boolean", "date", "timestamptz"]
+# How the importer fills a field a file lacks (importers/derive.py): the commune or province
+# the feature lies in, or a generated key (a hash of the geometry, or commune + sequence).
+Derivation = Literal["commune_from_location", "province_from_location", "key_hash",
+                     "key_sequence"]
+LOCATION_DERIVATIONS = ("commune_from_location", "province_from_location")
+KEY_DERIVATIONS = ("key_hash", "key_sequence")
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 # Columns every layer table has besides its own fields; no field may reuse these names.
@@ -67,6 +73,8 @@ class FieldDef(Frozen):
     pattern: str | None = None
     # Numeric fields are totalled by queries unless told otherwise (codes, years).
     total: bool | None = None
+    # Filled by the importer when a file lacks the field (see Derivation); a mapping may ask too.
+    derive: Derivation | None = None
 
     @field_validator("name")
     @classmethod
@@ -76,6 +84,12 @@ class FieldDef(Frozen):
         if value in SYSTEM_COLUMNS:
             raise ValueError(f"field name {value!r} is reserved for a system column")
         return value
+
+    @model_validator(mode="after")
+    def _derivable(self) -> FieldDef:
+        if self.derive and self.type != "text":
+            raise ValueError(f"field {self.name!r}: derive {self.derive} fills text fields only")
+        return self
 
     @property
     def is_numeric(self) -> bool:
@@ -191,6 +205,20 @@ class LayerDef(Frozen):
                 raise ValueError(f"layer {self.id}: personal-data fields {leaked} may not go into tiles")
         if self.temporal and self.field(self.temporal).type not in ("date", "timestamptz"):
             raise ValueError(f"layer {self.id}: temporal field {self.temporal!r} must be a date or timestamptz")
+        return self
+
+    @model_validator(mode="after")
+    def _derivations(self) -> LayerDef:
+        for f in self.fields:
+            if f.derive in LOCATION_DERIVATIONS and not self.is_spatial:
+                raise ValueError(f"layer {self.id}: field {f.name!r} derives {f.derive} but "
+                                 "the layer has no geometry")
+            if f.derive in KEY_DERIVATIONS and f.name not in self.key:
+                raise ValueError(f"layer {self.id}: field {f.name!r} derives {f.derive}, which "
+                                 "generates keys, but it is not part of the layer's key")
+            if f.derive == "key_hash" and not self.is_spatial:
+                raise ValueError(f"layer {self.id}: key_hash hashes the geometry; the layer "
+                                 "has none")
         return self
 
 
