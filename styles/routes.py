@@ -18,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from iocgis.access import current_caller, require_layer
+from iocgis.access import ROLE_RIGHTS, Caller, current_caller, require_layer
 from iocgis.errors import ConfigError, NotFound
 from iocgis.settings import PROJECT_ROOT
 
@@ -33,6 +33,7 @@ ASSETS = {
     "maplibre-gl-worker.mjs": (MAPLIBRE_DIST, "text/javascript"),
     "maplibre-gl.css": (MAPLIBRE_DIST, "text/css"),
     "map.js": (WEB_DIR, "text/javascript"),
+    "session.js": (WEB_DIR, "text/javascript"),
     "map.css": (WEB_DIR, "text/css"),
     # Leaflet and Bootstrap for pygeoapi's HTML pages (api/ogc/templates): the IOC network is
     # closed, so nothing a page loads may come from outside this application.
@@ -60,15 +61,35 @@ def _base_url(request: Request) -> str:
 
 
 def _cache(caller_public: bool, seconds: int) -> dict[str, str]:
-    return {"Cache-Control": f"{'public' if caller_public else 'private'}, max-age={seconds}"}
+    # The answer depends on who asks: a browser must not reuse one caller's copy for another
+    # (the map page signs in and out without reloading).
+    return {"Cache-Control": f"{'public' if caller_public else 'private'}, max-age={seconds}",
+            "Vary": "Authorization, X-API-Key"}
+
+
+def _unavailable(caller: Caller, offered: set[str]) -> list[dict[str, Any]]:
+    """The themes some role may open but this caller may not, and what it takes: an account
+    (anonymous callers) or more rights (ask an administrator). Names and titles only."""
+    themes = get_themes()
+    needs = "sign_in" if caller.is_anonymous else "rights"
+    others: dict[str, Any] = {}
+    for role in ROLE_RIGHTS:
+        for theme in themes_for(themes, Caller(name=role, roles=frozenset({role}))):
+            if theme.name not in offered:
+                others.setdefault(theme.name, theme)
+    return [{"name": t.name, "title": t.title.model_dump(), "needs": needs}
+            for t in others.values()]
 
 
 async def index(request: Request) -> Response:
+    """The themes the caller may open, and those that need an account or more rights."""
     caller = current_caller()
     root = _base_url(request)
+    offered = themes_for(get_themes(), caller)
     styles = [{"name": t.name, "title": t.title.model_dump(), "url": f"{root}/styles/{t.name}.json"}
-              for t in themes_for(get_themes(), caller)]
-    return UnicodeJSON({"styles": styles}, headers=_cache(caller.is_anonymous, 10))
+              for t in offered]
+    body = {"styles": styles, "unavailable": _unavailable(caller, {t.name for t in offered})}
+    return UnicodeJSON(body, headers=_cache(caller.is_anonymous, 10))
 
 
 async def style(request: Request) -> Response:

@@ -3,50 +3,23 @@ map and the themes from local resources only, Vietnamese labels, a click shows a
 
 from __future__ import annotations
 
-import io
-import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 
+from .browser import CHROMIUM, FLAGS, chromium, colours, new_page, wait_until
+
+__all__ = ["CHROMIUM", "FLAGS"]  # tests/api/test_html_offline.py drives Chromium the same way
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-# Flags that give headless Chromium software WebGL2 (SwiftShader) on these machines.
-FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader",
-         "--use-angle=swiftshader", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 INCIDENT = (106.86, 10.94)  # "Cháy kho hàng ở Long Bình" in the fixtures
 
 
-def wait_until(page: Page, script: str, timeout: float = 60) -> None:
-    """Poll a page expression (the page's CSP forbids eval, so no wait_for_function)."""
-    deadline = time.monotonic() + timeout
-    while not page.evaluate(script):
-        errors = page.evaluate("() => window.iocgis ? window.iocgis.errors : []")
-        assert not errors, errors
-        assert time.monotonic() < deadline, f"timed out waiting for {script}"
-        time.sleep(0.1)
-
-
-def colours(png: bytes) -> int:
-    pixels = np.asarray(Image.open(io.BytesIO(png)).convert("RGB").reduce(4)).reshape(-1, 3)
-    return len(np.unique(pixels, axis=0))
-
-
 @pytest.fixture(scope="module")
-def browser_page(tmp_path_factory: pytest.TempPathFactory):
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        context = browser.new_context(viewport={"width": 1024, "height": 700},
-                                      device_scale_factor=1)
-        page = context.new_page()
+def browser_page():
+    with chromium() as browser, new_page(browser) as page:
         yield page
-        context.close()
-        browser.close()
 
 
 def test_the_map_draws_themes_with_vietnamese_labels_and_shows_a_clicked_feature(
@@ -82,7 +55,7 @@ def test_the_map_draws_themes_with_vietnamese_labels_and_shows_a_clicked_feature
                      " && window.iocgis.map.getStyle().name === 'Quy hoạch'")
     shot = page.screenshot(path=str(artifacts_dir / "map_planning.png"))
     assert colours(shot) > 30
-    themes = page.eval_on_selector_all("#theme option", "options => options.map(o => o.value)")
+    themes = page.eval_on_selector_all("#theme > option", "options => options.map(o => o.value)")
     assert "housing" not in themes and "land" not in themes  # internal: not for the public
     assert all(url.startswith((tiles_server.url, "data:", "blob:"))
                for url in requests), [u for u in requests if not u.startswith(tiles_server.url)]
