@@ -22,6 +22,7 @@ from .browser import chromium, colours, new_page, wait_until
 pytestmark = pytest.mark.browser
 
 HOUSES = "#17/10.9501/106.825"  # the fixtures' row of 20 houses
+SUBSTATION = "#14/10.95/106.87"  # "Trạm biến áp Long Bình" (restricted)
 IS_READY = "window.iocgis && window.iocgis.ready === true"
 THEME_NOW = "((window.iocgis.map.getStyle() || {}).metadata || {})['iocgis:theme']"
 READY, THEME = f"() => {IS_READY}", f"() => {THEME_NOW}"
@@ -56,6 +57,18 @@ def offered(page: Page) -> list[str]:
 def locked(page: Page) -> dict[str, str]:
     return dict(page.eval_on_selector_all("#theme optgroup option",
                                           "os => os.map(o => [o.value, o.dataset.needs])"))
+
+
+def rendered_layers(page: Page) -> set[str]:
+    return set(page.evaluate("() => window.iocgis.map.queryRenderedFeatures()"
+                             ".map(f => f.sourceLayer)"))
+
+
+def source_layers(page: Page) -> set[str]:
+    """The layers the sources' TileJSON lists (``vector_layers``)."""
+    return set(page.evaluate("() => { const map = window.iocgis.map; return Object.keys("
+                             "map.getStyle().sources).flatMap(id => map.getSource(id)"
+                             ".vectorLayerIds || []); }"))
 
 
 def ready_as(page: Page, theme: str, *, signed_in: bool) -> None:
@@ -126,9 +139,9 @@ def test_an_analyst_signs_in_through_the_form_and_sees_housing_in_3d(
     extrusions = [la for la in style["layers"] if la["type"] == "fill-extrusion"]
     assert [la["source-layer"] for la in extrusions] == ["housing.houses"]
     assert page.evaluate("() => window.iocgis.map.getPitch()") == pytest.approx(50)
-    rendered = page.evaluate("() => window.iocgis.map.queryRenderedFeatures()"
-                             ".map(f => f.sourceLayer)")
-    assert rendered.count("housing.houses") >= 10, rendered
+    houses = page.evaluate("() => window.iocgis.map.queryRenderedFeatures()"
+                           ".filter(f => f.sourceLayer === 'housing.houses').length")
+    assert houses >= 10, houses
     shot = page.screenshot(path=str(artifacts_dir / "map_housing_signed_in.png"))
     assert colours(shot) > 30, "the map canvas looks blank"
 
@@ -165,7 +178,7 @@ def test_a_second_factor_is_asked_for_when_the_server_requires_it(
         artifacts_dir: Path) -> None:
     admin = account(tiles_db_url, tiles_settings, "admin", totp=True)
     assert admin.totp_secret
-    page.goto(f"{tiles_server.url}/map")
+    page.goto(f"{tiles_server.url}/map{SUBSTATION}")
     wait_until(page, READY)
     page.click("#sign-in-open")
     page.fill("#username", admin.name)
@@ -186,6 +199,19 @@ def test_a_second_factor_is_asked_for_when_the_server_requires_it(
     ready_as(page, "basemap", signed_in=True)
     assert {"housing", "land", "infrastructure"} <= set(offered(page)) and locked(page) == {}
     assert page.evaluate("() => window.iocgis.auth.account") == admin.name
+
+    # A restricted layer drawn for the admin is gone once signed out, from the drawing and from
+    # the TileJSON: the same URLs are asked for again as anonymous, not taken from the browser
+    # cache as they were answered for the admin.
+    page.select_option("#theme", "infrastructure")
+    ready_as(page, "infrastructure", signed_in=True)
+    assert "infra.substations" in rendered_layers(page)
+    assert "infra.substations" in source_layers(page)
+    page.click("#sign-out")
+    ready_as(page, "infrastructure", signed_in=False)
+    assert "infra.substations" not in rendered_layers(page)
+    assert "infra.substations" not in source_layers(page)
+    assert "admin.communes" in rendered_layers(page)
 
 
 def test_styles_list_the_themes_that_need_an_account(
