@@ -77,19 +77,24 @@ def apply(conn: psycopg.Connection, layer: LayerDef, import_id: int, derived: di
 
 
 def _admin_source(conn: psycopg.Connection, registry: Registry, how: str, field: str,
-                  report: ImportReport) -> tuple[LayerDef, str]:
+                  required: bool, report: ImportReport) -> LayerDef | None:
+    """The admin layer to look the location up in; None (noted) when it holds no boundaries
+    and the field may stay empty."""
     admin = registry.admin_layer(ADMIN_LEVEL[how])
-    code = admin.key[0]
     row = conn.execute(sql.SQL("SELECT EXISTS (SELECT 1 FROM {} WHERE geom IS NOT NULL)").format(
         staging.live_ident(admin))).fetchone()
-    if not row or not row[0]:
-        message = (f"{field} is derived from the location ({how}), but {admin.id} holds no "
-                   "boundaries")
-        report.note(f"derive.{how}", "abort", "đủ", message, field_name=field)
-        raise ImportFailed(message, where=admin.id,
-                           hint=f"import {admin.id} first (iocgis import FILE --layer {admin.id}), "
-                                f"or give {field} in the file")
-    return admin, code
+    if row and row[0]:
+        return admin
+    message = (f"{field} is derived from the location ({how}), but {admin.id} holds no "
+               "boundaries")
+    if not required:
+        report.note(f"derive.{how}", "warn", "đủ", message + f": {field} stays empty",
+                    field_name=field)
+        return None
+    report.note(f"derive.{how}", "abort", "đủ", message, field_name=field)
+    raise ImportFailed(message, where=admin.id,
+                       hint=f"import {admin.id} first (iocgis import FILE --layer {admin.id}), "
+                            f"or give {field} in the file")
 
 
 def _locate(conn: psycopg.Connection, layer: LayerDef, import_id: int,
@@ -98,7 +103,10 @@ def _locate(conn: psycopg.Connection, layer: LayerDef, import_id: int,
     lookups = []
     sources = {}
     for field, how in located.items():
-        admin, code = _admin_source(conn, registry, how, field, report)
+        admin = _admin_source(conn, registry, how, field, layer.field(field).required, report)
+        if admin is None:
+            continue
+        code = admin.key[0]
         sources[field] = (admin, how)
         # a scalar subquery per field, answered by the admin layer's GiST index
         lookups.append(sql.SQL(
@@ -106,7 +114,9 @@ def _locate(conn: psycopg.Connection, layer: LayerDef, import_id: int,
             "LIMIT 1) AS {name}").format(code=sql.Identifier(code),
                                          admin=staging.live_ident(admin),
                                          name=sql.Identifier(field)))
-    sets = sql.SQL(", ").join(sql.SQL("{f} = d.{f}").format(f=sql.Identifier(f)) for f in located)
+    if not sources:
+        return 0
+    sets = sql.SQL(", ").join(sql.SQL("{f} = d.{f}").format(f=sql.Identifier(f)) for f in sources)
     conn.execute(sql.SQL(
         "UPDATE {table} s SET {sets} FROM (SELECT t.fid, {lookups} FROM (SELECT fid, "
         "ST_PointOnSurface(geom) AS pt FROM {table}) t) d WHERE s.fid = d.fid").format(

@@ -142,8 +142,10 @@ def _direct(values: pa.Array, ftype: str) -> pa.Array | None:
 
 
 def coerce(field: FieldDef, values: pa.Array | None, n: int, codes: tuple[str, ...] | None,
-           fids: np.ndarray, report: ImportReport, source_name: str | None) -> FieldResult:
-    """One registry field for one batch: typed values plus rejected/fixed rows, findings noted."""
+           fids: np.ndarray, report: ImportReport, source_name: str | None,
+           refused: np.ndarray | None = None) -> FieldResult:
+    """One registry field for one batch: typed values plus rejected/fixed rows, findings noted.
+    ``refused``: rows already rejected for this field's value (not reported missing again)."""
     rejected = np.zeros(n, dtype=bool)
     fixed = np.zeros(n, dtype=bool)
     where = f"{field.name}" + (f" (source field {source_name})" if source_name and
@@ -175,7 +177,7 @@ def coerce(field: FieldDef, values: pa.Array | None, n: int, codes: tuple[str, .
 
     present = ~_mask(pc.is_null(typed))
     if field.required:
-        missing = ~present & ~rejected
+        missing = ~present & ~rejected & (~refused if refused is not None else True)
         if missing.any():
             report.note("field.required", "reject", "đủ", f"{where}: required value is missing",
                         fids[missing], field.name)

@@ -353,6 +353,7 @@ class Importer:
             geoms, rejected, fixed = None, known_bad.copy(), np.zeros(n, dtype=bool)
         values: dict[str, pa.Array] = {}
         converted: dict[str, pa.Array] = {}
+        refused = np.zeros(n, dtype=bool)
         if plan.converted:  # pre-2025 administrative units -> current codes
             converted, refused, changed = convert_batch(plan.converted, batch.columns,
                                                         batch.fids, report)
@@ -366,7 +367,8 @@ class Importer:
             column = batch.columns.get(source) if source else converted.get(field.name)
             if column is None and field.name in plan.constants:
                 column = pa.array([plan.constants[field.name]] * n)
-            result = coerce(field, column, n, codes[field.name], batch.fids, report, source)
+            result = coerce(field, column, n, codes[field.name], batch.fids, report, source,
+                            refused if field.name in converted else None)
             values[field.name] = result.values
             rejected |= result.rejected
             fixed |= result.fixed

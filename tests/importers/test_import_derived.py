@@ -219,3 +219,11 @@ def test_derivation_without_communes_loaded(run, state, imp_conn, tmp_path: Path
             mapping=mapping_file(tmp_path))
     assert "import admin.communes first" in str(err.value)
     assert state("housing.houses") == before
+    # a field that may stay empty is left empty, and the report says why
+    stations = tmp_path / "tram.csv"
+    stations.write_text("station_code,name,kind,lon,lat\nTV-1,Trạm Biên Hòa,muc_nuoc_song,"
+                        "106.82,10.94\n", encoding="utf-8")
+    report = run(stations, "iot.stations")
+    assert report.rows_loaded == 1
+    note = next(f for f in report.findings if f.rule == "derive.commune_from_location")
+    assert note.severity == "warn" and "commune_code stays empty" in note.message
