@@ -93,7 +93,8 @@ function whyNot(name) {
   const insteadVi = ` Đang hiển thị «${base.vi}».`;
   const insteadEn = ` Showing "${base.en}".`;
   if (!locked) {
-    return [`Không có chủ đề «${name}».${insteadVi}`, `There is no theme "${name}".${insteadEn}`];
+    const asked = name.slice(0, 60);
+    return [`Không có chủ đề «${asked}».${insteadVi}`, `There is no theme "${asked}".${insteadEn}`];
   }
   const { vi, en } = locked.title;
   if (locked.needs === 'sign_in') {
@@ -110,7 +111,8 @@ function styleUrl(name) { return new URL(`styles/${encodeURIComponent(name)}.jso
 // out), so every source is asked for as the caller is now.
 function show(name) {
   window.iocgis.ready = false;
-  info.hidden = true;
+  info.hidden = true;  // nothing read as the previous caller stays on screen
+  window.iocgis.lastFeature = null;
   const changed = name !== current;
   current = name;
   select.value = name;
