@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import importlib
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import AsyncIterator
 
+import pygeoapi
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount, Route
 
@@ -31,6 +33,16 @@ ROUTE_MODULES: tuple[str, ...] = (
     "iocgis.api.query.routes",
     "iocgis.importers.http",
 )
+
+
+# Browsers ask every site for /favicon.ico: answer with the small icon the HTML pages use
+# (shipped with pygeoapi, served from here: the IOC network is closed), not a 404 in the logs.
+FAVICON = Path(pygeoapi.__file__).parent / "static" / "img" / "favicon.ico"
+
+
+async def favicon(request: Request) -> FileResponse:
+    return FileResponse(FAVICON, media_type="image/x-icon",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
 
 async def health(request: Request) -> JSONResponse:
@@ -62,7 +74,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await run_in_threadpool(ogc.close)
             await state.close()
 
-    routes = [Route("/health", health), Route("/ready", ready)]
+    routes = [Route("/health", health), Route("/ready", ready), Route("/favicon.ico", favicon)]
     for module in ROUTE_MODULES:
         routes += importlib.import_module(module).routes()
     # pygeoapi's OGC APIs answer every path the project's own routes do not claim.

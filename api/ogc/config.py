@@ -131,7 +131,7 @@ def catalog_resource(pool: str, level: str, bbox: tuple[float, ...]) -> dict[str
                         "en": "Every IOC data layer with its metadata, freshness and quality."},
         "keywords": ["danh mục", "catalogue", "metadata"],
         "extents": {"spatial": {"bbox": list(bbox), "crs": CRS84_URI}},
-        "limits": {"default_items": 50, "max_items": 1000, "on_exceed": "error"},
+        "limits": {"default_items": 50, "max_items": MAX_LIMIT, "on_exceed": "error"},
         "providers": [{"type": "record", "name": RECORD_PROVIDER,
                        "data": {"pool": pool, "level": level},
                        "id_field": "id", "time_field": "updated", "title_field": "title"}],

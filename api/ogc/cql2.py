@@ -10,6 +10,7 @@ transformer are pygeofilter's: the SQL builder (``filter_sql``) walks pygeofilte
 from __future__ import annotations
 
 import json
+import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -50,6 +51,12 @@ COMPARISONS: dict[str, type[ast.Comparison]] = {
 }
 ARITHMETIC: dict[str, type[ast.Arithmetic]] = {"+": ast.Add, "-": ast.Sub, "*": ast.Mul,
                                                "/": ast.Div, "div": ast.Div}
+
+
+def _nfc(text: str) -> str:
+    """String literals as the data is stored: a value typed in decomposed Vietnamese (NFD)
+    must match the NFC text in the tables."""
+    return unicodedata.normalize("NFC", text)
 
 
 def parse_instant(text: str, *, kind: str) -> date | datetime:
@@ -170,7 +177,7 @@ class _TextToAst(WKTTransformer):
         return ast.Attribute(str(token)[1:-1].replace('""', '"'))
 
     def string(self, token: Token) -> str:
-        return str(token)[1:-1].replace("''", "'")
+        return _nfc(str(token)[1:-1].replace("''", "'"))
 
     def int_literal(self, token: Token) -> int:
         return int(token)
@@ -249,7 +256,9 @@ def _bad_json(message: str) -> InvalidInput:
 def _walk(node: Any, depth: int = 0) -> Any:
     if depth > 100:
         raise _bad_json("nested too deeply")
-    if isinstance(node, (str, bool, int, float)) or node is None:
+    if isinstance(node, str):
+        return _nfc(node)
+    if isinstance(node, (bool, int, float)) or node is None:
         return node
     if isinstance(node, list):
         return [_walk(item, depth + 1) for item in node]

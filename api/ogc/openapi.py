@@ -3,8 +3,10 @@
 pygeoapi's document points at schemas.opengis.net and GitHub for shared responses and parameters;
 an IOC network is often offline, and validators (schemathesis, QGIS) must not need the internet.
 Every remote ``$ref`` is replaced by a local component, parameters pygeoapi leaves out (filter,
-filter-lang, filter-crs, cursor, resulttype) are declared, and the free-form
-``vendorSpecificParameters`` is dropped because unknown parameters are refused with a 400.
+filter-lang, filter-crs, cursor, resulttype, and datetime and q where it omits them although
+every collection takes them) are declared, and the free-form ``vendorSpecificParameters`` is
+dropped because unknown parameters are refused with a 400. What the document lists is what the
+server accepts (``tests/api/test_openapi_accepted.py`` sends each one).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 from pygeoapi.openapi import get_oas
 
+from iocgis.api.ogc.config import CATALOG_ID
 from iocgis.api.ogc.crs import supported_uris
 
 EXCEPTION_SCHEMA = {
@@ -81,7 +84,10 @@ LOCAL: dict[str, dict[str, Any]] = {
                  "properties": {"href": {"type": "string"}, "rel": {"type": "string"}}},
     },
 }
-EXTRA_ITEM_PARAMETERS = ("filter", "filter-lang", "filter-crs", "cursor", "resulttype")
+# Every items path takes these; the catalogue pages by offset only (one record per layer).
+EXTRA_ITEM_PARAMETERS = ("datetime", "q", "filter", "filter-lang", "filter-crs", "cursor",
+                         "resulttype")
+NOT_FOR_CATALOG = ("cursor",)
 
 
 def _target(ref: str, kind: str) -> tuple[str, str]:
@@ -132,9 +138,12 @@ def self_contained(document: dict[str, Any]) -> dict[str, Any]:
                 continue
             operation["parameters"] = [p for p in operation["parameters"] if p.get("$ref") != vendor]
             if path.endswith("/items") and operation.get("operationId", "").startswith("get"):
-                present = {p.get("$ref", "").rsplit("/", 1)[-1] for p in operation["parameters"]}
+                present = {p.get("$ref", "").rsplit("/", 1)[-1] or p.get("name")
+                           for p in operation["parameters"]}
+                skipped = NOT_FOR_CATALOG if path == f"/collections/{CATALOG_ID}/items" else ()
                 operation["parameters"] += [{"$ref": f"#/components/parameters/{name}"}
-                                            for name in EXTRA_ITEM_PARAMETERS if name not in present]
+                                            for name in EXTRA_ITEM_PARAMETERS
+                                            if name not in present and name not in skipped]
     return {**document, "paths": paths, "components": components}
 
 

@@ -9,9 +9,10 @@ misspelt one.
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Iterable
+from typing import Any, Iterable, Protocol
 
 from psycopg import sql
 
@@ -19,7 +20,7 @@ from iocgis.api.ogc import cql2
 from iocgis.api.ogc.crs import CRS84, OgcCrs, parse_ogc_crs
 from iocgis.api.ogc.filter_sql import compile_filter
 from iocgis.errors import InvalidInput, PayloadTooLarge
-from iocgis.layers.model import FieldDef, LayerDef
+from iocgis.layers.model import FieldDef
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10_000
@@ -32,6 +33,34 @@ ITEM_PARAMETERS = ("f", "lang", "limit", "offset", "cursor", "bbox", "bbox-crs",
                    "filter-lang", "filter-crs", "q", "resulttype")
 SINGLE_ITEM_PARAMETERS = ("f", "lang", "crs")
 FILTER_LANGS = ("cql2-text", "cql2-json", "cql-text", "cql-json")
+
+
+class QueryTarget(Protocol):
+    """What the parser needs to know of a collection: a registry layer, or the catalogue."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def is_spatial(self) -> bool: ...
+
+    @property
+    def temporal(self) -> str | None: ...
+
+    def field(self, name: str) -> FieldDef: ...
+
+
+def nfc(text: str) -> str:
+    """Query text as stored: Vietnamese typed decomposed (NFD, as some keyboards and macOS
+    send it) must match the NFC the importers store."""
+    return unicodedata.normalize("NFC", text)
+
+
+def free_text_fields(target: QueryTarget, visible: Iterable[str]) -> tuple[str, ...]:
+    """The fields ``q`` searches: text without a code list. Coded fields hold machine codes
+    (``lu_lut``, ``mam_non``) that are not words: ``q=_`` or ``q=lu`` must not match them."""
+    fields = [target.field(name) for name in visible]
+    return tuple(f.name for f in fields if f.type == "text" and f.domain is None)
 
 
 @dataclass(frozen=True)
@@ -116,15 +145,18 @@ def parse_bbox(value: str, crs: OgcCrs) -> Bbox:
                    hint) from None
     if not all(math.isfinite(n) for n in numbers):
         raise _bad("bbox numbers must be finite", "bbox", hint)
-    x1, y1, x2, y2 = numbers if len(numbers) == 4 else (numbers[0], numbers[1], numbers[3], numbers[4])
+    x1, y1, x2, y2 = numbers if len(numbers) == 4 else (
+        numbers[0], numbers[1], numbers[3], numbers[4])
     if x1 > x2 or y1 > y2:
         raise _bad(f"bbox minimum is above its maximum ({x1},{y1} > {x2},{y2})", "bbox", hint)
     if crs.geographic:
         lon1, lat1, lon2, lat2 = (y1, x1, y2, x2) if crs.north_first else (x1, y1, x2, y2)
         if not (-180 <= lon1 <= 180 and -180 <= lon2 <= 180):
-            raise _bad(f"bbox longitude {max(abs(lon1), abs(lon2))} is outside -180..180", "bbox", hint)
+            raise _bad(f"bbox longitude {max(abs(lon1), abs(lon2))} is outside -180..180",
+                       "bbox", hint)
         if not (-90 <= lat1 <= 90 and -90 <= lat2 <= 90):
-            raise _bad(f"bbox latitude {max(abs(lat1), abs(lat2))} is outside -90..90", "bbox", hint)
+            raise _bad(f"bbox latitude {max(abs(lat1), abs(lat2))} is outside -90..90",
+                       "bbox", hint)
     return Bbox(x1, y1, x2, y2, crs)
 
 
@@ -185,8 +217,9 @@ def typed_value(field_def: FieldDef, value: str) -> Any:
     return value
 
 
-def _names(value: str, visible: tuple[str, ...], where: str, *, allow_id: bool) -> list[tuple[str, bool]]:
-    names = []
+def _names(value: str, visible: tuple[str, ...], where: str, *,
+           allow_id: bool) -> list[tuple[str, bool]]:
+    names: list[tuple[str, bool]] = []
     for raw in value.split(","):
         item = raw.strip()
         if not item:
@@ -196,6 +229,9 @@ def _names(value: str, visible: tuple[str, ...], where: str, *, allow_id: bool) 
         if name not in visible and not (allow_id and name == "id"):
             raise _bad(f"unknown property {name[:60]!r} in {where}", where,
                        "known properties: " + ", ".join(visible))
+        if any(seen == name for seen, _ in names):
+            raise _bad(f"the property {name!r} is named twice in {where}", where,
+                       f"name each property once, e.g. {where}={name}")
         names.append((name, descending))
     return names
 
@@ -217,11 +253,16 @@ def check_names(params: Iterable[tuple[str, str]], allowed: Iterable[str]) -> No
                        "parameters of this request: " + ", ".join(sorted(allowed_set)))
 
 
-def parse_items_query(layer: LayerDef, visible: tuple[str, ...],
+def parse_items_query(layer: QueryTarget, visible: tuple[str, ...],
                       raw_params: list[tuple[str, str]], body: bytes = b"",
-                      content_type: str = "") -> ItemsQuery:
-    """Check every parameter of ``/collections/{id}/items`` and compile the filter."""
-    check_names(raw_params, (*ITEM_PARAMETERS, *visible))
+                      content_type: str = "", *,
+                      allowed: Iterable[str] = ITEM_PARAMETERS) -> ItemsQuery:
+    """Check every parameter of ``/collections/{id}/items`` and compile the filter.
+
+    ``layer`` is a registry layer or the catalogue (anything with the ``QueryTarget`` shape);
+    ``allowed`` are the parameters this collection takes besides its property names.
+    """
+    check_names(raw_params, (*allowed, *visible))
     params = _single(raw_params)
     fields = {name: layer.field(name) for name in visible}
     values: dict[str, Any] = {"layer_id": layer.id, "visible_fields": visible,
@@ -238,10 +279,13 @@ def parse_items_query(layer: LayerDef, visible: tuple[str, ...],
     if "bbox-crs" in params and "bbox" not in params:
         raise _bad("bbox-crs is given without bbox", "bbox-crs", "give bbox too, or drop bbox-crs")
     if "bbox" in params:
-        bbox_crs = parse_ogc_crs(params["bbox-crs"], where="bbox-crs") if "bbox-crs" in params else CRS84
-        if not layer.is_spatial:
-            raise _bad(f"{layer.id} has no geometry; bbox does not apply", "bbox", "drop bbox")
-        values["bbox"] = parse_bbox(params["bbox"], bbox_crs)
+        bbox_crs = parse_ogc_crs(params["bbox-crs"], where="bbox-crs") \
+            if "bbox-crs" in params else CRS84
+        bbox = parse_bbox(params["bbox"], bbox_crs)
+        # Features Part 1, /req/core/fc-bbox-response C: "The bbox parameter SHALL match all
+        # features in the collection that are not associated with a spatial geometry, too."
+        if layer.is_spatial:
+            values["bbox"] = bbox
     if "datetime" in params:
         interval = parse_datetime(params["datetime"])
         if layer.temporal:  # a collection without time ignores datetime (OGC API Features 7.15.4)
@@ -261,14 +305,14 @@ def parse_items_query(layer: LayerDef, visible: tuple[str, ...],
     if "q" in params:
         if len(params["q"]) > MAX_Q_CHARS:
             raise _bad(f"q is longer than {MAX_Q_CHARS} characters", "q", "search for fewer words")
-        values["q"] = tuple(t.strip() for t in params["q"].split(",") if t.strip())
-    values["equals"] = tuple((name, typed_value(fields[name], params[name]))
+        values["q"] = tuple(nfc(t.strip()) for t in params["q"].split(",") if t.strip())
+    values["equals"] = tuple((name, typed_value(fields[name], nfc(params[name])))
                              for name in visible if name in params)
     _parse_filter(layer, fields, params, body, content_type, values)
     return ItemsQuery(**values)
 
 
-def _parse_filter(layer: LayerDef, fields: dict[str, FieldDef], params: dict[str, str],
+def _parse_filter(layer: QueryTarget, fields: dict[str, FieldDef], params: dict[str, str],
                   body: bytes, content_type: str, values: dict[str, Any]) -> None:
     lang = params.get("filter-lang", "").strip().lower()
     if lang and lang not in FILTER_LANGS:

@@ -4,32 +4,68 @@ One record per layer: its titles and descriptions in Vietnamese and English, key
 fields (personal-data fields only for callers with that right), sensitivity, freshness (the last
 import against the layer's update cadence) and a quality summary of the last import (counts per
 quality dimension, never example values, which could be personal data).
+
+The catalogue takes the parameters of a feature collection, checked by the same parser
+(``params.parse_items_query`` with the catalogue as its target): ``bbox`` (+ ``bbox-crs``),
+``datetime`` (on ``updated``, the catalogue's time field), ``q``, ``<queryable>=<value>``,
+``filter`` in CQL2 text or JSON (+ ``filter-crs``), ``sortby``, ``properties``,
+``skipGeometry``, ``crs``, ``resulttype`` and ``limit``/``offset``. Records are few (one per
+layer), so they are built in Python; the spatial and CQL2 parts run in PostGIS over the
+records' values through the features' own CQL2 compiler, so both answer the same language.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from typing import Any
+from urllib.parse import urlencode
 
+from psycopg import sql
 from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
 
 from iocgis.access import can_see, current_caller, visible_fields
-from iocgis.api.ogc.context import BASE_URL_TOKEN
+from iocgis.api.ogc.config import CATALOG_ID
+from iocgis.api.ogc.context import BASE_URL_TOKEN, request_for
+from iocgis.api.ogc.crs import CRS84
+from iocgis.api.ogc.features_sql import envelope, geometry_output
+from iocgis.api.ogc.params import ITEM_PARAMETERS, ItemsQuery, nfc, parse_items_query
 from iocgis.api.ogc.pool import get_pool
 from iocgis.api.ogc.provider import JSON_TYPES, run_query, set_base_attributes
 from iocgis.layers import LayerDef, get_registry
+from iocgis.layers.model import Code, FieldDef, Text
 
+# The queryables of a record, as registry field definitions so that the parser, the CQL2
+# compiler and the OpenAPI document treat them exactly like a layer's fields.
+_SENSITIVITIES = (Code(code="public", vi="Công khai", en="Public"),
+                  Code(code="internal", vi="Nội bộ", en="Internal"),
+                  Code(code="restricted", vi="Mật", en="Restricted"))
+_FRESHNESS = (Code(code="fresh", vi="Còn mới", en="Fresh"),
+              Code(code="stale", vi="Quá hạn cập nhật", en="Stale"),
+              Code(code="never_imported", vi="Chưa nhập", en="Never imported"))
+CATALOG_FIELDS: dict[str, FieldDef] = {f.name: f for f in (
+    FieldDef(name="type", type="text", title=Text(vi="Loại bản ghi", en="Record type"),
+             domain=(Code(code="dataset", vi="Bộ dữ liệu", en="Dataset"),)),
+    FieldDef(name="title", type="text", title=Text(vi="Tiêu đề", en="Title")),
+    FieldDef(name="description", type="text", title=Text(vi="Mô tả", en="Description")),
+    FieldDef(name="group", type="text", title=Text(vi="Nhóm lớp", en="Layer group")),
+    FieldDef(name="sensitivity", type="text", title=Text(vi="Mức độ mật", en="Sensitivity"),
+             domain=_SENSITIVITIES),
+    FieldDef(name="freshness", type="text", title=Text(vi="Độ cập nhật", en="Freshness"),
+             domain=_FRESHNESS),
+    FieldDef(name="updated", type="timestamptz",
+             title=Text(vi="Cập nhật lúc", en="Last updated")),
+)}
+CATALOG_TIME_FIELD = "updated"
+# What pygeoapi needs of the fields (its queryables and OpenAPI parameters).
 RECORD_FIELDS: dict[str, dict[str, Any]] = {
-    "type": {"type": "string", "title": "Loại bản ghi"},
-    "title": {"type": "string", "title": "Tiêu đề"},
-    "description": {"type": "string", "title": "Mô tả"},
-    "group": {"type": "string", "title": "Nhóm lớp"},
-    "sensitivity": {"type": "string", "title": "Mức độ mật",
-                    "values": ["public", "internal", "restricted"]},
-    "freshness": {"type": "string", "title": "Độ cập nhật",
-                  "values": ["fresh", "stale", "never_imported"]},
-    "updated": {"type": "string", "format": "date-time", "title": "Cập nhật lúc"},
-}
+    name: {**JSON_TYPES[f.type], "title": f.title.vi,
+           **({"values": [c.code for c in f.domain]} if isinstance(f.domain, tuple) else {})}
+    for name, f in CATALOG_FIELDS.items()}
+# Parameters of /collections/catalog/items besides the queryables (paging by offset: there is
+# one record per layer, so no cursor).
+CATALOG_PARAMETERS = tuple(p for p in ITEM_PARAMETERS if p != "cursor")
+SEARCHED_PROPERTIES = ("title", "description", "title_en", "description_en")
 LAYER_FACTS_SQL = ("SELECT id, ST_XMin(extent), ST_YMin(extent), ST_XMax(extent), ST_YMax(extent), "
                    "temporal_min, temporal_max, row_count, last_import_at, source_date, "
                    "data_version, updated_at FROM meta.layers")
@@ -37,11 +73,35 @@ LAST_IMPORTS_SQL = (
     "SELECT DISTINCT ON (layer_id) layer_id, id, status, mode, finished_at, rows_in, rows_loaded, "
     "rows_fixed, rows_rejected, report->'findings' FROM meta.imports WHERE NOT dry_run "
     "ORDER BY layer_id, started_at DESC")
+_SQL_TYPES = {"text": "text", "timestamptz": "timestamptz"}
+
+
+class CatalogTarget:
+    """The catalogue as something ``parse_items_query`` checks parameters against."""
+
+    id = CATALOG_ID
+    is_spatial = True  # a record's geometry is its layer's extent
+    temporal: str | None = CATALOG_TIME_FIELD
+
+    def field(self, name: str) -> FieldDef:
+        return CATALOG_FIELDS[name]
+
+
+CATALOG = CatalogTarget()
+
+
+def parse_catalog_query(raw_params: list[tuple[str, str]], body: bytes = b"",
+                        content_type: str = "") -> ItemsQuery:
+    """Every parameter of ``/collections/catalog/items``, checked like a layer's."""
+    return parse_items_query(CATALOG, tuple(CATALOG_FIELDS), raw_params, body, content_type,
+                             allowed=CATALOG_PARAMETERS)
 
 
 def iso_duration(delta: timedelta) -> str:
     days, seconds = delta.days, delta.seconds
-    return f"P{days}D" + (f"T{seconds}S" if seconds else "") if days or not seconds else f"PT{seconds}S"
+    if days or not seconds:
+        return f"P{days}D" + (f"T{seconds}S" if seconds else "")
+    return f"PT{seconds}S"
 
 
 def freshness(layer: LayerDef, last_import_at: datetime | None, now: datetime) -> dict[str, Any]:
@@ -63,37 +123,42 @@ def quality(last_import: tuple | None) -> dict[str, Any] | None:
     by_severity: dict[str, int] = {}
     for finding in findings or []:
         count = int(finding.get("count") or 0)
-        by_dimension[finding.get("dimension", "?")] = by_dimension.get(finding.get("dimension", "?"), 0) + count
-        by_severity[finding.get("severity", "?")] = by_severity.get(finding.get("severity", "?"), 0) + count
+        dimension, severity = finding.get("dimension", "?"), finding.get("severity", "?")
+        by_dimension[dimension] = by_dimension.get(dimension, 0) + count
+        by_severity[severity] = by_severity.get(severity, 0) + count
     return {"importId": import_id, "status": status, "mode": mode,
             "finishedAt": finished.isoformat() if finished else None,
             "rowsIn": rows_in, "rowsLoaded": loaded, "rowsFixed": fixed, "rowsRejected": rejected,
             "findingsByDimension": by_dimension, "findingsBySeverity": by_severity}
 
 
+def _bbox_polygon(bbox: tuple[float, ...]) -> dict[str, Any]:
+    x1, y1, x2, y2 = bbox
+    return {"type": "Polygon", "coordinates": [[[x1, y1], [x2, y1], [x2, y2], [x1, y2], [x1, y1]]]}
+
+
 def layer_record(layer: LayerDef, facts: tuple | None, last_import: tuple | None,
                  fields: tuple[str, ...], now: datetime) -> dict[str, Any]:
-    bbox = facts[1:5] if facts and facts[1] is not None else None
-    geometry = None
-    if bbox:
-        x1, y1, x2, y2 = bbox
-        geometry = {"type": "Polygon",
-                    "coordinates": [[[x1, y1], [x2, y1], [x2, y2], [x1, y2], [x1, y1]]]}
+    bbox = tuple(facts[1:5]) if facts and facts[1] is not None else None
     last_import_at = facts[8] if facts else None
     updated = last_import_at or (facts[11] if facts else None)
     collection = f"{BASE_URL_TOKEN}/collections/{layer.id}"
     links = [
-        {"rel": "collection", "type": "application/json", "title": layer.title.vi, "href": collection},
+        # the record describes the layer's collection (rel "collection" is the catalogue)
+        {"rel": "describes", "type": "application/json", "title": layer.title.vi,
+         "href": collection},
         {"rel": "items", "type": "application/geo+json", "title": "Dữ liệu / features",
          "href": f"{collection}/items"},
     ]
     if layer.tiles:
         links.append({"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
                       "type": "application/json", "title": "Tiles", "href": f"{collection}/tiles"})
-    temporal = [facts[5].isoformat() if facts[5] else None,
-                facts[6].isoformat() if facts[6] else None] if facts and (facts[5] or facts[6]) else None
+    temporal = None
+    if facts and (facts[5] or facts[6]):
+        temporal = [facts[5].isoformat() if facts[5] else None,
+                    facts[6].isoformat() if facts[6] else None]
     return {
-        "id": layer.id, "type": "Feature", "geometry": geometry,
+        "id": layer.id, "type": "Feature", "geometry": _bbox_polygon(bbox) if bbox else None,
         "time": {"interval": temporal} if temporal else None,
         "properties": {
             "type": "dataset", "title": layer.title.vi, "description": layer.description.vi,
@@ -115,6 +180,114 @@ def layer_record(layer: LayerDef, facts: tuple | None, last_import: tuple | None
         },
         "links": links,
     }
+
+
+def record_value(record: dict[str, Any], name: str) -> Any:
+    """A queryable of a record, typed as its field (``updated`` as a datetime)."""
+    value = record["properties"].get(name)
+    if value is not None and CATALOG_FIELDS[name].type == "timestamptz":
+        return datetime.fromisoformat(value)
+    return value
+
+
+def _in_interval(moment: datetime | None,
+                 interval: tuple[datetime | None, datetime | None]) -> bool:
+    # Features Part 1, /req/core/fc-time-response C: a record without a time matches too.
+    if moment is None:
+        return True
+    start, end = interval
+    return (start is None or moment >= start) and (end is None or moment <= end)
+
+
+def _searchable(record: dict[str, Any]) -> str:
+    p = record["properties"]
+    return nfc(" ".join([record["id"], *(p[name] for name in SEARCHED_PROPERTIES),
+                         *p["keywords"]])).casefold()
+
+
+def matches_simply(record: dict[str, Any], query: ItemsQuery) -> bool:
+    """The conditions answered in Python: ``<queryable>=``, ``q`` and ``datetime``."""
+    if any(record_value(record, name) != value for name, value in query.equals):
+        return False
+    if query.q and not any(term.casefold() in _searchable(record) for term in query.q):
+        return False
+    if query.interval is not None and \
+            not _in_interval(record_value(record, CATALOG_TIME_FIELD), query.interval):
+        return False
+    return True
+
+
+def spatial_sql(records: list[dict[str, Any]],
+                query: ItemsQuery) -> tuple[sql.Composable, dict[str, Any]]:
+    """The ids of the records that pass ``bbox`` and ``filter``, with their geometry in the
+    requested CRS: PostGIS evaluates over the records' values with the features' compiler."""
+    rows = [{**{name: record["properties"].get(name) for name in CATALOG_FIELDS},
+             "id": record["id"], "bbox": list(_record_bbox(record) or ())} for record in records]
+    columns = sql.SQL(", ").join(
+        [sql.SQL("id text"), sql.SQL("bbox float8[]")] +
+        [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(_SQL_TYPES[f.type]))
+         for name, f in CATALOG_FIELDS.items()])
+    params: dict[str, Any] = {"records": json.dumps(rows)}
+    where: list[sql.Composable] = []
+    if query.bbox is not None:
+        b = query.bbox
+        names = ("bx1", "by1", "bx2", "by2")
+        params.update(zip(names, (b.minx, b.miny, b.maxx, b.maxy)))
+        box = envelope([sql.Placeholder(n) for n in names], b.crs,
+                       max(b.maxx - b.minx, b.maxy - b.miny))
+        where.append(sql.SQL("ST_Intersects(geom, {})").format(box))
+    if query.filter_sql is not None:
+        params.update(query.filter_params)
+        where.append(query.filter_sql)
+    output = sql.SQL("NULL") if query.skip_geometry else geometry_output(query.crs)
+    statement = sql.SQL(
+        "SELECT id, {output} FROM (SELECT r.*, CASE WHEN cardinality(r.bbox) = 4 THEN "
+        "ST_MakeEnvelope(r.bbox[1], r.bbox[2], r.bbox[3], r.bbox[4], 4326) END AS geom "
+        "FROM jsonb_to_recordset({records}::jsonb) AS r({columns})) AS records{where}"
+    ).format(output=output, records=sql.Placeholder("records"), columns=columns,
+             where=sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""))
+    return statement, params
+
+
+def _record_bbox(record: dict[str, Any]) -> tuple[float, float, float, float] | None:
+    geometry = record["geometry"]
+    if not geometry:
+        return None
+    ring = geometry["coordinates"][0]
+    return ring[0][0], ring[0][1], ring[2][0], ring[2][1]
+
+
+def sort_records(records: list[dict[str, Any]], query: ItemsQuery) -> list[dict[str, Any]]:
+    """Registry order by default; ``sortby`` keys in turn, empty values last either way."""
+    for name, descending in reversed(query.sortby):
+        present = [r for r in records if record_value(r, name) is not None]
+        absent = [r for r in records if record_value(r, name) is None]
+        records = sorted(present, key=lambda r, n=name: record_value(r, n),
+                         reverse=descending) + absent
+    return records
+
+
+def page_links(query: ItemsQuery, matched: int) -> list[dict[str, str]]:
+    base = f"{BASE_URL_TOKEN}/collections/{CATALOG_ID}/items"
+    kept = [(k, v) for k, v in query.params if k != "offset"]
+    links = []
+    if query.offset + query.limit < matched:
+        following = str(query.offset + query.limit)
+        links.append({"rel": "next", "type": "application/geo+json", "title": "Trang sau / next",
+                      "href": f"{base}?{urlencode([*kept, ('offset', following)])}"})
+    if query.offset > 0:
+        previous = str(max(0, query.offset - query.limit))
+        links.append({"rel": "prev", "type": "application/geo+json",
+                      "title": "Trang trước / previous",
+                      "href": f"{base}?{urlencode([*kept, ('offset', previous)])}"})
+    return links
+
+
+def select_properties(record: dict[str, Any], query: ItemsQuery) -> dict[str, Any]:
+    if query.properties is None:
+        return record
+    return {**record, "properties": {k: v for k, v in record["properties"].items()
+                                     if k in query.properties}}
 
 
 class CatalogProvider(BaseProvider):
@@ -141,28 +314,35 @@ class CatalogProvider(BaseProvider):
         return [layer_record(layer, facts.get(layer.id), imports.get(layer.id),
                              visible_fields(caller, layer), now) for layer in layers]
 
+    def _spatial(self, records: list[dict[str, Any]], query: ItemsQuery) -> list[dict[str, Any]]:
+        if query.bbox is None and query.filter_sql is None and (
+                query.crs == CRS84 or query.skip_geometry):
+            return records
+        statement, params = spatial_sql(records, query)
+        with get_pool(self.data["pool"]).connection() as conn:
+            answered = {row[0]: row[1] for row in run_query(conn, statement, params)}
+        kept = [r for r in records if r["id"] in answered]
+        if query.crs != CRS84 and not query.skip_geometry:
+            kept = [{**r, "geometry": json.loads(answered[r["id"]]) if answered[r["id"]] else None}
+                    for r in kept]
+        return kept
+
     def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results",
-              bbox: list | None = None, datetime_: str | None = None,
-              properties: list | None = None, sortby: list | None = None,
-              q: str | None = None, **kwargs: Any) -> dict[str, Any]:
-        records = self._records()
-        if bbox:
-            x1, y1, x2, y2 = bbox[:4] if len(bbox) == 4 else (bbox[0], bbox[1], bbox[3], bbox[4])
-            records = [r for r in records if r["geometry"] and _overlaps(r["geometry"], x1, y1, x2, y2)]
-        for name, value in properties or []:
-            records = [r for r in records if str(r["properties"].get(name)) == str(value)]
-        if q:
-            terms = [t.strip().lower() for t in q.split(",") if t.strip()]
-            records = [r for r in records if any(t in _searchable(r) for t in terms)]
-        for sort in reversed(sortby or []):
-            records.sort(key=lambda r: str(r["properties"].get(sort["property"]) or ""),
-                         reverse=sort["order"] == "-")
+              **kwargs: Any) -> dict[str, Any]:
+        current = request_for(CATALOG_ID)
+        query = current.items if current is not None and current.items is not None else \
+            ItemsQuery(layer_id=CATALOG_ID, visible_fields=tuple(CATALOG_FIELDS), limit=limit,
+                       offset=offset, hits=resulttype == "hits")
+        records = [r for r in self._records() if matches_simply(r, query)]
+        records = sort_records(self._spatial(records, query), query)
         matched = len(records)
-        page = records[offset:offset + limit]
-        if resulttype == "hits":
-            page = []
-        return {"type": "FeatureCollection", "features": page, "numberMatched": matched,
-                "numberReturned": len(page)}
+        page = [] if query.hits else records[query.offset:query.offset + query.limit]
+        if query.skip_geometry:
+            page = [{**r, "geometry": None} for r in page]
+        return {"type": "FeatureCollection",
+                "features": [select_properties(r, query) for r in page],
+                "numberMatched": matched, "numberReturned": len(page),
+                "links": [] if query.hits else page_links(query, matched)}
 
     def get(self, identifier: Any, **kwargs: Any) -> dict[str, Any]:
         for record in self._records():
@@ -173,14 +353,3 @@ class CatalogProvider(BaseProvider):
     def __repr__(self) -> str:
         return "<CatalogProvider>"
 
-
-def _overlaps(geometry: dict, x1: float, y1: float, x2: float, y2: float) -> bool:
-    ring = geometry["coordinates"][0]
-    gx1, gy1, gx2, gy2 = ring[0][0], ring[0][1], ring[2][0], ring[2][1]
-    return not (gx2 < x1 or gx1 > x2 or gy2 < y1 or gy1 > y2)
-
-
-def _searchable(record: dict[str, Any]) -> str:
-    p = record["properties"]
-    return " ".join([record["id"], p["title"], p["description"], p["title_en"],
-                     p["description_en"], *p["keywords"]]).lower()

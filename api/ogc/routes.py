@@ -3,10 +3,12 @@
 pygeoapi's own Starlette app reads one configuration from environment variables at import; here
 each request is served by the API object of the caller's sensitivity level (``OgcService``).
 Before pygeoapi runs, the adapter checks that the caller may see the collection (404 otherwise,
-never 403) and checks every items parameter (``params``): bad input is a 400/413 that says what
-to fix, and nothing unchecked reaches the provider. The parameters the project's provider owns
-(bbox, bbox-crs, datetime, filter, filter-lang, filter-crs, q, sortby) are hidden from
-pygeoapi's parser but kept in its links.
+never 403) and checks every items parameter (``params``; the catalogue's too, ``records``): bad
+input is a 400/413 that says what to fix, and nothing unchecked reaches the provider. The
+parameters the project's providers own (bbox, bbox-crs, datetime, filter, filter-lang,
+filter-crs, q, sortby; for the catalogue all of them) are hidden from pygeoapi's parser but kept
+in its links. After pygeoapi answers, ``links`` cleans the links, adds the ``Link`` header and
+the GeoJSON media type, and ``queryables`` completes the queryables document.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +32,25 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from iocgis.access import current_caller, require_layer, visible_fields
+from iocgis.api.ogc import links
 from iocgis.api.ogc.config import CATALOG_ID
 from iocgis.api.ogc.context import BASE_URL_TOKEN, CURRENT_REQUEST, OgcRequest
 from iocgis.api.ogc.params import MAX_BODY_BYTES, check_names, parse_item_query, parse_items_query
+from iocgis.api.ogc.queryables import finish_queryables
+from iocgis.api.ogc.records import CATALOG_FIELDS, parse_catalog_query
 from iocgis.api.ogc.service import OgcService
-from iocgis.errors import PayloadTooLarge
+from iocgis.errors import InvalidInput, PayloadTooLarge
+from iocgis.layers import get_registry
 
 # Parameters the provider reads from the checked ItemsQuery; pygeoapi must not parse them.
 OWNED_BY_PROVIDER = frozenset({"bbox", "bbox-crs", "datetime", "filter", "filter-lang",
                                "filter-crs", "q", "sortby", "cursor"})
+# The catalogue's provider reads every parameter from the checked query (it has no other).
+OWNED_BY_CATALOG = OWNED_BY_PROVIDER | {"crs", "skipGeometry", "properties", *CATALOG_FIELDS}
 PAGE_PARAMETERS = ("f", "lang")
 SCHEMA_PARAMETERS = ("f", "lang", "profile", "properties")
-CATALOG_PARAMETERS = ("f", "lang", "limit", "offset", "bbox", "q", "sortby", "properties",
-                      "resulttype", "type", "group", "sensitivity", "freshness")
+# Headers of pygeoapi's answers that are not sent: its name and version help only an attacker.
+DROPPED_HEADERS = ("content-length", "x-powered-by")
 EXTRA_CONFORMANCE = (
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
     "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
@@ -113,23 +122,29 @@ def _base_url(request: Request) -> str:
 
 
 def _to_response(request: Request, headers: dict[str, str], status: int, content: Any) -> Response:
+    base_url = _base_url(request)
     if isinstance(content, (dict, list)):
         content = json.dumps(content, ensure_ascii=False)
     if isinstance(content, str):
-        body = content.replace(BASE_URL_TOKEN, _base_url(request)).encode("utf-8")
+        body = content.replace(BASE_URL_TOKEN, base_url).encode("utf-8")
     else:
         body = content or b""
-    headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+    headers = {k: v.replace(BASE_URL_TOKEN, base_url) for k, v in headers.items()
+               if k.lower() not in DROPPED_HEADERS}
     media = headers.get("Content-Type", "")
     if media.startswith("text/html") and "charset" not in media:
         headers["Content-Type"] = "text/html; charset=utf-8"
     return Response(body, status_code=int(status), headers=headers)
 
 
+Finish = Callable[[APIRequest, dict[str, str], int, Any], tuple]
+
+
 async def _dispatch(request: Request, handler: Callable[..., tuple], *args: Any,
                     ogc: OgcRequest | None = None, hidden: frozenset[str] = frozenset(),
                     overrides: dict[str, str] | None = None, data: bytes = b"",
-                    default_format: str | None = None, check_format: bool = True) -> Response:
+                    default_format: str | None = None, check_format: bool = True,
+                    finish: Finish | None = None) -> Response:
     service: OgcService = request.app.state.ogc
     await service.ensure_fresh(request.app.state.iocgis.pool)
     api = service.api_for(current_caller())
@@ -139,12 +154,82 @@ async def _dispatch(request: Request, handler: Callable[..., tuple], *args: Any,
         api_request._format = default_format  # pygeoapi fails on a missing format here
     if check_format and not api_request.is_valid():
         return _to_response(request, *api.get_format_exception(api_request))
+
+    def answer() -> tuple:
+        headers, status, content = handler(api, api_request, *args)
+        if finish is None:
+            return headers, status, content
+        return finish(api_request, headers, status, content)
+
     token = CURRENT_REQUEST.set(ogc)
     try:  # run_in_threadpool copies the context: the provider sees the caller and the request
-        headers, status, content = await run_in_threadpool(handler, api, api_request, *args)
+        headers, status, content = await run_in_threadpool(answer)
     finally:
         CURRENT_REQUEST.reset(token)
     return _to_response(request, headers, status, content)
+
+
+# --- finishing pygeoapi's answers (run in the worker thread, after the handler) ----------
+
+def _ok_text(status: int, content: Any) -> bool:
+    return int(status) == 200 and isinstance(content, str)
+
+
+def _finish_collections(api_request: APIRequest, headers: dict[str, str], status: int,
+                        content: Any) -> tuple:
+    """``/collections`` and ``/collections/{id}``: clean links, and the Link header."""
+    if not _ok_text(status, content) or not links.is_json(headers):
+        return headers, status, content
+    document = links.clean_links(json.loads(content), without_csv=(CATALOG_ID,))
+    headers["Link"] = links.link_header(document.get("links", []))
+    return headers, status, json.dumps(document, ensure_ascii=False)
+
+
+def _extra_links(collection_id: str) -> list[dict[str, str]]:
+    collection = f"{BASE_URL_TOKEN}/collections/{collection_id}"
+    return [{"rel": "collection", "type": "application/json", "href": collection},
+            {"rel": links.QUERYABLES_REL, "type": "application/schema+json",
+             "href": f"{collection}/queryables"}]
+
+
+def _finish_features(collection_id: str, path: str, params: list[tuple[str, str]],
+                     formats: tuple[tuple[str, str], ...], content_crs: str | None,
+                     api_request: APIRequest, headers: dict[str, str], status: int,
+                     content: Any) -> tuple:
+    """Items pages and single features: GeoJSON media type for JSON, and the Link header."""
+    if not _ok_text(status, content):
+        return headers, status, content
+    media = headers.get("Content-Type", "").split(";")[0].strip()
+    if media == "application/json":
+        headers["Content-Type"] = links.GEOJSON
+        if content_crs and "Content-Crs" not in headers:
+            headers["Content-Crs"] = f"<{content_crs}>"
+        if collection_id == CATALOG_ID:  # a small page: its links lose the formats not offered
+            document = json.loads(content)
+            document["links"] = links.offered_only(document.get("links", []), formats)
+            content = json.dumps(document, ensure_ascii=False)
+            page_links = document["links"]
+        else:
+            page_links = links.top_level_links(content)
+    else:
+        page_links = links.format_links(path, params, api_request.format or "json", formats)
+    present = {link.get("rel") for link in page_links}
+    page_links += [link for link in _extra_links(collection_id) if link["rel"] not in present]
+    headers["Link"] = links.link_header(page_links)
+    return headers, status, content
+
+
+def _finish_queryables(collection_id: str, api_request: APIRequest, headers: dict[str, str],
+                       status: int, content: Any) -> tuple:
+    if not _ok_text(status, content) or not links.is_json(headers):
+        return headers, status, content
+    if collection_id == CATALOG_ID:
+        fields, spatial = CATALOG_FIELDS, True
+    else:
+        layer = get_registry().get(collection_id)
+        fields, spatial = {f.name: f for f in layer.fields}, layer.is_spatial
+    document = finish_queryables(json.loads(content), fields, spatial=spatial)
+    return headers, status, json.dumps(document, ensure_ascii=False)
 
 
 def _params(request: Request) -> list[tuple[str, str]]:
@@ -196,13 +281,15 @@ async def conformance(request: Request) -> Response:
 
 async def collections(request: Request) -> Response:
     check_names(_params(request), PAGE_PARAMETERS)
-    return await _dispatch(request, core_api.describe_collections, None)
+    return await _dispatch(request, core_api.describe_collections, None,
+                           finish=_finish_collections)
 
 
 async def collection(request: Request) -> Response:
     collection_id = _collection_id(request)
     check_names(_params(request), PAGE_PARAMETERS)
-    return await _dispatch(request, core_api.describe_collections, collection_id)
+    return await _dispatch(request, core_api.describe_collections, collection_id,
+                           finish=_finish_collections)
 
 
 async def schema(request: Request) -> Response:
@@ -214,7 +301,8 @@ async def schema(request: Request) -> Response:
 async def queryables(request: Request) -> Response:
     collection_id = _collection_id(request)
     check_names(_params(request), SCHEMA_PARAMETERS)
-    return await _dispatch(request, itemtypes_api.get_collection_queryables, collection_id)
+    return await _dispatch(request, itemtypes_api.get_collection_queryables, collection_id,
+                           finish=partial(_finish_queryables, collection_id))
 
 
 async def items(request: Request) -> Response:
@@ -226,32 +314,51 @@ async def items(request: Request) -> Response:
                                   hint=f"send at most {MAX_BODY_BYTES} bytes of CQL2 JSON")
         body = await request.body()
     params = _params(request)
+    content_type = request.headers.get("content-type", "")
     if collection_id == CATALOG_ID:
-        check_names(params, CATALOG_PARAMETERS)
+        query = parse_catalog_query(params, body, content_type)
+        _refuse_csv(request)
         return await _dispatch(request, itemtypes_api.get_collection_items, collection_id,
-                               check_format=False)
+                               ogc=OgcRequest(collection_id, items=query),
+                               hidden=frozenset(OWNED_BY_CATALOG), check_format=False,
+                               finish=partial(_finish_features, collection_id, request.url.path,
+                                              params, links.FEATURE_FORMATS, query.crs.uri))
     caller = current_caller()
     layer = require_layer(caller, collection_id)
-    query = parse_items_query(layer, visible_fields(caller, layer), params, body,
-                              request.headers.get("content-type", ""))
+    query = parse_items_query(layer, visible_fields(caller, layer), params, body, content_type)
     overrides = {"crs": query.crs.uri} if any(k == "crs" for k, _ in params) else {}
     return await _dispatch(request, itemtypes_api.get_collection_items, collection_id,
                            ogc=OgcRequest(collection_id, items=query),
-                           hidden=OWNED_BY_PROVIDER, overrides=overrides, check_format=False)
+                           hidden=OWNED_BY_PROVIDER, overrides=overrides, check_format=False,
+                           finish=partial(_finish_features, collection_id, request.url.path,
+                                          params, links.ITEMS_FORMATS, None))
+
+
+def _refuse_csv(request: Request) -> None:
+    """The catalogue has no CSV form (pygeoapi's CSV writer fails on records): a 400 that says
+    which forms there are, for ``f=csv`` and for a client that prefers ``text/csv``."""
+    wanted = request.query_params.get("f") or \
+        request.headers.get("accept", "").split(",")[0].split(";")[0].strip()
+    if wanted.lower() in ("csv", "text/csv"):
+        raise InvalidInput("the catalogue has no CSV form", where="f",
+                           hint="ask for f=json (GeoJSON), f=html or f=jsonld")
 
 
 async def item(request: Request) -> Response:
     collection_id = _collection_id(request)
     params = _params(request)
+    finish = partial(_finish_features, collection_id, request.url.path, params,
+                     links.FEATURE_FORMATS, None)
     if collection_id == CATALOG_ID:
         check_names(params, PAGE_PARAMETERS)
         return await _dispatch(request, itemtypes_api.get_collection_item, collection_id,
-                               request.path_params["item_id"])
+                               request.path_params["item_id"], finish=finish)
     crs = parse_item_query(params)
     overrides = {"crs": crs.uri} if any(k == "crs" for k, _ in params) else {}
     return await _dispatch(request, itemtypes_api.get_collection_item, collection_id,
                            request.path_params["item_id"],
-                           ogc=OgcRequest(collection_id, item_crs=crs), overrides=overrides)
+                           ogc=OgcRequest(collection_id, item_crs=crs), overrides=overrides,
+                           finish=finish)
 
 
 async def tilematrixsets(request: Request) -> Response:

@@ -37,7 +37,7 @@ class Rule:
 
 # First match wins. Extend this table when a new kind of path appears.
 RULES: tuple[Rule, ...] = (
-    Rule(r"^/(health|ready|openapi|conformance)?$", "open"),
+    Rule(r"^/(health|ready|openapi|conformance|favicon\.ico)?$", "open"),
     Rule(r"^/TileMatrixSets(/\{tms\})?$", "open"),
     Rule(r"^/collections$", "open"),
     Rule(r"^/collections/\{collection_id\}(/.*)?$", "layer"),
