@@ -123,16 +123,9 @@ case "$MODE" in
   run)
     setup
     "$VENV/bin/iocgis" demo --scale "${IOCGIS_DEMO_SCALE:-small}" --load
-    # Requests run as the least-privileged role iocgis_api (reads layers, appends to the audit
-    # trail, cannot change it); where roles cannot be made (a server without CREATEROLE), the
-    # connecting user serves and we say so.
-    if [ -z "${IOCGIS_SERVING_ROLE+x}" ]; then
-      if "$VENV/bin/iocgis" db roles sync; then
-        export IOCGIS_SERVING_ROLE=iocgis_api
-      else
-        say "warning: database roles not synced; requests run as the connecting user"
-      fi
-    fi
+    # Requests run as the least-privileged role iocgis_api (the default of IOCGIS_SERVING_ROLE;
+    # `iocgis db migrate` made it): rows only under each caller's access plan, the audit trail
+    # append-only.
     say "serving on http://${IOCGIS_HOST:-127.0.0.1}:${IOCGIS_PORT:-8000} (Ctrl-C stops)"
     exec "$VENV/bin/iocgis" serve "$@"
     ;;

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from psycopg_pool import AsyncConnectionPool
 
+from iocgis.access.database import Reader
 from iocgis.db import database_url, with_role
 from iocgis.layers import Registry, get_registry
 from iocgis.settings import Settings
@@ -18,6 +19,7 @@ class AppState:
     database_url: str  # the connecting user: imports, which replace tables, use it
     serving_url: str  # requests: the same server, as ``settings.serving_role`` when set
     pool: AsyncConnectionPool
+    reader: Reader  # data statements: each under the caller's access plan
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
@@ -26,7 +28,8 @@ class AppState:
         pool = AsyncConnectionPool(serving_url, min_size=2, max_size=16, open=False,
                                    kwargs={"autocommit": True})
         return cls(settings=settings, registry=get_registry(), database_url=url,
-                   serving_url=serving_url, pool=pool)
+                   serving_url=serving_url, pool=pool,
+                   reader=Reader(pool, settings.security.db_role_prefix))
 
     async def open(self) -> None:
         await self.pool.open(wait=True, timeout=30)

@@ -5,6 +5,7 @@ returns its status, progress and report. Who may import is decided in ``authoris
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import shutil
 from datetime import date
@@ -16,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from iocgis.access import Caller, current_caller, require_layer, require_right
-from iocgis.errors import InvalidInput, NotFound, Unauthorized
+from iocgis.access import Caller, current_caller, may_read_level, plan_for, require_right
+from iocgis.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from iocgis.importers.jobs import JobRunner
 from iocgis.importers.options import MODES, ImportOptions
 
@@ -80,7 +81,8 @@ def _options(form: Any, caller: Caller, mapping: Path | None) -> ImportOptions:
                          dry_run=(_text(form, "dry_run") or "").lower() in TRUE,
                          user=caller.name, source_date=when, max_rejected=max_rejected,
                          swap_xy=(_text(form, "swap_xy") or "").lower() in TRUE,
-                         source_layer=_text(form, "source_layer"))
+                         source_layer=_text(form, "source_layer"),
+                         communes=tuple(sorted(caller.commune_codes)) or None)
 
 
 async def _save(upload: UploadFile, target: Path) -> None:
@@ -105,7 +107,13 @@ async def start_import(request: Request) -> JSONResponse:
         if not layer_id:
             raise InvalidInput("the form has no layer", where="layer",
                                hint="name the target layer, e.g. layer=land.parcels")
-        layer = require_layer(caller, layer_id, state.registry)
+        plan = plan_for(caller, layer_id, state.registry)
+        layer = plan.layer
+        if caller.commune_codes and layer.commune_field is None:
+            raise Forbidden(f"{layer.id} is shared by every commune; an account limited to "
+                            f"{', '.join(sorted(caller.commune_codes))} cannot import it",
+                            where="layer", hint="ask an officer of the province (no commune "
+                                                "limit) to import it")
         runner = _runner(request)
         folder = runner.upload_dir()
         mapping_upload = form.get("mapping")
@@ -125,6 +133,16 @@ async def start_import(request: Request) -> JSONResponse:
                         headers={"Location": f"/imports/{job.id}"})
 
 
+# Where uploads were kept on the server: never shown to a client (file names are enough).
+_UPLOAD_PATH = re.compile(r"(?:[A-Za-z]:)?[^\s'\"]*uploads/[0-9a-f]{32}/")
+
+
+def _public(body: dict[str, Any]) -> JSONResponse:
+    """An import's status without the server's paths in its messages."""
+    text = _UPLOAD_PATH.sub("", json.dumps(body, ensure_ascii=False, default=str))
+    return JSONResponse(json.loads(text))
+
+
 async def import_status(request: Request) -> JSONResponse:
     caller = current_caller()
     authorise(caller)
@@ -132,8 +150,8 @@ async def import_status(request: Request) -> JSONResponse:
     job_id = request.path_params["id"]
     job = _runner(request).get(job_id)
     if job is not None:
-        require_layer(caller, job.layer_id, state.registry)
-        return JSONResponse(job.as_dict())
+        await _require_import_target(state, caller, job.layer_id)
+        return _public(job.as_dict())
     if job_id.isdigit():
         async with state.pool.connection() as conn:
             cur = await conn.execute(
@@ -141,14 +159,28 @@ async def import_status(request: Request) -> JSONResponse:
                 "FROM meta.imports WHERE id = %s", (int(job_id),))
             row = await cur.fetchone()
         if row is not None:
-            if row[1] in state.registry:  # raster imports are named raster.<name>
-                require_layer(caller, row[1], state.registry)
-            return JSONResponse({"id": str(row[0]), "import_id": row[0], "layer_id": row[1],
-                                 "status": row[2], "user": row[3],
-                                 "file": Path(row[4]).name, "report": row[5],
-                                 "error": {"description": row[6]} if row[6] else None})
+            await _require_import_target(state, caller, row[1])
+            return _public({"id": str(row[0]), "import_id": row[0], "layer_id": row[1],
+                            "status": row[2], "user": row[3],
+                            "file": Path(row[4]).name, "report": row[5],
+                            "error": {"description": row[6]} if row[6] else None})
     raise NotFound(f"no import {job_id!r}", where="id",
                    hint="use the id POST /imports returned, or an import id from the history")
+
+
+async def _require_import_target(state: Any, caller: Caller, target: str) -> None:
+    """The import's layer (or raster, ``raster.<name>``) must be visible to the caller, or
+    the import does not exist for them."""
+    if target in state.registry:
+        plan_for(caller, target, state.registry)
+        return
+    name = target.removeprefix("raster.")
+    async with state.pool.connection() as conn:
+        cur = await conn.execute("SELECT sensitivity FROM meta.rasters WHERE name = %s", (name,))
+        row = await cur.fetchone()
+    if row is None or not may_read_level(caller, str(row[0])):
+        raise NotFound(f"no import of {target[:60]!r}", where="id",
+                       hint="use the id POST /imports returned, or an import id from the history")
 
 
 def routes() -> list[BaseRoute]:

@@ -30,6 +30,9 @@ class ImportOptions:
     swap_xy: bool = False  # the file has latitude/northing first
     source_layer: str | None = None  # which layer of a multi-layer file (GeoPackage, KML)
     keep_versions: int = 3  # previous versions kept for rollback
+    # The communes of an officer limited to some (None: every commune). Rows must be of these
+    # communes; ``replace`` then replaces only their rows and keeps every other commune's.
+    communes: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:

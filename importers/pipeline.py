@@ -264,6 +264,7 @@ class Importer:
                                report, options.mode)
         deleted += self._cross_checks(conn, writer,
                                       derived_key=any(k in plan.derived for k in layer.key))
+        self._commune_scope(conn)
         rejected_share = report.rows_rejected / report.rows_in
         aborting = [f for f in report.findings if f.severity == "abort"]
         if aborting:
@@ -296,6 +297,13 @@ class Importer:
                  report.source_crs, report.source_encoding, report.import_id))
             return
         self.progress({"phase": "indexing", "done": report.rows_in, "total": info.count})
+        if options.mode == "replace" and options.communes and layer.commune_field:
+            kept = staging.keep_other_communes(conn, layer, report.import_id,
+                                               layer.commune_field, options.communes)
+            report.note("scope.kept", "info", "đủ",
+                        f"{kept} rows of other communes kept: a replace by an officer limited "
+                        f"to {', '.join(options.communes)} replaces only their rows", [])
+            deleted += 1 if kept else 0  # the staged rows are no longer what was written
         if options.mode == "replace":
             staging.build_indexes(conn, layer, report.import_id, self.url)
         conn.execute(
@@ -386,6 +394,24 @@ class Importer:
         extras = _extras(batch, plan.extras)
         writer.write(batch.fids, values, extras, geoms, self.options.source_date)
 
+    def _commune_scope(self, conn: psycopg.Connection) -> None:
+        """An officer limited to some communes imports only their rows (any mode)."""
+        communes, layer = self.options.communes, self.layer
+        if not communes:
+            return
+        if layer.commune_field is None:
+            raise ImportFailed(f"{layer.id} is shared by every commune; an officer limited to "
+                               f"{', '.join(communes)} cannot import it", where=layer.id,
+                               hint="ask an officer of the province (no commune limit)")
+        fids, others = staging.outside_communes(conn, self.report.import_id, layer.commune_field,
+                                                communes)
+        if fids:
+            named = ", ".join(others[:10]) or "none"
+            self.report.note("scope.commune", "abort", "đúng",
+                             f"{len(fids)} features are not of your communes "
+                             f"({', '.join(communes)}): {layer.commune_field} is {named}", fids,
+                             example=others[0] if others else None)
+
     def _cross_checks(self, conn: psycopg.Connection, writer: staging.StagingWriter, *,
                       derived_key: bool = False) -> int:
         """sạch: duplicate keys and geometries across the whole file, in SQL on staging.
@@ -430,6 +456,9 @@ class Importer:
 
 
 def _hint_for(rule: str, layer: LayerDef) -> str:
+    if rule == "scope.commune":
+        return ("keep only your communes' features in the file (the live layer is unchanged), "
+                "or ask an officer of the province to import it")
     if rule == "key.duplicate":
         return (f"each ({', '.join(layer.key)}) may appear once in an upsert: remove or merge the "
                 "repeated features, then import again")

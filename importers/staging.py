@@ -164,6 +164,34 @@ def keys_in_live(conn: psycopg.Connection, layer: LayerDef, import_id: int,
     return [int(r[0]) for r in rows]
 
 
+def outside_communes(conn: psycopg.Connection, import_id: int, field: str,
+                     communes: tuple[str, ...], limit: int = 10_000) -> tuple[list[int], list[str]]:
+    """Staged rows whose commune is not one of ``communes`` (or is missing): their fids and
+    the communes they name."""
+    rows = conn.execute(sql.SQL(
+        "SELECT fid, {f} FROM {s} WHERE {f} IS NULL OR NOT ({f} = ANY(%s)) ORDER BY fid LIMIT %s"
+    ).format(f=sql.Identifier(field), s=staging_ident(import_id)),
+        (list(communes), limit)).fetchall()
+    return [int(r[0]) for r in rows], sorted({str(r[1]) for r in rows if r[1] is not None})
+
+
+def keep_other_communes(conn: psycopg.Connection, layer: LayerDef, import_id: int, field: str,
+                        communes: tuple[str, ...]) -> int:
+    """Copy the live rows of every commune but ``communes`` into staging (numbered after the
+    staged rows), so that a replace by an officer limited to those communes replaces only
+    theirs. Returns how many rows were kept."""
+    columns = [c for c in load_columns(layer) if c != "fid"]
+    names = sql.SQL(", ").join(map(sql.Identifier, columns))
+    cur = conn.execute(sql.SQL(
+        "INSERT INTO {s} (fid, {cols}) SELECT (SELECT coalesce(max(fid), 0) FROM {s}) "
+        "+ row_number() OVER (ORDER BY l.fid), {lcols} FROM {l} l "
+        "WHERE l.{f} IS NULL OR NOT (l.{f} = ANY(%s))").format(
+            s=staging_ident(import_id), cols=names, l=live_ident(layer), f=sql.Identifier(field),
+            lcols=sql.SQL(", ").join(sql.SQL("l.{}").format(sql.Identifier(c)) for c in columns)),
+        (list(communes),))
+    return cur.rowcount or 0
+
+
 def duplicate_geometries(conn: psycopg.Connection, import_id: int,
                          limit: int = 10_000) -> list[tuple[int, int]]:
     groups = conn.execute(sql.SQL(

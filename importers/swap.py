@@ -95,6 +95,8 @@ def dependents(conn: psycopg.Connection, oid: str, live: sql.Composable) -> list
         text = (f" AS {'PERMISSIVE' if permissive else 'RESTRICTIVE'} FOR {commands[cmd]}"
                 f" TO {', '.join(roles)}" + (f" USING ({qual})" if qual else "")
                 + (f" WITH CHECK ({check})" if check else ""))
+        # a table swapped back in (rollback) still has its own: replace, never duplicate
+        out.append(sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(sql.Identifier(name), live))
         out.append(sql.SQL("CREATE POLICY {} ON {}").format(sql.Identifier(name), live)
                    + sql.SQL(text))
     triggers = conn.execute("SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s "

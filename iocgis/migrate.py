@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, pool
 
 from iocgis.db import connect, sqlalchemy_url
 from iocgis.layers import Registry, get_registry
+from iocgis.security.settings import SecuritySettings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -24,12 +25,20 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, registry: Registry | None = None) -> None:
-    """Bring the database to the newest migration, then mirror the registry into meta.layers."""
+def upgrade(url: str, registry: Registry | None = None,
+            security: SecuritySettings | None = None) -> None:
+    """Bring the database to the newest migration, mirror the registry into meta.layers, and
+    make the database roles, grants and row-level security follow it (the access plan needs
+    them: requests read rows only as a caller's group role)."""
+    from iocgis.security import dbroles
+
+    registry = registry or get_registry()
     with connect(url, autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
     command.upgrade(alembic_config(url), "head")
-    sync_catalog(url, registry or get_registry())
+    sync_catalog(url, registry)
+    with connect(url, autocommit=True) as conn:
+        dbroles.sync(conn, registry, security or SecuritySettings())
 
 
 def revision(url: str, message: str) -> None:

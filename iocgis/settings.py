@@ -34,10 +34,11 @@ class Settings(BaseSettings):
     # The URL clients reach the server at, for links in OGC API responses (behind a proxy);
     # empty: the scheme and Host of each request.
     public_url: str = ""
-    # PostgreSQL role the HTTP server's requests run as (SET ROLE at connection start), e.g.
-    # "iocgis_api" after `iocgis db roles sync`: reads layers, appends to the audit trail,
-    # cannot change it. Empty: the connecting user. Imports always use the connecting user.
-    serving_role: str = Field(default="", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
+    # PostgreSQL role the HTTP server's requests run as (SET ROLE at connection start):
+    # "iocgis_api" (made by `iocgis db migrate`) reads layer rows only as a caller's group role
+    # (the access plan), appends to the audit trail and cannot change it. Empty: the
+    # connecting user. Imports always use the connecting user.
+    serving_role: str = Field(default="iocgis_api", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
     # The province the data belongs to (official 2-digit code); checks "inside the province".
     province_code: str = "75"
     # Level-3 security values (accounts, sessions, audit, HTTP hardening): IOCGIS_SECURITY_*.

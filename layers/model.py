@@ -146,6 +146,9 @@ class LayerDef(Frozen):
     label: str | None = None
     temporal: str | None = None
     admin_level: Literal["province", "commune"] | None = None
+    # The field holding the commune a row belongs to: a caller limited to some communes reads
+    # only their rows (the access plan, and row-level security in PostgreSQL).
+    commune_field: str | None = None
     tiles: TileSpec | None = None
 
     @property
@@ -189,6 +192,7 @@ class LayerDef(Frozen):
         refs: list[tuple[str, str]] = [("key", k) for k in self.key]
         refs += [("label", self.label)] if self.label else []
         refs += [("temporal", self.temporal)] if self.temporal else []
+        refs += [("commune_field", self.commune_field)] if self.commune_field else []
         if self.tiles:
             refs += [("tiles.attributes", a) for attrs in self.tiles.attributes.values() for a in attrs]
             if self.tiles.minzoom_by:
@@ -203,6 +207,8 @@ class LayerDef(Frozen):
                       if self.field(a).pii]
             if leaked:
                 raise ValueError(f"layer {self.id}: personal-data fields {leaked} may not go into tiles")
+        if self.commune_field and self.field(self.commune_field).type != "text":
+            raise ValueError(f"layer {self.id}: commune_field {self.commune_field!r} must be text")
         if self.temporal and self.field(self.temporal).type not in ("date", "timestamptz"):
             raise ValueError(f"layer {self.id}: temporal field {self.temporal!r} must be a date or timestamptz")
         return self

@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 from iocgis.layers import LayerDef
 from iocgis.layers.model import SENSITIVITY_RANK
 from iocgis.tiles.cache import DiskCache, MemoryCache, NoCache, RedisCache, TileCache, TileKey
@@ -26,11 +25,10 @@ from iocgis.tiles.settings import TileSettings
 from iocgis.tiles.sql import MAX_THIN_LEVEL, TileStatement, build_statement
 from iocgis.tiles.tilesets import Tileset, Tilesets, get_tilesets
 from iocgis.tiles.versions import LayerVersions
-from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
-from iocgis.access import Caller, commune_scope, require_layer
-from iocgis.errors import TemporarilyUnavailable
+from iocgis.access import AccessPlan, Caller, commune_scope, plan_for, require_layer
+from iocgis.access.database import Reader
 from iocgis.settings import Settings
 
 log = logging.getLogger("iocgis.tiles")
@@ -42,13 +40,19 @@ VISIBILITY_NAMES = {rank: name for name, rank in SENSITIVITY_RANK.items()}
 
 def communes_of(caller: Caller, layers: tuple[LayerDef, ...]) -> tuple[str, ...] | None:
     """The communes the caller is limited to, when any of these layers records a commune
-    (``iocgis.access.commune_scope``, the rule the query API applies); else None: the tile is
+    (``iocgis.access.commune_scope``, the rule of the access plan); else None: the tile is
     the same as for an unlimited caller of the same visibility and shares its cache entry."""
     for layer in layers:
         communes = commune_scope(caller, layer)
         if communes is not None:
             return communes
     return None
+
+
+def tile_plans(caller: Caller, layers: tuple[LayerDef, ...]) -> tuple[AccessPlan, ...]:
+    """The caller's plans for a tile's layers: rows and role only (tiles carry no
+    personal-data field, whatever the caller's rights)."""
+    return tuple(plan_for(caller, layer).with_fields(()) for layer in layers)
 
 
 class RestrictedReadLog:
@@ -157,6 +161,7 @@ class TileRenderer:
         self.settings = settings
         self.tile_settings = tile_settings or TileSettings()
         self.pool = pool
+        self.reader = Reader(pool, settings.security.db_role_prefix)
         self.tilesets = tilesets or get_tilesets()
         self.cache = cache if cache is not None else build_cache(settings, self.tile_settings)
         self.versions = LayerVersions(self.tile_settings.version_ttl_s)
@@ -165,9 +170,6 @@ class TileRenderer:
         self._versions_seen: dict[tuple[str, str], tuple[Mapping[str, int], str]] = {}
         self._inflight: dict[TileKey, asyncio.Future[RenderedTile]] = {}
         self.restricted_reads = RestrictedReadLog(self.tile_settings.audit_window_s)
-        # Bounds every tile statement; SET takes no bound parameter: an int from settings.
-        self._timeout_sql = sql.SQL("SET LOCAL statement_timeout = {}").format(
-            sql.Literal(int(self.tile_settings.statement_timeout_ms))).as_string(None)
 
     async def close(self) -> None:
         await self.cache.close()
@@ -227,51 +229,42 @@ class TileRenderer:
         return found
 
     async def _run(self, statement: TileStatement, tile: TileAddress,
-                   limits: dict[str, int] | None = None,
-                   communes: tuple[str, ...] | None = None) -> list[LayerResult]:
+                   plans: tuple[AccessPlan, ...],
+                   limits: dict[str, int] | None = None) -> list[LayerResult]:
+        communes = next((p.communes for p in plans if p.commune_field), None)
         params = statement.params_for(tile, self.tile_settings.simplify_px, limits, communes)
-        # The time limit holds for this statement only (SET LOCAL in its own transaction), so
-        # the shared pool's connections keep their settings. BEGIN, SET, the statement and
-        # COMMIT are pipelined: still one round trip.
-        try:
-            async with self.pool.connection() as conn:
-                async with conn.pipeline(), conn.transaction():
-                    await conn.execute(self._timeout_sql)
-                    cur = await conn.execute(statement.text, params, binary=True)
-                row = await cur.fetchone()
-        except psycopg.errors.QueryCanceled:
-            ts = self.tile_settings
-            log.warning("tile %s ran over its %d ms time limit", tile, ts.statement_timeout_ms)
-            raise TemporarilyUnavailable(
-                f"tile {tile.z}/{tile.x}/{tile.y} took longer than "
-                f"{ts.statement_timeout_ms / 1000:g} s to render and was stopped",
-                where="tile", hint=f"retry in {ts.retry_after_s} s; the server may be busy, or "
-                                   "try a neighbouring zoom level",
-                retry_after_s=ts.retry_after_s) from None
+        # Under the caller's plan and the tile time limit, for this statement only; restricted
+        # reads are noted once per window (``note_restricted_reads``), not per tile.
+        ts = self.tile_settings
+        async with self.reader.reading(
+                plans, timeout_ms=ts.statement_timeout_ms, what=f"tile {tile.z}/{tile.x}/{tile.y}",
+                hint="try a neighbouring zoom level", retry_after_s=ts.retry_after_s,
+                note=False) as conn:
+            cur = await conn.execute(statement.text, params, binary=True)
+            row = await cur.fetchone()
         assert row is not None
         return [LayerResult(part.name, part.layer, bytes(row[2 * i] or b""),
                             int(row[2 * i + 1] or 0)) for i, part in enumerate(statement.parts)]
 
-    async def render_mvt(self, layers: tuple[LayerDef, ...], tile: TileAddress,
-                         communes: tuple[str, ...] | None = None) -> bytes:
-        """The uncompressed MVT of these layers, thinned to fit the size budget; with
-        ``communes``, layers recording a commune hold only those communes' rows."""
-        if not layers:
+    async def render_mvt(self, plans: tuple[AccessPlan, ...], tile: TileAddress) -> bytes:
+        """The uncompressed MVT of the plans' layers, thinned to fit the size budget; layers
+        recording a commune hold only the rows of the communes the plans allow."""
+        if not plans:
             return b""
-        scoped = communes is not None
-        results = await self._run(self.statement(layers, tile.z, scoped=scoped), tile,
-                                  communes=communes)
-        results = await self._fit_budget(layers, results, tile, communes)
+        layers = tuple(p.layer for p in plans)
+        scoped = any(p.commune_field for p in plans)
+        results = await self._run(self.statement(layers, tile.z, scoped=scoped), tile, plans)
+        results = await self._fit_budget(plans, results, tile)
         return b"".join(r.mvt for r in results)
 
-    async def _fit_budget(self, layers: tuple[LayerDef, ...], results: list[LayerResult],
-                          tile: TileAddress,
-                          communes: tuple[str, ...] | None = None) -> list[LayerResult]:
+    async def _fit_budget(self, plans: tuple[AccessPlan, ...], results: list[LayerResult],
+                          tile: TileAddress) -> list[LayerResult]:
         """Thin the heaviest layers until the tile fits the budget: coarser simplification and
         larger minimum polygons first, then only the largest features of each heavy layer."""
         budget = self.tile_settings.size_budget
         original = {r.name: r for r in results}
-        scoped = communes is not None
+        layers = tuple(p.layer for p in plans)
+        scoped = any(p.commune_field for p in plans)
         level = 0
         while _size(results) > budget and level < MAX_THIN_LEVEL + 4:
             level += 1
@@ -281,7 +274,7 @@ class TileRenderer:
             names = tuple(r.name for r in heavy)
             if level < MAX_THIN_LEVEL:
                 thinned = await self._run(self.statement(layers, tile.z, level, names, scoped),
-                                          tile, communes=communes)
+                                          tile, plans)
                 if any(t.features == 0 < original[t.name].features for t in thinned):
                     level = MAX_THIN_LEVEL - 1  # it would wipe a layer out: keep its largest
                     continue
@@ -294,8 +287,8 @@ class TileRenderer:
                 limits = {f.name: max(1, math.floor(f.features * room / _size(first) * shrink))
                           for f in first}
                 thinned = await self._run(
-                    self.statement(layers, tile.z, MAX_THIN_LEVEL, names, scoped), tile, limits,
-                    communes)
+                    self.statement(layers, tile.z, MAX_THIN_LEVEL, names, scoped), tile, plans,
+                    limits)
             by_name = {t.name: t for t in thinned}
             results = [by_name.get(r.name, r) for r in results]
             log.info("tile %s thinned (level %d): %d -> %d bytes", tile, level, before,
@@ -334,8 +327,8 @@ class TileRenderer:
         future: asyncio.Future[RenderedTile] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            layers = tileset.layers_at(caller, tile.z)
-            raw = await self.render_mvt(layers, tile, communes_of(caller, layers))
+            plans = tile_plans(caller, tileset.layers_at(caller, tile.z))
+            raw = await self.render_mvt(plans, tile)
             gz = await _compress(raw)
             await self.cache.set(key, gz)
             rendered = RenderedTile(key, gz, from_cache=False)

@@ -10,11 +10,12 @@ from iocgis.tiles.grid import parse_address, parse_format
 from iocgis.tiles.render import TileRenderer, visibility_of
 from iocgis.tiles.service import renderer_for
 from iocgis.tiles.tilejson import tilejson
+from iocgis.tiles.tilesets import Tileset
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from iocgis.access import current_caller
+from iocgis.access import Caller, current_caller
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 
@@ -41,20 +42,34 @@ def _etag_matches(request: Request, etag: str) -> bool:
     return header.strip() == "*" or etag in (tag.strip().removeprefix("W/") for tag in header.split(","))
 
 
+# Every answer here depends on who asks: a browser or proxy must not hand one caller's copy to
+# another (an admin's TileJSON naming restricted layers to the page after sign-out).
+VARY_CALLER = "Authorization, X-API-Key"
+
+
+def cache_control(caller: Caller, tileset: Tileset, max_age: int) -> str:
+    """Public answers may be kept by shared caches; a signed-in caller's only by their own
+    browser, briefly; one holding restricted layers by nobody."""
+    if visibility_of(caller) == "public":
+        return f"public, max-age={max_age}"
+    if tileset.restricted_for(caller):
+        return "private, no-store"
+    return f"private, max-age={max_age}"
+
+
 async def tile(request: Request) -> Response:
     p = request.path_params
     address = parse_address(p["z"], p["x"], p["y"])
     parse_format(p["fmt"])
     caller = current_caller()
-    rendered = await _renderer(request).tile(p["tileset"], address, caller)
-    max_age = _renderer(request).tile_settings.max_age_s
-    # A tile for a signed-in caller may hold non-public layers: shared caches must not keep it.
-    scope = "public" if visibility_of(caller) == "public" else "private"
+    renderer = _renderer(request)
+    rendered = await renderer.tile(p["tileset"], address, caller)
+    tileset = renderer.tilesets.for_caller(p["tileset"], caller, note_reads=False)
     gzipped = "gzip" in request.headers.get("accept-encoding", "")
     # Each content coding is its own representation, with its own strong validator.
     etag = rendered.etag if gzipped or rendered.empty else rendered.etag[:-1] + '-identity"'
-    headers = {"Cache-Control": f"{scope}, max-age={max_age}", "Vary": "Accept-Encoding",
-               "ETag": etag}
+    headers = {"Cache-Control": cache_control(caller, tileset, renderer.tile_settings.max_age_s),
+               "Vary": f"Accept-Encoding, {VARY_CALLER}", "ETag": etag}
     if _etag_matches(request, etag):
         return Response(status_code=304, headers=headers)
     if rendered.empty:
@@ -70,8 +85,8 @@ async def tileset_json(request: Request) -> Response:
     renderer = _renderer(request)
     tileset = renderer.tilesets.for_caller(request.path_params["tileset"], caller)
     doc = await tilejson(renderer, tileset, caller, base_url(request))
-    scope = "public" if visibility_of(caller) == "public" else "private"
-    return UnicodeJSON(doc, headers={"Cache-Control": f"{scope}, max-age=10"})
+    return UnicodeJSON(doc, headers={"Cache-Control": cache_control(caller, tileset, 10),
+                                     "Vary": VARY_CALLER})
 
 
 async def index(request: Request) -> Response:
@@ -83,7 +98,7 @@ async def index(request: Request) -> Response:
              "layers": [layer.id for layer in t.visible_to(caller)],
              "tilejson": f"{root}/tiles/{t.name}.json"}
             for t in renderer.tilesets.visible(caller)]
-    return UnicodeJSON({"tilesets": sets})
+    return UnicodeJSON({"tilesets": sets}, headers={"Vary": VARY_CALLER})
 
 
 def routes() -> list[BaseRoute]:

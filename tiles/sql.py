@@ -30,7 +30,6 @@ from iocgis.layers import LayerDef
 from iocgis.tiles.grid import ORIGIN_SHIFT, TileAddress, mercator_to_lonlat
 from psycopg import sql
 
-from iocgis.access import COMMUNE_FIELD
 
 log = logging.getLogger("iocgis.tiles")
 
@@ -138,8 +137,8 @@ def _geometry(part: LayerPart, p: str) -> sql.Composable:
 
 def is_commune_scoped(layer: LayerDef) -> bool:
     """Layers whose rows a caller limited to some communes sees only for those communes (the
-    rule of ``iocgis.access.commune_scope``)."""
-    return layer.has_field(COMMUNE_FIELD)
+    registry's ``commune_field``, the rule of the access plan)."""
+    return layer.commune_field is not None
 
 
 def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
@@ -163,7 +162,8 @@ def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
             where.append(sql.SQL("({f} IS NULL OR NOT {f} = ANY(%({p}_values)s))").format(
                 f=field, p=sql.SQL(p)))
     if scoped and is_commune_scoped(layer):
-        where.append(sql.SQL("l.{} = ANY(%(communes)s)").format(sql.Identifier(COMMUNE_FIELD)))
+        where.append(sql.SQL("l.{} = ANY(%(communes)s)").format(
+            sql.Identifier(layer.commune_field)))
     if layer.geometry == "MultiPolygon":
         where.append(sql.SQL("{} >= %({p}_minarea)s").format(_size_expr(part), p=sql.SQL(p)))
     # OFFSET 0 fences the subquery: without it the planner pushes "geom IS NOT NULL" into the

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg import sql
 
+from iocgis.access import SYSTEM, plan_for
+from iocgis.access.database import reading_on
 from iocgis.layers import Registry
 
 log = logging.getLogger("iocgis.api.ogc")
@@ -51,8 +53,10 @@ def read_fingerprint(conn: psycopg.Connection) -> str:
     return str(row[0]) if row else ""
 
 
-def read_facts(conn: psycopg.Connection, registry: Registry) -> dict[str, LayerFacts]:
-    """Facts per layer; extents missing from ``meta.layers`` are measured on the table."""
+def read_facts(conn: psycopg.Connection, registry: Registry,
+               role_prefix: str) -> dict[str, LayerFacts]:
+    """Facts per layer; extents missing from ``meta.layers`` (rows loaded by other means than
+    the importers) are measured on the table by the platform itself (``access.SYSTEM``)."""
     rows = conn.execute(
         "SELECT id, ST_XMin(extent), ST_YMin(extent), ST_XMax(extent), ST_YMax(extent), "
         "temporal_min, temporal_max, data_version, row_count, last_import_at, cadence "
@@ -63,10 +67,14 @@ def read_facts(conn: psycopg.Connection, registry: Registry) -> dict[str, LayerF
         row = by_id.get(layer.id)
         bbox = tuple(row[1:5]) if row and row[1] is not None else None
         temporal = (row[5], row[6]) if row and (row[5] or row[6]) else None
-        if layer.is_spatial and bbox is None:
-            bbox = _measured_extent(conn, layer.schema_name, layer.table_name)
-        if layer.temporal and temporal is None:
-            temporal = _measured_time(conn, layer.schema_name, layer.table_name, layer.temporal)
+        if (layer.is_spatial and bbox is None) or (layer.temporal and temporal is None):
+            with reading_on(conn, plan_for(SYSTEM, layer, registry), role_prefix,
+                            what="catalogue"):
+                if layer.is_spatial and bbox is None:
+                    bbox = _measured_extent(conn, layer.schema_name, layer.table_name)
+                if layer.temporal and temporal is None:
+                    temporal = _measured_time(conn, layer.schema_name, layer.table_name,
+                                              layer.temporal)
         facts[layer.id] = LayerFacts(
             layer_id=layer.id, bbox=bbox, temporal=temporal,  # type: ignore[arg-type]
             data_version=int(row[7]) if row else 0, row_count=int(row[8]) if row else 0,

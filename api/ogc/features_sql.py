@@ -12,8 +12,9 @@ from typing import Any
 
 from psycopg import sql
 
+from iocgis.access import AccessPlan
 from iocgis.api.ogc.crs import STORAGE_SRID, OgcCrs
-from iocgis.api.ogc.params import ItemsQuery
+from iocgis.api.ogc.params import ItemsQuery, free_text_fields
 from iocgis.layers.model import LayerDef
 
 # numberMatched is exact when the planner expects at most this many matches and a count
@@ -52,9 +53,28 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def conditions(layer: LayerDef, query: ItemsQuery, params: dict[str, Any]) -> list[sql.Composable]:
-    """Every WHERE condition except the keyset cursor."""
-    where: list[sql.Composable] = []
+def row_filter(plan: AccessPlan, params: dict[str, Any]) -> list[sql.Composable]:
+    """The plan's row filter (the communes of a commune-limited caller), in the statement so
+    the planner can use the index; PostgreSQL's row-level security enforces the same rule."""
+    if plan.commune_field is None:
+        return []
+    params["scope_communes"] = list(plan.communes or ())
+    return [sql.SQL("{} = ANY({})").format(sql.Identifier(plan.commune_field),
+                                           sql.Placeholder("scope_communes"))]
+
+
+def _output_fields(plan: AccessPlan, query: ItemsQuery) -> tuple[str, ...]:
+    fields = query.output_fields
+    outside = set(fields) - set(plan.fields)
+    if outside:
+        raise ValueError(f"fields {sorted(outside)} are not in the access plan of {plan.layer.id}")
+    return fields
+
+
+def conditions(plan: AccessPlan, query: ItemsQuery, params: dict[str, Any]) -> list[sql.Composable]:
+    """Every WHERE condition except the keyset cursor, the plan's row filter first."""
+    layer = plan.layer
+    where: list[sql.Composable] = row_filter(plan, params)
     if query.bbox is not None:
         b = query.bbox
         names = ("bx1", "by1", "bx2", "by2")
@@ -74,8 +94,7 @@ def conditions(layer: LayerDef, query: ItemsQuery, params: dict[str, Any]) -> li
         params[f"eq{i}"] = value
         where.append(sql.SQL("{} = {}").format(sql.Identifier(name), sql.Placeholder(f"eq{i}")))
     if query.q:
-        text_fields = [f.name for f in layer.fields
-                       if f.type == "text" and f.name in query.visible_fields]
+        text_fields = free_text_fields(layer, plan.fields)  # not coded fields (q=_ matched codes)
         terms = []
         for i, term in enumerate(query.q):
             params[f"q{i}"] = f"%{_escape_like(term)}%"
@@ -99,11 +118,13 @@ def order_by(query: ItemsQuery) -> sql.Composable:
     return sql.SQL(", ").join(keys)
 
 
-def page_sql(layer: LayerDef, query: ItemsQuery) -> tuple[sql.Composable, dict[str, Any]]:
+def page_sql(plan: AccessPlan, query: ItemsQuery) -> tuple[sql.Composable, dict[str, Any]]:
     """One page plus one row (to know whether a next page exists)."""
     params: dict[str, Any] = {"page_limit": query.limit + 1}
-    where = conditions(layer, query, params)
-    columns = [sql.SQL("t.fid")] + [sql.SQL("t.{}").format(sql.Identifier(f)) for f in query.output_fields]
+    layer = plan.layer
+    where = conditions(plan, query, params)
+    columns = [sql.SQL("t.fid")] + [sql.SQL("t.{}").format(sql.Identifier(f))
+                                        for f in _output_fields(plan, query)]
     if layer.is_spatial and not query.skip_geometry:
         columns.append(geometry_output(query.crs, sql.SQL("t.geom")))
     select = sql.SQL(", ").join(columns)
@@ -132,7 +153,7 @@ def _qualified_order(query: ItemsQuery) -> sql.Composable:
     return sql.SQL(", ").join(keys)
 
 
-def counted_first_page_sql(layer: LayerDef, query: ItemsQuery,
+def counted_first_page_sql(plan: AccessPlan, query: ItemsQuery,
                            cap: int) -> tuple[sql.Composable, dict[str, Any]]:
     """A first page and the exact number of matches in one scan, for results expected small.
 
@@ -142,9 +163,11 @@ def counted_first_page_sql(layer: LayerDef, query: ItemsQuery,
     to ``page_sql``.
     """
     params: dict[str, Any] = {"count_cap": cap + 1, "page_limit": query.limit + 1}
-    where = conditions(layer, query, params)
+    layer = plan.layer
+    where = conditions(plan, query, params)
     keys = [sql.SQL("fid")] + [sql.Identifier(name) for name, _ in query.sortby]
-    columns = [sql.SQL("t.fid")] + [sql.SQL("t.{}").format(sql.Identifier(f)) for f in query.output_fields]
+    columns = [sql.SQL("t.fid")] + [sql.SQL("t.{}").format(sql.Identifier(f))
+                                        for f in _output_fields(plan, query)]
     if layer.is_spatial and not query.skip_geometry:
         columns.append(geometry_output(query.crs, sql.SQL("t.geom")))
     statement = sql.SQL(
@@ -159,10 +182,11 @@ def counted_first_page_sql(layer: LayerDef, query: ItemsQuery,
     return statement, params
 
 
-def count_sql(layer: LayerDef, query: ItemsQuery, *, cap: int | None) -> tuple[sql.Composable, dict[str, Any]]:
+def count_sql(plan: AccessPlan, query: ItemsQuery, *, cap: int | None) -> tuple[sql.Composable, dict[str, Any]]:
     """count(*) of the matches, stopping after ``cap + 1`` rows when a cap is given."""
     params: dict[str, Any] = {}
-    where = _where(conditions(layer, query, params))
+    layer = plan.layer
+    where = _where(conditions(plan, query, params))
     if cap is None:
         statement = sql.SQL("SELECT count(*) FROM {}{}").format(table(layer), where)
     else:
@@ -172,16 +196,21 @@ def count_sql(layer: LayerDef, query: ItemsQuery, *, cap: int | None) -> tuple[s
     return statement, params
 
 
-def estimate_sql(layer: LayerDef, query: ItemsQuery) -> tuple[sql.Composable, dict[str, Any]]:
+def estimate_sql(plan: AccessPlan, query: ItemsQuery) -> tuple[sql.Composable, dict[str, Any]]:
     """The planner's row estimate for the matches (EXPLAIN, nothing is read)."""
     params: dict[str, Any] = {}
-    where = _where(conditions(layer, query, params))
+    layer = plan.layer
+    where = _where(conditions(plan, query, params))
     return sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {}{}").format(table(layer), where), params
 
 
-def item_sql(layer: LayerDef, fields: tuple[str, ...], crs: OgcCrs) -> sql.Composable:
-    columns = [sql.SQL("fid")] + [sql.Identifier(f) for f in fields]
+def item_sql(plan: AccessPlan, crs: OgcCrs, fid: int) -> tuple[sql.Composable, dict[str, Any]]:
+    """One feature by fid, with the plan's fields; outside the plan's rows it is not found."""
+    layer = plan.layer
+    params: dict[str, Any] = {"fid": fid}
+    columns = [sql.SQL("fid")] + [sql.Identifier(f) for f in plan.fields]
     if layer.is_spatial:
         columns.append(geometry_output(crs))
-    return sql.SQL("SELECT {} FROM {} WHERE fid = {}").format(
-        sql.SQL(", ").join(columns), table(layer), sql.Placeholder("fid"))
+    where = [sql.SQL("fid = {}").format(sql.Placeholder("fid")), *row_filter(plan, params)]
+    return sql.SQL("SELECT {} FROM {}{}").format(
+        sql.SQL(", ").join(columns), table(layer), _where(where)), params

@@ -11,9 +11,11 @@ import hashlib
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from iocgis.access.database import SyncReader
 from iocgis.errors import DatabaseError
 
 _POOLS: dict[str, ConnectionPool] = {}
+_READERS: dict[str, SyncReader] = {}
 _USERS: dict[str, int] = {}  # several apps in one process (tests) may share a database
 STATEMENT_TIMEOUT_MS = 30_000
 
@@ -32,7 +34,7 @@ def _configure(conn: psycopg.Connection) -> None:
     conn.execute("SET jit = off")
 
 
-def open_pool(url: str, *, max_size: int = 8) -> str:
+def open_pool(url: str, *, role_prefix: str, max_size: int = 8) -> str:
     key = pool_key(url)
     _USERS[key] = _USERS.get(key, 0) + 1
     if key not in _POOLS:
@@ -41,6 +43,7 @@ def open_pool(url: str, *, max_size: int = 8) -> str:
                               name=f"iocgis-ogc-{key[:6]}")
         pool.open(wait=True, timeout=30)
         _POOLS[key] = pool
+        _READERS[key] = SyncReader(pool, role_prefix)
     return key
 
 
@@ -52,11 +55,18 @@ def get_pool(key: str) -> ConnectionPool:
                             hint="the server is starting or stopping; retry in a moment") from None
 
 
+def get_reader(key: str) -> SyncReader:
+    """Data statements on the pool ``key``, each under the caller's access plan."""
+    get_pool(key)
+    return _READERS[key]
+
+
 def close_pool(key: str) -> None:
     _USERS[key] = _USERS.get(key, 1) - 1
     if _USERS[key] > 0:
         return
     _USERS.pop(key, None)
     pool = _POOLS.pop(key, None)
+    _READERS.pop(key, None)
     if pool is not None:
         pool.close()

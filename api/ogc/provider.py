@@ -21,13 +21,13 @@ import psycopg
 from pygeoapi.crs import get_crs
 from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
 
-from iocgis.access import current_caller, visible_fields
+from iocgis.access import AccessPlan, current_caller, plan_for
 from iocgis.api.ogc import features_sql
 from iocgis.api.ogc.context import BASE_URL_TOKEN, request_for
 from iocgis.api.ogc.crs import CRS84, CRS84_URI, OgcCrs, parse_ogc_crs
 from iocgis.api.ogc.filter_sql import compile_filter
 from iocgis.api.ogc.params import ItemsQuery, parse_bbox
-from iocgis.api.ogc.pool import get_pool
+from iocgis.api.ogc.pool import get_reader
 from iocgis.errors import DatabaseError, InvalidInput
 from iocgis.layers import LayerDef, get_registry
 
@@ -64,13 +64,13 @@ def field_schemas(layer: LayerDef, names: tuple[str, ...]) -> dict[str, dict[str
     return schemas
 
 
+# A statement over its time limit is a 503 with Retry-After (the reader's answer on every path).
+SLOW_HINT = "narrow it with bbox, a filter on an indexed property or a smaller limit"
+
+
 def run_query(conn: psycopg.Connection, statement: Any, params: dict[str, Any]) -> list[tuple]:
     try:
         return conn.execute(statement, params).fetchall()
-    except psycopg.errors.QueryCanceled:
-        raise InvalidInput("the query took too long and was stopped", where="filter",
-                           hint="narrow it with bbox, a filter on an indexed property or a "
-                                "smaller limit") from None
     except (psycopg.errors.DataError, psycopg.errors.InternalError_) as exc:
         # e.g. a geometry PostGIS cannot read or transform; never a 500 for the client's input
         raise InvalidInput(f"the database could not evaluate the request: "
@@ -114,7 +114,9 @@ class LayerProvider(BaseProvider):
         self.id_field = provider_def.get("id_field", "id")
         self.layer = get_registry().get(self.data["layer"])
         self.pool_key = self.data["pool"]
-        self.visible = visible_fields(current_caller(), self.layer)
+        # The caller's plan for this layer: fields, rows, and the role PostgreSQL takes.
+        self.plan: AccessPlan = plan_for(current_caller(), self.layer)
+        self.visible = self.plan.fields
         self._fields = field_schemas(self.layer, self.visible)
 
     @property
@@ -139,7 +141,8 @@ class LayerProvider(BaseProvider):
                                               properties or [], sortby or [],
                                               select_properties or [], skip_geometry, q,
                                               filterq, crs_transform_spec)
-        with get_pool(self.pool_key).connection() as conn:
+        reading = self.plan.with_fields(() if query.hits else query.output_fields)
+        with get_reader(self.pool_key).reading(reading, what="filter", hint=SLOW_HINT) as conn:
             return self._page(conn, query)
 
     def _page(self, conn: psycopg.Connection, query: ItemsQuery) -> dict[str, Any]:
@@ -152,7 +155,7 @@ class LayerProvider(BaseProvider):
         """
         result: dict[str, Any] = {"type": "FeatureCollection", "features": []}
         if query.hits:
-            statement, params = features_sql.count_sql(self.layer, query, cap=None)
+            statement, params = features_sql.count_sql(self.plan, query, cap=None)
             result["numberMatched"] = run_query(conn, statement, params)[0][0]
             result["numberReturned"] = 0
             return result
@@ -162,7 +165,7 @@ class LayerProvider(BaseProvider):
             estimate = self._estimate(conn, query)
             cap = features_sql.EXACT_COUNT_CAP
             if estimate <= cap:
-                statement, params = features_sql.counted_first_page_sql(self.layer, query, cap)
+                statement, params = features_sql.counted_first_page_sql(self.plan, query, cap)
                 counted = run_query(conn, statement, params)
                 matched = counted[0][0] if counted else 0
                 if matched <= cap:
@@ -170,7 +173,7 @@ class LayerProvider(BaseProvider):
             if rows is None:
                 counts = {"numberMatchedEstimate": estimate}
         if rows is None:
-            statement, params = features_sql.page_sql(self.layer, query)
+            statement, params = features_sql.page_sql(self.plan, query)
             rows = run_query(conn, statement, params)
         has_next = len(rows) > query.limit
         rows = rows[:query.limit]
@@ -188,7 +191,7 @@ class LayerProvider(BaseProvider):
         return result
 
     def _estimate(self, conn: psycopg.Connection, query: ItemsQuery) -> int:
-        statement, params = features_sql.estimate_sql(self.layer, query)
+        statement, params = features_sql.estimate_sql(self.plan, query)
         plan = run_query(conn, statement, params)[0][0]
         return int(plan[0]["Plan"]["Plan Rows"]) if plan else 0
 
@@ -247,9 +250,9 @@ class LayerProvider(BaseProvider):
         crs: OgcCrs = current.item_crs if current is not None else (
             parse_ogc_crs(crs_transform_spec.target_crs_uri, where="crs")
             if crs_transform_spec is not None else CRS84)
-        statement = features_sql.item_sql(self.layer, self.visible, crs)
-        with get_pool(self.pool_key).connection() as conn:
-            rows = run_query(conn, statement, {"fid": int(text)})
+        statement, params = features_sql.item_sql(self.plan, crs, int(text))
+        with get_reader(self.pool_key).reading(self.plan, what="feature", hint=SLOW_HINT) as conn:
+            rows = run_query(conn, statement, params)
         if not rows:
             raise ProviderItemNotFoundError(user_msg=f"no feature {text} in {self.layer.id}")
         return self._feature(rows[0], self.visible, self.layer.is_spatial)

@@ -93,7 +93,8 @@ class OgcService:
                 logger.addFilter(_NoAnsweredErrors())
         # its HTML rendering tries every config key as a language and warns about each one
         logging.getLogger("pygeoapi.l10n").setLevel(logging.ERROR)
-        self.pool_key = open_pool(self.database_url)
+        self.pool_key = open_pool(self.database_url,
+                                  role_prefix=self.settings.security.db_role_prefix)
         self.rebuild()
 
     def close(self) -> None:
@@ -105,7 +106,7 @@ class OgcService:
         started = time.perf_counter()
         with get_pool(self.pool_key).connection() as conn:
             fingerprint = self._fingerprint(conn)
-            facts = read_facts(conn, self.registry)
+            facts = read_facts(conn, self.registry, self.settings.security.db_role_prefix)
         apis = {}
         for level in LEVELS:
             config = pygeoapi_config(self.registry, facts, level=level, pool=self.pool_key,

@@ -1,7 +1,7 @@
-"""Every name in a request checked against the registry and the caller's rights before any SQL.
+"""Every name in a request checked against the registry and the caller's plan before any SQL.
 
-Layers go through ``iocgis.access.require_layer`` (404 for layers the caller may not see),
-fields through ``visible_fields`` (personal-data fields only with that right).
+Layers become ``iocgis.access.plan_for`` plans (404 for layers the caller may not see), fields
+are checked against the plan's fields (personal-data fields only with that right).
 """
 
 from __future__ import annotations
@@ -14,14 +14,7 @@ from iocgis.api.query.params import MAX_LAYERS
 from iocgis.api.query.spec import Condition, Value
 from iocgis.layers import FieldDef, LayerDef, Registry
 
-from iocgis.access import (
-    COMMUNE_FIELD,
-    Caller,
-    commune_scope,
-    require_field,
-    require_layer,
-    visible_fields,
-)
+from iocgis.access import AccessPlan, Caller, plan_for
 from iocgis.errors import InvalidInput
 
 # Field types a group can be keyed on: discrete values, not measurements.
@@ -30,34 +23,38 @@ _TRUE = ("true", "1", "yes", "t", "y")
 _FALSE = ("false", "0", "no", "f", "n")
 
 
-def spatial_layers(caller: Caller, registry: Registry, ids: Sequence[str],
-                   where: str = "layers") -> tuple[LayerDef, ...]:
-    """The requested layers, each visible to the caller and with a geometry."""
+def spatial_plans(caller: Caller, registry: Registry, ids: Sequence[str],
+                  where: str = "layers") -> tuple[AccessPlan, ...]:
+    """The caller's plans for the requested layers, each visible and with a geometry."""
     if not ids:
         raise InvalidInput("no layer named", where=where,
                            hint="give layers=<id>[,<id>...], e.g. layers=infra.schools")
     if len(ids) > MAX_LAYERS:
         raise InvalidInput(f"{len(ids)} layers asked for at once", where=where,
                            hint=f"ask for at most {MAX_LAYERS} layers per request")
-    layers: list[LayerDef] = []
+    plans: list[AccessPlan] = []
     for layer_id in dict.fromkeys(ids):
-        layer = require_layer(caller, layer_id, registry)
-        if not layer.is_spatial:
+        plan = plan_for(caller, layer_id, registry)
+        if not plan.layer.is_spatial:
             raise InvalidInput(f"layer {layer_id!r} has no geometry", where=where,
                                hint="spatial queries take map layers; indicators are at /query/kpi")
-        layers.append(layer)
-    return tuple(layers)
+        plans.append(plan)
+    return tuple(plans)
 
 
-def readable_field(caller: Caller, layer: LayerDef, name: str, where: str) -> FieldDef:
-    """A field of the layer the caller may use; a personal-data field, without that right, is
-    refused like an unknown one (``access.require_field``), with the fields that may be used."""
-    return layer.field(require_field(caller, layer, name, where=where))
+def spatial_plans_of(caller: Caller, layers: Sequence[LayerDef]) -> tuple[AccessPlan, ...]:
+    return tuple(plan_for(caller, layer) for layer in layers if layer.is_spatial)
 
 
-def group_field(caller: Caller, layer: LayerDef, name: str,
-                where: str = "group_by") -> FieldDef:
-    fdef = readable_field(caller, layer, name, where)
+def readable_field(plan: AccessPlan, name: str, where: str) -> FieldDef:
+    """A field the plan reads; a personal-data field, without that right, is refused like an
+    unknown one, with the fields that may be used."""
+    return plan.field(name, where=where)
+
+
+def group_field(plan: AccessPlan, name: str, where: str = "group_by") -> FieldDef:
+    layer = plan.layer
+    fdef = readable_field(plan, name, where)
     if fdef.type not in GROUPABLE:
         raise InvalidInput(f"cannot group by {layer.id}.{name}: it is a {fdef.type} measurement",
                            where=where, hint="group by a code, text, integer, boolean or date "
@@ -65,21 +62,18 @@ def group_field(caller: Caller, layer: LayerDef, name: str,
     return fdef
 
 
-def totalled_fields(caller: Caller, layer: LayerDef) -> tuple[FieldDef, ...]:
-    """The numeric fields the registry says to total, that the caller may read."""
-    seen = set(visible_fields(caller, layer))
-    return tuple(f for f in layer.fields if f.totalled and f.name in seen)
+def totalled_fields(plan: AccessPlan) -> tuple[FieldDef, ...]:
+    """The numeric fields the registry says to total, that the plan reads."""
+    return tuple(f for f in plan.field_defs if f.totalled)
 
 
-def flag_fields(caller: Caller, layer: LayerDef) -> tuple[FieldDef, ...]:
+def flag_fields(plan: AccessPlan) -> tuple[FieldDef, ...]:
     """Boolean fields, counted per group (poor households, temporary houses)."""
-    seen = set(visible_fields(caller, layer))
-    return tuple(f for f in layer.fields if f.type == "boolean" and f.name in seen)
+    return tuple(f for f in plan.field_defs if f.type == "boolean")
 
 
-def property_fields(caller: Caller, layer: LayerDef) -> tuple[FieldDef, ...]:
-    seen = set(visible_fields(caller, layer))
-    return tuple(f for f in layer.fields if f.name in seen)
+def property_fields(plan: AccessPlan) -> tuple[FieldDef, ...]:
+    return plan.field_defs
 
 
 def parse_value(registry: Registry, layer: LayerDef, fdef: FieldDef, raw: str,
@@ -127,8 +121,8 @@ def _value_hint(kind: str) -> str:
 _WHERE_RE = re.compile(r"^([a-z][a-z0-9_]{0,40}):(.*)$", re.DOTALL)
 
 
-def where_conditions(caller: Caller, registry: Registry, layer: LayerDef,
-                     raw_items: Sequence[str], where: str = "where") -> tuple[Condition, ...]:
+def where_conditions(plan: AccessPlan, registry: Registry, raw_items: Sequence[str],
+                     where: str = "where") -> tuple[Condition, ...]:
     """``where=field:value[|value...]`` items (repeatable), all ANDed; ``|`` separates choices."""
     conditions: list[Condition] = []
     for item in raw_items:
@@ -138,20 +132,11 @@ def where_conditions(caller: Caller, registry: Registry, layer: LayerDef,
                                hint="write where=<field>:<value>, e.g. where=is_poor:true or "
                                     "where=land_use:ODT|ONT")
         name, values = match.group(1), match.group(2)
-        fdef = readable_field(caller, layer, name, where)
-        choices = tuple(parse_value(registry, layer, fdef, v, where)
+        fdef = readable_field(plan, name, where)
+        choices = tuple(parse_value(registry, plan.layer, fdef, v, where)
                         for v in values.split("|") if v.strip())
         if not choices:
             raise InvalidInput(f"the condition on {name!r} has no value", where=where,
                                hint="write where=<field>:<value>")
         conditions.append(Condition(fdef, choices))
     return tuple(conditions)
-
-
-def scope_conditions(caller: Caller, layer: LayerDef) -> tuple[Condition, ...]:
-    """A caller limited to some communes sees only their rows of layers recording a commune
-    (``commune_code``); an empty scope means every commune."""
-    communes = commune_scope(caller, layer)  # the one rule, shared with tiles
-    if communes is None:
-        return ()
-    return (Condition(layer.field(COMMUNE_FIELD), communes),)

@@ -22,10 +22,11 @@ from psycopg import sql
 from starlette.requests import Request
 from starlette.responses import Response
 
-from iocgis.access import require_layer
+from iocgis.access import AccessPlan
 from iocgis.api.query import allowlist, render
 from iocgis.api.query.context import QueryContext
-from iocgis.api.query.engine import execute
+from iocgis.api.query.engine import reading
+from iocgis.api.query.sql import scope_conditions_of
 from iocgis.api.query.params import Params
 from iocgis.api.query.spec import Condition
 from iocgis.api.query.sql import Binder, condition_sql
@@ -56,10 +57,11 @@ class Aggregate:
     field: FieldDef | None = None
 
 
-def parse_aggregates(ctx: QueryContext, layer: LayerDef, items: list[str]) -> list[Aggregate]:
+def parse_aggregates(plan: AccessPlan, items: list[str]) -> list[Aggregate]:
     """``agg=count,sum:household_size,true:is_poor,area``; default: count and the totals."""
+    layer = plan.layer
     if not items:
-        items = ["count"] + [f"sum:{f.name}" for f in allowlist.totalled_fields(ctx.caller, layer)]
+        items = ["count"] + [f"sum:{f.name}" for f in allowlist.totalled_fields(plan)]
     out: dict[str, Aggregate] = {}
     geometry = layer.geometry or ""
     for item in items:
@@ -78,7 +80,7 @@ def parse_aggregates(ctx: QueryContext, layer: LayerDef, items: list[str]) -> li
                                    hint="use agg=length on line layers, agg=area on polygons")
             out["measured_length_m"] = Aggregate("measured_length_m", "length")
         elif kind in (*FUNCTIONS, "true") and name:
-            fdef = allowlist.readable_field(ctx.caller, layer, name.strip(), "agg")
+            fdef = allowlist.readable_field(plan, name.strip(), "agg")
             wanted = "boolean" if kind == "true" else "numeric"
             if (kind == "true" and fdef.type != "boolean") or (kind != "true" and not fdef.is_numeric):
                 raise InvalidInput(f"{kind}:{fdef.name} needs a {wanted} field, "
@@ -168,12 +170,14 @@ async def query_admin_table(request: Request) -> Response:
         raise InvalidInput(f"unknown level {level[:20]!r}", where="level",
                            hint="use level=commune (there are no districts since 1 July 2025) "
                                 "or level=province")
-    unit_layer = require_layer(ctx.caller, ctx.registry.admin_layer(level).id, ctx.registry)
+    unit_plan = ctx.plan(ctx.registry.admin_layer(level))
+    unit_layer = unit_plan.layer
     layer_id = params.required("layer", "the layer to aggregate, e.g. layer=infra.schools")
-    (layer,) = allowlist.spatial_layers(ctx.caller, ctx.registry, [layer_id], where="layer")
-    aggregates = parse_aggregates(ctx, layer, params.all("agg"))
-    conditions = (*allowlist.where_conditions(ctx.caller, ctx.registry, layer, params.all("where")),
-                  *allowlist.scope_conditions(ctx.caller, layer))
+    (plan,) = allowlist.spatial_plans(ctx.caller, ctx.registry, [layer_id], where="layer")
+    layer = plan.layer
+    aggregates = parse_aggregates(plan, params.all("agg"))
+    conditions = (*scope_conditions_of(plan),
+                  *allowlist.where_conditions(plan, ctx.registry, params.all("where")))
     fmt = params.output_format()
     recorded = unit_field(layer, unit_layer)
     method = (params.text("by") or ("field" if recorded else "geometry")).lower()
@@ -187,8 +191,9 @@ async def query_admin_table(request: Request) -> Response:
                                              ctx.state.settings.province_code,
                                              with_geometry=fmt == "geojson",
                                              by_field=recorded if method == "field" else None)
-    async with ctx.pool.connection() as conn:
-        cur = await execute(conn, statement, values)
+    read = plan.with_fields([a.field.name for a in aggregates if a.field is not None])
+    async with reading(ctx.reader, [unit_plan.with_fields(()), read]) as conn:
+        cur = await conn.execute(statement, values)
         names = [d.name for d in cur.description or ()]
         rows = [dict(zip(names, r)) for r in await cur.fetchall()]
     for row in rows:

@@ -8,7 +8,8 @@ from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 
-from iocgis.access import Caller, current_caller, require_layer
+from iocgis.access import AccessPlan, Caller, current_caller, plan_for
+from iocgis.access.database import Reader
 from iocgis.api.query.province import ProvinceFrame, province_frame
 from iocgis.api.state import AppState
 from iocgis.errors import InvalidInput, NotFound
@@ -40,10 +41,20 @@ class QueryContext:
     def pool(self) -> AsyncConnectionPool:
         return self.state.pool
 
-    async def frame(self) -> ProvinceFrame:
-        return await province_frame(self.pool, self.registry, self.state.settings.province_code)
+    @property
+    def reader(self) -> Reader:
+        """Data statements under the caller's plans (``iocgis.access.database``)."""
+        return self.state.reader
 
-    def admin_layer_for(self, code: str, where: str = "code") -> LayerDef:
+    def plan(self, layer: str | LayerDef) -> AccessPlan:
+        """The caller's plan for a layer (NotFound when hidden, as when missing)."""
+        return plan_for(self.caller, layer, self.registry)
+
+    async def frame(self) -> ProvinceFrame:
+        return await province_frame(self.reader, self.registry,
+                                    self.state.settings.province_code)
+
+    def admin_plan_for(self, code: str, where: str = "code") -> AccessPlan:
         """The province layer for a 2-digit code, the commune layer for a 5-digit one."""
         if code.isdigit() and len(code) == 2:
             level = "province"
@@ -53,13 +64,14 @@ class QueryContext:
             raise InvalidInput(f"{code[:20]!r} is not an administrative code", where=where,
                                hint="give a 2-digit province code (e.g. 75) or a 5-digit "
                                     "commune code (e.g. 26041)")
-        return require_layer(self.caller, self.registry.admin_layer(level).id, self.registry)
+        return self.plan(self.registry.admin_layer(level))
 
     async def admin_unit(self, code: str, where: str = "code", *,
                          geometry: bool = True) -> AdminUnit:
         """The unit with that official code (404 if none); ``geometry=False`` only checks it
         exists and names it (the boundary of the province is large)."""
-        layer = self.admin_layer_for(code, where)
+        plan = self.admin_plan_for(code, where)
+        layer = plan.layer
         key = layer.key[0]
         label = layer.label or key
         shape = sql.SQL("ST_AsBinary(ST_Union(geom))" if geometry else "'\\x'::bytea")
@@ -67,7 +79,7 @@ class QueryContext:
                             " HAVING count(*) > 0").format(
             shape=shape, label=sql.Identifier(label),
             table=sql.Identifier(layer.schema_name, layer.table_name), key=sql.Identifier(key))
-        async with self.pool.connection() as conn:
+        async with self.reader.reading(plan.with_fields(()), what="boundary") as conn:
             cur = await conn.execute(statement, (code,))
             row = await cur.fetchone()
         if row is None or row[0] is None:

@@ -8,46 +8,26 @@ import math
 from dataclasses import dataclass, replace
 from typing import Any
 
-import psycopg
-from psycopg_pool import AsyncConnectionPool
+from collections.abc import Sequence
 
 from iocgis.api.query.spec import Around, AtPoint, LayerQuery, Nearest
 from iocgis.api.query.sql import (
     M_PER_DEG_LAT_MIN, M_PER_DEG_LON_EQ, MAX_GROUPS, Statement, layer_statement,
 )
-from iocgis.errors import InvalidInput, IocgisError
+from iocgis.access import AccessPlan
+from iocgis.access.database import Reader
+from iocgis.errors import InvalidInput
 from iocgis.layers import Registry
 
 MAX_CANDIDATE_ROUNDS = 4
-# No query statement may hold a connection longer than this; the caller is told to narrow it.
+# No query statement may hold a connection longer than this (a 503 with Retry-After).
 STATEMENT_TIMEOUT_MS = 30_000
+SLOW_HINT = "narrow it: fewer layers, a smaller area or radius, a condition (where=), or limit=0"
 
 
-class QueryTimeout(IocgisError):
-    http_status = 503
-    code = "QueryTimeout"
-
-
-async def execute(conn: psycopg.AsyncConnection, query: Any, params: Any, *,
-                  bounded: bool = True) -> psycopg.AsyncCursor:
-    """Run one statement under the query timeout (BEGIN, SET LOCAL, the statement, COMMIT are
-    pipelined: one round trip). ``bounded=False`` for statements that touch a handful of rows
-    through an index (a point, the nearest features), which cannot run long."""
-    if not bounded:
-        return await conn.execute(query, params)
-    try:
-        async with conn.pipeline(), conn.transaction():
-            await conn.execute("SET LOCAL statement_timeout = %s" % int(STATEMENT_TIMEOUT_MS))
-            cur = await conn.execute(query, params)
-        return cur
-    except psycopg.errors.QueryCanceled:
-        raise _timeout() from None
-
-
-def _timeout() -> QueryTimeout:
-    return QueryTimeout(f"the query ran longer than {STATEMENT_TIMEOUT_MS // 1000} s",
-                        where="query", hint="narrow it: fewer layers, a smaller area or radius, "
-                                            "a condition (where=), or limit=0")
+def reading(reader: Reader, plans: AccessPlan | Sequence[AccessPlan]):  # noqa: ANN201
+    """The reader's transaction under the plans, with the query API's time limit."""
+    return reader.reading(plans, timeout_ms=STATEMENT_TIMEOUT_MS, what="query", hint=SLOW_HINT)
 
 
 @dataclass
@@ -91,13 +71,12 @@ def _result(registry: Registry, query: LayerQuery, row: tuple[Any, ...]) -> Laye
                        row[2])
 
 
-async def run_one(pool: AsyncConnectionPool, registry: Registry, query: LayerQuery, *,
+async def run_one(reader: Reader, registry: Registry, query: LayerQuery, *,
                   rows: bool = False, layer_property: bool = False) -> LayerResult:
-    async with pool.connection() as conn:
+    async with reading(reader, _read_plan(query)) as conn:
         for _ in range(MAX_CANDIDATE_ROUNDS):
             statement = layer_statement(query, rows=rows, layer_property=layer_property)
-            cur = await execute(conn, statement.query, statement.params,
-                                bounded=not is_cheap(query))
+            cur = await conn.execute(statement.query, statement.params)
             row = await cur.fetchone()
             assert row is not None
             if _complete(query, statement, row):
@@ -106,13 +85,13 @@ async def run_one(pool: AsyncConnectionPool, registry: Registry, query: LayerQue
     return _result(registry, query, row)
 
 
-async def run_pipelined(pool: AsyncConnectionPool, registry: Registry,
+async def run_pipelined(reader: Reader, registry: Registry,
                         queries: list[LayerQuery], *, rows: bool = False,
                         layer_property: bool = False) -> list[LayerResult]:
     """Cheap queries of several layers on one connection, in one round trip."""
     statements = [layer_statement(q, rows=rows, layer_property=layer_property) for q in queries]
-    async with pool.connection() as conn:
-        async with conn.pipeline():  # cheap statements only: no timeout to set
+    async with reading(reader, [_read_plan(q) for q in queries]) as conn:
+        async with conn.pipeline():
             cursors = [await conn.execute(st.query, st.params) for st in statements]
         rows_out = [await cur.fetchone() for cur in cursors]
     results = []
@@ -121,7 +100,7 @@ async def run_pipelined(pool: AsyncConnectionPool, registry: Registry,
         if _complete(query, statement, row):
             results.append(_result(registry, query, row))
         else:  # rare: the nearest features lie beyond the first candidates; ask again, wider
-            results.append(await run_one(pool, registry, _widened(query), rows=rows,
+            results.append(await run_one(reader, registry, _widened(query), rows=rows,
                                          layer_property=layer_property))
     return results
 
@@ -137,15 +116,23 @@ def is_cheap(query: LayerQuery) -> bool:
                                                    and sel.radius_m <= CHEAP_RADIUS_M)
 
 
-async def run(pool: AsyncConnectionPool, registry: Registry, queries: list[LayerQuery], *,
+def _read_plan(query: LayerQuery) -> AccessPlan:
+    """The plan narrowed to what the statement returns (for the audit note)."""
+    fields = [f.name for f in query.fields] if query.with_features and query.limit else []
+    if query.group_by is not None:
+        fields.append(query.group_by.name)
+    return query.plan.with_fields(fields)
+
+
+async def run(reader: Reader, registry: Registry, queries: list[LayerQuery], *,
               rows: bool = False, layer_property: bool = False) -> list[LayerResult]:
     if len(queries) == 1:
-        return [await run_one(pool, registry, queries[0], rows=rows,
+        return [await run_one(reader, registry, queries[0], rows=rows,
                               layer_property=layer_property)]
     if all(is_cheap(q) for q in queries):
-        return await run_pipelined(pool, registry, queries, rows=rows,
+        return await run_pipelined(reader, registry, queries, rows=rows,
                                    layer_property=layer_property)
-    return list(await asyncio.gather(*(run_one(pool, registry, q, rows=rows,
+    return list(await asyncio.gather(*(run_one(reader, registry, q, rows=rows,
                                                layer_property=layer_property)
                                        for q in queries)))
 

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from iocgis.access import visible_layers
+from iocgis.access import AccessPlan, visible_layers
 from iocgis.api.query import allowlist, render
 from iocgis.api.query.context import QueryContext
 from iocgis.api.query.engine import run
@@ -26,22 +26,21 @@ COMMON = ("layers", "group_by", "where", "limit", "offset", "f", "table")
 TABLES = ("features", "groups")
 
 
-def build_queries(ctx: QueryContext, params: Params, layers: tuple[LayerDef, ...],
+def build_queries(ctx: QueryContext, params: Params, plans: tuple[AccessPlan, ...],
                   selection_for: Callable[[LayerDef], Selection]) -> list[LayerQuery]:
-    """One query per layer with the request's grouping, conditions and page."""
+    """One query per layer plan with the request's grouping, conditions and page."""
     group_name = params.text("group_by")
     where_items = params.all("where")
     paging = params.paging()
     queries = []
-    for layer in layers:
+    for plan in plans:
         queries.append(LayerQuery(
-            layer=layer, selection=selection_for(layer),
-            fields=allowlist.property_fields(ctx.caller, layer),
-            where=(*allowlist.where_conditions(ctx.caller, ctx.registry, layer, where_items),
-                   *allowlist.scope_conditions(ctx.caller, layer)),
-            group_by=allowlist.group_field(ctx.caller, layer, group_name) if group_name else None,
-            totals=allowlist.totalled_fields(ctx.caller, layer),
-            flags=allowlist.flag_fields(ctx.caller, layer),
+            plan=plan, selection=selection_for(plan.layer),
+            fields=allowlist.property_fields(plan),
+            where=allowlist.where_conditions(plan, ctx.registry, where_items),
+            group_by=allowlist.group_field(plan, group_name) if group_name else None,
+            totals=allowlist.totalled_fields(plan),
+            flags=allowlist.flag_fields(plan),
             limit=paging.limit, offset=paging.offset))
     return queries
 
@@ -67,14 +66,14 @@ async def respond(ctx: QueryContext, params: Params, queries: list[LayerQuery],
                                 "(one row per group), with f=csv")
     if fmt == "csv":
         if table == "groups":
-            results = await run(ctx.pool, ctx.registry, queries)
+            results = await run(ctx.reader, ctx.registry, queries)
             return render.csv_response(render.groups_csv(results), f"{filename}-groups.csv")
-        results = await run(ctx.pool, ctx.registry, queries, rows=True)
+        results = await run(ctx.reader, ctx.registry, queries, rows=True)
         return render.csv_response(render.features_csv(results), f"{filename}.csv")
     if fmt == "geojson":
-        results = await run(ctx.pool, ctx.registry, queries, layer_property=True)
+        results = await run(ctx.reader, ctx.registry, queries, layer_property=True)
         return render.json_response(render.geojson_body(results), media_type=render.GEOJSON_TYPE)
-    results = await run(ctx.pool, ctx.registry, queries)
+    results = await run(ctx.reader, ctx.registry, queries)
     return render.json_response(render.layers_body(results, {"query": head, **(extra or {})}))
 
 
@@ -88,18 +87,17 @@ async def query_point(request: Request) -> Response:
                               what="a tolerance in metres") or 0.0
     nearest = params.integer("nearest", default=5, low=1, high=MAX_NEAREST)
     ids = params.all("layers")
-    layers = (allowlist.spatial_layers(ctx.caller, ctx.registry, ids) if ids
-              else tuple(layer for layer in visible_layers(ctx.caller, ctx.registry)
-                         if layer.is_spatial))
+    plans = (allowlist.spatial_plans(ctx.caller, ctx.registry, ids) if ids
+             else allowlist.spatial_plans_of(ctx.caller, visible_layers(ctx.caller, ctx.registry)))
 
     def selection(layer: LayerDef) -> Selection:
         if "Polygon" in (layer.geometry or ""):
             return AtPoint(lon, lat, tolerance)
         return Nearest(lon, lat, nearest, tolerance or None)
 
-    queries = build_queries(ctx, params, layers, selection)
+    queries = build_queries(ctx, params, plans, selection)
     head = echo(params, "point", lon=lon, lat=lat, tolerance_m=tolerance, nearest=nearest,
-                layers=[layer.id for layer in layers])
+                layers=[plan.layer.id for plan in plans])
     extra = None
     raster_names = params.all("rasters")
     if raster_names:
@@ -115,10 +113,10 @@ async def query_radius(request: Request) -> Response:
     ctx = QueryContext.of(request)
     lon, lat = point(params, await ctx.frame())
     radius = params.radius()
-    layers = allowlist.spatial_layers(ctx.caller, ctx.registry, params.all("layers"))
-    queries = build_queries(ctx, params, layers, lambda _layer: Around(lon, lat, radius))
+    plans = allowlist.spatial_plans(ctx.caller, ctx.registry, params.all("layers"))
+    queries = build_queries(ctx, params, plans, lambda _layer: Around(lon, lat, radius))
     head = echo(params, "radius", lon=lon, lat=lat, radius_m=radius,
-                layers=[layer.id for layer in layers])
+                layers=[plan.layer.id for plan in plans])
     return await respond(ctx, params, queries, head, "radius")
 
 
@@ -126,11 +124,11 @@ async def query_region(request: Request) -> Response:
     """Features intersecting a drawn polygon, with areas and lengths clipped to it."""
     params = Params(request.query_params, ("crs", *COMMON))
     ctx = QueryContext.of(request)
-    layers = allowlist.spatial_layers(ctx.caller, ctx.registry, params.all("layers"))
+    plans = allowlist.spatial_plans(ctx.caller, ctx.registry, params.all("layers"))
     region = parse_region(read_body(await request.body()), await ctx.frame(), params.text("crs"))
     wkb = region.wkb
-    queries = build_queries(ctx, params, layers, lambda _layer: Inside(wkb))
-    head = echo(params, "region", region=region.echo(), layers=[layer.id for layer in layers])
+    queries = build_queries(ctx, params, plans, lambda _layer: Inside(wkb))
+    head = echo(params, "region", region=region.echo(), layers=[plan.layer.id for plan in plans])
     return await respond(ctx, params, queries, head, "region")
 
 
@@ -139,10 +137,10 @@ async def query_admin_unit(request: Request) -> Response:
     params = Params(request.query_params, COMMON)
     ctx = QueryContext.of(request)
     code = request.path_params["code"]
-    layers = allowlist.spatial_layers(ctx.caller, ctx.registry, params.all("layers"))
+    plans = allowlist.spatial_plans(ctx.caller, ctx.registry, params.all("layers"))
     unit = await ctx.admin_unit(code)
-    queries = build_queries(ctx, params, layers, lambda _layer: Inside(unit.wkb))
+    queries = build_queries(ctx, params, plans, lambda _layer: Inside(unit.wkb))
     head = echo(params, "admin", admin={"code": unit.code, "name": unit.name,
                                         "layer": unit.layer.id},
-                layers=[layer.id for layer in layers])
+                layers=[plan.layer.id for plan in plans])
     return await respond(ctx, params, queries, head, f"admin-{unit.code}")

@@ -15,10 +15,10 @@ from psycopg import sql
 from starlette.requests import Request
 from starlette.responses import Response
 
-from iocgis.access import require_layer
+from iocgis.access import AccessPlan
 from iocgis.api.query import render
 from iocgis.api.query.context import QueryContext
-from iocgis.api.query.engine import ratio_status
+from iocgis.api.query.engine import ratio_status, reading
 from iocgis.api.query.params import Params
 from iocgis.errors import ConfigError, InvalidInput
 from iocgis.layers import LayerDef, Registry
@@ -68,9 +68,9 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return {k: float(v) if isinstance(v, Decimal) else v for k, v in row.items()}
 
 
-async def _fetch(ctx: QueryContext, statement: sql.Composed,
+async def _fetch(ctx: QueryContext, plans: tuple[AccessPlan, ...], statement: sql.Composed,
                  values: dict[str, Any]) -> list[dict[str, Any]]:
-    async with ctx.pool.connection() as conn:
+    async with reading(ctx.reader, plans) as conn:
         cur = await conn.execute(statement, values)
         names = [d.name for d in cur.description or ()]
         return [_plain(dict(zip(names, r))) for r in await cur.fetchall()]
@@ -90,29 +90,41 @@ def _admin_names(ctx: QueryContext) -> tuple[sql.Composable, sql.Composable]:
     return sql.SQL("").join(joins), sql.SQL("coalesce({})").format(sql.SQL(", ").join(names))
 
 
-def _layers(ctx: QueryContext) -> tuple[LayerDef, LayerDef]:
-    return (require_layer(ctx.caller, INDICATORS, ctx.registry),
-            require_layer(ctx.caller, VALUES, ctx.registry))
+def _plans(ctx: QueryContext) -> tuple[AccessPlan, AccessPlan]:
+    return ctx.plan(INDICATORS), ctx.plan(VALUES)
+
+
+def _scope(values: AccessPlan, params: dict[str, Any]) -> sql.Composable:
+    """The values plan's row filter: a commune-limited caller reads its communes' values
+    only (``kpi.values`` records the unit as ``admin_code``, its ``commune_field``)."""
+    if values.commune_field is None:
+        return sql.SQL("")
+    params["scope_communes"] = list(values.communes or ())
+    return sql.SQL(" AND v.{} = ANY(%(scope_communes)s)").format(
+        sql.Identifier(values.commune_field))
 
 
 async def query_kpi(request: Request) -> Response:
     """Each indicator's value, target and status for one unit (default: the province)."""
     params = Params(request.query_params, ("admin", "period", "sector", "f"))
     ctx = QueryContext.of(request)
-    indicators, values = _layers(ctx)
+    plans = _plans(ctx)
+    indicators, values = (p.layer for p in plans)
     admin = params.text("admin") or ctx.state.settings.province_code
     unit = await ctx.admin_unit(admin, where="admin", geometry=False)
     period = _period(params)
     sector = _sector(ctx, params, indicators)
+    bound: dict[str, Any] = {"admin": unit.code, "period": period, "sector": sector}
+    scope = _scope(plans[1], bound)
     statement = sql.SQL(
         "SELECT i.code, i.name, i.name_en, i.sector, i.unit, i.target, i.direction,"
         " l.period, l.value FROM {ind} i LEFT JOIN LATERAL ("
         " SELECT v.period, v.value FROM {val} v WHERE v.indicator_code = i.code"
         " AND v.admin_code = %(admin)s AND (%(period)s::text IS NULL OR v.period = %(period)s)"
-        " ORDER BY v.period DESC LIMIT 1) l ON true"
+        "{scope} ORDER BY v.period DESC LIMIT 1) l ON true"
         " WHERE (%(sector)s::text IS NULL OR i.sector = %(sector)s) ORDER BY i.sector, i.code"
-    ).format(ind=_table(indicators), val=_table(values))
-    rows = await _fetch(ctx, statement, {"admin": unit.code, "period": period, "sector": sector})
+    ).format(ind=_table(indicators), val=_table(values), scope=scope)
+    rows = await _fetch(ctx, plans, statement, bound)
     for row in rows:
         row["status"] = ratio_status(row["value"], row["target"], row["direction"])
     summary = {s: sum(1 for r in rows if r["status"] == s) for s in ("met", "not_met", "no_data")}
@@ -130,14 +142,17 @@ async def query_kpi_alerts(request: Request) -> Response:
     """Every indicator that misses its target in any unit (latest period, or the one given)."""
     params = Params(request.query_params, ("period", "sector", "f"))
     ctx = QueryContext.of(request)
-    indicators, values = _layers(ctx)
+    plans = _plans(ctx)
+    indicators, values = (p.layer for p in plans)
     period = _period(params)
     sector = _sector(ctx, params, indicators)
     joins, admin_name = _admin_names(ctx)
+    bound: dict[str, Any] = {"period": period, "sector": sector}
+    scope = _scope(plans[1], bound)
     statement = sql.SQL(
         "WITH l AS (SELECT DISTINCT ON (v.indicator_code, v.admin_code) v.indicator_code,"
         " v.admin_code, v.period, v.value FROM {val} v"
-        " WHERE (%(period)s::text IS NULL OR v.period = %(period)s)"
+        " WHERE (%(period)s::text IS NULL OR v.period = %(period)s){scope}"
         " ORDER BY v.indicator_code, v.admin_code, v.period DESC)"
         " SELECT i.code, i.name, i.name_en, i.sector, i.unit, i.target, i.direction,"
         " l.admin_code, {admin_name} AS admin_name, l.period, l.value,"
@@ -147,8 +162,11 @@ async def query_kpi_alerts(request: Request) -> Response:
         " OR (i.direction = 'lower_better' AND l.value > i.target))"
         " AND (%(sector)s::text IS NULL OR i.sector = %(sector)s)"
         " ORDER BY i.sector, i.code, l.admin_code"
-    ).format(val=_table(values), ind=_table(indicators), joins=joins, admin_name=admin_name)
-    rows = await _fetch(ctx, statement, {"period": period, "sector": sector})
+    ).format(val=_table(values), ind=_table(indicators), joins=joins, admin_name=admin_name,
+             scope=scope)
+    plans = (*plans, *(ctx.plan(ctx.registry.admin_layer(level)).with_fields(())
+                       for level in ("commune", "province")))
+    rows = await _fetch(ctx, plans, statement, bound)
     for row in rows:
         row["status"] = "not_met"
     if params.output_format() == "csv":

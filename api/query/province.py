@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from psycopg import sql
 from psycopg_pool import AsyncConnectionPool
 
+from iocgis.access import SYSTEM, plan_for
+from iocgis.access.database import Reader
+
 from iocgis.layers import Registry
 
 # Mainland Vietnam and its islands, a last resort when no boundary has been imported yet.
@@ -46,14 +49,14 @@ class ProvinceFrame:
 _cache: dict[int, tuple[float, ProvinceFrame]] = {}
 
 
-async def province_frame(pool: AsyncConnectionPool, registry: Registry,
+async def province_frame(reader: Reader, registry: Registry,
                          province_code: str) -> ProvinceFrame:
-    cached = _cache.get(id(pool))
+    cached = _cache.get(id(reader.pool))
     if cached and cached[0] > time.monotonic():
         return cached[1]
-    frame = await _load(pool, registry, province_code)
+    frame = await _load(reader, registry, province_code)
     if frame.source != "default":  # keep asking until boundaries are imported
-        _cache[id(pool)] = (time.monotonic() + CACHE_SECONDS, frame)
+        _cache[id(reader.pool)] = (time.monotonic() + CACHE_SECONDS, frame)
     return frame
 
 
@@ -62,7 +65,9 @@ def forget(pool: AsyncConnectionPool) -> None:
     _cache.pop(id(pool), None)
 
 
-async def _load(pool: AsyncConnectionPool, registry: Registry, code: str) -> ProvinceFrame:
+async def _load(reader: Reader, registry: Registry, code: str) -> ProvinceFrame:
+    """The province's frame, measured by the platform itself (``access.SYSTEM``): it checks
+    every caller's coordinates, whatever the caller may read."""
     province = registry.admin_layer("province")
     commune = registry.admin_layer("commune")
     by_province = sql.SQL(
@@ -74,7 +79,8 @@ async def _load(pool: AsyncConnectionPool, registry: Registry, code: str) -> Pro
         "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e), NULL FROM ("
         " SELECT ST_Extent(geom)::geometry AS e FROM {} WHERE province_code = %s) s").format(
         sql.Identifier(commune.schema_name, commune.table_name))
-    async with pool.connection() as conn:
+    plans = [plan_for(SYSTEM, province, registry), plan_for(SYSTEM, commune, registry)]
+    async with reader.reading(plans, what="province frame", note=False) as conn:
         for source, statement in ((province.id, by_province), (commune.id, by_communes)):
             cur = await conn.execute(statement, (code,))
             row = await cur.fetchone()

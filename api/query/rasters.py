@@ -31,7 +31,7 @@ from iocgis.api.query.params import Params, point
 from iocgis.api.query.region import parse_region, read_body
 from iocgis.crs import WGS84, parse_crs, transformer
 from iocgis.errors import InvalidInput, NotFound
-from iocgis.layers.model import SENSITIVITY_RANK
+from iocgis.access import may_read_level, note
 
 MAX_ZONE_PIXELS = 50_000_000
 GEOD = Geod(ellps="WGS84")
@@ -69,7 +69,7 @@ def _entry(ctx: QueryContext, row: tuple[Any, ...]) -> RasterEntry:
 
 
 def _visible(ctx: QueryContext, sensitivity: str) -> bool:
-    return SENSITIVITY_RANK.get(sensitivity, 99) <= ctx.caller.max_sensitivity
+    return may_read_level(ctx.caller, sensitivity)
 
 
 async def list_rasters(ctx: QueryContext) -> list[RasterEntry]:
@@ -87,6 +87,8 @@ async def raster(ctx: QueryContext, name: str) -> RasterEntry:
     if row is None or not _visible(ctx, row[10]):
         raise NotFound(f"unknown raster {name[:60]!r}", where="raster",
                        hint="list the rasters at /query/rasters")
+    if row[10] == "restricted":
+        note("restricted", f"raster:{name}")  # its values are read: the audit trail says so
     return _entry(ctx, row)
 
 

@@ -17,7 +17,7 @@ from shapely.geometry.base import BaseGeometry
 from starlette.requests import Request
 from starlette.responses import Response
 
-from iocgis.access import can_see, require_layer
+from iocgis.access import can_see
 from iocgis.api.query import allowlist
 from iocgis.api.query.context import QueryContext
 from iocgis.api.query.handlers import respond
@@ -43,6 +43,14 @@ def visible_presets(ctx: QueryContext, presets: PresetSet) -> list[PresetDef]:
             if all(can_see(ctx.caller, ctx.registry.get(i)) for i in p.layer_ids())]
 
 
+def visible_parameters(ctx: QueryContext, preset: PresetDef) -> dict[str, ParamDef]:
+    """The preset's parameters for this caller: one naming a layer the caller may not see
+    (a parcel to look up, a code list of a hidden layer) does not exist for them, so a hidden
+    layer is never named, and giving it is refused like any unknown parameter."""
+    return {name: p for name, p in preset.parameters.items()
+            if p.layer is None or can_see(ctx.caller, ctx.registry.get(str(p.layer)))}
+
+
 def preset_for(ctx: QueryContext, presets: PresetSet, name: str) -> PresetDef:
     preset = presets.get(name)
     if preset is None or preset not in visible_presets(ctx, presets):
@@ -51,15 +59,17 @@ def preset_for(ctx: QueryContext, presets: PresetSet, name: str) -> PresetDef:
     return preset
 
 
-def describe(preset: PresetDef) -> dict[str, Any]:
-    """What a dashboard needs to build a form for the preset."""
+def describe(preset: PresetDef, parameters: dict[str, ParamDef]) -> dict[str, Any]:
+    """What a dashboard needs to build a form for the preset (the caller's parameters)."""
     return {
         "name": preset.name, "title": preset.title.model_dump(),
         "description": preset.description.model_dump(),
         "parameters": {name: {k: v for k, v in p.model_dump().items()
                               if (v is not None and v is not False) or k == "required"}
-                       for name, p in preset.parameters.items()},
-        "requires_one_of": [list(g) for g in preset.requires_one_of],
+                       for name, p in parameters.items()},
+        "requires_one_of": [[g for g in group if g in parameters]
+                            for group in preset.requires_one_of
+                            if any(g in parameters for g in group)],
         "steps": {name: {"title": s.title.model_dump(), "layer": s.layer,
                          "operation": s.select.kind, "group_by": s.group_by}
                   for name, s in preset.steps.items()},
@@ -82,11 +92,12 @@ class Bound:
 class Binder:
     def __init__(self, ctx: QueryContext, preset: PresetDef, params: Params) -> None:
         self.ctx, self.preset, self.params = ctx, preset, params
+        self.parameters = visible_parameters(ctx, preset)
 
     async def bind(self) -> Bound:
         bound = Bound()
         frame = await self.ctx.frame()
-        for name, pdef in self.preset.parameters.items():
+        for name, pdef in self.parameters.items():
             raw = self.params.text(name)
             if raw is None:
                 if pdef.required:
@@ -105,11 +116,12 @@ class Binder:
             elif pdef.type == "feature":
                 bound.places[name] = await self.feature(name, pdef, value)
             bound.values[name] = value
-        for group in self.preset.requires_one_of:
+        for whole in self.preset.requires_one_of:
+            group = [g for g in whole if g in self.parameters]
             if not any(g in bound.given for g in group):
                 raise InvalidInput(f"scenario {self.preset.name!r} needs one of "
                                    f"{', '.join(group)}", where=",".join(group),
-                                   hint="; ".join(f"{g}: {self.preset.parameters[g].title.en}"
+                                   hint="; ".join(f"{g}: {self.parameters[g].title.en}"
                                                   for g in group))
         return bound
 
@@ -147,8 +159,11 @@ class Binder:
         return raw
 
     async def feature(self, name: str, pdef: ParamDef, value: str) -> BaseGeometry:
-        """The geometry of the feature whose key is ``value`` ("a/b/c" for a composite key)."""
-        layer = require_layer(self.ctx.caller, str(pdef.layer), self.ctx.registry)
+        """The geometry of the feature whose key is ``value`` ("a/b/c" for a composite key),
+        among the rows the caller's plan allows: one outside them is "not found", as one that
+        does not exist."""
+        plan = self.ctx.plan(str(pdef.layer))
+        layer = plan.layer
         parts = value.split("/") if len(layer.key) > 1 else [value]
         if len(parts) != len(layer.key):
             raise InvalidInput(f"{name} must be {'/'.join(layer.key)}", where=name,
@@ -157,11 +172,13 @@ class Binder:
                                f"give the {'/'.join(layer.key)} of a {layer.title.en.lower()}")
         keys = [allowlist.parse_value(self.ctx.registry, layer, layer.field(k), v, name)
                 for k, v in zip(layer.key, parts)]
-        where = sql.SQL(" AND ").join(sql.SQL("{} = %s").format(sql.Identifier(k))
-                                      for k in layer.key)
+        clauses = [sql.SQL("{} = %s").format(sql.Identifier(k)) for k in layer.key]
+        if plan.commune_field is not None:
+            clauses.append(sql.SQL("{} = ANY(%s)").format(sql.Identifier(plan.commune_field)))
+            keys.append(list(plan.communes or ()))
         statement = sql.SQL("SELECT ST_AsBinary(geom) FROM {} WHERE {}").format(
-            sql.Identifier(layer.schema_name, layer.table_name), where)
-        async with self.ctx.pool.connection() as conn:
+            sql.Identifier(layer.schema_name, layer.table_name), sql.SQL(" AND ").join(clauses))
+        async with self.ctx.reader.reading(plan.with_fields(()), what=name) as conn:
             cur = await conn.execute(statement, keys)
             row = await cur.fetchone()
         if row is None or row[0] is None:
@@ -221,7 +238,7 @@ class StepBuilder:
             limit = self.bound.resolve(sel.max_distance_m)
             return Nearest(center.x, center.y, count,
                            check_radius(float(limit)) if limit else None)
-        other = require_layer(self.ctx.caller, sel.layer, self.ctx.registry)
+        other = self.ctx.plan(sel.layer).layer
         where = self.conditions(other, sel.where)
         if isinstance(sel, InsideLayerSel):
             return InsideLayer(other, where)
@@ -245,12 +262,11 @@ class StepBuilder:
         return tuple(out)
 
     async def build(self, key: str, step: StepDef) -> LayerQuery:
-        caller, registry = self.ctx.caller, self.ctx.registry
-        layer = require_layer(caller, step.layer, registry)
-        where: list[Condition | RelatedCondition] = [*self.conditions(layer, step.where),
-                                                     *allowlist.scope_conditions(caller, layer)]
+        plan = self.ctx.plan(step.layer)
+        layer = plan.layer
+        where: list[Condition | RelatedCondition] = [*self.conditions(layer, step.where)]
         for rel in step.related:
-            other = require_layer(caller, rel.layer, registry)
+            other = self.ctx.plan(rel.layer).layer
             where.append(RelatedCondition(layer.field(rel.field), other,
                                           other.field(rel.other_field),
                                           self.conditions(other, rel.where)))
@@ -258,15 +274,15 @@ class StepBuilder:
         if step.within:
             geom = self.bound.places.get(step.within[1:])
             within = shapely.to_wkb(geom) if geom is not None else None
-        visible = set(allowlist.property_fields(caller, layer))
+        visible = set(allowlist.property_fields(plan))
         totals = (tuple(layer.field(n) for n in step.totals) if step.totals is not None
-                  else allowlist.totalled_fields(caller, layer))
+                  else allowlist.totalled_fields(plan))
         flags = (tuple(layer.field(n) for n in step.flags) if step.flags is not None
-                 else allowlist.flag_fields(caller, layer))
+                 else allowlist.flag_fields(plan))
         limit = int(self.bound.resolve(step.limit) or 0)
         return LayerQuery(
-            layer=layer, selection=self.selection(key, step),
-            fields=allowlist.property_fields(caller, layer), where=tuple(where), within=within,
+            plan=plan, selection=self.selection(key, step),
+            fields=allowlist.property_fields(plan), where=tuple(where), within=within,
             group_by=layer.field(step.group_by) if step.group_by else None,
             totals=tuple(f for f in totals if f in visible),
             flags=tuple(f for f in flags if f in visible),
@@ -284,7 +300,8 @@ async def indicator_target(ctx: QueryContext, code: str) -> tuple[float, str] | 
         return None
     statement = sql.SQL("SELECT target, direction FROM {} WHERE code = %s").format(
         sql.Identifier(layer.schema_name, layer.table_name))
-    async with ctx.pool.connection() as conn:
+    async with ctx.reader.reading(ctx.plan(layer).with_fields(("target", "direction")),
+                                  what="indicator") as conn:
         cur = await conn.execute(statement, (code,))
         row = await cur.fetchone()
     return (float(row[0]), str(row[1])) if row and row[0] is not None else None
@@ -294,14 +311,14 @@ async def scenarios_index(request: Request) -> Response:
     Params(request.query_params, ())
     ctx = QueryContext.of(request)
     presets = get_presets()
-    return json_response(dumps({"scenarios": [describe(p)
+    return json_response(dumps({"scenarios": [describe(p, visible_parameters(ctx, p))
                                               for p in visible_presets(ctx, presets)]}))
 
 
 async def run_scenario(request: Request) -> Response:
     ctx = QueryContext.of(request)
     preset = preset_for(ctx, get_presets(), request.path_params["name"])
-    params = Params(request.query_params, (*preset.parameters, *OUTPUT_PARAMS))
+    params = Params(request.query_params, (*visible_parameters(ctx, preset), *OUTPUT_PARAMS))
     bound = await Binder(ctx, preset, params).bind()
     builder = StepBuilder(ctx, preset, bound)
     queries = []

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from iocgis.access import AccessPlan
 from iocgis.layers import FieldDef, LayerDef
 
 Value = str | int | float | bool
@@ -107,9 +108,9 @@ class Ratio:
 
 @dataclass(frozen=True)
 class LayerQuery:
-    """Everything asked of one layer in one request."""
+    """Everything asked of one layer in one request, under the caller's plan for it."""
 
-    layer: LayerDef
+    plan: AccessPlan
     selection: Selection
     fields: tuple[FieldDef, ...]  # the properties returned (the caller's visible fields)
     where: tuple[Condition | RelatedCondition, ...] = ()
@@ -124,6 +125,10 @@ class LayerQuery:
     with_features: bool = True
     step: str | None = None  # the scenario step this query answers (its key in the response)
     extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def layer(self) -> LayerDef:
+        return self.plan.layer
 
     @property
     def key(self) -> str:

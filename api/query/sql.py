@@ -14,6 +14,7 @@ from typing import Any
 
 from psycopg import sql
 
+from iocgis.access import AccessPlan
 from iocgis.api.query.spec import (
     Around, AtPoint, Condition, Everywhere, FartherThan, Inside, InsideLayer, LayerQuery, Nearest,
     RelatedCondition, Value,
@@ -98,6 +99,14 @@ def _box_near(bind: Binder, alias: str, lon: float, lat: float, metres: float) -
         "{geom} && ST_Expand({pt}, {dx}::float8, {dy}::float8)"
         " AND ST_DWithin({geom}::geography, {pt}::geography, {m}::float8)").format(
         geom=_col(alias, "geom"), pt=pt, dx=bind(dx), dy=bind(dy), m=bind(metres))
+
+
+def scope_conditions_of(plan: AccessPlan) -> tuple[Condition, ...]:
+    """The plan's row filter (a commune-limited caller's communes), in the statement so the
+    planner uses the index; PostgreSQL's row-level security enforces the same rule."""
+    if plan.commune_field is None:
+        return ()
+    return (Condition(plan.layer.field(plan.commune_field), tuple(plan.communes or ())),)
 
 
 def condition_sql(bind: Binder, alias: str,
@@ -286,7 +295,8 @@ def layer_statement(query: LayerQuery, *, rows: bool = False,
             bind(query.within)))
         extra_from.append(sql.SQL("zone z"))
         clauses.append(sql.SQL("t.geom && z.g AND ST_Intersects(z.g, t.geom)"))
-    clauses += [condition_sql(bind, "t", c) for c in query.where]
+    clauses += [condition_sql(bind, "t", c)
+                for c in (*scope_conditions_of(query.plan), *query.where)]
     measure_list = measures(query, bind)
     measure_names = [name for name, _ in measure_list]
     columns: list[sql.Composable] = [sql.SQL("t.fid"), sql.SQL("t.geom")]

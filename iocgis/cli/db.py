@@ -47,9 +47,10 @@ def status() -> None:
 
 @db_app.command("migrate")
 def migrate_cmd() -> None:
-    """Apply the migrations and mirror the layer registry into meta.layers."""
-    migrate.upgrade(database_url())
-    console.print("database is at the newest migration; catalog synced with the registry")
+    """Apply the migrations, mirror the layer registry into meta.layers, sync database roles."""
+    migrate.upgrade(database_url(), security=get_settings().security)
+    console.print("database is at the newest migration; catalog and database roles synced "
+                  "with the registry")
 
 
 @db_app.command()

@@ -63,6 +63,8 @@ async def _run(tileset: str, maxzoom: int, minzoom: int | None, level: str, bbox
                      "center": [(seed.bounds[0] + seed.bounds[2]) / 2,
                                 (seed.bounds[1] + seed.bounds[3]) / 2, seed.minzoom]}
             writer.finish(meta)
+            await _audit_export(pool, seed.tileset.visible_to(caller), out, tileset, level,
+                                len(tiles) - counts["empty"])
         elapsed = time.monotonic() - started
         console.print(f"{tileset}: {len(tiles)} tiles in {elapsed:.1f} s "
                       f"({counts['rendered']} rendered, {counts['cached']} from the cache, "
@@ -71,6 +73,22 @@ async def _run(tileset: str, maxzoom: int, minzoom: int | None, level: str, bbox
     finally:
         await renderer.close()
         await pool.close()
+
+
+async def _audit_export(pool, layers, out: Path, tileset: str, level: str,  # noqa: ANN001
+                        tiles: int) -> None:
+    """An export is a read of every layer it holds, out of the platform's control from now
+    on: one audit record per layer (who, which file, at which level)."""
+    from iocgis.cli._security_common import operator
+    from iocgis.security import audit
+
+    actor = operator()
+    async with pool.connection() as conn:
+        for layer in layers:
+            await audit.record(conn, actor=actor.name, action="data.export", layer=layer.id,
+                               target=str(out.resolve()), client=actor.client,
+                               details={"tileset": tileset, "level": level, "tiles": tiles,
+                                        "sensitivity": layer.sensitivity})
 
 
 @tiles_app.command()

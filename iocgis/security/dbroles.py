@@ -7,10 +7,14 @@ to PostGIS obeys the same rules as the API (``iocgis db roles sync``).
   only (``SELECT *`` and ``SELECT holder_name`` are refused by PostgreSQL itself) and reads the
   layer whole through ``masked.<group>_<name>``, a view with the personal columns as NULL;
 - ``<role>_pii`` groups add the personal columns for accounts granted that right;
-- optional row-level security by commune (``IOCGIS_SECURITY_RLS_BY_COMMUNE``);
+- row-level security on every layer table: a policy per group role (rows of the communes
+  ``security.visible_communes()`` allows on layers with a ``commune_field``, else every row) and
+  none for ``iocgis_api``, so the API reads rows only under a caller's plan
+  (``iocgis.access.database``: ``SET LOCAL ROLE`` to the caller's group role);
 - one LOGIN role per account opened for direct access (``iocgis accounts dblogin NAME``),
   whose LOGIN follows the account's lock, revocation and expiry at once;
-- ``iocgis_api``: what the API process needs, and no UPDATE/DELETE on the audit trail.
+- ``iocgis_api``: what the API process needs, member (NOINHERIT) of every group role so it can
+  take the caller's, and no UPDATE/DELETE on the audit trail.
 """
 
 from __future__ import annotations
@@ -22,11 +26,12 @@ import psycopg
 from psycopg import sql
 
 from iocgis.access import ROLE_RIGHTS, Caller, can_see
+from iocgis.access import group_role as _group_role
 from iocgis.layers import LayerDef, Registry
 from iocgis.security.settings import SecuritySettings
 
 MASKED_SCHEMA = "masked"
-COMMUNE_FIELD = "commune_code"
+LAYER_POLICY = "layer_read"
 SQL_TYPE_NAMES = {"text": "text", "integer": "integer", "bigint": "bigint",
                   "numeric": "double precision", "boolean": "boolean", "date": "date",
                   "timestamptz": "timestamptz"}
@@ -42,7 +47,7 @@ class SyncReport:
 
 
 def group_role(settings: SecuritySettings, role: str, pii: bool = False) -> str:
-    return f"{settings.db_role_prefix}{role}{'_pii' if pii else ''}"
+    return _group_role(settings.db_role_prefix, role, pii)
 
 
 def api_role(settings: SecuritySettings) -> str:
@@ -178,45 +183,72 @@ def sync(conn: psycopg.Connection, registry: Registry, settings: SecuritySetting
                     conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(
                         view, sql.Identifier(name)))
                     used_schemas.setdefault(MASKED_SCHEMA, set()).add(name)
-            # The API process reads every layer (it filters per caller itself).
+            # SELECT, but no policy: the API reads rows only as a caller's group role.
             conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(table, sql.Identifier(api)))
             used_schemas.setdefault(layer.schema_name, set()).add(api)
-            _row_security(conn, layer, table, groups, api, settings, report)
+            _row_security(conn, layer, table, groups, report)
         for schema, names in used_schemas.items():
             for name in sorted(names):
                 conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
                     sql.Identifier(schema), sql.Identifier(name)))
-        _api_grants(conn, api)
+        _pii_groups_include_their_base(conn, groups)
+        _api_grants(conn, api, list(groups.values()))
         _qgis_tables_grants(conn, everyone)
         report.logins = sync_logins(conn, settings)
     return report
 
 
 def _row_security(conn: psycopg.Connection, layer: LayerDef, table: sql.Composable,
-                  groups: dict[tuple[str, bool], str], api: str, settings: SecuritySettings,
-                  report: SyncReport) -> None:
-    if not layer.has_field(COMMUNE_FIELD):
-        return
-    conn.execute(sql.SQL("DROP POLICY IF EXISTS commune_scope ON {}").format(table))
-    conn.execute(sql.SQL("DROP POLICY IF EXISTS api_all ON {}").format(table))
-    if not settings.rls_by_commune:
-        conn.execute(sql.SQL("ALTER TABLE {} DISABLE ROW LEVEL SECURITY").format(table))
-        return
-    # The owner (imports, migrations) is not subject to RLS; the group roles are.
+                  groups: dict[tuple[str, bool], str], report: SyncReport) -> None:
+    """Every group role reads the layer's rows through one policy; ``iocgis_api`` has none,
+    so outside a caller's plan it reads nothing. The owner (imports, migrations) is exempt."""
+    for stale in ("commune_scope", "api_all", LAYER_POLICY):
+        conn.execute(sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(sql.Identifier(stale), table))
     conn.execute(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(table))
-    conn.execute(sql.SQL("CREATE POLICY commune_scope ON {} FOR SELECT TO {} "
-                         "USING (security.commune_visible({}))").format(
-        table, sql.SQL(", ").join(sql.Identifier(n) for n in groups.values()),
-        sql.Identifier(COMMUNE_FIELD)))
-    conn.execute(sql.SQL("CREATE POLICY api_all ON {} FOR SELECT TO {} USING (true)").format(
-        table, sql.Identifier(api)))
+    if layer.commune_field:
+        # Sub-selects: the function runs once per statement, not once per row.
+        rows = sql.SQL("(SELECT security.visible_communes()) IS NULL OR {} = ANY "
+                       "((SELECT security.visible_communes())::text[])").format(
+            sql.Identifier(layer.commune_field))
+    else:
+        rows = sql.SQL("true")
+    conn.execute(sql.SQL("CREATE POLICY {} ON {} FOR SELECT TO {} USING ({})").format(
+        sql.Identifier(LAYER_POLICY), table,
+        sql.SQL(", ").join(sql.Identifier(n) for n in groups.values()), rows))
     report.rls_tables.append(f"{layer.schema_name}.{layer.table_name}")
 
 
-def _api_grants(conn: psycopg.Connection, api: str) -> None:
+def _is_member(conn: psycopg.Connection, member: str, group: str) -> bool:
+    return conn.execute("SELECT 1 FROM pg_auth_members m JOIN pg_roles g ON g.oid = m.roleid "
+                        "JOIN pg_roles r ON r.oid = m.member WHERE g.rolname = %s "
+                        "AND r.rolname = %s", (group, member)).fetchone() is not None
+
+
+def _grant_membership(conn: psycopg.Connection, member: str, group: str) -> None:
+    if not _is_member(conn, member, group):
+        conn.execute(sql.SQL("GRANT {} TO {}").format(sql.Identifier(group),
+                                                     sql.Identifier(member)))
+
+
+def _pii_groups_include_their_base(conn: psycopg.Connection,
+                                   groups: dict[tuple[str, bool], str]) -> None:
+    """``<role>_pii`` holds only the personal columns; a member of it alone (the API taking
+    the caller's group for a statement) reads the base role's columns too."""
+    for (role, pii), name in groups.items():
+        if pii:
+            _grant_membership(conn, name, groups[(role, False)])
+
+
+def _api_grants(conn: psycopg.Connection, api: str, groups: list[str]) -> None:
     """The API reads layers and the catalog, keeps sessions, and may only append to the audit
-    trail: no UPDATE, DELETE or TRUNCATE there, whatever happens in the application."""
+    trail: no UPDATE, DELETE or TRUNCATE there, whatever happens in the application. It is a
+    member of every group role without inheriting their rights: it may ``SET ROLE`` to the
+    caller's group for a statement, and holds none of their policies itself."""
     role = sql.Identifier(api)
+    if conn.execute("SELECT rolinherit FROM pg_roles WHERE rolname = %s", (api,)).fetchone()[0]:
+        conn.execute(sql.SQL("ALTER ROLE {} NOINHERIT").format(role))
+    for group in groups:
+        _grant_membership(conn, api, group)
     for statement in (
         "GRANT USAGE ON SCHEMA meta, security, audit TO {}",
         "GRANT SELECT ON ALL TABLES IN SCHEMA meta TO {}",

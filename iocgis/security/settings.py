@@ -35,9 +35,21 @@ class SecuritySettings(BaseSettings):
     password_require_classes: bool = True  # lower, upper, digit, symbol (without 2FA)
     admin_password_max_age_days: int = Field(default=60, ge=1)
     password_history: int = Field(default=10, ge=0)
-    # --- lockout, sessions, inactivity ---
+    # --- lockout (iocgis/security/throttle.py), sessions, inactivity ---
+    # Failed logins of one account name from one address lock that pair (not the account: its
+    # sessions, API keys and other addresses keep working) for lockout_minutes.
     lockout_threshold: int = Field(default=5, ge=1, le=20)
     lockout_minutes: int = Field(default=30, ge=0)  # 0: locked until an administrator unlocks
+    # A failure counts this long, and only until the account's next login, unlock or reset.
+    login_failure_window_minutes: int = Field(default=1440, ge=15)
+    # Progressive delay (429 + Retry-After), doubling per failure up to the maximum: for an
+    # account after lockout_threshold failures over all addresses (not for addresses that
+    # logged into it in the last login_known_source_days), and for an address after
+    # login_source_threshold failures over all account names (not for rate_limit_exempt ones).
+    login_source_threshold: int = Field(default=10, ge=1, le=100)
+    login_delay_base_seconds: float = Field(default=1.0, gt=0, le=60)
+    login_delay_max_seconds: int = Field(default=120, ge=1, le=3600)
+    login_known_source_days: int = Field(default=30, ge=1)
     idle_timeout_minutes: int = Field(default=15, ge=1)
     admin_idle_timeout_minutes: int = Field(default=5, ge=1)
     access_token_minutes: int = Field(default=5, ge=1, le=60)
@@ -65,7 +77,6 @@ class SecuritySettings(BaseSettings):
     hsts: bool = True
     # --- PostgreSQL roles for QGIS ---
     db_role_prefix: str = "iocgis_"
-    rls_by_commune: bool = False
     qgis_service: str = "iocgis"  # pg_service.conf entry named in the stored QGIS projects
 
     @field_validator("internal_networks", "rate_limit_exempt", "trusted_proxies")

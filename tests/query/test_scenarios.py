@@ -132,9 +132,13 @@ def test_planning_check_of_a_point_is_public(anon: httpx.Client, qconn: psycopg.
         " WHERE p.status = 'da_phe_duyet' AND ST_Intersects(z.geom,"
         " ST_SetSRID(ST_MakePoint(%s, %s), 4326))", (lon, lat)).fetchall()]
     assert zones == expected == ["Z1-B"]
-    # a parcel is internal: anonymous callers are told it does not exist
-    assert anon.get("/scenarios/planning_check",
-                    params={"parcel": "26041/1/1"}).status_code == 404
+    # parcels are internal: for an anonymous caller the scenario has no parcel parameter (its
+    # list, its form and its answers never name the layer), as if it had never had one
+    listed = anon.get("/scenarios").text
+    assert "land.parcels" not in listed and '"parcel"' not in listed
+    refused = anon.get("/scenarios/planning_check", params={"parcel": "26041/1/1"})
+    assert refused.status_code == 400 and "unknown parameter 'parcel'" in refused.text
+    assert "land.parcels" not in refused.text
 
 
 def test_land_parcels_by_use_in_a_commune(analyst: httpx.Client, qconn: psycopg.Connection) -> None:

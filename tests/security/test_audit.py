@@ -9,18 +9,9 @@ import re
 import httpx
 import psycopg
 import pytest
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse
-from starlette.routing import Route
 
-from iocgis.access import current_caller, require_layer, visible_fields
-from iocgis.api.state import AppState
-from iocgis.errors import NotFound
 from iocgis.layers import get_registry
 from iocgis.security import audit, dbroles
-from iocgis.security.http import install
-from ..conftest import LiveServer
 from .security_helpers import api_key_for, audit_actions, bearer, cli, login
 
 
@@ -113,58 +104,45 @@ def test_export_formats(db_url, tmp_path) -> None:  # noqa: ANN001
     assert cli(db_url, "audit", "export", "--format", "xml").returncode == 2
 
 
-def _probe_app(settings):  # noqa: ANN001, ANN202
-    """A bare app with the security middleware and one route that reads through the
-    enforcement point, as every data path does."""
-    async def read(request: Request) -> JSONResponse:
-        layer = require_layer(current_caller(), request.path_params["layer"])
-        return JSONResponse({"fields": list(visible_fields(current_caller(), layer))})
-
-    state = AppState.build(settings)
-    from contextlib import asynccontextmanager
-
-    @asynccontextmanager
-    async def lifespan(app):  # noqa: ANN001, ANN202
-        await state.open()
-        yield
-        await state.close()
-
-    async def health(request: Request) -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
-    app = Starlette(routes=[Route("/probe/{layer}", read), Route("/health", health)],
-                    lifespan=lifespan)
-    app.state.iocgis = state
-
-    async def not_found(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"code": "NotFound"}, status_code=404)
-
-    app.add_exception_handler(NotFound, not_found)
-    install(app, settings)
-    return app
-
-
 def test_reads_of_restricted_layers_and_personal_data_are_recorded(
-        live_server, settings, role_accounts, db_url) -> None:  # noqa: ANN001
-    server = LiveServer(settings, app=_probe_app(settings)).start()
-    try:
-        admin = role_accounts["admin"]
-        token = login(live_server.url, admin, db_url)["access_token"]  # same database, same key
-        assert httpx.get(server.url + "/probe/infra.substations", headers=bearer(token)).status_code == 200
-        fields = httpx.get(server.url + "/probe/land.parcels", headers=bearer(token)).json()["fields"]
-        assert "holder_name" in fields
-        viewer_key = api_key_for(db_url, role_accounts["viewer"].name)
-        hidden = httpx.get(server.url + "/probe/infra.substations", headers={"X-API-Key": viewer_key})
-        assert hidden.status_code == 404
-        masked = httpx.get(server.url + "/probe/land.parcels", headers={"X-API-Key": viewer_key})
-        assert "holder_name" not in masked.json()["fields"]
-    finally:
-        server.stop()
+        live_server, role_accounts, db_url) -> None:  # noqa: ANN001
+    """On the real endpoints, with the rows this test loads: a restricted read and a read of
+    personal data are recorded with who; a probe for a hidden layer is recorded as denied; a
+    read without personal fields, and metadata (TileJSON, the catalogue), are not PII reads."""
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("INSERT INTO infra.substations (substation_id, name, voltage_kv, geom) "
+                     "VALUES ('AUD-1', 'Trạm Kiểm Toán', 110, "
+                     "ST_SetSRID(ST_MakePoint(106.83, 10.95), 4326))")
+        conn.execute("INSERT INTO land.parcels (commune_code, sheet_no, parcel_no, land_use, "
+                     "area_m2, holder_name, geom) VALUES ('26041', 901, 1, 'ODT', 120, "
+                     "'Lê Kiểm Toán', ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(106.831, "
+                     "10.951), 4326), 0.0002)))")
+    admin, viewer = role_accounts["admin"], role_accounts["viewer"]
+    token = login(live_server.url, admin, db_url)["access_token"]
+    admin_h, viewer_h = bearer(token), {"X-API-Key": api_key_for(db_url, viewer.name)}
+    url = live_server.url
+    restricted = httpx.get(f"{url}/collections/infra.substations/items", headers=admin_h)
+    assert restricted.status_code == 200 and "Trạm Kiểm Toán" in restricted.text
+    named = httpx.get(f"{url}/collections/land.parcels/items",
+                      params={"sheet_no": 901}, headers=admin_h)
+    assert named.status_code == 200 and "Lê Kiểm Toán" in named.text
+    plain = httpx.get(f"{url}/collections/land.parcels/items",
+                      params={"sheet_no": 901, "properties": "land_use"}, headers=admin_h)
+    assert plain.status_code == 200 and "Lê Kiểm Toán" not in plain.text
+    before_meta = len(audit_actions(db_url, layer="land.parcels", action="data.read_pii"))
+    assert httpx.get(f"{url}/tiles/land.json", headers=admin_h).status_code == 200
+    assert httpx.get(f"{url}/collections/catalog/items", headers=admin_h).status_code == 200
+    hidden = httpx.get(f"{url}/collections/infra.substations/items", headers=viewer_h)
+    assert hidden.status_code == 404
+    masked = httpx.get(f"{url}/collections/land.parcels/items", params={"sheet_no": 901},
+                       headers=viewer_h)
+    assert masked.status_code == 200 and "Lê Kiểm Toán" not in masked.text
     reads = audit_actions(db_url, layer="infra.substations")
     assert ("data.read_restricted", "ok", admin.name) in [e[:3] for e in reads]
-    assert ("data.hidden_layer", "denied", role_accounts["viewer"].name) in [e[:3] for e in reads]
+    assert ("data.hidden_layer", "denied", viewer.name) in [e[:3] for e in reads]
     pii = audit_actions(db_url, layer="land.parcels", action="data.read_pii")
-    assert any(e[2] == admin.name for e in pii)
-    assert not any(e[2] == role_accounts["viewer"].name for e in pii)
+    assert [e[2] for e in pii].count(admin.name) == 1  # the named read; not the plain one
+    assert len(pii) == before_meta  # TileJSON and the catalogue read no personal data
+    assert not any(e[2] == viewer.name for e in pii)
     who = cli(db_url, "audit", "who-accessed", "land.parcels", "--since", "1h", "--json")
     assert who.returncode == 0 and admin.name in who.stdout

@@ -101,20 +101,22 @@ def test_rights_follow_the_app_roles(logins, synced) -> None:  # noqa: ANN001
     assert _try(officer, "SELECT holder_name FROM land.parcels") == "denied"
 
 
-def test_commune_row_level_security(logins, synced, db_url, settings) -> None:  # noqa: ANN001
+def test_commune_row_level_security(logins, synced) -> None:  # noqa: ANN001
+    """Always on: a login limited to a commune reads only its rows, through the masked view
+    and the table alike, and cannot widen it with the request setting the API uses."""
     _, scoped = logins["scoped"]
     _, viewer = logins["viewer"]
-    rls = settings.security.model_copy(update={"rls_by_commune": True})
-    with psycopg.connect(db_url, autocommit=True) as conn:
-        dbroles.sync(conn, get_registry(), rls)
-    try:
-        seen = {r[0] for r in _try(scoped, "SELECT commune_code FROM masked.land_parcels")}
-        assert seen == {"26041"}
-        everyone = {r[0] for r in _try(viewer, "SELECT commune_code FROM land.parcels")}
-        assert {"26041", "26068"} <= everyone
-    finally:
-        with psycopg.connect(db_url, autocommit=True) as conn:
-            dbroles.sync(conn, get_registry(), settings.security)
+    seen = {r[0] for r in _try(scoped, "SELECT commune_code FROM masked.land_parcels")}
+    assert seen == {"26041"}
+    with psycopg.connect(scoped, autocommit=True) as conn:
+        conn.execute("SET iocgis.communes = '*'")
+        widened = conn.execute("SELECT DISTINCT commune_code FROM masked.land_parcels").fetchall()
+        conn.execute("SET iocgis.communes = '26068'")
+        other = conn.execute("SELECT commune_code FROM masked.land_parcels").fetchall()
+    assert widened == [("26041",)]
+    assert other == []  # the request setting only narrows what the login allows
+    everyone = {r[0] for r in _try(viewer, "SELECT commune_code FROM masked.land_parcels")}
+    assert {"26041", "26068"} <= everyone
 
 
 def test_lock_closes_the_database_login_at_once(logins, db_url) -> None:  # noqa: ANN001
@@ -208,7 +210,7 @@ def test_headless_qgis_as_viewer(logins, synced, db_url, settings, tmp_path) -> 
     seen = json.loads(line[len("QGIS-PROBE "):])
     project = seen["project"]
     assert project["read"]
-    assert "Đất đai (Land)" in project["groups"]
+    assert "Đất đai — Land" in project["groups"]
     layers = {layer["source"]: layer for layer in project["layers"]}
     assert all(layer["valid"] for layer in layers.values()), [
         layer["name"] for layer in layers.values() if not layer["valid"]]

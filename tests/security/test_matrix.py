@@ -32,29 +32,35 @@ LON, LAT, ZOOM = 106.8243, 10.9447, 14
 class Rule:
     pattern: str  # regex over the route's path template
     kind: str  # open | layer | admin | import | auth
+    rows: bool  # returns rows of layers: checked for commune-limited callers (test_commune_scope)
     missing_ok: bool = False  # a 404 for an allowed caller is fine (no such object exists)
 
 
-# First match wins. Extend this table when a new kind of path appears.
+# First match wins. Extend this table when a new kind of path appears; say whether it returns
+# rows of layers (then test_commune_scope.asks() must ask it, or that test fails).
 RULES: tuple[Rule, ...] = (
-    Rule(r"^/(health|ready|openapi|conformance|favicon\.ico)?$", "open"),
-    Rule(r"^/TileMatrixSets(/\{tms\})?$", "open"),
-    Rule(r"^/collections$", "open"),
-    Rule(r"^/collections/\{collection_id\}(/.*)?$", "layer"),
-    Rule(r"^/tiles$", "open"),
-    Rule(r"^/tiles/\{tileset\}", "layer"),
-    Rule(r"^/styles/layers/\{layer\}\.qml$", "layer"),
-    Rule(r"^/styles(/.*)?$", "open", missing_ok=True),
-    Rule(r"^/map(/.*)?$", "open", missing_ok=True),
-    Rule(r"^/query/rasters/\{name\}/", "open", missing_ok=True),
-    Rule(r"^/query/admin/\{code\}$", "open", missing_ok=True),
-    Rule(r"^/query/kpi(/.*)?$", "open", missing_ok=True),
-    Rule(r"^/query(/.*)?$", "open"),
-    Rule(r"^/scenarios(/\{name\})?$", "open", missing_ok=True),
-    Rule(r"^/imports(/\{id\})?$", "import", missing_ok=True),
-    Rule(r"^/auth/(me)$", "open"),
-    Rule(r"^/auth/(token|refresh|password|logout)$", "auth"),
-    Rule(r"^/admin/", "admin", missing_ok=True),
+    Rule(r"^/(health|ready|openapi|conformance|favicon\.ico)?$", "open", rows=False),
+    Rule(r"^/TileMatrixSets(/\{tms\})?$", "open", rows=False),
+    Rule(r"^/collections$", "open", rows=False),
+    Rule(r"^/collections/\{collection_id\}/items(/\{item_id\})?$", "layer", rows=True),
+    Rule(r"^/collections/\{collection_id\}/tiles/\{tms\}/\{z\}/", "layer", rows=True),
+    Rule(r"^/collections/\{collection_id\}(/.*)?$", "layer", rows=False),
+    Rule(r"^/tiles$", "open", rows=False),
+    Rule(r"^/tiles/\{tileset\}\.json$", "layer", rows=False),
+    Rule(r"^/tiles/\{tileset\}/", "layer", rows=True),
+    Rule(r"^/styles/layers/\{layer\}\.qml$", "layer", rows=False),
+    Rule(r"^/styles(/.*)?$", "open", rows=False, missing_ok=True),
+    Rule(r"^/map(/.*)?$", "open", rows=False, missing_ok=True),
+    Rule(r"^/query/rasters(/.*)?$", "open", rows=False, missing_ok=True),
+    Rule(r"^/query/admin/\{code\}$", "open", rows=True, missing_ok=True),
+    Rule(r"^/query/kpi(/.*)?$", "open", rows=True, missing_ok=True),
+    Rule(r"^/query/(point|radius|region|admin)$", "open", rows=True),
+    Rule(r"^/scenarios$", "open", rows=False),
+    Rule(r"^/scenarios/\{name\}$", "open", rows=True, missing_ok=True),
+    Rule(r"^/imports(/\{id\})?$", "import", rows=False, missing_ok=True),
+    Rule(r"^/auth/(me)$", "open", rows=False),
+    Rule(r"^/auth/(token|refresh|password|logout)$", "auth", rows=False),
+    Rule(r"^/admin/", "admin", rows=False, missing_ok=True),
 )
 
 

@@ -50,10 +50,10 @@ def test_concurrent_requests_for_one_tile_render_it_once(make_renderer) -> None:
     renders = 0
     original = r.renderer.render_mvt
 
-    async def counting(layers, tile, communes=None):
+    async def counting(plans, tile):
         nonlocal renders
         renders += 1
-        return await original(layers, tile, communes)
+        return await original(plans, tile)
 
     r.renderer.render_mvt = counting
     tile = TileAddress(*at(12))
@@ -126,20 +126,40 @@ def test_a_redis_outage_costs_cache_hits_not_tiles(make_renderer) -> None:
 
 
 def test_waiters_still_get_the_tile_when_the_first_asker_goes_away(make_renderer) -> None:
+    """The first asker's render is held until the others wait on it, then cancelled: each
+    waiter must take the path that renders again (``tile`` called once more per waiter)."""
     r = make_renderer(cache="none")
     tile = TileAddress(*at(13))
+    renderer = r.renderer
+    original_render, original_tile = renderer.render_mvt, renderer.tile
+    started, calls = asyncio.Event(), []
+
+    async def held_first(plans, at_tile):
+        if not started.is_set():
+            started.set()
+            await asyncio.Event().wait()  # the first render never finishes: it is cancelled
+        return await original_render(plans, at_tile)
+
+    async def counted_tile(*args, **kwargs):
+        calls.append(args)
+        return await original_tile(*args, **kwargs)
+
+    renderer.render_mvt, renderer.tile = held_first, counted_tile
 
     async def scenario():
-        first = asyncio.create_task(r.renderer.tile("planning", tile, ANONYMOUS))
-        while not r.renderer._inflight:
-            await asyncio.sleep(0.001)
-        others = [asyncio.create_task(r.renderer.tile("planning", tile, ANONYMOUS))
+        first = asyncio.create_task(renderer.tile("planning", tile, ANONYMOUS))
+        await started.wait()
+        others = [asyncio.create_task(renderer.tile("planning", tile, ANONYMOUS))
                   for _ in range(3)]
-        await asyncio.sleep(0.001)
+        for _ in range(20):  # versions are cached: each waiter reaches the in-flight render
+            await asyncio.sleep(0)
+        waiting = len(calls)
         first.cancel()
         results = await asyncio.gather(*others)
-        return first, results
+        return first, waiting, results
 
-    first, results = r.run(scenario())
+    first, waiting, results = r.run(scenario())
     assert first.cancelled()
+    assert waiting == 4  # the first asker and three waiters
+    assert len(calls) == 7, "the waiters did not take the render-again path"
     assert all(not res.empty for res in results) and len({res.gzipped for res in results}) == 1

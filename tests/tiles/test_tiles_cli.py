@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import mapbox_vector_tile
+import psycopg
 import pytest
 from pmtiles.reader import MmapSource, Reader, all_tiles
 from typer.testing import CliRunner
@@ -47,6 +48,22 @@ def test_export_pmtiles_as_a_user_runs_it(cli_env: dict[str, str], tmp_path: Pat
     assert metadata["vector_layers"][0]["id"] == "admin.provinces"
     z12 = [mapbox_vector_tile.decode(gzip.decompress(d)) for zxy, d in tiles if zxy[0] == 12]
     assert z12 and any("admin.communes" in layers for layers in z12)
+
+
+def test_an_export_of_restricted_layers_is_in_the_audit_trail(cli_env: dict[str, str],
+                                                            tiles_db_url: str,
+                                                            tmp_path: Path) -> None:
+    out = tmp_path / "infra.mbtiles"
+    exported = CliRunner().invoke(app, ["tiles", "export", "infrastructure", str(out),
+                                        "--maxzoom", "12", "--as", "restricted"])
+    assert exported.exit_code == 0, exported.output
+    with psycopg.connect(tiles_db_url, autocommit=True) as conn:
+        rows = conn.execute("SELECT actor, layer, target, details->>'level' FROM audit.events "
+                            "WHERE action = 'data.export' AND target = %s",
+                            (str(out.resolve()),)).fetchall()
+    layers = {r[1] for r in rows}
+    assert "infra.substations" in layers  # the restricted layer the file now holds
+    assert all(r[0].startswith("cli:") and r[3] == "restricted" for r in rows)
 
 
 def test_seed_fills_the_cache_and_export_mbtiles_reads_it(cli_env: dict[str, str],

@@ -45,7 +45,8 @@ def test_ogc_api_tiles_metadata_and_bad_indexes(tiles_http: httpx.Client) -> Non
 def _provider(pool_url: str) -> IocgisTileProvider:
     from iocgis.api.ogc.pool import open_pool
 
-    definition = provider_definition(get_registry().get("admin.communes"), pool=open_pool(pool_url))
+    definition = provider_definition(get_registry().get("admin.communes"),
+                                     pool=open_pool(pool_url, role_prefix="iocgis_"))
     return IocgisTileProvider(definition)
 
 

@@ -1,7 +1,7 @@
-"""The one enforcement point: what a caller may see of the registry's layers and fields.
+"""The rules: who a caller is, which layers and fields they may see, which communes' rows.
 
-Every path (OGC API, tiles, queries, scenarios, exports, imports, HTML) asks here. A caller
-without the right to a layer is told it does not exist (404), never that it is forbidden.
+A caller without the right to a layer is told it does not exist (404), never that it is
+forbidden. Paths do not combine these rules themselves: they ask ``iocgis.access.plan_for``.
 """
 
 from __future__ import annotations
@@ -42,19 +42,40 @@ class Caller:
         return self.roles == frozenset({"public"})
 
     @property
+    def admin_without_mfa(self) -> bool:
+        """An administrator's credential presented without a second factor (an API key, or a
+        session opened without TOTP): it reads data as an analyst, never restricted layers or
+        personal data, so a leaked admin key cannot read what only a TOTP session may."""
+        return "admin" in self.roles and (self.auth == "api_key"
+                                          or (self.auth == "bearer" and not self.mfa))
+
+    @property
+    def data_roles(self) -> frozenset[str]:
+        """The roles that decide what data this caller reads (see ``admin_without_mfa``)."""
+        if self.admin_without_mfa:
+            return (self.roles - {"admin"}) | {"analyst"}
+        return self.roles
+
+    @property
     def max_sensitivity(self) -> int:
-        return max(SENSITIVITY_RANK[str(ROLE_RIGHTS[r]["sensitivity"])] for r in self.roles
-                   if r in ROLE_RIGHTS) if self.roles else 0
+        roles = [r for r in self.data_roles if r in ROLE_RIGHTS]
+        return max(SENSITIVITY_RANK[str(ROLE_RIGHTS[r]["sensitivity"])] for r in roles) \
+            if roles else 0
 
     @property
     def sees_pii(self) -> bool:
-        return self.pii or any(bool(ROLE_RIGHTS.get(r, {}).get("pii")) for r in self.roles)
+        if self.admin_without_mfa:
+            return False
+        return self.pii or any(bool(ROLE_RIGHTS.get(r, {}).get("pii")) for r in self.data_roles)
 
     def may(self, right: str) -> bool:
         return any(bool(ROLE_RIGHTS.get(r, {}).get(right)) for r in self.roles)
 
 
 ANONYMOUS = Caller()
+# The platform itself measuring its layers (extents, the province frame): never a request's
+# caller, and never the source of rows returned to one.
+SYSTEM = Caller(name="iocgis", roles=frozenset({"admin"}), auth="system", mfa=True)
 
 # Set once per request by the authentication middleware; code deep inside a request
 # (pygeoapi providers, tile and query SQL) reads it from here. Thread pools copy the context.
@@ -81,14 +102,20 @@ class AccessNotes:
 ACCESS_NOTES: ContextVar[AccessNotes | None] = ContextVar("iocgis_access_notes", default=None)
 
 
-def _note(kind: str, layer_id: str) -> None:
+def note(kind: str, layer_id: str) -> None:
+    """Note for this request's audit record: ``kind`` is restricted, pii or denied."""
     notes = ACCESS_NOTES.get()
     if notes is not None:
         getattr(notes, kind).add(layer_id)
 
 
 def can_see(caller: Caller, layer: LayerDef) -> bool:
-    return SENSITIVITY_RANK[layer.sensitivity] <= caller.max_sensitivity
+    return may_read_level(caller, layer.sensitivity)
+
+
+def may_read_level(caller: Caller, sensitivity: str) -> bool:
+    """May the caller read data of this sensitivity (an unknown level: no one may)."""
+    return SENSITIVITY_RANK.get(sensitivity, 99) <= caller.max_sensitivity
 
 
 def visible_layers(caller: Caller, registry: Registry | None = None) -> tuple[LayerDef, ...]:
@@ -96,38 +123,36 @@ def visible_layers(caller: Caller, registry: Registry | None = None) -> tuple[La
     return tuple(layer for layer in registry if can_see(caller, layer))
 
 
-def require_layer(caller: Caller, layer_id: str, registry: Registry | None = None) -> LayerDef:
-    """The layer, or NotFound: a caller without the right never learns it exists."""
+def require_layer(caller: Caller, layer_id: str, registry: Registry | None = None, *,
+                  note_read: bool = True) -> LayerDef:
+    """The layer, or NotFound: a caller without the right never learns it exists. The
+    answer for a hidden layer is the answer for a missing one, word for word."""
     registry = registry or get_registry()
     if layer_id in registry:
         layer = registry.get(layer_id)
         if can_see(caller, layer):
-            if layer.sensitivity == "restricted":
-                _note("restricted", layer.id)
+            if note_read and layer.sensitivity == "restricted":
+                note("restricted", layer.id)
             return layer
-        _note("denied", layer.id)  # a probe for a layer the caller may not know of
-    raise NotFound(f"unknown layer {layer_id!r}", where="layer",
+        note("denied", layer.id)  # a probe for a layer the caller may not know of
+    raise NotFound(f"unknown layer {str(layer_id)[:80]!r}", where="layer",
                    hint="list the layers you may see at /collections")
-
-
-# Layers recording a commune carry this field; a caller limited to some communes reads only
-# their rows of such layers (queries, features, tiles alike).
-COMMUNE_FIELD = "commune_code"
 
 
 def commune_scope(caller: Caller, layer: LayerDef) -> tuple[str, ...] | None:
     """The communes whose rows of ``layer`` the caller may read (sorted), or None for every
-    row: callers without a commune limit, and layers that record no commune."""
-    if not caller.commune_codes or not layer.has_field(COMMUNE_FIELD):
+    row: callers without a commune limit, and layers that record no commune (the registry's
+    ``commune_field``)."""
+    if not caller.commune_codes or layer.commune_field is None:
         return None
     return tuple(sorted(caller.commune_codes))
 
 
 def visible_fields(caller: Caller, layer: LayerDef) -> tuple[str, ...]:
-    """The layer's fields this caller may read; personal-data fields only with the PII right."""
+    """The layer's fields this caller may read; personal-data fields only with the PII right.
+    (Reading rows that hold them is noted by the statement runner, not here: a field list
+    read for metadata is not a read of personal data.)"""
     if caller.sees_pii:
-        if layer.pii_fields:
-            _note("pii", layer.id)
         return layer.field_names
     return tuple(f.name for f in layer.fields if not f.pii)
 

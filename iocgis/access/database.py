@@ -1,0 +1,137 @@
+"""PostgreSQL enforces the access plan: every data statement of a request runs in a
+transaction that takes the caller's group role and communes (``SET LOCAL`` semantics).
+
+The serving role (``iocgis_api``) holds SELECT on the layer tables but no row-level security
+policy: a statement run outside ``Reader.reading`` returns no row, instead of every row. Inside,
+the group role's column grants refuse personal-data columns to callers without that right, and
+its policy keeps a commune-limited caller to their communes (``security.visible_communes()``).
+
+One round trip opens the scope (BEGIN, role, communes, time limit in one simple query); the
+statement(s) follow; COMMIT (or ROLLBACK) ends it. A statement over its time limit is a 503
+with Retry-After on every path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from functools import lru_cache
+
+import psycopg
+from psycopg import sql
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+from iocgis.access.plan import AccessPlan, DbScope, db_scope, note_read
+from iocgis.access.rules import Caller
+from iocgis.errors import DatabaseError, TemporarilyUnavailable
+
+DEFAULT_TIMEOUT_MS = 30_000
+RETRY_AFTER_S = 5
+
+
+@lru_cache(maxsize=256)
+def scope_sql(prefix: str, scope: DbScope, timeout_ms: int) -> str:
+    """BEGIN and the caller's scope as one simple-protocol query (one round trip)."""
+    return sql.SQL(
+        "BEGIN; SELECT set_config('role', {role}, true), set_config('iocgis.communes', {c}, true),"
+        " set_config('statement_timeout', {t}, true)"
+    ).format(role=sql.Literal(scope.group_role(prefix)), c=sql.Literal(scope.communes),
+             t=sql.Literal(str(int(timeout_ms)))).as_string(None)
+
+
+def _one_caller(plans: AccessPlan | Sequence[AccessPlan]) -> tuple[Caller, tuple[AccessPlan, ...]]:
+    found = (plans,) if isinstance(plans, AccessPlan) else tuple(plans)
+    if not found:
+        raise ValueError("a data statement needs at least one access plan")
+    caller = found[0].caller
+    if any(p.caller is not caller and p.caller != caller for p in found[1:]):
+        raise ValueError("the plans of one statement must belong to one caller")
+    return caller, found
+
+
+def _timeout(what: str, timeout_ms: int, hint: str,
+             retry_after_s: int = RETRY_AFTER_S) -> TemporarilyUnavailable:
+    return TemporarilyUnavailable(
+        f"the {what} ran longer than {timeout_ms / 1000:g} s and was stopped", where=what,
+        hint=f"{hint}; or retry in {retry_after_s} s if the server is busy",
+        retry_after_s=retry_after_s)
+
+
+def _unreachable(exc: Exception) -> DatabaseError:
+    return DatabaseError("the database is not reachable", where="database",
+                         hint=str(exc).strip()[:200] or "retry in a moment")
+
+
+class Reader:
+    """Data statements under the caller's plan, on an async pool (HTTP routes, tiles)."""
+
+    def __init__(self, pool: AsyncConnectionPool, role_prefix: str) -> None:
+        self.pool = pool
+        self.role_prefix = role_prefix
+
+    @asynccontextmanager
+    async def reading(self, plans: AccessPlan | Sequence[AccessPlan], *,
+                      timeout_ms: int = DEFAULT_TIMEOUT_MS, what: str = "query",
+                      hint: str = "narrow the request", retry_after_s: int = RETRY_AFTER_S,
+                      note: bool = True) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A connection in a transaction under the plans' caller. ``note=False`` for paths
+        that note their reads for the audit trail themselves (tiles, once per window)."""
+        caller, found = _one_caller(plans)
+        opening = scope_sql(self.role_prefix, db_scope(caller), timeout_ms)
+        try:
+            async with self.pool.connection() as conn:
+                await conn.execute(opening)
+                try:
+                    yield conn
+                except BaseException:
+                    if not conn.closed:
+                        await conn.execute("ROLLBACK")
+                    raise
+                await conn.execute("COMMIT")
+        except psycopg.errors.QueryCanceled:
+            raise _timeout(what, timeout_ms, hint, retry_after_s) from None
+        except psycopg.OperationalError as exc:
+            raise _unreachable(exc) from None
+        if note:
+            for plan in found:
+                note_read(plan)
+
+
+class SyncReader:
+    """The same on a synchronous pool (pygeoapi's providers run in worker threads)."""
+
+    def __init__(self, pool: ConnectionPool, role_prefix: str) -> None:
+        self.pool = pool
+        self.role_prefix = role_prefix
+
+    @contextmanager
+    def reading(self, plans: AccessPlan | Sequence[AccessPlan], *,
+                timeout_ms: int = DEFAULT_TIMEOUT_MS, what: str = "query",
+                hint: str = "narrow the request") -> Iterator[psycopg.Connection]:
+        with self.pool.connection() as conn:
+            with reading_on(conn, plans, self.role_prefix, timeout_ms=timeout_ms, what=what,
+                            hint=hint):
+                yield conn
+
+
+@contextmanager
+def reading_on(conn: psycopg.Connection, plans: AccessPlan | Sequence[AccessPlan],
+               role_prefix: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, what: str = "query",
+               hint: str = "narrow the request") -> Iterator[psycopg.Connection]:
+    """Statements on an open autocommit connection under the plans' caller, then COMMIT."""
+    caller, found = _one_caller(plans)
+    try:
+        conn.execute(scope_sql(role_prefix, db_scope(caller), timeout_ms))
+        try:
+            yield conn
+        except BaseException:
+            if not conn.closed:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+    except psycopg.errors.QueryCanceled:
+        raise _timeout(what, timeout_ms, hint) from None
+    except psycopg.OperationalError as exc:
+        raise _unreachable(exc) from None
+    for plan in found:
+        note_read(plan)
