@@ -6,7 +6,6 @@ Refused with a message that says what to fix: not a polygon, over the vertex lim
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +19,7 @@ from shapely.validation import explain_validity
 from iocgis.api.query.province import ProvinceFrame
 from iocgis.crs import WGS84, parse_crs, transformer
 from iocgis.errors import InvalidInput, PayloadTooLarge
+from iocgis.jsonbody import parse_json
 
 MAX_VERTICES = 10_000
 MAX_BODY_BYTES = 5_000_000
@@ -53,11 +53,7 @@ def read_body(raw: bytes) -> Any:
         raise InvalidInput("the request body is empty", where="body",
                            hint='send a GeoJSON Polygon, e.g. {"type": "Polygon", '
                                 '"coordinates": [[[lon, lat], ...]]}')
-    try:
-        return json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"the request body is not JSON: {exc}", where="body",
-                           hint="send a GeoJSON Polygon or MultiPolygon as application/json") from None
+    return parse_json(raw, hint="send a GeoJSON Polygon or MultiPolygon as application/json")
 
 
 def _body_crs(body: dict[str, Any]) -> str | None:

@@ -13,6 +13,7 @@ from starlette.routing import BaseRoute, Route
 
 from iocgis.access import Caller, current_caller, require_right
 from iocgis.errors import Forbidden, InvalidInput, Unauthorized
+from iocgis.jsonbody import parse_json
 from iocgis.security import accounts, login, review
 from iocgis.security.accounts import Actor
 from iocgis.security.http import SecurityContext
@@ -40,24 +41,23 @@ def _default(value: Any) -> Any:
 async def _body(request: Request) -> dict[str, Any]:
     """A form (OAuth2 clients) or a JSON object; anything else is a 400."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    try:
-        if content_type == "application/json":
-            body = await request.json()
-        elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if content_type == "application/json":
+        body = parse_json(await request.body(), hint='send a JSON object such as {"name": ...}')
+        if not isinstance(body, dict):
+            raise InvalidInput("the body must be a JSON object", where="body",
+                               hint='send {"name": ...}')
+        return body
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        try:
             form = await request.form()
-            body = {k: v for k, v in form.items() if isinstance(v, str)}
-        elif not (await request.body()):
-            body = {}
-        else:
-            raise ValueError
-    except ValueError:
-        raise InvalidInput("the body must be a JSON object or a form", where="body",
-                           hint="send application/json or application/x-www-form-urlencoded"
-                           ) from None
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object", where="body",
-                           hint='send {"name": ...}')
-    return body
+        except ValueError:
+            raise InvalidInput("the form cannot be read", where="body",
+                               hint="send application/x-www-form-urlencoded") from None
+        return {k: v for k, v in form.items() if isinstance(v, str)}
+    if not await request.body():
+        return {}
+    raise InvalidInput("the body must be a JSON object or a form", where="body",
+                       hint="send application/json or application/x-www-form-urlencoded")
 
 
 def _text(body: dict[str, Any], name: str, *, required: bool = True, limit: int = 1024) -> str:

@@ -126,3 +126,29 @@ def test_totp_code_is_single_use(live_server, make_account, db_url) -> None:  # 
         "username": account.name, "password": account.password,
         "totp": totp_now(account.totp_secret)})
     assert again.status_code == 401
+
+
+@pytest.mark.parametrize("levels", [40, 100_000])  # past the limit; past Python's recursion
+@pytest.mark.parametrize("path, params", [
+    ("/auth/token", {}), ("/auth/refresh", {}), ("/auth/password", {}),
+    ("/query/region", {"layers": "emergency.shelters"}),
+])
+def test_deeply_nested_json_is_a_clear_400(live_server, path, params, levels) -> None:  # noqa: ANN001
+    nested = "[" * levels + "]" * levels
+    body = f'{{"type": "Polygon", "username": {nested}, "coordinates": {nested}}}'
+    response = httpx.post(live_server.url + path, params=params, content=body.encode(),
+                          headers={"content-type": "application/json"}, timeout=30)
+    assert response.status_code == 400, response.text
+    assert "nests deeper than 32 levels" in response.json()["description"]
+
+
+def test_json_at_the_depth_limit_is_read() -> None:
+    from iocgis.errors import InvalidInput
+    from iocgis.jsonbody import MAX_DEPTH, parse_json
+
+    assert parse_json("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
+    assert parse_json('{"a": ' * (MAX_DEPTH - 1) + "[]" + "}" * (MAX_DEPTH - 1))
+    with pytest.raises(InvalidInput, match="nests deeper"):
+        parse_json("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1))
+    with pytest.raises(InvalidInput, match="not JSON"):
+        parse_json(b"\xff{")
