@@ -100,27 +100,33 @@ def _admin_source(conn: psycopg.Connection, registry: Registry, how: str, field:
 def _locate(conn: psycopg.Connection, layer: LayerDef, import_id: int,
             located: dict[str, str], registry: Registry, report: ImportReport) -> int:
     table = staging.staging_ident(import_id)
-    lookups = []
     sources = {}
+    joins = []
+    picks = []
     for field, how in located.items():
         admin = _admin_source(conn, registry, how, field, layer.field(field).required, report)
         if admin is None:
             continue
-        code = admin.key[0]
+        alias = sql.Identifier(f"a{len(sources)}")
         sources[field] = (admin, how)
-        # a scalar subquery per field, answered by the admin layer's GiST index
-        lookups.append(sql.SQL(
-            "(SELECT a.{code} FROM {admin} a WHERE ST_Covers(a.geom, t.pt) ORDER BY a.{code} "
-            "LIMIT 1) AS {name}").format(code=sql.Identifier(code),
-                                         admin=staging.live_ident(admin),
-                                         name=sql.Identifier(field)))
+        # a join answered by the admin layer's GiST index; min(): a point exactly on a shared
+        # boundary takes the lower code
+        joins.append(sql.SQL("LEFT JOIN {admin} {a} ON ST_Covers({a}.geom, t.pt)").format(
+            admin=staging.live_ident(admin), a=alias))
+        picks.append(sql.SQL("min({a}.{code}) AS {name}").format(
+            a=alias, code=sql.Identifier(admin.key[0]), name=sql.Identifier(field)))
     if not sources:
         return 0
+    conn.execute(sql.SQL("ANALYZE {}").format(table))  # a freshly loaded table has no statistics
     sets = sql.SQL(", ").join(sql.SQL("{f} = d.{f}").format(f=sql.Identifier(f)) for f in sources)
+    found = sql.SQL(" OR ").join(sql.SQL("d.{} IS NOT NULL").format(sql.Identifier(f))
+                                 for f in sources)
     conn.execute(sql.SQL(
-        "UPDATE {table} s SET {sets} FROM (SELECT t.fid, {lookups} FROM (SELECT fid, "
-        "ST_PointOnSurface(geom) AS pt FROM {table}) t) d WHERE s.fid = d.fid").format(
-            table=table, sets=sets, lookups=sql.SQL(", ").join(lookups)))
+        "UPDATE {table} s SET {sets} FROM (SELECT t.fid, {picks} FROM (SELECT fid, "
+        "ST_PointOnSurface(geom) AS pt FROM {table}) t {joins} GROUP BY t.fid) d "
+        "WHERE s.fid = d.fid AND ({found})").format(
+            table=table, sets=sets, picks=sql.SQL(", ").join(picks),
+            joins=sql.SQL(" ").join(joins), found=found))
     rejected: set[int] = set()
     for field, (admin, how) in sources.items():
         column = sql.Identifier(field)
