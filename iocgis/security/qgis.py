@@ -3,9 +3,10 @@
 - ``public.layer_styles`` (QGIS's own table and schema): each layer's QML from
   ``iocgis.styles.qml_for`` as the default style of its table and of its masked view, so a
   layer opened from the browser panel is styled at once;
-- ``public.qgis_projects`` (QGIS's PostgreSQL project storage): one project per role, the
-  layers that role may see grouped by theme, personal data through the masked views, every
-  datasource naming a ``pg_service.conf`` entry so each user connects with their own login.
+- ``public.qgis_projects`` (QGIS's PostgreSQL project storage): one project per role
+  (``qgis_project``: the layers that role may see, grouped by the web map's themes, the base
+  map on), every datasource naming a ``pg_service.conf`` entry so each user connects with
+  their own login.
 
 Row-level security on both tables shows a login only what its grants let it open.
 """
@@ -15,32 +16,29 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
 
 import psycopg
 from psycopg import sql
 
-from iocgis.access import ROLE_RIGHTS, Caller, visible_layers
+from iocgis.access import ROLE_RIGHTS
 from iocgis.errors import ConfigError
-from iocgis.layers import LayerDef, Registry
+from iocgis.layers import Registry
 from iocgis.security.dbroles import MASKED_SCHEMA, group_role, masked_view_name, needs_mask
+from iocgis.security.qgis_project import (
+    GEOMETRY_KIND,
+    PROJECT_PREFIX,
+    Extent,
+    project_name,
+    project_qgs,
+)
 from iocgis.security.settings import SecuritySettings
+from iocgis.styles.definitions import get_themes
 
-QGIS_VERSION = "3.22.16-Białowieża"
 STYLE_DESCRIPTION = "iocgis default style (generated from styles/; edit the style, not this row)"
-PROJECT_PREFIX = "iocgis"
-WKB = {"Point": "Point", "MultiPoint": "MultiPoint", "MultiLineString": "MultiLineString",
-       "MultiPolygon": "MultiPolygon"}
-GEOMETRY_KIND = {"Point": "Point", "MultiPoint": "Point", "MultiLineString": "Line",
-                 "MultiPolygon": "Polygon"}
-WGS84_WKT = ('GEOGCRS["WGS 84",DATUM["World Geodetic System 1984",ELLIPSOID["WGS 84",6378137,'
-             '298.257223563,LENGTHUNIT["metre",1]]],PRIMEM["Greenwich",0,ANGLEUNIT["degree",'
-             '0.0174532925199433]],CS[ellipsoidal,2],AXIS["geodetic latitude (Lat)",north,'
-             'ORDER[1],ANGLEUNIT["degree",0.0174532925199433]],AXIS["geodetic longitude (Lon)",'
-             'east,ORDER[2],ANGLEUNIT["degree",0.0174532925199433]],ID["EPSG",4326]]')
 
 LAYER_STYLES_DDL = """
 CREATE TABLE IF NOT EXISTS public.layer_styles (
@@ -58,16 +56,16 @@ CREATE TABLE IF NOT EXISTS public.qgis_projects (
 POLICIES = (
     "ALTER TABLE public.layer_styles ENABLE ROW LEVEL SECURITY",
     "DROP POLICY IF EXISTS readable_layers ON public.layer_styles",
-    "CREATE POLICY readable_layers ON public.layer_styles FOR SELECT USING (CASE WHEN "
+    ("CREATE POLICY readable_layers ON public.layer_styles FOR SELECT USING (CASE WHEN "
     "to_regclass(quote_ident(f_table_schema) || '.' || quote_ident(f_table_name)) IS NULL "
     "THEN false ELSE has_any_column_privilege(quote_ident(f_table_schema) || '.' || "
-    "quote_ident(f_table_name), 'SELECT') END)",
+    "quote_ident(f_table_name), 'SELECT') END)"),
     "ALTER TABLE public.qgis_projects ENABLE ROW LEVEL SECURITY",
     "DROP POLICY IF EXISTS own_role ON public.qgis_projects",
-    "CREATE POLICY own_role ON public.qgis_projects FOR SELECT USING (CASE WHEN "
+    ("CREATE POLICY own_role ON public.qgis_projects FOR SELECT USING (CASE WHEN "
     "metadata ->> 'iocgis_db_role' IS NULL THEN true WHEN NOT EXISTS (SELECT 1 FROM pg_roles "
     "WHERE rolname = metadata ->> 'iocgis_db_role') THEN false ELSE pg_has_role("
-    "metadata ->> 'iocgis_db_role', 'MEMBER') END)",
+    "metadata ->> 'iocgis_db_role', 'MEMBER') END)"),
 )
 
 
@@ -85,19 +83,6 @@ def style_source() -> Callable[[str], str]:
         raise ConfigError("the styles package offers no qml_for(layer_id)", where="iocgis.styles",
                           hint="update the checkout; QML is generated from styles/") from exc
     return qml_for
-
-
-def project_name(role: str) -> str:
-    return f"{PROJECT_PREFIX}-{role}"
-
-
-def _source(layer: LayerDef, masked: bool, service: str) -> tuple[str, str, str]:
-    """(schema, table, QGIS postgres datasource) for the layer as a role should open it."""
-    schema, table = (MASKED_SCHEMA, masked_view_name(layer)) if masked else (
-        layer.schema_name, layer.table_name)
-    uri = (f"service='{service}' key='fid' srid=4326 type={WKB[layer.geometry or 'Point']} "
-           f"checkPrimaryKeyUnicity='0' table=\"{schema}\".\"{table}\" (geom)")
-    return schema, table, uri
 
 
 def publish_styles(conn: psycopg.Connection, registry: Registry,
@@ -129,72 +114,28 @@ def publish_styles(conn: psycopg.Connection, registry: Registry,
     return count
 
 
-def _srs() -> ET.Element:
-    srs = ET.Element("spatialrefsys", nativeFormat="Wkt")
-    for tag, text in (("wkt", WGS84_WKT), ("proj4", "+proj=longlat +datum=WGS84 +no_defs"),
-                      ("srid", "4326"), ("authid", "EPSG:4326"), ("description", "WGS 84"),
-                      ("projectionacronym", "longlat"), ("ellipsoidacronym", "EPSG:7030"),
-                      ("geographicflag", "true")):
-        ET.SubElement(srs, tag).text = text
-    return srs
-
-
-def project_qgs(registry: Registry, role: str, settings: SecuritySettings,
-                qml_for: Callable[[str], str]) -> str:
-    """The .qgs XML of the project of one role: its layers, grouped by theme, styled."""
-    caller = Caller(name=role, roles=frozenset({role}))
-    allowed = {layer.id for layer in visible_layers(caller, registry) if layer.is_spatial}
-    title = f"iocgis — {role}"
-    root = ET.Element("qgis", projectname=title, version=QGIS_VERSION, saveUser=PROJECT_PREFIX)
-    ET.SubElement(root, "homePath", path="")
-    ET.SubElement(root, "title").text = title
-    ET.SubElement(ET.SubElement(root, "projectCrs"), "spatialrefsys").extend(list(_srs()))
-    tree = ET.SubElement(root, "layer-tree-group")
-    ET.SubElement(tree, "customproperties")
-    layers_el = ET.SubElement(root, "projectlayers")
-    order = ET.SubElement(root, "layerorder")
-    sees_pii = bool(ROLE_RIGHTS[role]["pii"])
-    for group in registry.groups:
-        members = [layer for layer in group.layers if layer.id in allowed]
-        if not members:
-            continue
-        node = ET.SubElement(tree, "layer-tree-group", name=f"{group.title.vi} ({group.title.en})",
-                             checked="Qt::Checked", expanded="1")
-        ET.SubElement(node, "customproperties")
-        for layer in members:
-            masked = needs_mask(layer) and not sees_pii
-            _, _, uri = _source(layer, masked, settings.qgis_service)
-            layer_id = f"{layer.group}_{layer.name}"
-            name = layer.title.vi + (" (ẩn dữ liệu cá nhân)" if masked else "")
-            leaf = ET.SubElement(node, "layer-tree-layer", id=layer_id, name=name, source=uri,
-                                 providerKey="postgres", checked="Qt::Checked", expanded="0")
-            ET.SubElement(leaf, "customproperties")
-            map_layer = ET.SubElement(layers_el, "maplayer", type="vector",
-                                      geometry=GEOMETRY_KIND[layer.geometry or "Point"],
-                                      wkbType=WKB[layer.geometry or "Point"])
-            for tag, text in (("id", layer_id), ("datasource", uri), ("layername", name)):
-                ET.SubElement(map_layer, tag).text = text
-            ET.SubElement(map_layer, "srs").append(_srs())
-            ET.SubElement(map_layer, "provider", encoding="UTF-8").text = "postgres"
-            # The QML root holds the same elements a project keeps inside <maplayer>.
-            style = ET.fromstring(qml_for(layer.id).encode("utf-8"))
-            for attribute in ("hasScaleBasedVisibilityFlag", "minScale", "maxScale"):
-                if attribute in style.attrib:  # layer-level settings live on <maplayer>
-                    map_layer.set(attribute, style.attrib[attribute])
-            map_layer.extend(child for child in style
-                             if child.tag not in ("id", "datasource", "layername", "srs",
-                                                  "provider"))
-            ET.SubElement(order, "layer", id=layer_id)
-    body = ET.tostring(root, encoding="unicode")
-    return "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n" + body
-
-
 def qgz(name: str, qgs: str) -> bytes:
     """The zipped project QGIS stores (.qgz: the .qgs inside)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"{name}.qgs", qgs.encode("utf-8"))
     return buffer.getvalue()
+
+
+def province_extent(conn: psycopg.Connection, registry: Registry) -> Extent | None:
+    """The extent of the province boundaries (the projects open on it), None while empty."""
+    boxes = []
+    for layer in registry.spatial():
+        if layer.admin_level == "province":
+            boxes.append(conn.execute(sql.SQL(
+                "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+                "(SELECT ST_Extent(geom) AS e FROM {}) AS extent WHERE e IS NOT NULL").format(
+                sql.Identifier(layer.schema_name, layer.table_name))).fetchone())
+    boxes = [box for box in boxes if box]
+    if not boxes:
+        return None
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes),
+            max(b[2] for b in boxes), max(b[3] for b in boxes))
 
 
 def publish(conn: psycopg.Connection, registry: Registry, settings: SecuritySettings,
@@ -206,10 +147,12 @@ def publish(conn: psycopg.Connection, registry: Registry, settings: SecuritySett
         conn.execute(LAYER_STYLES_DDL)
         conn.execute(QGIS_PROJECTS_DDL)
         report.styles = publish_styles(conn, registry, qml_for)
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        extent = province_extent(conn, registry)
         for role in ROLE_RIGHTS:
             name = project_name(role)
-            content = qgz(name, project_qgs(registry, role, settings, qml_for))
+            content = qgz(name, project_qgs(registry, get_themes(), role, settings.qgis_service,
+                                            qml_for, extent))
             metadata = {"last_modified_time": now, "last_modified_user": PROJECT_PREFIX,
                         "iocgis_role": role, "iocgis_db_role": group_role(settings, role)}
             conn.execute("INSERT INTO public.qgis_projects (name, metadata, content) VALUES "
