@@ -29,7 +29,8 @@ WORLD_SCALE = 559082264.028  # scale denominator of zoom 0 (0.28 mm pixels, 256-
 # The web-map zoom of the scale QGIS draws at (the inverse of scale_of).
 ZOOM = f"log(2, {WORLD_SCALE} / @map_scale)"
 # QGIS label placement per geometry code: points around the point, lines along the line
-# (curved), polygons over their centroid, inside the polygon.
+# (curved), polygons horizontal inside the polygon (QGIS tries many spots in it, so small
+# urban wards still get their name; over the centroid alone drew 78 of 95 communes).
 LABEL_PLACEMENT = {"0": {"placement": "6", "dist": "1", "distUnits": "MM", "priority": "5"},
                    "1": {"placement": "3", "placementFlags": "1", "dist": "0",
                          "distUnits": "MM", "priority": "5"},
