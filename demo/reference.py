@@ -1,4 +1,4 @@
-"""The real reference data committed in ``iocgis/demo/data`` (see its SOURCES.md)."""
+"""The real reference data committed in ``demo/data`` (see its SOURCES.md)."""
 
 from __future__ import annotations
 
