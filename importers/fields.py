@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from iocgis.importers.report import ImportReport
+from iocgis.layers.types import FIELD_TYPES
 from iocgis.layers import FieldDef
 
 # Longest text accepted in a field without its own max_length: longer values are almost
@@ -32,10 +33,7 @@ _TS_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"
 INT32 = (-(2**31), 2**31 - 1)
 COMBINING_MARKS = r"[\x{0300}-\x{036F}]"
 
-TARGET_TYPES: dict[str, pa.DataType] = {
-    "text": pa.string(), "integer": pa.int64(), "bigint": pa.int64(), "numeric": pa.float64(),
-    "boolean": pa.bool_(), "date": pa.date32(), "timestamptz": pa.timestamp("us", tz="UTC"),
-}
+TARGET_TYPES: dict[str, pa.DataType] = {name: t.arrow for name, t in FIELD_TYPES.items()}
 
 
 @dataclass

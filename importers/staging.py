@@ -20,13 +20,12 @@ from psycopg import sql
 from sqlalchemy import MetaData
 
 from iocgis.importers import copy_binary
+from iocgis.layers.types import field_type
 from iocgis.layers import LayerDef
 from iocgis.layers.tables import STORAGE_SRID, layer_table
 
 STAGING_SCHEMA = "import_staging"
 HISTORY_SCHEMA = "import_history"
-COPY_TYPES = {"text": "text", "integer": "int4", "bigint": "int8", "numeric": "float8",
-              "boolean": "bool", "date": "date", "timestamptz": "timestamptz"}
 
 
 def live_ident(layer: LayerDef) -> sql.Composed:
@@ -70,7 +69,7 @@ class StagingWriter:
         cols = load_columns(layer)
         stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
             staging_ident(import_id), sql.SQL(", ").join(map(sql.Identifier, cols)))
-        self.types = ["int8", *(COPY_TYPES[f.type] for f in layer.fields), "jsonb", "date",
+        self.types = ["int8", *(field_type(f.type).copy for f in layer.fields), "jsonb", "date",
                       "int8"] + (["bytea"] if layer.is_spatial else [])  # EWKB: geometry_recv
         self._cursor = conn.cursor()
         self._copy_cm = self._cursor.copy(stmt)

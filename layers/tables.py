@@ -12,29 +12,17 @@ from sqlalchemy import (
     MetaData, Table, Text, func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.types import TypeEngine
 
 from iocgis.layers.model import FieldDef, LayerDef
 from iocgis.layers.registry import Registry
+from iocgis.layers.types import STORAGE_SRID, field_type
 
 META_SCHEMA = "meta"
-STORAGE_SRID = 4326
-
-SQL_TYPES: dict[str, type[TypeEngine]] = {
-    "text": Text,
-    "integer": Integer,
-    "bigint": BigInteger,
-    "numeric": Double,
-    "boolean": Boolean,
-    "date": Date,
-    "timestamptz": DateTime,
-}
 
 
 def _column(field: FieldDef) -> Column:
-    sql_type = SQL_TYPES[field.type]
-    type_ = sql_type(timezone=True) if sql_type is DateTime else sql_type()
-    return Column(field.name, type_, nullable=not field.required, comment=field.title.en)
+    return Column(field.name, field_type(field.type).sqlalchemy(), nullable=not field.required,
+                  comment=field.title.en)
 
 
 def layer_table(layer: LayerDef, metadata: MetaData) -> Table:

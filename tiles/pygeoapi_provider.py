@@ -19,6 +19,7 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
+from iocgis.layers.types import field_type
 from iocgis.layers import LayerDef
 from iocgis.tiles.grid import parse_address
 from iocgis.tiles.service import renderer_here, run_sync
@@ -40,7 +41,6 @@ from iocgis.errors import InvalidInput, NotFound, TemporarilyUnavailable
 log = logging.getLogger("iocgis.tiles")
 WEB_MERCATOR = TileMatrixSetEnum.WEBMERCATORQUAD.value
 MVT_FORMAT = {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"}
-FIELD_TYPES = {"integer": "integer", "bigint": "integer", "numeric": "number", "boolean": "boolean"}
 
 
 def provider_definition(layer: LayerDef, pool: str | None = None) -> dict[str, Any]:
@@ -102,7 +102,7 @@ class IocgisTileProvider(BaseMVTProvider):
             caller = current_caller()
             for layer in self.tileset.visible_to(caller):
                 for name in tile_fields(layer, caller):
-                    self._fields[name] = {"type": FIELD_TYPES.get(layer.field(name).type, "string"),
+                    self._fields[name] = {"type": field_type(layer.field(name).type).schema["type"],
                                           "title": layer.field(name).title.vi}
         return self._fields
 

@@ -26,6 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from iocgis.layers.types import STORAGE_SRID, field_type
 from iocgis.layers import LayerDef
 from iocgis.tiles.grid import ORIGIN_SHIFT, TileAddress, mercator_to_lonlat
 from psycopg import sql
@@ -33,7 +34,6 @@ from psycopg import sql
 
 log = logging.getLogger("iocgis.tiles")
 
-STORAGE_SRID = 4326
 TILE_SRID = 3857
 LABEL_SUFFIX = ":label"
 # Thinning levels 1 and 2 multiply the simplification tolerance and the minimum polygon size;
@@ -42,7 +42,6 @@ LABEL_SUFFIX = ":label"
 THIN_TOLERANCE_FACTOR = 3.0
 THIN_AREA_FACTOR = 4.0
 MAX_THIN_LEVEL = 3
-TEXT_TYPES = ("date", "timestamptz")
 
 
 def tolerance_factor(level: int) -> float:
@@ -147,7 +146,7 @@ def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
     columns: list[sql.Composable] = [sql.SQL("l.fid")]
     for name in part.attributes:
         column = sql.SQL("l.{}").format(sql.Identifier(name))
-        if layer.field(name).type in TEXT_TYPES:  # MVT values are strings, numbers or booleans
+        if field_type(layer.field(name).type).mvt_text:  # MVT values: strings, numbers, booleans
             column = sql.SQL("{}::text AS {}").format(column, sql.Identifier(name))
         columns.append(column)
     where: list[sql.Composable] = [sql.SQL(

@@ -15,10 +15,10 @@ from pyproj import CRS
 
 from iocgis.crs import postgis_srid
 from iocgis.errors import InvalidInput
+from iocgis.layers.types import STORAGE_SRID
 
 CRS84_URI = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 EPSG_URI = "http://www.opengis.net/def/crs/EPSG/0/{}"
-STORAGE_SRID = 4326
 
 # What clients may ask for: WGS84 (lon/lat and lat/lon), Web Mercator, VN-2000 / UTM 48N and
 # VN-2000 / TM-3 107°45' (Đồng Nai's provincial zone).

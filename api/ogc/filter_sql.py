@@ -19,6 +19,7 @@ import shapely.geometry
 from psycopg import sql
 from pygeofilter import ast, values
 
+from iocgis.layers.types import field_type
 from iocgis.api.ogc.cql2 import TimeIntersects, parse_instant
 from iocgis.api.ogc.crs import STORAGE_SRID, OgcCrs, parse_ogc_crs
 from iocgis.errors import InvalidInput
@@ -28,8 +29,6 @@ MAX_NODES = 1000
 MAX_COORDINATES = 100_000
 MAX_IN_VALUES = 1000
 GEOMETRY_NAMES = ("geometry", "geom")
-KIND_OF_TYPE = {"text": "text", "integer": "number", "bigint": "number", "numeric": "number",
-                "boolean": "boolean", "date": "time", "timestamptz": "time"}
 METRES_PER_UNIT = {
     "meters": 1.0, "metres": 1.0, "meter": 1.0, "metre": 1.0, "m": 1.0,
     "kilometers": 1000.0, "kilometres": 1000.0, "km": 1000.0,
@@ -209,7 +208,7 @@ class FilterCompiler:
             raise bad(f"unknown property {name!r} in the filter",
                       hint=f"queryable properties: {known}" +
                            (", geometry" if self.spatial else ""))
-        return Expr(sql.Identifier(name), KIND_OF_TYPE[field.type], f"property {name!r} ({field.type})")
+        return Expr(sql.Identifier(name), field_type(field.type).comparable, f"property {name!r} ({field.type})")
 
     def expr(self, node: Any, want: str | None = None) -> Expr:
         self._count()

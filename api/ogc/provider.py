@@ -30,15 +30,12 @@ from iocgis.api.ogc.params import ItemsQuery, parse_bbox
 from iocgis.api.ogc.pool import get_reader
 from iocgis.errors import DatabaseError, InvalidInput
 from iocgis.layers import LayerDef, get_registry
+from iocgis.layers.types import FIELD_TYPES
 
 log = logging.getLogger("iocgis.api.ogc")
 
-JSON_TYPES: dict[str, dict[str, str]] = {
-    "text": {"type": "string"}, "integer": {"type": "integer"}, "bigint": {"type": "integer"},
-    "numeric": {"type": "number"}, "boolean": {"type": "boolean"},
-    "date": {"type": "string", "format": "date"},
-    "timestamptz": {"type": "string", "format": "date-time"},
-}
+# JSON Schema of each field type (``iocgis.layers.types``, where every type is declared once).
+JSON_TYPES: dict[str, dict[str, str]] = {name: t.schema for name, t in FIELD_TYPES.items()}
 
 
 @lru_cache(maxsize=1)

@@ -14,6 +14,7 @@ from typing import Any
 
 from psycopg import sql
 
+from iocgis.layers.types import field_type
 from iocgis.access import AccessPlan
 from iocgis.api.query.spec import (
     Around, AtPoint, Condition, Everywhere, FartherThan, Inside, InsideLayer, LayerQuery, Nearest,
@@ -37,8 +38,6 @@ DECIMALS = 7  # GeoJSON coordinates: about 1 cm
 DISTANCE, AREA, LENGTH = "distance_m", "measured_area_m2", "measured_length_m"
 MEASURES = (DISTANCE, AREA, LENGTH)
 
-_ARRAY_TYPES = {"text": "text", "integer": "int8", "bigint": "int8", "numeric": "float8",
-                "boolean": "bool", "date": "date", "timestamptz": "timestamptz"}
 
 
 def check_registry(registry: Registry) -> None:
@@ -118,7 +117,7 @@ def condition_sql(bind: Binder, alias: str,
             col=_col(alias, cond.field.name), other=_col("o", cond.other_field.name),
             table=_table(cond.layer), where=where)
     values: list[Value] = list(cond.values)
-    cast = sql.SQL(_ARRAY_TYPES[cond.field.type])
+    cast = sql.SQL(field_type(cond.field.type).array_element)
     if len(values) == 1:
         return sql.SQL("{col} = {v}::{t}").format(col=_col(alias, cond.field.name),
                                                  v=bind(values[0]), t=cast)

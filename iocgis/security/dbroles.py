@@ -28,13 +28,11 @@ from psycopg import sql
 from iocgis.access import ROLE_RIGHTS, Caller, can_see
 from iocgis.access import group_role as _group_role
 from iocgis.layers import LayerDef, Registry
+from iocgis.layers.types import field_type
 from iocgis.security.settings import SecuritySettings
 
 MASKED_SCHEMA = "masked"
 LAYER_POLICY = "layer_read"
-SQL_TYPE_NAMES = {"text": "text", "integer": "integer", "bigint": "bigint",
-                  "numeric": "double precision", "boolean": "boolean", "date": "date",
-                  "timestamptz": "timestamptz"}
 
 
 @dataclass
@@ -113,7 +111,7 @@ def _masked_view(conn: psycopg.Connection, layer: LayerDef, columns: list[str]) 
             continue
         if column in pii:
             parts.append(sql.SQL("NULL::{} AS {}").format(
-                sql.SQL(SQL_TYPE_NAMES[layer.field(column).type]), sql.Identifier(column)))
+                sql.SQL(field_type(layer.field(column).type).sql), sql.Identifier(column)))
         else:
             parts.append(sql.Identifier(column))
     # security_invoker: the reader's own privileges (column grants, RLS) apply through the view.
