@@ -47,9 +47,12 @@ def _relation_objects(conn: psycopg.Connection, schema: str, table: str) -> dict
 
 
 def blocks_rename(conn: psycopg.Connection, layer: LayerDef) -> bool:
-    """Foreign keys point at the live table: it must be changed in place, not renamed."""
+    """Foreign keys point at the live table, or it is partitioned (iot.observations; a plain
+    staging table would replace its partitions): it must be changed in place, not renamed."""
     row = conn.execute("SELECT EXISTS (SELECT 1 FROM pg_constraint WHERE confrelid = "
-                       "to_regclass(%s))", (live_ident(layer).as_string(conn),)).fetchone()
+                       "to_regclass(%s)) OR EXISTS (SELECT 1 FROM pg_partitioned_table WHERE "
+                       "partrelid = to_regclass(%s))",
+                       (live_ident(layer).as_string(conn),) * 2).fetchone()
     return bool(row and row[0])
 
 
