@@ -281,6 +281,9 @@ def api_key(url: str, account: str, role: str, label: str) -> str:
             if await cur.fetchone() is None:
                 await accounts.create(conn, get_settings().security, actor, name=account,
                                       roles=[role])
+                # A machine client: no temporary password to hand over, its keys work now.
+                await conn.execute("UPDATE security.accounts SET must_change_password = "
+                                   "false WHERE name = %s", (account,))
             key, _ = await login.create_api_key(conn, actor, account, label=label, days=1)
         return key
 

@@ -166,7 +166,8 @@ async def _end_sessions(conn: psycopg.AsyncConnection, account_id: int, reason: 
 async def set_status(conn: psycopg.AsyncConnection, actor: Actor, name: str, status: str,
                      reason: str | None = None) -> None:
     """lock / unlock (active) / revoke / disable; anything but active ends sessions and keys
-    at once (revocation also revokes the API keys for good)."""
+    at once (revocation also revokes the API keys for good). The ``account.unlock`` record
+    also releases every address locked out by failed logins (``throttle``)."""
     account = await get(conn, name)
     if account["status"] == "revoked" and status != "revoked":
         raise Forbidden(f"account {name!r} is revoked for good", where="name",

@@ -1,7 +1,10 @@
 """Logins, sessions and API keys: from credentials to a ``Caller``.
 
-Lockout after N failures, TOTP where the role or the network demands it, admin password
-rotation, inactivity disable, idle timeouts: all decided here, all written to the audit trail.
+Failed logins locked per (account, address) and slowed down (``throttle``), TOTP where the
+role or the network demands it, admin password rotation, inactivity disable, idle timeouts,
+API keys held back until a temporary password is changed: all decided here, all written to the
+audit trail. A ``Caller`` says how it signed in: ``auth="bearer"`` with ``mfa`` true only for a
+session opened with a one-time code, ``auth="api_key"`` always with ``mfa=False``.
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from psycopg.rows import dict_row
 
 from iocgis.access import Caller
 from iocgis.errors import Forbidden, InvalidInput, Unauthorized
-from iocgis.security import audit, passwords, tokens, totp
+from iocgis.security import audit, passwords, throttle, tokens, totp
 from iocgis.security.accounts import NAME_RE, Actor, needs_totp
 from iocgis.security.settings import SecuritySettings, in_networks
 
 REFUSED = "wrong account name, password or one-time code, or the account is locked"
-REFUSED_HINT = "check them; after {n} failures the account is locked - ask an administrator"
+UNUSED = "account unused: disabled"
+REFUSED_HINT = ("check them; after {n} failures logins from this address are locked - ask an "
+                "administrator")
 
 
 class MfaRequired(Unauthorized):
@@ -59,76 +64,80 @@ def caller_from(account: dict[str, Any], client: str | None, *, auth: str,
 async def _fetch_for_login(conn: psycopg.AsyncConnection, name: str) -> dict[str, Any] | None:
     cur = conn.cursor(row_factory=dict_row)
     await cur.execute(
-        "SELECT id, name, roles, pii, commune_codes, status, locked_until, expires_at, "
-        "password_hash, password_changed_at, must_change_password, totp_secret, totp_last_step, "
-        "failed_logins, coalesce(last_seen_at, last_login_at, created_at) AS last_active, "
+        "SELECT id, name, roles, pii, commune_codes, status, expires_at, password_hash, "
+        "password_changed_at, must_change_password, totp_secret, totp_last_step, "
+        "coalesce(last_seen_at, last_login_at, created_at) AS last_active, "
         "now() AS now FROM security.accounts WHERE name = %s", (name,))
     return await cur.fetchone()
 
 
 async def _fail(conn: psycopg.AsyncConnection, settings: SecuritySettings,
-                account: dict[str, Any] | None, name: str, client: str | None,
+                account: dict[str, Any] | None, state: throttle.LoginFailures,
                 reason: str) -> Unauthorized:
-    """Count the failure, lock at the threshold, log it; the caller learns nothing more."""
+    """Record the failure, lock the (account, address) pair or slow down at the thresholds
+    (``throttle``); the caller learns nothing more. The account's status never changes here."""
     details: dict[str, Any] = {"reason": reason}
     if account is not None and account["status"] == "active":
-        cur = await conn.execute(
+        cur = await conn.execute(  # shown to operators (accounts list, review); decides nothing
             "UPDATE security.accounts SET failed_logins = failed_logins + 1 WHERE id = %s "
             "RETURNING failed_logins", (account["id"],))
-        (failures,) = await cur.fetchone()
-        details["failures"] = failures
-        if failures >= settings.lockout_threshold:
-            until = (f"now() + make_interval(mins => {int(settings.lockout_minutes)})"
-                     if settings.lockout_minutes else "NULL")
-            await conn.execute(
-                f"UPDATE security.accounts SET status = 'locked', locked_until = {until}, "
-                "status_reason = %s WHERE id = %s",
-                (f"{failures} failed logins", account["id"]))
-            await audit.record(conn, actor=name, action="auth.lockout", outcome="denied",
-                               target=name, client=client, details={"failures": failures})
-    await audit.record(conn, actor=name[:64] if NAME_RE.match(name) else "?", action="auth.login",
-                       outcome="failed", target=name[:64], client=client, details=details)
+        (details["failures"],) = await cur.fetchone()
+    await audit.record(conn, actor=state.name if NAME_RE.match(state.name) else "?",
+                       action="auth.login", outcome="failed", target=state.name,
+                       client=state.source, details=details)
+    await throttle.after_failure(conn, settings, state, account_exists=account is not None)
     return Unauthorized(REFUSED, where="login",
                         hint=REFUSED_HINT.format(n=settings.lockout_threshold))
+
+
+def _refusal(account: dict[str, Any] | None, state: throttle.LoginFailures,
+             settings: SecuritySettings, malformed: bool) -> str | None:
+    """Why the login is refused whatever the password, or None when the password decides."""
+    if malformed:
+        return "malformed credentials"
+    if state.pair_locked:
+        return "locked: too many failed logins from this address"
+    if account is None:
+        return "unknown account"
+    if account["status"] != "active":
+        return f"account {account['status']}"
+    if account["expires_at"] is not None and account["expires_at"] <= account["now"]:
+        return "account expired"
+    if account["last_active"] < account["now"] - timedelta(days=settings.inactive_disable_days):
+        return UNUSED
+    return None
 
 
 async def authenticate(conn: psycopg.AsyncConnection, settings: SecuritySettings, *,
                        name: str, password: str, totp_code: str | None,
                        client: str | None) -> tuple[dict[str, Any], bool]:
-    """The account and whether a second factor was used, or Unauthorized (logged).
+    """The account and whether a second factor was used, or Unauthorized (logged), or
+    LoginThrottled (429) when the attempt comes too soon after repeated failures.
 
+    Every refusal costs one argon2 verification, against the account's hash or a dummy one
+    with the same parameters, so the time of the answer does not tell an unknown, locked,
+    disabled or expired account from a wrong password.
     Autocommit statements, each atomic: a failure's count and its audit record must survive
     the refusal (a transaction would roll them back with it).
     """
     name = (name or "").strip().lower()
-    if not NAME_RE.match(name) or not password or len(password) > 1024:
-        await asyncio.to_thread(passwords.verify_password, None, (password or "x")[:1024])
-        raise await _fail(conn, settings, None, name[:64], client, "malformed credentials")
-    account = await _fetch_for_login(conn, name)
-    if account is None:
-        await asyncio.to_thread(passwords.verify_password, None, password)
-        raise await _fail(conn, settings, None, name, client, "unknown account")
-    if account["status"] == "locked" and account["locked_until"] is not None \
-            and account["locked_until"] <= account["now"]:
-        await conn.execute("UPDATE security.accounts SET status = 'active', failed_logins = 0, "
-                           "locked_until = NULL, status_reason = NULL "
-                           "WHERE id = %s AND status = 'locked'", (account["id"],))
-        account = {**account, "status": "active", "failed_logins": 0}
-    if account["status"] != "active":
-        # No password check while locked: brute force gets no signal at all.
-        raise await _fail(conn, settings, account, name, client, f"account {account['status']}")
-    if account["expires_at"] is not None and account["expires_at"] <= account["now"]:
-        raise await _fail(conn, settings, account, name, client, "account expired")
-    if account["last_active"] < account["now"] - timedelta(days=settings.inactive_disable_days):
+    malformed = not NAME_RE.match(name) or not password or len(password) > 1024
+    state = await throttle.failures(conn, settings, name, client)
+    if not state.pair_locked:
+        throttle.check(state, settings)
+    account = None if malformed else await _fetch_for_login(conn, name)
+    refusal = _refusal(account, state, settings, malformed)
+    hashed = account["password_hash"] if account is not None and refusal is None else None
+    ok = await asyncio.to_thread(passwords.verify_password, hashed, (password or "x")[:1024])
+    if refusal == UNUSED:
         await conn.execute("UPDATE security.accounts SET status = 'disabled', status_reason = %s "
                            "WHERE id = %s", (f"unused for {settings.inactive_disable_days} days",
                                              account["id"]))
         await audit.record(conn, actor="system", action="account.disable", target=name,
                            client=client, details={"reason": "unused"})
-        raise await _fail(conn, settings, None, name, client, "account unused: disabled")
-    ok = await asyncio.to_thread(passwords.verify_password, account["password_hash"], password)
-    if not ok:
-        raise await _fail(conn, settings, account, name, client, "wrong password")
+    if refusal is not None or not ok:
+        raise await _fail(conn, settings, account, state, refusal or "wrong password")
+    assert account is not None
     internal = settings.is_internal(client)
     mfa_needed = needs_totp(account["roles"], settings) or not internal
     used_mfa = False
@@ -141,7 +150,7 @@ async def authenticate(conn: psycopg.AsyncConnection, settings: SecuritySettings
                 (step, account["id"], step))
             step = step if await cur.fetchone() else None
         if step is None:
-            raise await _fail(conn, settings, account, name, client, "wrong one-time code")
+            raise await _fail(conn, settings, account, state, "wrong one-time code")
         used_mfa = True
     if mfa_needed and not used_mfa:
         await audit.record(conn, actor=name, action="auth.login", outcome="denied", target=name,
@@ -202,7 +211,7 @@ async def _tokens(conn: psycopg.AsyncConnection, settings: SecuritySettings, key
 
 _LIVE_SESSION = """
     SELECT a.id, a.name, a.roles, a.pii, a.commune_codes, a.status, s.refresh_jti,
-           s.revoked_at, s.expires_at <= now() AS session_over,
+           s.revoked_at, s.mfa, s.expires_at <= now() AS session_over,
            s.last_seen_at < now() - make_interval(mins => CASE WHEN 'admin' = ANY (a.roles)
                                                   THEN %s ELSE %s END) AS idle,
            (a.expires_at IS NOT NULL AND a.expires_at <= now()) AS account_expired,
@@ -254,7 +263,9 @@ async def caller_for_token(conn: psycopg.AsyncConnection, settings: SecuritySett
                            (claims.session_id,))
         await conn.execute("UPDATE security.accounts SET last_seen_at = now() WHERE id = %s",
                            (row["id"],))
-    return caller_from(row, client, auth="bearer", session_id=claims.session_id, mfa=claims.mfa)
+    # The signed claim and the session row agree unless the signing key leaked: trust both.
+    return caller_from(row, client, auth="bearer", session_id=claims.session_id,
+                       mfa=claims.mfa and bool(row["mfa"]))
 
 
 async def refresh(conn: psycopg.AsyncConnection, settings: SecuritySettings, key: bytes,
@@ -357,7 +368,7 @@ async def caller_for_api_key(conn: psycopg.AsyncConnection, settings: SecuritySe
         "SELECT k.id AS key_id, k.key_hash, k.networks, k.revoked_at, "
         "(k.expires_at IS NOT NULL AND k.expires_at <= now()) AS key_expired, "
         "k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' AS stale, "
-        "a.id, a.name, a.roles, a.pii, a.commune_codes, a.status, "
+        "a.id, a.name, a.roles, a.pii, a.commune_codes, a.status, a.must_change_password, "
         "(a.expires_at IS NOT NULL AND a.expires_at <= now()) AS account_expired "
         "FROM security.api_keys k JOIN security.accounts a ON a.id = k.account_id "
         "WHERE k.prefix = %s", (prefix,))
@@ -367,6 +378,13 @@ async def caller_for_api_key(conn: psycopg.AsyncConnection, settings: SecuritySe
     if row["revoked_at"] is not None or row["key_expired"] or row["status"] != "active" \
             or row["account_expired"]:
         raise refused
+    if row["must_change_password"]:
+        # A temporary password (new account, reset) is known to whoever set it: the account's
+        # keys wait until its owner has taken it over by choosing a password.
+        raise Unauthorized(f"the API keys of account {row['name']!r} work once its temporary "
+                           "password has been changed", where="X-API-Key",
+                           hint="change it at POST /auth/password (or an administrator runs "
+                                "`iocgis accounts passwd NAME`), then retry with this key")
     # A machine key is bound to networks: its own list, else the organisation's networks.
     allowed = row["networks"] or settings.internal_networks
     if not in_networks(client, allowed):

@@ -30,6 +30,9 @@ async def _account_with_key(url: str, name: str, roles: list[str]) -> str:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await accounts.create(conn, settings, Actor("pytest"), name=name, roles=roles,
                               password="Thu-Nghiem-Nhap-Lieu-2025!")
+        # API keys work once no temporary password is left (what `accounts passwd` does).
+        await conn.execute("UPDATE security.accounts SET must_change_password = false "
+                           "WHERE name = %s", (name,))
         key, _ = await login.create_api_key(conn, Actor("pytest"), name, networks=["127.0.0.0/8"])
     return key
 

@@ -98,6 +98,9 @@ async def _make_keys(url: str, settings: Settings) -> dict[str, str]:
                                            ("q_scoped", ["analyst"], False, ["26041"])):
             await accounts.create(conn, settings.security, actor, name=name, roles=roles, pii=pii,
                                   communes=communes)
+            # API keys work once no temporary password is left (what `accounts passwd` does).
+            await conn.execute("UPDATE security.accounts SET must_change_password = false "
+                               "WHERE name = %s", (name,))
             keys[name], _ = await login.create_api_key(conn, actor, name, label="query tests")
     return keys
 

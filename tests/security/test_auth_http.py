@@ -37,25 +37,28 @@ def test_bad_and_sql_credentials_get_401_never_500(live_server, username, passwo
     assert "Traceback" not in response.text
 
 
-def test_brute_force_locks_the_account_and_is_logged(live_server, make_account, db_url) -> None:  # noqa: ANN001
+def test_brute_force_locks_the_address_not_the_account(live_server, make_account, db_url) -> None:  # noqa: ANN001
     account = make_account("viewer")
+    key = api_key_for(db_url, account.name)
     for _ in range(5):
         wrong = httpx.post(live_server.url + "/auth/token",
                            data={"username": account.name, "password": "Wrong-password-123!"})
         assert wrong.status_code == 401
-    # Locked: even the right password is refused, with the same answer as a wrong one.
+    # Locked for this address: even the right password is refused, with the same answer.
     right = httpx.post(live_server.url + "/auth/token",
                        data={"username": account.name, "password": account.password})
     assert right.status_code == 401 and right.json()["description"] == wrong.json()["description"]
     events = audit_actions(db_url, target=account.name)
     assert [e[0] for e in events].count("auth.login") >= 6
-    assert any(e[0] == "auth.lockout" for e in events)
+    assert any(e[0] == "auth.lockout" and e[1] == "denied" for e in events)
+    # The account itself is not locked: its machine clients' API key keeps working.
     with psycopg.connect(db_url, autocommit=True) as conn:
         status, = conn.execute("SELECT status FROM security.accounts WHERE name = %s",
                                (account.name,)).fetchone()
-    assert status == "locked"
-    # An administrator unlocks it; the login works again.
-    set_status(db_url, account.name, "active")  # an administrator unlocks it
+    assert status == "active"
+    assert httpx.get(live_server.url + "/auth/me", headers={"X-API-Key": key}).status_code == 200
+    # An administrator's unlock releases the address; the login works again.
+    set_status(db_url, account.name, "active")
     login(live_server.url, account)
 
 
@@ -275,3 +278,49 @@ def test_cli_create_and_review(db_url) -> None:  # noqa: ANN001
     assert review.returncode == 0 and "cli.officer1" in review.stdout
     assert "role requires TOTP" not in review.stdout.split("cli.admin1")[1][:2000]
     assert cli(db_url, "accounts", "grant", "nobody.here", "--role", "viewer").returncode == 2
+
+
+def test_api_key_waits_for_the_temporary_password_to_be_changed(live_server, settings,
+                                                                db_url) -> None:  # noqa: ANN001
+    from iocgis.security import accounts
+
+    from .security_helpers import run_async
+
+    async def create(name: str) -> str:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as conn:
+            secret = await accounts.create(conn, settings.security, accounts.Actor("test"),
+                                           name=name, roles=["viewer"])
+        return secret.password
+
+    name = "temp.keyholder1"
+    temporary = run_async(create(name))
+    key = api_key_for(db_url, name)
+    refused = httpx.get(live_server.url + "/auth/me", headers={"X-API-Key": key})
+    assert refused.status_code == 401, refused.text
+    assert "temporary password" in refused.json()["description"]
+    assert "/auth/password" in refused.json()["hint"]
+    changed = httpx.post(live_server.url + "/auth/password", json={
+        "username": name, "password": temporary, "new_password": "Khóa-máy-chủ-2026-mới!"})
+    assert changed.status_code == 204, changed.text
+    me = httpx.get(live_server.url + "/auth/me", headers={"X-API-Key": key})
+    assert me.status_code == 200 and me.json()["name"] == name
+    # A reset hands out a new temporary password: the keys wait again until it is changed.
+    assert cli(db_url, "accounts", "reset", name).returncode == 0
+    again = httpx.get(live_server.url + "/auth/me", headers={"X-API-Key": key})
+    assert again.status_code == 401 and "temporary password" in again.json()["description"]
+
+
+def test_callers_say_how_they_signed_in(live_server, make_account, db_url) -> None:  # noqa: ANN001
+    """What iocgis.access reads to hold admin credentials without a second factor back."""
+    admin = make_account("admin", totp=True)
+    viewer = make_account("viewer")
+    with_code = login(live_server.url, admin, db_url)["access_token"]
+    without_code = login(live_server.url, viewer)["access_token"]
+    key = api_key_for(db_url, admin.name)
+    seen = {label: httpx.get(live_server.url + "/auth/me", headers=headers).json()
+            for label, headers in (("totp session", bearer(with_code)),
+                                   ("password session", bearer(without_code)),
+                                   ("api key", {"X-API-Key": key}), ("anonymous", {}))}
+    assert {label: (me["auth"], me["mfa"]) for label, me in seen.items()} == {
+        "totp session": ("bearer", True), "password session": ("bearer", False),
+        "api key": ("api_key", False), "anonymous": ("anonymous", False)}
