@@ -37,13 +37,12 @@ from iocgis.security.settings import SecuritySettings, in_networks
 
 log = logging.getLogger("iocgis.security")
 
-# What ends the counting for an account: an administrator's unlock or reset, a new password.
-RESET_ACTIONS = ("account.unlock", "account.reset", "account.password")
-
+# Actions are literals, never parameters: the partial indexes of migration 0006 then serve the
+# statement also once psycopg prepares it (a generic plan cannot match ``action = ANY ($1)``).
 _COUNTS = """
 WITH marks AS (
     SELECT (SELECT max(at) FROM audit.events WHERE target = %(name)s
-              AND action = ANY (%(resets)s)) AS reset_at,
+              AND action IN ('account.unlock', 'account.reset', 'account.password')) AS reset_at,
            (SELECT max(at) FROM audit.events WHERE target = %(name)s
               AND action = 'auth.lockout' AND client = %(source)s) AS locked_at,
            (SELECT max(at) FROM audit.events WHERE target = %(name)s
@@ -110,7 +109,7 @@ async def failures(conn: psycopg.AsyncConnection, settings: SecuritySettings, na
                    client: str | None) -> LoginFailures:
     key, source = name_key(name), source_key(client)
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(_COUNTS, {"name": key, "source": source, "resets": list(RESET_ACTIONS),
+    await cur.execute(_COUNTS, {"name": key, "source": source,
                                 "window": settings.login_failure_window_minutes,
                                 "lockout": settings.lockout_minutes,
                                 "known_days": settings.login_known_source_days})
