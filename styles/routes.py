@@ -3,7 +3,6 @@ layer, and the ``/map`` page with MapLibre GL JS served from the local npm insta
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -15,9 +14,11 @@ from iocgis.styles.qml import qml_for
 from iocgis.styles.sprites import sprite
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from iocgis.api.kit.responses import UnicodeJSON
+from iocgis.api.kit.urls import public_base_url
 from iocgis.access import ROLE_RIGHTS, Caller, current_caller, require_layer
 from iocgis.errors import ConfigError, NotFound
 from iocgis.settings import PROJECT_ROOT
@@ -51,15 +52,6 @@ MAP_CSP = ("default-src 'self'; script-src 'self'; worker-src 'self' blob:; "
            "form-action 'self'; object-src 'none'")
 
 
-class UnicodeJSON(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def _base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
-
-
 def _cache(caller_public: bool, seconds: int) -> dict[str, str]:
     # The answer depends on who asks: a browser must not reuse one caller's copy for another
     # (the map page signs in and out without reloading).
@@ -84,7 +76,7 @@ def _unavailable(caller: Caller, offered: set[str]) -> list[dict[str, Any]]:
 async def index(request: Request) -> Response:
     """The themes the caller may open, and those that need an account or more rights."""
     caller = current_caller()
-    root = _base_url(request)
+    root = public_base_url(request)
     offered = themes_for(get_themes(), caller)
     styles = [{"name": t.name, "title": t.title.model_dump(), "url": f"{root}/styles/{t.name}.json"}
               for t in offered]
@@ -94,7 +86,7 @@ async def index(request: Request) -> Response:
 
 async def style(request: Request) -> Response:
     caller = current_caller()
-    doc = style_json(get_themes(), request.path_params["name"], caller, _base_url(request))
+    doc = style_json(get_themes(), request.path_params["name"], caller, public_base_url(request))
     return UnicodeJSON(doc, headers=_cache(caller.is_anonymous, 10))
 
 

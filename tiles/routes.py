@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import gzip
-from typing import Any
 
 from iocgis.tiles.grid import parse_address, parse_format
 from iocgis.tiles.render import TileRenderer, visibility_of
@@ -12,23 +11,14 @@ from iocgis.tiles.service import renderer_for
 from iocgis.tiles.tilejson import tilejson
 from iocgis.tiles.tilesets import Tileset
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from iocgis.access import Caller, current_caller
+from iocgis.api.kit.responses import UnicodeJSON
+from iocgis.api.kit.urls import public_base_url
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
-
-
-class UnicodeJSON(JSONResponse):
-    def render(self, content: Any) -> bytes:
-        import json
-
-        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-
-
-def base_url(request: Request) -> str:
-    return str(request.base_url).rstrip("/")
 
 
 def _renderer(request: Request) -> TileRenderer:
@@ -84,7 +74,7 @@ async def tileset_json(request: Request) -> Response:
     caller = current_caller()
     renderer = _renderer(request)
     tileset = renderer.tilesets.for_caller(request.path_params["tileset"], caller)
-    doc = await tilejson(renderer, tileset, caller, base_url(request))
+    doc = await tilejson(renderer, tileset, caller, public_base_url(request))
     return UnicodeJSON(doc, headers={"Cache-Control": cache_control(caller, tileset, 10),
                                      "Vary": VARY_CALLER})
 
@@ -93,7 +83,7 @@ async def index(request: Request) -> Response:
     """The tilesets the caller may see, with their TileJSON links."""
     caller = current_caller()
     renderer = _renderer(request)
-    root = base_url(request)
+    root = public_base_url(request)
     sets = [{"name": t.name, "title": t.title.model_dump(), "composite": t.composite,
              "layers": [layer.id for layer in t.visible_to(caller)],
              "tilejson": f"{root}/tiles/{t.name}.json"}

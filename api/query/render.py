@@ -14,16 +14,13 @@ from typing import Any
 
 from starlette.responses import Response
 
+from iocgis.api.kit.responses import dumps
 from iocgis.api.query.engine import LayerResult
 from iocgis.api.query.sql import AREA, LENGTH
 
 JSON_TYPE = "application/json"
 GEOJSON_TYPE = "application/geo+json"
 CSV_TYPE = "text/csv; charset=utf-8"
-
-
-def dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def json_response(body: str, status: int = 200, media_type: str = JSON_TYPE) -> Response:

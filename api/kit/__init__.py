@@ -1,0 +1,8 @@
+"""The request kit: what every HTTP surface uses instead of its own copy.
+
+- ``responses.UnicodeJSON`` / ``responses.dumps``: JSON with Vietnamese unescaped;
+- ``urls.public_base_url``: the URL clients reach the server at (the configured public URL
+  behind a proxy, else the request's scheme and a well-formed Host);
+- the statement runner is ``iocgis.access.database.Reader`` (``request.app.state.iocgis.reader``):
+  the caller's access plan applied by PostgreSQL, one time limit (503 + Retry-After).
+"""
