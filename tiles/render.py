@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import math
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from iocgis.access import AccessPlan, Caller, commune_scope, plan_for, require_layer
 from iocgis.access.database import Reader
+from iocgis.security.audit_window import AuditWindow
 from iocgis.settings import Settings
 
 log = logging.getLogger("iocgis.tiles")
@@ -55,7 +55,7 @@ def tile_plans(caller: Caller, layers: tuple[LayerDef, ...]) -> tuple[AccessPlan
     return tuple(plan_for(caller, layer).with_fields(()) for layer in layers)
 
 
-class RestrictedReadLog:
+class RestrictedReadLog(AuditWindow):
     """When a caller's tile reads of restricted layers were last noted for the audit trail.
 
     A map view fetches dozens of tiles per second; one audit record per tile would flood the
@@ -66,25 +66,10 @@ class RestrictedReadLog:
     fetches (a map opening the tileset) are always recorded.
     """
 
-    MAX_ENTRIES = 50_000  # forget expired entries beyond this, so memory stays bounded
-
-    def __init__(self, window_s: float) -> None:
-        self.window_s = window_s
-        self._last: dict[tuple[str, str | None, str, int], float] = {}
-
-    def due(self, caller: Caller, tileset: str, zoom: int, now: float | None = None) -> bool:
+    def due(self, caller: Caller, tileset: str, zoom: int,  # type: ignore[override]
+            now: float | None = None) -> bool:
         """True (and remembered) when this read must be noted now."""
-        if self.window_s <= 0:
-            return True
-        now = time.monotonic() if now is None else now
-        key = (caller.name, caller.client, tileset, zoom)
-        last = self._last.get(key)
-        if last is not None and now - last < self.window_s:
-            return False
-        if len(self._last) >= self.MAX_ENTRIES:
-            self._last = {k: t for k, t in self._last.items() if now - t < self.window_s}
-        self._last[key] = now
-        return True
+        return super().due((caller.name, caller.client, tileset, zoom), now)
 
 
 def visibility_of(caller: Caller) -> str:

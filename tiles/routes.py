@@ -32,11 +32,6 @@ def _etag_matches(request: Request, etag: str) -> bool:
     return header.strip() == "*" or etag in (tag.strip().removeprefix("W/") for tag in header.split(","))
 
 
-# Every answer here depends on who asks: a browser or proxy must not hand one caller's copy to
-# another (an admin's TileJSON naming restricted layers to the page after sign-out).
-VARY_CALLER = "Authorization, X-API-Key"
-
-
 def cache_control(caller: Caller, tileset: Tileset, max_age: int) -> str:
     """Public answers may be kept by shared caches; a signed-in caller's only by their own
     browser, briefly; one holding restricted layers by nobody."""
@@ -59,7 +54,7 @@ async def tile(request: Request) -> Response:
     # Each content coding is its own representation, with its own strong validator.
     etag = rendered.etag if gzipped or rendered.empty else rendered.etag[:-1] + '-identity"'
     headers = {"Cache-Control": cache_control(caller, tileset, renderer.tile_settings.max_age_s),
-               "Vary": f"Accept-Encoding, {VARY_CALLER}", "ETag": etag}
+               "Vary": "Accept-Encoding", "ETag": etag}
     if _etag_matches(request, etag):
         return Response(status_code=304, headers=headers)
     if rendered.empty:
@@ -75,8 +70,7 @@ async def tileset_json(request: Request) -> Response:
     renderer = _renderer(request)
     tileset = renderer.tilesets.for_caller(request.path_params["tileset"], caller)
     doc = await tilejson(renderer, tileset, caller, public_base_url(request))
-    return UnicodeJSON(doc, headers={"Cache-Control": cache_control(caller, tileset, 10),
-                                     "Vary": VARY_CALLER})
+    return UnicodeJSON(doc, headers={"Cache-Control": cache_control(caller, tileset, 10)})
 
 
 async def index(request: Request) -> Response:
@@ -88,7 +82,7 @@ async def index(request: Request) -> Response:
              "layers": [layer.id for layer in t.visible_to(caller)],
              "tilejson": f"{root}/tiles/{t.name}.json"}
             for t in renderer.tilesets.visible(caller)]
-    return UnicodeJSON({"tilesets": sets}, headers={"Vary": VARY_CALLER})
+    return UnicodeJSON({"tilesets": sets})
 
 
 def routes() -> list[BaseRoute]:

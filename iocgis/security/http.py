@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from iocgis.access import ACCESS_NOTES, ANONYMOUS, CURRENT_CALLER, AccessNotes, Caller
 from iocgis.errors import IocgisError, PayloadTooLarge, Unauthorized
 from iocgis.security import accounts, audit, login
+from iocgis.security.audit_window import AuditWindow
 from iocgis.security.keys import jwt_signing_key
 from iocgis.security.settings import SecuritySettings, in_networks
 from iocgis.settings import Settings
@@ -40,6 +41,8 @@ SECURITY_HEADERS = (
 # (MapLibre needs workers from blob:), which may send a stricter policy of their own.
 DEFAULT_CSP = b"frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'"
 LOGIN_PATHS = ("/auth/token", "/auth/refresh", "/auth/password")
+VARY_CALLER = (b"Authorization", b"X-API-Key")
+PROBE_WINDOW_S = 600.0
 REFUSAL_STATUSES = {401, 403, 413, 429}
 
 
@@ -253,6 +256,8 @@ class Authentication:
     def __init__(self, app: ASGIApp, context: SecurityContext) -> None:
         self.app = app
         self.context = context
+        # A scanner probing hidden layers: one record per (caller, address, layer) per window.
+        self.probes = AuditWindow(PROBE_WINDOW_S)
 
     def _credentials(self, scope: Scope) -> tuple[str, str] | None:
         api_key = _header(scope, b"x-api-key")
@@ -315,8 +320,9 @@ class Authentication:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                message = _varies_by_caller(message)
                 if not caller.is_anonymous:
-                    message = _private(message)
+                    message = _private(message, sensitive=bool(notes.restricted or notes.pii))
             await send(message)
 
         try:
@@ -326,12 +332,29 @@ class Authentication:
             ACCESS_NOTES.reset(notes_token)
             if status in REFUSAL_STATUSES:
                 await _audit_refusal(scope, status, client, caller, "refused by the application")
+            notes.denied = {layer for layer in notes.denied
+                            if self.probes.due((caller.name, caller.client, layer))}
             if notes:
                 await _audit_reads(scope, caller, notes, status)
 
 
-def _private(message: Message) -> Message:
-    """An answer for a signed-in caller may hold non-public data: no shared cache keeps it."""
+def _varies_by_caller(message: Message) -> Message:
+    """Every answer may differ by who asks: caches key it on the credentials too."""
+    headers, vary = [], b""
+    for key, value in message.get("headers", []):
+        if key.lower() == b"vary":
+            vary = value
+        else:
+            headers.append((key, value))
+    present = {v.strip().lower() for v in vary.split(b",") if v.strip()}
+    missing = [v for v in VARY_CALLER if v.lower() not in present]
+    headers.append((b"vary", b", ".join(([vary] if vary else []) + missing)))
+    return {**message, "headers": headers}
+
+
+def _private(message: Message, *, sensitive: bool = False) -> Message:
+    """An answer for a signed-in caller may hold non-public data: no shared cache keeps it;
+    one that read restricted layers or personal data is kept by no cache at all."""
     headers = []
     cache_control = None
     for key, value in message.get("headers", []):
@@ -339,7 +362,7 @@ def _private(message: Message) -> Message:
             cache_control = value
         else:
             headers.append((key, value))
-    if cache_control is None:
+    if cache_control is None or sensitive:
         cache_control = b"private, no-store"
     elif b"public" in cache_control:
         cache_control = cache_control.replace(b"public", b"private")
