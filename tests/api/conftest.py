@@ -1,7 +1,9 @@
 """OGC API fixtures: an own migrated database with small known data and a real server on it.
 
 The OGC tests count features exactly, so they use their own database (other suites insert into
-the same layer tables of the shared test database).
+the same layer tables of the shared test database). The conformance suites (ogctests) run on a
+second server over the small Đồng Nai demo loaded through the importers, so that every
+collection has features to check (the suite stops at the first empty one).
 """
 
 from __future__ import annotations
@@ -49,3 +51,22 @@ def ogc(ogc_server: LiveServer) -> Iterator[httpx.Client]:
 def ogc_conn(ogc_db_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(ogc_db_url, autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture(scope="session")
+def demo_db_url(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from iocgis.demo.build import build_demo
+    from iocgis.demo.load import load_demo
+
+    with scratch_database(base_settings, "ogcdemo") as url:
+        out = tmp_path_factory.mktemp("ogc-demo")
+        build_demo("small", out)
+        load_demo(out, url=url)
+        yield url
+
+
+@pytest.fixture(scope="session")
+def demo_server(base_settings: Settings, demo_db_url: str) -> Iterator[LiveServer]:
+    server = LiveServer(base_settings.model_copy(update={"database_url": demo_db_url})).start()
+    yield server
+    server.stop()

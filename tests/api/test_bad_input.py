@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+import unicodedata
 
 import httpx
 import pytest
+
+from . import ogc_fixtures
 
 ITEMS = "/collections/emergency.incidents/items"
 SQL = "1;DROP TABLE emergency.incidents;--"
@@ -137,3 +140,80 @@ def test_bad_single_item_and_page_parameters(ogc: httpx.Client) -> None:
     assert ogc.get("/collections", params={"f": "pdf"}).status_code == 400
     assert ogc.get(ITEMS, params={"f": "pdf"}).status_code == 400
     assert ogc.post(ITEMS, content=b"kind = 'a'", headers={"content-type": "text/plain"}).status_code == 400
+
+
+# --- issue 10: 500s that are now answers, and q=_ --------------------------------------------
+
+def test_sortby_naming_a_field_twice_is_a_400(ogc: httpx.Client) -> None:
+    for sortby in ("kind,kind", "kind,-kind", "-severity, severity"):
+        body = assert_ogc_error(ogc.get(ITEMS, params={"sortby": sortby}), 400, "named twice")
+        assert body["where"] == "sortby"
+
+
+def test_q_searches_words_not_codes(ogc: httpx.Client) -> None:
+    """``q=_`` matched almost every row: the LIKE escape was right, but q searched coded fields
+    (``kind = 'dich_benh'``, ``status = 'da_xu_ly'``) whose machine codes hold underscores. q
+    reads free text only; here the titles that spell a code (``Sự cố lu_lut tại …``)."""
+    spelled = [code for code, _, kind, *_ in ogc_fixtures.INCIDENTS if "_" in kind]
+    found = ogc.get(ITEMS, params={"q": "_", "limit": 100}).json()
+    assert sorted(f["properties"]["incident_code"] for f in found["features"]) == sorted(spelled)
+    assert found["numberMatched"] == len(spelled) < len(ogc_fixtures.INCIDENTS)
+    assert ogc.get(ITEMS, params={"q": "%", "limit": 1}).json()["numberMatched"] == 0
+    words = ogc.get(ITEMS, params={"q": "Ổ dịch", "resulttype": "hits"}).json()
+    assert words["numberMatched"] == ogc_fixtures.EXTRA_INCIDENTS  # free text still searched
+
+
+def test_decomposed_vietnamese_matches(ogc: httpx.Client) -> None:
+    """Query text typed in NFD (macOS, some Vietnamese keyboards) matches the stored NFC."""
+    def nfd(text: str) -> str:
+        return unicodedata.normalize("NFD", text)
+
+    title = "Sự cố chay tại phường Trấn Biên (SC-001)"
+    assert nfd(title) != title
+    for params in ({"filter": nfd("title LIKE '%Trấn Biên%'")},
+                   {"filter": nfd(f"title = '{title}'")},
+                   {"filter": json.dumps({"op": "=", "args": [{"property": "title"}, nfd(title)]}),
+                    "filter-lang": "cql2-json"},
+                   {"q": nfd("trấn biên")}, {"title": nfd(title)}):
+        body = ogc.get(ITEMS, params={**params, "resulttype": "hits"}).json()
+        expected = len(ogc_fixtures.INCIDENTS) if "%" in params.get("filter", "") or "q" in params \
+            else 1
+        assert body["numberMatched"] == expected, params
+
+
+def test_bbox_on_a_collection_without_geometry_matches_every_row(ogc: httpx.Client) -> None:
+    """Part 1 /req/core/fc-bbox-response C (documented in the README): all rows, not a 400."""
+    response = ogc.get("/collections/kpi.indicators/items", params={"bbox": "106,10,107,11"})
+    assert response.status_code == 200 and response.json()["numberMatched"] == 1
+    assert ogc.get("/collections/kpi.indicators/items",
+                   params={"bbox": "106,10,107"}).status_code == 400  # still checked
+    undated = ogc.get("/collections/admin.communes/items", params={"datetime": "2025-07-01"})
+    assert undated.status_code == 200 and undated.json()["numberMatched"] == 2
+
+
+@pytest.fixture(scope="module")
+def analyst_key(ogc_db_url: str, ogc_settings) -> str:  # noqa: ANN001
+    from tests.security.security_helpers import _create, api_key_for, run_async
+
+    run_async(_create(ogc_db_url, ogc_settings, "ogc_html_analyst", ["analyst"]))
+    return api_key_for(ogc_db_url, "ogc_html_analyst")
+
+
+def test_html_pages_of_internal_collections_for_a_signed_in_caller(
+        ogc: httpx.Client, analyst_key: str, ogc_conn) -> None:  # noqa: ANN001
+    """Were a jinja UndefinedError (pygeoapi caches the template configuration of the first
+    level it renders, here the public one) and a ``truncate`` of an integer label (a parcel's
+    ``parcel_no``): both 500s."""
+    assert ogc.get("/collections/emergency.incidents", params={"f": "html"}).status_code == 200
+    signed_in = {"X-API-Key": analyst_key}
+    fid = ogc_conn.execute("SELECT min(fid) FROM land.parcels").fetchone()[0]
+    for path in ("/collections/housing.houses", "/collections/land.parcels",
+                 "/collections/citizen.reports", "/collections/land.parcels/items",
+                 f"/collections/land.parcels/items/{fid}"):
+        response = ogc.get(path, params={"f": "html"}, headers=signed_in)
+        assert response.status_code == 200, (path, response.text[:300])
+        assert response.headers["content-type"].startswith("text/html")
+    parcel = ogc.get(f"/collections/land.parcels/items/{fid}", params={"f": "html"},
+                     headers=signed_in).text
+    assert "Nguyễn Văn A" not in parcel  # still no personal data without the right
+    assert ogc.get("/collections/land.parcels", params={"f": "html"}).status_code == 404

@@ -113,3 +113,15 @@ def test_gdal_reads_items_in_vn2000(ogc_server) -> None:  # noqa: ANN001
     point = listing.split("POINT (", 1)[1].split(")", 1)[0]
     x, y = (float(v) for v in point.split())
     assert 350_000 < x < 450_000 and 1_150_000 < y < 1_300_000  # TM-3 107°45' metres
+
+
+def test_gdal_reads_a_feature_by_id(ogc_server, ogc: httpx.Client) -> None:  # noqa: ANN001
+    """GDAL's OAPIF driver fetches ``<items link>/<fid>``: with an items link ending in
+    ``?f=json`` it asked for ``items?f=json/45`` and failed (issue 12)."""
+    fid = ogc.get("/collections/emergency.incidents/items",
+                  params={"incident_code": "SC-004"}).json()["features"][0]["id"]
+    listing = _ogrinfo("-al", "-q", "-fid", str(fid),
+                       f"OAPIF:{ogc_server.url}/collections/emergency.incidents")
+    assert f"OGRFeature(emergency.incidents):{fid}" in listing
+    assert "incident_code (String) = SC-004" in listing and "Trấn Biên" in listing
+    assert listing.count("OGRFeature(") == 1
