@@ -31,18 +31,40 @@ VN2000_EPSG_CODES = (4756, 3405, 3406, *range(5896, 5900), *range(9205, 9219))
 _VN2000_NAMES = ("vietnam 2000", "vietnam_2000", "vn-2000", "vn_2000", "vn2000")
 
 
+# The ways a CRS is named by reference: an OGC URI, a URN, a (safe) CURIE, ``EPSG:5899`` or
+# a bare code. One parser for every surface (OGC API, query bodies, importers, rasters).
+_URI_RE = re.compile(r"^https?://www\.opengis\.net/def/crs/(EPSG|OGC)/[^/]+/([A-Za-z0-9]+)$", re.I)
+_URN_RE = re.compile(r"^urn:ogc:def:crs:(EPSG|OGC):[^:]*:([A-Za-z0-9]+)$", re.I)
+_CURIE_RE = re.compile(r"^\[?(EPSG|OGC|CRS):?:?([A-Za-z0-9]+)\]?$", re.I)
+
+
+def crs_reference(value: str) -> str | int | None:
+    """``"CRS84"`` or an EPSG code for a CRS named by reference; None for anything else (a
+    WKT or PROJ string, or a name this parser does not know)."""
+    text = str(value).strip()
+    if text.isdigit():
+        return int(text)
+    match = _URI_RE.match(text) or _URN_RE.match(text) or _CURIE_RE.match(text)
+    if not match:
+        return None
+    authority, ident = match.group(1).upper(), match.group(2).upper()
+    if authority in ("OGC", "CRS") and ident in ("CRS84", "84"):
+        return "CRS84"
+    if authority == "EPSG" and ident.isdigit():
+        return int(ident)
+    return None
+
+
 def parse_crs(value: str | int | CRS, *, where: str = "crs") -> CRS:
-    """A CRS from 'EPSG:5899', '5899', a WKT or PROJ string, with a clear error."""
+    """A CRS from a reference (``crs_reference``), a WKT or PROJ string, with a clear error."""
     if isinstance(value, CRS):
         return value
     text = str(value).strip()
-    if text.isdigit():
-        text = f"EPSG:{text}"
-    if text.upper() in ("CRS84", "OGC:CRS84", "HTTP://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84"):
+    reference = crs_reference(text)
+    if reference == "CRS84":
         return CRS.from_user_input("OGC:CRS84")
-    match = re.match(r"^https?://www\.opengis\.net/def/crs/EPSG/0/(\d+)$", text, re.IGNORECASE)
-    if match:
-        text = f"EPSG:{match.group(1)}"
+    if isinstance(reference, int):
+        text = f"EPSG:{reference}"
     try:
         return CRS.from_user_input(text)
     except CRSError as exc:

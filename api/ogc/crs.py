@@ -7,13 +7,12 @@ the pinned SRIDs of ``iocgis.crs.postgis_srid`` so PostGIS applies the official 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 
 from pyproj import CRS
 
-from iocgis.crs import postgis_srid
+from iocgis.crs import crs_reference, postgis_srid
 from iocgis.errors import InvalidInput
 from iocgis.layers.types import STORAGE_SRID
 
@@ -58,23 +57,15 @@ def supported_uris() -> list[str]:
 
 CRS84 = _from_code("CRS84")
 
-_URI_RE = re.compile(r"^https?://www\.opengis\.net/def/crs/(EPSG|OGC)/[^/]+/([A-Za-z0-9]+)$", re.I)
-_URN_RE = re.compile(r"^urn:ogc:def:crs:(EPSG|OGC):[^:]*:([A-Za-z0-9]+)$", re.I)
-_CURIE_RE = re.compile(r"^\[?(EPSG|OGC|CRS):?:?([A-Za-z0-9]+)\]?$", re.I)
-
-
 def parse_ogc_crs(value: str, *, where: str) -> OgcCrs:
-    """An offered CRS from a URI, URN, safe CURIE (``[EPSG:5899]``) or ``EPSG:5899``; else 400."""
-    text = value.strip()
-    match = _URI_RE.match(text) or _URN_RE.match(text) or _CURIE_RE.match(text)
-    code = None
-    if match:
-        authority, ident = match.group(1).upper(), match.group(2).upper()
-        if authority in ("OGC", "CRS") and ident in ("CRS84", "84"):
-            code = "CRS84"
-        elif authority == "EPSG" and ident.isdigit() and int(ident) in SUPPORTED_EPSG:
-            code = ident
-    if code is None:
+    """An offered CRS named by reference (``iocgis.crs.crs_reference``: a URI, URN, safe CURIE
+    such as ``[EPSG:5899]``, ``EPSG:5899``); anything not offered is a 400 listing the offer.
+    The one set every HTTP surface accepts (features, filters, query bodies)."""
+    reference = crs_reference(value)
+    if reference != "CRS84" and reference not in SUPPORTED_EPSG:
         raise InvalidInput(f"unsupported coordinate system {value[:100]!r}", where=where,
-                           hint="use one of " + ", ".join(supported_uris()))
-    return _from_code(code)
+                           hint="use one of CRS84, " + ", ".join(
+                               f"EPSG:{code}" for code in SUPPORTED_EPSG)
+                           + " (VN-2000: EPSG:3405 UTM 48N, EPSG:5899 TM-3 107°45′ Đồng Nai), "
+                             "or their URIs: " + ", ".join(supported_uris()))
+    return _from_code(str(reference))

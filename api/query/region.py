@@ -16,18 +16,16 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from shapely.validation import explain_validity
 
+from iocgis.api.ogc.crs import parse_ogc_crs
 from iocgis.api.query.province import ProvinceFrame
 from iocgis.crs import WGS84, parse_crs, transformer
 from iocgis.errors import InvalidInput, PayloadTooLarge
 from iocgis.jsonbody import parse_json
+from iocgis.layers.types import STORAGE_SRID
 
 MAX_VERTICES = 10_000
 MAX_BODY_BYTES = 5_000_000
 GEOD = Geod(ellps="WGS84")
-# Spellings of lon/lat WGS84 that need no transformation (GeoJSON order is always lon, lat).
-_LONLAT = {"OGC:CRS84", "CRS84", "EPSG:4326", "4326", "URN:OGC:DEF:CRS:OGC:1.3:CRS84",
-           "HTTP://WWW.OPENGIS.NET/DEF/CRS/OGC/1.3/CRS84",
-           "HTTP://WWW.OPENGIS.NET/DEF/CRS/EPSG/0/4326"}
 
 
 @dataclass(frozen=True)
@@ -115,7 +113,9 @@ def parse_region(body: Any, frame: ProvinceFrame, crs_param: str | None = None) 
         raise InvalidInput("the coordinates hold a non-finite number", where="body.coordinates",
                            hint="use plain decimal numbers")
     crs_text = crs_param or body_crs or "OGC:CRS84"
-    if crs_text.strip().upper() not in _LONLAT:
+    offered = parse_ogc_crs(crs_text, where="crs")  # the set every HTTP surface accepts
+    # GeoJSON positions are [x, y] = [lon, lat] whatever the CRS's axis order (RFC 7946)
+    if offered.srid != STORAGE_SRID:
         crs = parse_crs(crs_text, where="crs")
         geom = shapely.transform(geom, transformer(crs, WGS84).transform, interleaved=False)
     if not geom.is_valid:
