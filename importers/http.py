@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from iocgis.api.kit.values import boolean
 from iocgis.access import Caller, current_caller, may_read_level, plan_for, require_right
 from iocgis.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from iocgis.importers.jobs import JobRunner
@@ -24,7 +25,6 @@ from iocgis.importers.options import MODES, ImportOptions
 
 OPTION_FIELDS = ("layer", "crs", "encoding", "mode", "dry_run", "source_date", "max_rejected",
                  "swap_xy", "source_layer")
-TRUE = ("1", "true", "yes", "on")
 
 
 def authorise(caller: Caller) -> None:
@@ -78,9 +78,9 @@ def _options(form: Any, caller: Caller, mapping: Path | None) -> ImportOptions:
                            hint="a share between 0 and 1, e.g. 0.05") from None
     return ImportOptions(crs=_text(form, "crs"), encoding=_text(form, "encoding"), mapping=mapping,
                          mode=mode,  # type: ignore[arg-type]
-                         dry_run=(_text(form, "dry_run") or "").lower() in TRUE,
+                         dry_run=boolean(_text(form, "dry_run") or "false", "dry_run"),
                          user=caller.name, source_date=when, max_rejected=max_rejected,
-                         swap_xy=(_text(form, "swap_xy") or "").lower() in TRUE,
+                         swap_xy=boolean(_text(form, "swap_xy") or "false", "swap_xy"),
                          source_layer=_text(form, "source_layer"),
                          communes=tuple(sorted(caller.commune_codes)) or None)
 
@@ -184,5 +184,8 @@ async def _require_import_target(state: Any, caller: Caller, target: str) -> Non
 
 
 def routes() -> list[BaseRoute]:
-    return [Route("/imports", start_import, methods=["POST"]),
+    from iocgis.importers import review_http
+
+    # the review's routes first: /imports/review is a page, not an import id
+    return [*review_http.routes(), Route("/imports", start_import, methods=["POST"]),
             Route("/imports/{id}", import_status, methods=["GET"])]

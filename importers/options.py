@@ -11,6 +11,10 @@ from iocgis.errors import InvalidInput
 
 Mode = Literal["replace", "append", "upsert"]
 MODES: tuple[str, ...] = ("replace", "append", "upsert")
+# registry: the layer's group decides (approval: true -> pending); submit: stop at pending in
+# any case; auto: go live at once (the demo loader, tests, the operator's --auto-approve).
+Approval = Literal["registry", "submit", "auto"]
+APPROVALS: tuple[str, ...] = ("registry", "submit", "auto")
 LEGACY_ENCODINGS = ("tcvn3", "vni")
 
 
@@ -33,6 +37,8 @@ class ImportOptions:
     # The communes of an officer limited to some (None: every commune). Rows must be of these
     # communes; ``replace`` then replaces only their rows and keeps every other commune's.
     communes: tuple[str, ...] | None = None
+    # Whether the import stops at *pending* until a data steward approves it (review.py).
+    approval: Approval = "registry"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -41,6 +47,9 @@ class ImportOptions:
         if not 0.0 <= self.max_rejected <= 1.0:
             raise InvalidInput(f"max_rejected {self.max_rejected} is not a share between 0 and 1",
                                where="max_rejected", hint="e.g. 0.05 to accept up to 5 % rejects")
+        if self.approval not in APPROVALS:
+            raise InvalidInput(f"unknown approval {self.approval!r}", where="approval",
+                               hint="use registry, submit or auto")
         if self.keep_versions < 0:
             raise InvalidInput("keep_versions must be 0 or more", where="keep_versions")
 

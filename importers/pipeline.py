@@ -21,7 +21,8 @@ import shapely
 
 from iocgis.db import connect, database_url
 from iocgis.errors import ImportFailed, InvalidInput, IocgisError
-from iocgis.importers import derive, encodings, georef, mapping as mappingmod, staging, swap
+from iocgis.importers import (derive, encodings, georef, mapping as mappingmod, review, staging,
+                              swap)
 from iocgis.importers.admin_units import convert_batch
 from iocgis.importers.batch import BATCH_SIZE, FeatureBatch, Reader
 from iocgis.importers.fields import coerce
@@ -171,6 +172,8 @@ class Importer:
             self.report.import_id = self._begin(conn)
             dataset: Dataset | None = None
             try:
+                if not self.options.dry_run:  # one pending import per layer (review.py)
+                    review.refuse_if_pending(conn, self.layer)
                 dataset = resolve(self.path)
                 self._load(conn, dataset)
             except BaseException as exc:
@@ -311,6 +314,12 @@ class Importer:
             "source_encoding = %s WHERE id = %s",
             (report.source_format, report.source_checksum, report.source_crs,
              report.source_encoding, report.import_id))
+        if review.needs_approval(self.registry, layer, options, self.settings):
+            self.progress({"phase": "reviewing", "done": report.rows_in, "total": info.count})
+            report.finished_at = datetime.now(timezone.utc)
+            review.submit(conn, layer, report, options, self.settings)
+            self.progress({"phase": "pending", "done": report.rows_in, "total": info.count})
+            return
         self.progress({"phase": "publishing", "done": report.rows_in, "total": info.count})
         report.status = "loaded"
         known = None

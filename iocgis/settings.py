@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from iocgis.importers.settings import ImportSettings
 from iocgis.security.settings import SecuritySettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -43,6 +44,8 @@ class Settings(BaseSettings):
     province_code: str = "75"
     # Level-3 security values (accounts, sessions, audit, HTTP hardening): IOCGIS_SECURITY_*.
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    # Approval of imports before they go live, its expiry: IOCGIS_IMPORTS_*.
+    imports: ImportSettings = Field(default_factory=ImportSettings)
 
     @property
     def cache_dir(self) -> Path:

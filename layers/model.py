@@ -233,4 +233,8 @@ class GroupDef(Frozen):
     title: Text
     # Position in listings and catalogs (base map first, indicators last).
     order: int = 100
+    # Imports of the group's layers stop at *pending* until a data steward of the group
+    # approves them (Điều 9.4: data goes live approved); false for data no department
+    # supplies (importers/review.py).
+    approval: bool = True
     layers: tuple[LayerDef, ...]

@@ -50,6 +50,13 @@ class Registry:
             raise NotFound(f"unknown layer {layer_id!r}", where="layer",
                            hint="list the layers with `iocgis layers`") from None
 
+    def group(self, name: str) -> GroupDef:
+        for group in self.groups:
+            if group.group == name:
+                return group
+        raise NotFound(f"unknown layer group {name!r}", where="group",
+                       hint="list the layers with `iocgis layers`")
+
     def spatial(self) -> tuple[LayerDef, ...]:
         return tuple(layer for layer in self if layer.is_spatial)
 
@@ -109,8 +116,8 @@ def _group_from(path: Path, raw: Any, codelists: dict[str, tuple[Code, ...]]) ->
                     f"(known: {', '.join(sorted(codelists))})"))
         layers.append({**body, "group": group, "name": name, "fields": fields})
     try:
-        return GroupDef.model_validate({"group": group, "title": raw.get("title"),
-                                        "order": raw.get("order", 100), "layers": layers})
+        return GroupDef.model_validate({**{k: v for k, v in raw.items() if k != "layers"},
+                                        "layers": layers})
     except ValidationError as exc:
         raise _fail(path, exc, [layer["name"] for layer in layers]) from exc
 

@@ -141,7 +141,7 @@ def is_commune_scoped(layer: LayerDef) -> bool:
 
 
 def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
-                  limited: bool, scoped: bool) -> sql.Composed:
+                  limited: bool, scoped: bool, table: sql.Composable | None = None) -> sql.Composed:
     layer = part.layer
     columns: list[sql.Composable] = [sql.SQL("l.fid")]
     for name in part.attributes:
@@ -181,7 +181,7 @@ def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
     ).format(p=sql.SQL(p), extent=sql.Literal(extent), buffer=sql.Literal(buffer_px),
              clip=sql.SQL(clip), geom=_geometry(part, p), srid=sql.Literal(TILE_SRID),
              columns=sql.SQL(", ").join(columns),
-             table=sql.Identifier(layer.schema_name, layer.table_name),
+             table=table or sql.Identifier(layer.schema_name, layer.table_name),
              where=sql.SQL(" AND ").join(where), order=order,
              inside=sql.SQL(
                  " AND ST_X(t.geom) >= 0 AND ST_X(t.geom) < {e} AND ST_Y(t.geom) > 0"
@@ -255,15 +255,19 @@ def _lonlat_box(xmin: float, ymin: float, xmax: float, ymax: float) -> tuple[flo
 
 def build_statement(layers: tuple[LayerDef, ...], zoom: int, *, level: int = 0,
                     extent: int = 4096, buffer: int = 64,
-                    only: tuple[str, ...] | None = None, scoped: bool = False) -> TileStatement:
+                    only: tuple[str, ...] | None = None, scoped: bool = False,
+                    tables: dict[str, sql.Composable] | None = None) -> TileStatement:
     """The statement rendering ``layers`` (all visible and in zoom range) side by side;
     ``only`` keeps just the MVT layers of those names (to re-render some when thinning);
-    ``scoped`` keeps only the rows of the bound communes in layers recording a commune."""
+    ``scoped`` keeps only the rows of the bound communes in layers recording a commune;
+    ``tables`` reads a layer from another table of its columns (by layer id: the staging
+    table of an import under review, for its map preview)."""
     parts = tuple(part for layer in layers for part in layer_parts(layer, zoom)
                   if only is None or part.name in only)
     limited = level >= MAX_THIN_LEVEL
     selects = [sql.SQL("CROSS JOIN LATERAL ({}) {}").format(
-        _layer_select(part, f"l{i}", extent, buffer, limited, scoped), sql.Identifier(f"q{i}"))
+        _layer_select(part, f"l{i}", extent, buffer, limited, scoped,
+                      (tables or {}).get(part.layer.id)), sql.Identifier(f"q{i}"))
         for i, part in enumerate(parts)]
     outputs = [sql.SQL("{q}.mvt, {q}.n").format(q=sql.Identifier(f"q{i}"))
                for i in range(len(parts))]

@@ -116,6 +116,11 @@ def import_file(
                                        help="share of features that may be rejected (0-1)"),
     swap_xy: bool = typer.Option(False, "--swap-xy", help="the file has Y (lat) before X"),
     user: str = typer.Option("cli", "--user", help="who runs the import (for the report)"),
+    submit: bool = typer.Option(False, "--submit",
+                                help="stop at pending for a data steward's approval, whatever "
+                                     "the layer's group says"),
+    auto_approve: bool = typer.Option(False, "--auto-approve",
+                                      help="go live at once without approval (the operator)"),
 ) -> None:
     """Import PATH into LAYER (replace by default); exit 0 on success."""
     from iocgis.importers import ImportOptions, import_path
@@ -125,9 +130,14 @@ def import_file(
     except ValueError:
         raise InvalidInput(f"--source-date {source_date!r} is not a date",
                            where="--source-date", hint="write it as YYYY-MM-DD") from None
+    if submit and auto_approve:
+        raise InvalidInput("--submit and --auto-approve contradict each other",
+                           where="--submit", hint="choose one")
+    approval = "submit" if submit else "auto" if auto_approve else "registry"
     options = ImportOptions(crs=crs, encoding=encoding, mapping=mapping, mode=mode,  # type: ignore[arg-type]
                             dry_run=dry_run, user=user, source_date=when,
-                            max_rejected=max_rejected, swap_xy=swap_xy, source_layer=source_layer)
+                            max_rejected=max_rejected, swap_xy=swap_xy, source_layer=source_layer,
+                            approval=approval)  # type: ignore[arg-type]
     with _Bar(enabled=not as_json and err_console.is_terminal) as bar:
         report = import_path(path, layer, options, progress=bar)
     body = report.as_dict()
@@ -135,6 +145,15 @@ def import_file(
         typer.echo(json.dumps(body, ensure_ascii=False, indent=2, default=str))
     else:
         _summary(body)
+        if report.status == "pending":
+            review = body.get("extra", {}).get("review", {})
+            diff = review.get("diff", {})
+            console.print(
+                f"[bold]pending approval[/]: {diff.get('added', 0)} added, "
+                f"{diff.get('removed', 0)} removed, {diff.get('changed', 0)} changed; nothing is "
+                f"live until a data steward of {layer.split('.')[0]} approves it "
+                f"(`iocgis imports show {report.import_id}`, `iocgis imports approve "
+                f"{report.import_id}`); it expires {review.get('expires_at', '')[:16]}")
 
 
 @import_app.command("history")

@@ -14,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from iocgis.importers import ImportOptions, ImportReport, import_path
+from iocgis.importers.settings import ImportSettings
 from iocgis.layers import get_registry
 
 from iocgis.settings import Settings
@@ -36,7 +37,17 @@ def imp_url(base_settings: Settings) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def imp_settings(base_settings: Settings, imp_url: str) -> Settings:
-    return base_settings.model_copy(update={"database_url": imp_url})
+    """The importer tests' settings: imports go live at once (IOCGIS_IMPORTS_AUTO_APPROVE),
+    as before approval existed; the review tests use ``review_settings``."""
+    return base_settings.model_copy(update={"database_url": imp_url,
+                                            "imports": ImportSettings(auto_approve=True)})
+
+
+@pytest.fixture(scope="session")
+def review_settings(base_settings: Settings, imp_url: str) -> Settings:
+    """Settings of a province's platform: imports of groups that need it wait for approval."""
+    return base_settings.model_copy(update={"database_url": imp_url,
+                                            "imports": ImportSettings(auto_approve=False)})
 
 
 @pytest.fixture

@@ -29,7 +29,8 @@ KILLER = textwrap.dedent("""
             print("KILLING", event["import_id"], flush=True)
             os.kill(os.getpid(), signal.SIGKILL)
 
-    import_path(sys.argv[1], "land.parcels", ImportOptions(), url=sys.argv[2], progress=progress)
+    import_path(sys.argv[1], "land.parcels", ImportOptions(approval="auto"), url=sys.argv[2],
+                progress=progress)
     print("FINISHED", flush=True)
 """)
 

@@ -28,6 +28,7 @@ def cli(imp_url: str, monkeypatch: pytest.MonkeyPatch,
         capsys: pytest.CaptureFixture[str]) -> Callable[..., Done]:
     """``iocgis ...`` in this process (main() with its error handling), on the test database."""
     monkeypatch.setenv("DATABASE_URL", imp_url)
+    monkeypatch.setenv("IOCGIS_IMPORTS_AUTO_APPROVE", "1")  # approval: test_import_review_cli
     monkeypatch.setenv("COLUMNS", "200")
 
     def run(*args: str) -> Done:
