@@ -10,7 +10,6 @@ transformer are pygeofilter's: the SQL builder (``filter_sql``) walks pygeofilte
 from __future__ import annotations
 
 import json
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -23,6 +22,7 @@ from pygeofilter import ast, values
 from pygeofilter.cql2 import SPATIAL_PREDICATES_MAP
 from pygeofilter.parsers.wkt import WKTTransformer
 
+from iocgis.api.kit.values import nfc
 from iocgis.errors import InvalidInput
 
 MAX_FILTER_CHARS = 64 * 1024  # a filter longer than this is refused before parsing (413)
@@ -53,10 +53,7 @@ ARITHMETIC: dict[str, type[ast.Arithmetic]] = {"+": ast.Add, "-": ast.Sub, "*": 
                                                "/": ast.Div, "div": ast.Div}
 
 
-def _nfc(text: str) -> str:
-    """String literals as the data is stored: a value typed in decomposed Vietnamese (NFD)
-    must match the NFC text in the tables."""
-    return unicodedata.normalize("NFC", text)
+_nfc = nfc  # literals as the data is stored (the request kit's normalisation)
 
 
 def parse_instant(text: str, *, kind: str) -> date | datetime:

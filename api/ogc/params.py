@@ -9,13 +9,13 @@ misspelt one.
 from __future__ import annotations
 
 import math
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any, Iterable, Protocol
 
 from psycopg import sql
 
+from iocgis.api.kit.values import MAX_LIMIT, boolean, nfc, whole_number
 from iocgis.api.ogc import cql2
 from iocgis.api.ogc.crs import CRS84, OgcCrs, parse_ogc_crs
 from iocgis.api.ogc.filter_sql import compile_filter
@@ -23,7 +23,6 @@ from iocgis.errors import InvalidInput, PayloadTooLarge
 from iocgis.layers.model import FieldDef
 
 DEFAULT_LIMIT = 10
-MAX_LIMIT = 10_000
 MAX_OFFSET = 2**62
 MAX_BODY_BYTES = 1024 * 1024
 MAX_Q_CHARS = 200
@@ -50,10 +49,6 @@ class QueryTarget(Protocol):
     def field(self, name: str) -> FieldDef: ...
 
 
-def nfc(text: str) -> str:
-    """Query text as stored: Vietnamese typed decomposed (NFD, as some keyboards and macOS
-    send it) must match the NFC the importers store."""
-    return unicodedata.normalize("NFC", text)
 
 
 def free_text_fields(target: QueryTarget, visible: Iterable[str]) -> tuple[str, ...]:
@@ -110,25 +105,8 @@ def _bad(message: str, where: str, hint: str) -> InvalidInput:
     return InvalidInput(message, where=where, hint=hint)
 
 
-def _whole_number(value: str, where: str, low: int, high: int) -> int:
-    text = value.strip()
-    if not text.lstrip("+").isdigit() and not (text.startswith("-") and text[1:].isdigit()):
-        raise _bad(f"{where}={value[:40]!r} is not a whole number", where,
-                   f"give a whole number from {low} to {high}")
-    number = int(text)
-    if not low <= number <= high:
-        raise _bad(f"{where}={number} is out of range", where,
-                   f"give a whole number from {low} to {high}")
-    return number
-
-
-def _boolean(value: str, where: str) -> bool:
-    text = value.strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise _bad(f"{where}={value[:40]!r} is not true or false", where, "give true or false")
+_whole_number = whole_number  # the request kit's, as on every surface
+_boolean = boolean
 
 
 def parse_bbox(value: str, crs: OgcCrs) -> Bbox:

@@ -15,12 +15,11 @@ from iocgis.api.query.spec import Condition, Value
 from iocgis.layers import FieldDef, LayerDef, Registry
 
 from iocgis.access import AccessPlan, Caller, plan_for
+from iocgis.api.kit.values import boolean
 from iocgis.errors import InvalidInput
 
 # Field types a group can be keyed on: discrete values, not measurements.
 GROUPABLE = ("text", "integer", "bigint", "boolean", "date")
-_TRUE = ("true", "1", "yes", "t", "y")
-_FALSE = ("false", "0", "no", "f", "n")
 
 
 def spatial_plans(caller: Caller, registry: Registry, ids: Sequence[str],
@@ -83,12 +82,7 @@ def parse_value(registry: Registry, layer: LayerDef, fdef: FieldDef, raw: str,
     kind = fdef.type
     try:
         if kind == "boolean":
-            low = text.lower()
-            if low in _TRUE:
-                return True
-            if low in _FALSE:
-                return False
-            raise ValueError
+            return boolean(text, where)
         if kind in ("integer", "bigint"):
             return int(text)
         if kind == "numeric":

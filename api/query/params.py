@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from starlette.datastructures import QueryParams
 
 from iocgis.api.query.province import ProvinceFrame
+from iocgis.api.kit.values import MAX_LIMIT, whole_number
 from iocgis.errors import InvalidInput
 
 MAX_RADIUS_M = 50_000.0
-MAX_LIMIT = 10_000
 DEFAULT_LIMIT = 100
 MAX_NEAREST = 100
 MAX_LAYERS = 20
@@ -68,15 +68,7 @@ class Params:
         raw = self.text(name)
         if raw is None:
             return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise InvalidInput(f"{name} must be a whole number, not {raw[:40]!r}", where=name,
-                               hint=f"give an integer between {low} and {high}") from None
-        if not low <= value <= high:
-            raise InvalidInput(f"{name} {value} is out of range", where=name,
-                               hint=f"give an integer between {low} and {high}")
-        return value
+        return whole_number(raw, name, low, high)
 
     def paging(self) -> Paging:
         return Paging(self.integer("limit", default=DEFAULT_LIMIT, low=0, high=MAX_LIMIT),

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from iocgis.access import can_see
+from iocgis.api.kit.values import boolean
 from iocgis.api.query import allowlist
 from iocgis.api.query.context import QueryContext
 from iocgis.api.query.handlers import respond
@@ -135,11 +136,7 @@ class Binder:
                 return int(value)
             return value
         if pdef.type == "boolean":
-            low = raw.lower()
-            if low not in ("true", "false", "1", "0", "yes", "no"):
-                raise InvalidInput(f"{name} must be true or false", where=name,
-                                   hint="give true or false")
-            return low in ("true", "1", "yes")
+            return boolean(raw, name)
         if pdef.type == "point":
             parts = raw.split(",")
             if len(parts) != 2:

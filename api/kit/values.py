@@ -1,0 +1,42 @@
+"""Request values to typed values, the same way on every HTTP surface: whole numbers in a
+range, true/false in one vocabulary, text NFC-normalised; messages name the parameter."""
+
+from __future__ import annotations
+
+import unicodedata
+
+from iocgis.errors import InvalidInput
+
+# The spellings of true and false every endpoint accepts (query strings and form fields).
+TRUE_WORDS = ("true", "1", "yes", "t", "y", "on")
+FALSE_WORDS = ("false", "0", "no", "f", "n", "off")
+# Pages: at most this many features or rows per request, on every surface.
+MAX_LIMIT = 10_000
+
+
+def boolean(value: str, where: str) -> bool:
+    text = value.strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise InvalidInput(f"{where}={value[:40]!r} is not true or false", where=where,
+                       hint="give true or false")
+
+
+def whole_number(value: str, where: str, low: int, high: int) -> int:
+    text = value.strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits.isdigit():
+        raise InvalidInput(f"{where}={value[:40]!r} is not a whole number", where=where,
+                           hint=f"give a whole number from {low} to {high}")
+    number = int(text)
+    if not low <= number <= high:
+        raise InvalidInput(f"{where}={number} is out of range", where=where,
+                           hint=f"give a whole number from {low} to {high}")
+    return number
+
+
+def nfc(text: str) -> str:
+    """Vietnamese typed in decomposed form (NFD) or mixed compares equal to stored text."""
+    return unicodedata.normalize("NFC", text)
