@@ -91,7 +91,7 @@ def child_ours(path: str, url: str) -> dict:
     from iocgis.importers import ImportOptions, import_path
 
     started = time.perf_counter()
-    report = import_path(path, LAYER, ImportOptions(user="bench"), url=url)
+    report = import_path(path, LAYER, ImportOptions(user="bench", approval="auto"), url=url)
     seconds = time.perf_counter() - started
     return {"seconds": seconds, "rows": report.rows_loaded,
             "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

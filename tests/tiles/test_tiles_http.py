@@ -181,7 +181,8 @@ def test_a_real_import_and_rollback_show_in_the_tiles_without_a_restart(tiles_ht
     source = tmp_path / "places.geojson"
     source.write_text(json.dumps({"type": "FeatureCollection", "features": features},
                                  ensure_ascii=False), encoding="utf-8")
-    report = import_path(source, "base.places", ImportOptions(mode="replace", user="test"),
+    report = import_path(source, "base.places", ImportOptions(mode="replace", user="test",
+                                                                 approval="auto"),
                          url=tiles_db_url)
     assert report.status == "loaded", report
     deadline = time.monotonic() + 20  # the server re-reads data versions every second
