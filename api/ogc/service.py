@@ -26,7 +26,7 @@ from psycopg_pool import AsyncConnectionPool
 from pygeoapi.api import API
 from starlette.concurrency import run_in_threadpool
 
-from iocgis.access import Caller
+from iocgis.access import CURRENT_CALLER, ROLE_RIGHTS, Caller
 from iocgis.api.ogc import json_output
 from iocgis.api.ogc.config import LEVELS, pygeoapi_config
 from iocgis.api.ogc.facts import FINGERPRINT_SQL, read_facts, read_fingerprint, registry_fingerprint
@@ -50,6 +50,13 @@ class _NoAnsweredErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         # also its warning for every request without offset ("int() argument must be ...")
         return record.funcName not in ("get_exception", "get_format_exception") and not record.getMessage().startswith("int()")
+
+
+def level_caller(level: str) -> Caller:
+    """A caller who reads exactly ``level`` without personal data: whose document it is."""
+    role = next(name for name, rights in ROLE_RIGHTS.items()
+                if rights["sensitivity"] == level and not rights["pii"])
+    return Caller(name=f"openapi-{level}", roles=frozenset({role}))
 
 
 @dataclass(frozen=True)
@@ -111,10 +118,17 @@ class OgcService:
         for level in LEVELS:
             config = pygeoapi_config(self.registry, facts, level=level, pool=self.pool_key,
                                      templates=TEMPLATES)
+            # pygeoapi reads each provider's fields: as a caller of this level (no personal
+            # data), or the layers above public would be left out of the document.
+            token = CURRENT_CALLER.set(level_caller(level))
+            try:
+                described = openapi_document(config)
+            finally:
+                CURRENT_CALLER.reset(token)
             # The query API's routes (iocgis.api.query) and the login and account routes
             # (iocgis.security) join the served document per level.
             document = merge_security_openapi(
-                merge_query_openapi(openapi_document(config), level, self.registry))
+                merge_query_openapi(described, level, self.registry))
             self._write(level, config, document)
             apis[level] = API(config, document)
         self.generation = Generation(fingerprint, apis, time.time())

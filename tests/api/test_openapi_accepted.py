@@ -75,3 +75,18 @@ def test_every_advertised_items_parameter_is_accepted(ogc: httpx.Client, documen
     assert all(names == layer_parameters for path, names in common.items()
                if path != "/collections/catalog/items"), common
     assert common["/collections/catalog/items"] == layer_parameters - {"cursor"}
+
+
+@pytest.mark.parametrize("level", ["public", "internal", "restricted"])
+def test_each_level_documents_the_items_of_every_collection_it_serves(ogc_server, level: str) -> None:  # noqa: ANN001
+    """The document of a level lists items (with datetime and q) for each of its collections,
+    the internal and restricted ones too, never a personal-data field as a parameter."""
+    api = ogc_server.app.state.ogc.generation.apis[level]
+    document = api.openapi
+    for collection_id in api.config["resources"]:
+        operation = document["paths"][f"/collections/{collection_id}/items"]["get"]
+        names = {_resolve(document, p)["name"] for p in operation["parameters"]}
+        assert {"datetime", "q", "filter"} <= names, (level, collection_id)
+    if level != "public":
+        parcels = document["paths"]["/collections/land.parcels/items"]["get"]["parameters"]
+        assert "holder_name" not in {_resolve(document, p)["name"] for p in parcels}
