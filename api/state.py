@@ -8,6 +8,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from iocgis.access.database import Reader
 from iocgis.db import database_url, with_role
+from iocgis.pools import async_pool
 from iocgis.layers import Registry, get_registry
 from iocgis.settings import Settings
 
@@ -25,8 +26,7 @@ class AppState:
     def build(cls, settings: Settings) -> AppState:
         url = database_url(settings)
         serving_url = with_role(url, settings.serving_role)
-        pool = AsyncConnectionPool(serving_url, min_size=2, max_size=16, open=False,
-                                   kwargs={"autocommit": True})
+        pool = async_pool(serving_url, min_size=2, max_size=16, name="iocgis-requests")
         return cls(settings=settings, registry=get_registry(), database_url=url,
                    serving_url=serving_url, pool=pool,
                    reader=Reader(pool, settings.security.db_role_prefix))

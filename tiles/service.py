@@ -18,9 +18,9 @@ from typing import Any
 
 from iocgis.tiles.render import TileRenderer
 from iocgis.tiles.settings import TileSettings
-from psycopg_pool import AsyncConnectionPool
 
 from iocgis.db import database_url
+from iocgis.pools import async_pool
 from iocgis.settings import get_settings
 
 # By id(): AppState is an unhashable dataclass; a finalizer forgets a collected state.
@@ -59,8 +59,7 @@ async def renderer_here(url: str | None = None) -> TileRenderer:
         url = database_url(get_settings())
     renderer = table.get(url)
     if renderer is None:
-        pool = AsyncConnectionPool(url, min_size=1, max_size=8, open=False,
-                                   kwargs={"autocommit": True})
+        pool = async_pool(url, max_size=8, name="iocgis-tiles")
         await pool.open(wait=True, timeout=30)
         renderer = table.setdefault(url, TileRenderer(get_settings(), pool, TileSettings()))
         if renderer.pool is not pool:  # another coroutine made one meanwhile

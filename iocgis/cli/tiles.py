@@ -21,9 +21,8 @@ LEVEL_HELP = "render as a caller of this visibility level: public, internal or r
 
 async def _run(tileset: str, maxzoom: int, minzoom: int | None, level: str, bbox: str | None,
                out: Path | None, concurrency: int) -> None:
-    from psycopg_pool import AsyncConnectionPool
-
     from iocgis.db import database_url
+    from iocgis.pools import async_pool
     from iocgis.settings import get_settings
     from iocgis.tiles.archive import writer_for
     from iocgis.tiles.render import TileRenderer
@@ -32,8 +31,7 @@ async def _run(tileset: str, maxzoom: int, minzoom: int | None, level: str, bbox
 
     settings = get_settings()
     caller = caller_for_level(level)
-    pool = AsyncConnectionPool(database_url(settings), min_size=1, max_size=concurrency + 1,
-                               open=False, kwargs={"autocommit": True})
+    pool = async_pool(database_url(settings), max_size=concurrency + 1, name="iocgis-tiles-cli")
     await pool.open(wait=True, timeout=30)
     renderer = TileRenderer(settings, pool)
     try:

@@ -1,0 +1,43 @@
+"""Connection pools, made one way: the request path's async pool, pygeoapi's synchronous one
+(its core runs in worker threads), the tile renderer's outside a server. Every connection gets
+the same session settings from one configure hook."""
+
+from __future__ import annotations
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+# UTC timestamps in answers; a runaway statement is cancelled (each data statement also gets
+# its own limit from ``iocgis.access.database``); a page or tile is a small query among many
+# concurrent ones: starting parallel workers or JIT costs more (tens of ms) than it saves,
+# measured on the province demo.
+SESSION_SETTINGS = (
+    ("statement_timeout", "30000"),
+    ("TimeZone", "UTC"),
+    ("max_parallel_workers_per_gather", "0"),
+    ("jit", "off"),
+)
+_SET = "SELECT " + ", ".join(f"set_config('{name}', '{value}', false)"
+                             for name, value in SESSION_SETTINGS)
+
+
+def configure(conn: psycopg.Connection) -> None:
+    conn.execute(_SET)
+
+
+async def configure_async(conn: psycopg.AsyncConnection) -> None:
+    await conn.execute(_SET)
+
+
+def async_pool(url: str, *, min_size: int = 1, max_size: int = 16,
+               name: str = "iocgis") -> AsyncConnectionPool:
+    """An unopened async pool (``await pool.open(wait=True)``) of autocommit connections."""
+    return AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
+                               kwargs={"autocommit": True}, configure=configure_async, name=name)
+
+
+def sync_pool(url: str, *, min_size: int = 1, max_size: int = 8,
+              name: str = "iocgis-sync") -> ConnectionPool:
+    """An unopened synchronous pool (``pool.open(wait=True)``) of autocommit connections."""
+    return ConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
+                          kwargs={"autocommit": True}, configure=configure, name=name)
