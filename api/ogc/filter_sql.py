@@ -23,6 +23,7 @@ from iocgis.layers.types import field_type
 from iocgis.api.ogc.cql2 import TimeIntersects, parse_instant
 from iocgis.api.ogc.crs import STORAGE_SRID, OgcCrs, parse_ogc_crs
 from iocgis.errors import InvalidInput
+from iocgis.geodesy import expansion_sql
 from iocgis.layers.model import FieldDef
 
 MAX_NODES = 1000
@@ -373,9 +374,7 @@ class FilterCompiler:
             lhs.sql, rhs.sql, distance)
         if isinstance(node, ast.DistanceBeyond):
             return sql.SQL("(NOT {})").format(within)
-        degrees = sql.SQL(
-            "({d} / (110574.0 * GREATEST(cos(radians(LEAST(89.9, GREATEST(abs(ST_YMin({g})), "
-            "abs(ST_YMax({g}))) + {d} / 110574.0))), 0.001)))").format(d=distance, g=rhs.sql)
+        degrees = expansion_sql(distance, rhs.sql)
         return sql.SQL("({} && ST_Expand({}, {}) AND {})").format(lhs.sql, rhs.sql, degrees, within)
 
     def _temporal(self, node: ast.TemporalPredicate) -> sql.Composable:

@@ -11,12 +11,11 @@ from typing import Any
 from collections.abc import Sequence
 
 from iocgis.api.query.spec import Around, AtPoint, LayerQuery, Nearest
-from iocgis.api.query.sql import (
-    M_PER_DEG_LAT_MIN, M_PER_DEG_LON_EQ, MAX_GROUPS, Statement, layer_statement,
-)
+from iocgis.api.query.sql import MAX_GROUPS, Statement, layer_statement
 from iocgis.access import AccessPlan
 from iocgis.access.database import Reader
 from iocgis.errors import InvalidInput
+from iocgis.geodesy import M_PER_DEG_LAT_MIN, M_PER_DEG_LON_EQ
 from iocgis.layers import Registry
 
 MAX_CANDIDATE_ROUNDS = 4

@@ -8,7 +8,6 @@ a bounding-box test on ``geom`` so the GiST index does the first cut.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,14 +20,13 @@ from iocgis.api.query.spec import (
     RelatedCondition, Value,
 )
 from iocgis.errors import ConfigError
+from iocgis.geodesy import expansion
 from iocgis.layers import FieldDef, LayerDef, Registry
 
 MAX_GROUPS = 5000
 # Metres per degree, chosen so a box built from them always contains the geodesic circle:
 # the smallest length of a degree of latitude (at the equator) and the spherical length of a
 # degree of longitude at the equator (the spheroid's is longer at every latitude).
-M_PER_DEG_LAT_MIN = 110_574.0
-M_PER_DEG_LON_EQ = 111_320.0
 # FartherThan boxes are built around every feature; latitudes up to this bound (Vietnam's
 # northernmost point is 23.4°N) keep them valid.
 MAX_ABS_LAT = 30.0
@@ -48,14 +46,6 @@ def check_registry(registry: Registry) -> None:
             raise ConfigError(f"layer {layer.id} has a field named {sorted(clash)[0]!r}",
                               where="layers/", hint="the query API reports its measures under "
                                                    f"{', '.join(MEASURES)}; rename the field")
-
-
-def expansion(lat: float, metres: float) -> tuple[float, float]:
-    """Degrees (dx, dy) such that the box around a point contains its ``metres`` circle."""
-    dy = metres / M_PER_DEG_LAT_MIN * 1.01 + 1e-7
-    top = min(abs(lat) + dy, 89.0)
-    dx = metres / (M_PER_DEG_LON_EQ * math.cos(math.radians(top))) * 1.01 + 1e-7
-    return dx, dy
 
 
 @dataclass
