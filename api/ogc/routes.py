@@ -171,6 +171,11 @@ async def _dispatch(request: Request, handler: Callable[..., tuple], *args: Any,
 
 # --- finishing pygeoapi's answers (run in the worker thread, after the handler) ----------
 
+def _json(document: Any) -> str:
+    """As pygeoapi writes JSON here (``json_output``): UTF-8, compact."""
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
 def _ok_text(status: int, content: Any) -> bool:
     return int(status) == 200 and isinstance(content, str)
 
@@ -182,7 +187,7 @@ def _finish_collections(api_request: APIRequest, headers: dict[str, str], status
         return headers, status, content
     document = links.clean_links(json.loads(content), without_csv=(CATALOG_ID,))
     headers["Link"] = links.link_header(document.get("links", []))
-    return headers, status, json.dumps(document, ensure_ascii=False)
+    return headers, status, _json(document)
 
 
 def _extra_links(collection_id: str) -> list[dict[str, str]]:
@@ -207,7 +212,7 @@ def _finish_features(collection_id: str, path: str, params: list[tuple[str, str]
         if collection_id == CATALOG_ID:  # a small page: its links lose the formats not offered
             document = json.loads(content)
             document["links"] = links.offered_only(document.get("links", []), formats)
-            content = json.dumps(document, ensure_ascii=False)
+            content = _json(document)
             page_links = document["links"]
         else:
             page_links = links.top_level_links(content)
@@ -229,7 +234,7 @@ def _finish_queryables(collection_id: str, api_request: APIRequest, headers: dic
         layer = get_registry().get(collection_id)
         fields, spatial = {f.name: f for f in layer.fields}, layer.is_spatial
     document = finish_queryables(json.loads(content), fields, spatial=spatial)
-    return headers, status, json.dumps(document, ensure_ascii=False)
+    return headers, status, _json(document)
 
 
 def _params(request: Request) -> list[tuple[str, str]]:
@@ -252,7 +257,7 @@ def _landing_page(api: Any, api_request: APIRequest) -> tuple:
         document = json.loads(content)
         document["links"] = [link for link in document.get("links", [])
                              if not str(link.get("rel", "")).endswith("/processes")]
-        content = json.dumps(document, ensure_ascii=False)
+        content = _json(document)
     return headers, status, content
 
 
@@ -273,7 +278,7 @@ async def conformance(request: Request) -> Response:
         document = json.loads(response.body)
         classes = [c for c in document["conformsTo"] if c not in DROPPED_CONFORMANCE]
         document["conformsTo"] = sorted(set(classes) | set(EXTRA_CONFORMANCE))
-        return Response(json.dumps(document, ensure_ascii=False), media_type="application/json",
+        return Response(_json(document), media_type="application/json",
                         headers={k: v for k, v in response.headers.items()
                                  if k.lower() not in ("content-length", "content-type")})
     return response
