@@ -14,7 +14,6 @@ the GeoJSON media type, and ``queryables`` completes the queryables document.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from pathlib import Path
@@ -32,6 +31,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from iocgis.access import current_caller, require_layer, visible_fields
+from iocgis.api.kit.urls import public_base_url
 from iocgis.api.ogc import links
 from iocgis.api.ogc.config import CATALOG_ID
 from iocgis.api.ogc.context import BASE_URL_TOKEN, CURRENT_REQUEST, OgcRequest
@@ -66,7 +66,6 @@ EXTRA_CONFORMANCE = (
 )
 # Features Part 4 (create/replace/delete): pygeoapi lists it; no collection here is editable.
 DROPPED_CONFORMANCE = ("http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",)
-_HOST_RE = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
 
 
 class _PygeoapiParams(Mapping):
@@ -109,20 +108,8 @@ class _CheckedRequest(APIRequest):
         return self._checked_params
 
 
-def _base_url(request: Request) -> str:
-    configured = request.app.state.iocgis.settings.public_url
-    if configured:
-        return configured.rstrip("/")
-    host = request.headers.get("host", "")
-    if not _HOST_RE.match(host):  # never echo a malformed Host header into links
-        settings = request.app.state.iocgis.settings
-        host = f"{settings.host}:{settings.port}"
-    root = request.scope.get("root_path", "").rstrip("/")
-    return f"{request.url.scheme}://{host}{root}"
-
-
 def _to_response(request: Request, headers: dict[str, str], status: int, content: Any) -> Response:
-    base_url = _base_url(request)
+    base_url = public_base_url(request)
     if isinstance(content, (dict, list)):
         content = json.dumps(content, ensure_ascii=False)
     if isinstance(content, str):
