@@ -21,7 +21,7 @@ fi
 # Debian packages the platform needs: PostgreSQL + PostGIS (server), GDAL tools (ogr2ogr, ogrinfo),
 # Chromium for the map page test, Node.js/npm for MapLibre and the style validator, fonts for glyphs,
 # Redis for the optional shared tile cache (its test starts a private server).
-APT_PACKAGES=(postgresql gdal-bin fonts-noto-core redis-server)
+APT_PACKAGES=(postgresql gdal-bin fonts-noto-core redis-server poppler-utils)
 apt_updated=0
 apt_install() {
   local missing=()

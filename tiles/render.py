@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iocgis.layers import LayerDef
-from iocgis.layers.model import SENSITIVITY_RANK
 from iocgis.tiles.cache import DiskCache, MemoryCache, NoCache, RedisCache, TileCache, TileKey
 from iocgis.tiles.grid import TileAddress
 from iocgis.tiles.settings import TileSettings
@@ -35,7 +34,6 @@ log = logging.getLogger("iocgis.tiles")
 
 # Bump when the SQL or the tile layout changes: every cached tile gets a new key.
 RENDERER_VERSION = 4
-VISIBILITY_NAMES = {rank: name for name, rank in SENSITIVITY_RANK.items()}
 
 
 def communes_of(caller: Caller, layers: tuple[LayerDef, ...]) -> tuple[str, ...] | None:
@@ -78,7 +76,7 @@ def visibility_of(caller: Caller) -> str:
     Tiles never carry personal-data fields for anyone, so the level of sensitivity a caller
     may read is all that decides what a tile holds.
     """
-    return VISIBILITY_NAMES[min(caller.max_sensitivity, max(VISIBILITY_NAMES))]
+    return caller.level
 
 
 @dataclass(frozen=True)

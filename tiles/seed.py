@@ -11,23 +11,15 @@ from iocgis.tiles.render import RenderedTile, TileRenderer
 from iocgis.tiles.tilejson import WORLD, bounds_of
 from iocgis.tiles.tilesets import Tileset
 
-from iocgis.access import Caller
+from iocgis.access import LEVEL_NAMES, Caller, level_caller
 from iocgis.errors import InvalidInput
 
-# Role standing for each visibility level when seeding or exporting for it.
-LEVEL_CALLERS = {
-    "public": Caller(),
-    "internal": Caller(name="tiles-seed", roles=frozenset({"viewer"})),
-    "restricted": Caller(name="tiles-seed", roles=frozenset({"gis_officer"})),
-}
-
-
 def caller_for_level(level: str) -> Caller:
-    try:
-        return LEVEL_CALLERS[level]
-    except KeyError:
+    """The caller standing for a visibility level when seeding or exporting for it."""
+    if level not in LEVEL_NAMES:
         raise InvalidInput(f"unknown visibility level {level!r}", where="--as",
-                           hint=f"use one of: {', '.join(LEVEL_CALLERS)}") from None
+                           hint=f"use one of: {', '.join(LEVEL_NAMES)}")
+    return level_caller(level, "tiles-seed")
 
 
 def parse_bbox(text: str | None) -> tuple[float, float, float, float] | None:

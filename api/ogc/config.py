@@ -21,7 +21,7 @@ from iocgis.api.ogc.facts import LayerFacts
 from iocgis.api.ogc.params import DEFAULT_LIMIT, ITEM_PARAMETERS, MAX_LIMIT
 from iocgis.errors import ConfigError
 from iocgis.layers import LayerDef, Registry
-from iocgis.layers.model import SENSITIVITY_RANK
+from iocgis.access.rules import LEVEL_NAMES, level_allows
 
 log = logging.getLogger("iocgis.api.ogc")
 
@@ -29,7 +29,7 @@ FEATURE_PROVIDER = "iocgis.api.ogc.provider.LayerProvider"
 RECORD_PROVIDER = "iocgis.api.ogc.records.CatalogProvider"
 TILE_PROVIDER_MODULE = "iocgis.tiles.pygeoapi_provider"
 CATALOG_ID = "catalog"
-LEVELS = tuple(SENSITIVITY_RANK)  # public, internal, restricted
+LEVELS = LEVEL_NAMES  # public, internal, restricted
 WORLD = (-180.0, -90.0, 180.0, 90.0)
 MVT = {"name": "pbf", "mimetype": "application/vnd.mapbox-vector-tile"}
 
@@ -142,8 +142,7 @@ def pygeoapi_config(registry: Registry, facts: dict[str, LayerFacts], *, level: 
                     pool: str, templates: dict[str, str] | None = None) -> dict[str, Any]:
     """The whole pygeoapi configuration for callers of sensitivity ``level``."""
     check_registry(registry)
-    rank = SENSITIVITY_RANK[level]
-    layers = [layer for layer in registry if SENSITIVITY_RANK[layer.sensitivity] <= rank]
+    layers = [layer for layer in registry if level_allows(level, layer.sensitivity)]
     bbox = _union([facts[l.id].bbox for l in layers if l.id in facts and facts[l.id].bbox])  # type: ignore[misc]
     resources: dict[str, Any] = {CATALOG_ID: catalog_resource(pool, level, bbox)}
     for layer in layers:

@@ -26,7 +26,8 @@ from psycopg_pool import AsyncConnectionPool
 from pygeoapi.api import API
 from starlette.concurrency import run_in_threadpool
 
-from iocgis.access import CURRENT_CALLER, ROLE_RIGHTS, Caller
+from iocgis.access import level_caller
+from iocgis.access import CURRENT_CALLER, Caller
 from iocgis.api.ogc import json_output
 from iocgis.api.ogc.config import LEVELS, pygeoapi_config
 from iocgis.api.ogc.facts import FINGERPRINT_SQL, read_facts, read_fingerprint, registry_fingerprint
@@ -50,13 +51,6 @@ class _NoAnsweredErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         # also its warning for every request without offset ("int() argument must be ...")
         return record.funcName not in ("get_exception", "get_format_exception") and not record.getMessage().startswith("int()")
-
-
-def level_caller(level: str) -> Caller:
-    """A caller who reads exactly ``level`` without personal data: whose document it is."""
-    role = next(name for name, rights in ROLE_RIGHTS.items()
-                if rights["sensitivity"] == level and not rights["pii"])
-    return Caller(name=f"openapi-{level}", roles=frozenset({role}))
 
 
 @dataclass(frozen=True)
@@ -120,7 +114,7 @@ class OgcService:
                                      templates=TEMPLATES)
             # pygeoapi reads each provider's fields: as a caller of this level (no personal
             # data), or the layers above public would be left out of the document.
-            token = CURRENT_CALLER.set(level_caller(level))
+            token = CURRENT_CALLER.set(level_caller(level, f"openapi-{level}"))
             try:
                 described = openapi_document(config)
             finally:
@@ -165,5 +159,4 @@ class OgcService:
 
     def api_for(self, caller: Caller) -> API:
         assert self.generation is not None, "OgcService.open() was not called"
-        level = LEVELS[max(0, min(caller.max_sensitivity, len(LEVELS) - 1))]
-        return self.generation.apis[level]
+        return self.generation.apis[caller.level]

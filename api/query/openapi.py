@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from iocgis.access import ROLE_RIGHTS, Caller
+from iocgis.access import level_caller
 from iocgis.api.query.params import DEFAULT_LIMIT, MAX_LAYERS, MAX_LIMIT, MAX_NEAREST, MAX_RADIUS_M
 from iocgis.api.query.presets import PresetDef, PresetSet, get_presets
 from iocgis.api.query.region import MAX_VERTICES
@@ -28,14 +28,6 @@ _PARAM_TYPES = {"number": {"type": "number"}, "integer": {"type": "integer"},
                 "feature": {"type": "string", "maxLength": 200},
                 "admin": {"type": "string", "pattern": r"^\d{2}(\d{3})?$"},
                 "code": {"type": "string"}}
-
-
-def _caller_for(level: str) -> Caller:
-    """A caller of the role whose highest sensitivity is ``level`` (without personal data)."""
-    for role, rights in ROLE_RIGHTS.items():
-        if rights["sensitivity"] == level and not rights["pii"]:
-            return Caller(name=f"openapi-{level}", roles=frozenset({role}))
-    return Caller()
 
 
 def _ref(name: str) -> dict[str, str]:
@@ -207,7 +199,7 @@ def openapi_fragment(level: str = "public", registry: Registry | None = None,
 
     registry = registry or get_registry()
     presets = presets or get_presets()
-    caller = _caller_for(level)
+    caller = level_caller(level, f"openapi-{level}")
     layer_ids = [layer.id for layer in registry if layer.is_spatial and can_see(caller, layer)]
     page = ["group_by", "where", "limit", "offset", "f", "table"]
     paths: dict[str, Any] = {

@@ -24,6 +24,9 @@ from iocgis.access.rules import (
     can_see,
     commune_scope,
     current_caller,
+    LEVEL_NAMES,
+    level_allows,
+    level_caller,
     may_read_level,
     note,
     require_field,
@@ -35,7 +38,7 @@ from iocgis.access.rules import (
 
 __all__ = [
     "ACCESS_NOTES", "ANONYMOUS", "CURRENT_CALLER", "ROLE_RIGHTS", "SYSTEM", "AccessNotes", "AccessPlan",
-    "Caller", "DbScope", "can_see", "commune_scope", "current_caller", "db_scope", "may_read_level", "group_role",
+    "Caller", "DbScope", "can_see", "commune_scope", "current_caller", "db_scope", "LEVEL_NAMES", "level_allows", "level_caller", "may_read_level", "group_role",
     "note", "note_read", "plan_for", "require_field", "require_layer", "require_right",
     "visible_fields", "visible_layers",
 ]

@@ -68,6 +68,12 @@ class Caller:
             if roles else 0
 
     @property
+    def level(self) -> str:
+        """The caller's level: the highest sensitivity it may read (public, internal,
+        restricted); what the per-level OGC configuration and tile cache keys follow."""
+        return LEVEL_NAMES[min(self.max_sensitivity, len(LEVEL_NAMES) - 1)]
+
+    @property
     def sees_pii(self) -> bool:
         if self.admin_without_mfa:
             return False
@@ -77,6 +83,7 @@ class Caller:
         return any(bool(ROLE_RIGHTS.get(r, {}).get(right)) for r in self.roles)
 
 
+LEVEL_NAMES = tuple(sorted(SENSITIVITY_RANK, key=SENSITIVITY_RANK.__getitem__))
 ANONYMOUS = Caller()
 # The platform itself measuring its layers (extents, the province frame): never a request's
 # caller, and never the source of rows returned to one.
@@ -120,7 +127,23 @@ def can_see(caller: Caller, layer: LayerDef) -> bool:
 
 def may_read_level(caller: Caller, sensitivity: str) -> bool:
     """May the caller read data of this sensitivity (an unknown level: no one may)."""
-    return SENSITIVITY_RANK.get(sensitivity, 99) <= caller.max_sensitivity
+    return level_allows(caller.level, sensitivity)
+
+
+def level_caller(level: str, name: str | None = None) -> Caller:
+    """A caller who reads exactly ``level`` and no personal data (the first role of that
+    level): whose OpenAPI document, seeded tiles or exported style it is."""
+    if level not in LEVEL_NAMES:
+        raise InvalidInput(f"unknown level {level!r}", where="level",
+                           hint=f"use one of: {', '.join(LEVEL_NAMES)}")
+    role = next(r for r, rights in ROLE_RIGHTS.items()
+                if rights["sensitivity"] == level and not rights["pii"])
+    return Caller(name=name or f"level-{level}", roles=frozenset({role}))
+
+
+def level_allows(level: str, sensitivity: str) -> bool:
+    """Does a caller of ``level`` read data of ``sensitivity``: the one comparison of levels."""
+    return SENSITIVITY_RANK.get(sensitivity, 99) <= SENSITIVITY_RANK[level]
 
 
 def visible_layers(caller: Caller, registry: Registry | None = None) -> tuple[LayerDef, ...]:

@@ -57,6 +57,14 @@ RULES: tuple[Rule, ...] = (
     Rule(r"^/query/(point|radius|region|admin)$", "open", rows=True),
     Rule(r"^/scenarios$", "open", rows=False),
     Rule(r"^/scenarios/\{name\}$", "open", rows=True, missing_ok=True),
+    # Planning dossiers (planning_docs/): reads follow its rules (a draft is internal, 404 to
+    # others), changes need the import right; the lookup returns parcel rows.
+    Rule(r"^/planning/lookup$", "open", rows=True),
+    Rule(r"^/planning/manage/", "import", rows=False, missing_ok=True),
+    Rule(r"^/uploads/planning/", "import", rows=False, missing_ok=True),
+    Rule(r"^/planning/(search|dossiers|upload)$", "open", rows=False),
+    Rule(r"^/planning/(dossiers|documents|web)/\{(id|file)\}$", "open", rows=False,
+         missing_ok=True),
     Rule(r"^/imports(/\{id\})?$", "import", rows=False, missing_ok=True),
     Rule(r"^/auth/(me)$", "open", rows=False),
     Rule(r"^/auth/(token|refresh|password|logout)$", "auth", rows=False),
