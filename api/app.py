@@ -32,6 +32,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "iocgis.security.routes",
     "iocgis.api.query.routes",
     "iocgis.importers.http",
+    "iocgis.citizen.routes",
     "iocgis.planning_docs.routes",
 )
 

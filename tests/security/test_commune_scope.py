@@ -151,6 +151,22 @@ def asks(fids: dict[str, int]) -> dict[tuple[str, str], list[Ask]]:
         ("GET", "/query/kpi/alerts"): [
             Ask("GET", "/query/kpi/alerts", {"period": "2026-Q3", "f": f}, layer="kpi.values",
                 personal=False) for f in ("json", "csv")],
+        # Citizen reports: their own commune scope is tested in tests/citizen (reports in two
+        # communes); here, that none of these answers carries the other commune's rows.
+        ("GET", "/open311/v2/requests.json"): [Ask("GET", "/open311/v2/requests.json")],
+        ("POST", "/open311/v2/requests.json"): [
+            Ask("POST", "/open311/v2/requests.json", body={"service_code": "khac"})],
+        ("GET", "/open311/v2/requests/{id}.json"): [
+            Ask("GET", "/open311/v2/requests/PA-2026-000001.json")],
+        ("GET", "/citizen/queue"): [Ask("GET", "/citizen/queue", {"unit": f"ubnd_{B}"})],
+        ("GET", "/citizen/alerts"): [Ask("GET", "/citizen/alerts")],
+        ("GET", "/citizen/cases/{code}"): [Ask("GET", "/citizen/cases/PA-2026-000001")],
+        ("GET", "/citizen/cases/{code}/identity"): [
+            Ask("GET", "/citizen/cases/PA-2026-000001/identity", {"purpose": "kiểm tra phạm vi"})],
+        ("GET", "/citizen/stats"): [Ask("GET", "/citizen/stats", {"by": by}, personal=False)
+                                    for by in ("unit", "commune")],
+        ("GET", "/citizen/stats/kpi"): [
+            Ask("GET", "/citizen/stats/kpi", {"period": "2026"}, personal=False)],
         ("GET", "/scenarios/{name}"): [
             Ask("GET", "/scenarios/land", {"commune": B}, personal=False),
             Ask("GET", "/scenarios/planning_check",

@@ -66,6 +66,19 @@ RULES: tuple[Rule, ...] = (
     Rule(r"^/planning/(dossiers|documents|web)/\{(id|file)\}$", "open", rows=False,
          missing_ok=True),
     Rule(r"^/imports(/\{id\})?$", "import", rows=False, missing_ok=True),
+    # Citizen reports (iocgis/citizen): Open311 and the public pages read the public layer
+    # (POST requests.json authenticates the app by the api_key in its body, like a login);
+    # officers' reads take the plan of citizen.reports (404 without it); handlers' actions need
+    # the roles of imports (citizen/workflow.yaml handler_roles); identities the PII right.
+    Rule(r"^/open311/v2/requests\.json$", "auth", rows=True),
+    Rule(r"^/open311/v2/requests/\{id\}\.json$", "open", rows=True, missing_ok=True),
+    Rule(r"^/open311/", "open", rows=False, missing_ok=True),
+    Rule(r"^/citizen/cases/\{code\}/identity$", "admin", rows=True, missing_ok=True),
+    Rule(r"^/citizen/(cases/\{code\}/(transitions|moderation)|sla/check)$", "import",
+         rows=False, missing_ok=True),
+    Rule(r"^/citizen/(queue|alerts|cases/\{code\}|stats|stats/kpi)$", "open", rows=True,
+         missing_ok=True),
+    Rule(r"^/(citizen|uploads/citizen)(/.*)?$", "open", rows=False, missing_ok=True),
     Rule(r"^/auth/(me)$", "open", rows=False),
     Rule(r"^/auth/(token|refresh|password|logout)$", "auth", rows=False),
     Rule(r"^/admin/", "admin", rows=False, missing_ok=True),

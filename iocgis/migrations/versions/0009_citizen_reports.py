@@ -25,6 +25,8 @@ depends_on: str | Sequence[str] | None = None
 PRIVATE = r"""
 CREATE SCHEMA IF NOT EXISTS citizen_private;
 REVOKE ALL ON SCHEMA citizen_private FROM PUBLIC;
+-- Report codes PA-<year>-<number>: numbers never reused, whatever is deleted.
+CREATE SEQUENCE citizen_private.report_number;
 
 CREATE TABLE citizen_private.cases (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
@@ -204,6 +206,7 @@ END
 $$;
 GRANT USAGE ON SCHEMA citizen_private TO iocgis_api;
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA citizen_private TO iocgis_api;
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA citizen_private TO iocgis_api;
 """
 
 PRIVATE_DOWN = r"""

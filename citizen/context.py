@@ -1,0 +1,53 @@
+"""What the citizen routes share for the application's lifetime: the process definitions, the
+working calendar, the key set, and the application's pool and reader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg_pool import AsyncConnectionPool
+from starlette.requests import Request
+
+from iocgis.access.database import Reader
+from iocgis.api.state import AppState
+from iocgis.citizen.calendar import WorkingCalendar
+from iocgis.citizen.definitions import Process, get_process
+from iocgis.citizen.keyring import Keyring, load_keyring
+from iocgis.layers import Registry
+
+
+@dataclass
+class CitizenContext:
+    state: AppState
+    process: Process
+    calendar: WorkingCalendar
+    keyring: Keyring
+
+    @classmethod
+    def build(cls, state: AppState) -> CitizenContext:
+        process = get_process()
+        return cls(state=state, process=process,
+                   calendar=WorkingCalendar.from_strings(process.routing.extra_days_off),
+                   keyring=load_keyring(state.settings))
+
+    @classmethod
+    def of(cls, request: Request) -> CitizenContext:
+        """The application's context, built on its first citizen request."""
+        app_state = request.app.state
+        context = getattr(app_state, "citizen", None)
+        if context is None:
+            context = cls.build(app_state.iocgis)
+            app_state.citizen = context
+        return context
+
+    @property
+    def reader(self) -> Reader:
+        return self.state.reader
+
+    @property
+    def pool(self) -> AsyncConnectionPool:
+        return self.state.pool
+
+    @property
+    def registry(self) -> Registry:
+        return self.state.registry
