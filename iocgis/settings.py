@@ -63,12 +63,13 @@ def get_settings() -> Settings:
     from pydantic import ValidationError
 
     from iocgis.errors import ConfigError
+    from iocgis.yamlfile import invalid
 
     try:
         return Settings()
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = ".".join(str(p) for p in first["loc"])
+        field = ".".join(str(p) for p in exc.errors()[0]["loc"])
         variable = f"IOCGIS_{field.split('.')[0].upper()}" if field != "DATABASE_URL" else field
-        raise ConfigError(f"invalid setting {field}: {first['msg']}", where=variable,
+        problem = invalid(exc, "setting", variable)
+        raise ConfigError(f"{problem.message} (setting {field})", where=variable,
                           hint=f"fix or unset the environment variable {variable}") from None

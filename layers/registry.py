@@ -12,7 +12,7 @@ from typing import Any, Iterable, Iterator
 from pydantic import ValidationError
 
 from iocgis.errors import ConfigError, NotFound
-from iocgis.yamlfile import read_definitions
+from iocgis.yamlfile import invalid, read_definitions
 from iocgis.layers.model import Code, FieldDef, GroupDef, LayerDef
 
 REGISTRY_DIR = Path(__file__).resolve().parent
@@ -85,14 +85,8 @@ class Registry:
 
 def _fail(path: Path, exc: ValidationError | Exception,
           layer_names: list[str] | None = None) -> ConfigError:
-    if isinstance(exc, ValidationError):
-        first = exc.errors()[0]
-        loc = list(first["loc"])
-        if layer_names and len(loc) > 1 and loc[0] == "layers" and isinstance(loc[1], int):
-            loc[1] = layer_names[loc[1]]  # name the layer, not its position
-        key = ".".join(str(p) for p in loc)
-        return ConfigError(f"invalid layer registry: {first['msg']}", where=f"{path}: {key}",
-                           hint=f"fix the key and restart ({len(exc.errors())} problem(s) in all)")
+    if isinstance(exc, ValidationError):  # name the layer, not its position
+        return invalid(exc, "layer registry", str(path), dict(enumerate(layer_names or [])))
     return ConfigError(f"invalid layer registry: {exc}", where=str(path),
                        hint="fix the file and restart")
 

@@ -13,10 +13,9 @@ from iocgis.styles.model import ByField, Rule, Theme
 from iocgis.styles.sprites import ICONS
 from iocgis.tiles.sql import has_label_points
 from iocgis.tiles.tilesets import Tilesets, get_tilesets
-from pydantic import ValidationError
 
 from iocgis.errors import ConfigError, NotFound
-from iocgis.yamlfile import read_definitions
+from iocgis.yamlfile import validated, read_definitions
 
 STYLES_DIR = Path(__file__).resolve().parent
 THEMES_DIR = STYLES_DIR / "themes"
@@ -110,12 +109,7 @@ def load_themes(registry: Registry, tilesets: Tilesets, directory: Path = THEMES
     themes: dict[str, Theme] = {}
     for path in sorted(directory.glob("*.yaml")):
         raw = _read(path)
-        try:
-            theme = Theme.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"invalid theme: {first['msg']}", where=f"{path}: {key}") from exc
+        theme = validated(Theme, raw, "theme", str(path))
         if theme.name != path.stem:
             raise ConfigError(f"theme name {theme.name!r} differs from its file name",
                               where=str(path), hint=f"name the file {theme.name}.yaml")

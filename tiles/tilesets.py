@@ -15,11 +15,11 @@ from typing import Any
 
 from iocgis.layers import LayerDef, Registry, get_registry
 from iocgis.layers.model import Text
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from iocgis.access import Caller, can_see, require_layer
 from iocgis.errors import ConfigError, NotFound
-from iocgis.yamlfile import read_definitions
+from iocgis.yamlfile import validated, read_definitions
 
 TILESETS_FILE = Path(__file__).resolve().parent / "tilesets.yaml"
 # Composite names carry no dot, so they never collide with layer ids (group.name).
@@ -160,12 +160,7 @@ def load_tilesets(registry: Registry, path: Path = TILESETS_FILE) -> Tilesets:
         if not isinstance(name, str) or not NAME_RE.match(name):
             raise ConfigError(f"tileset name {name!r} must be lower-case letters, digits, - and _",
                               where=where)
-        try:
-            spec = _TilesetFile.model_validate(body)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"invalid tileset: {first['msg']}", where=f"{where}.{key}") from exc
+        spec = validated(_TilesetFile, body, "tileset", where)
         layers: list[LayerDef] = []
         for pattern in spec.layers:
             for layer in _expand(pattern, registry, f"{where}.layers"):

@@ -12,10 +12,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from iocgis.errors import ConfigError
-from iocgis.yamlfile import read_definitions
+from iocgis.yamlfile import validated, read_definitions
 from iocgis.layers import LayerDef, Registry, get_registry
 from iocgis.layers.model import NAME_RE, Frozen, Text
 from iocgis.layers.registry import REGISTRY_DIR
@@ -300,14 +300,7 @@ def load_presets(registry: Registry, directory: Path = PRESETS_DIR) -> PresetSet
     presets: dict[str, PresetDef] = {}
     for path in sorted(directory.glob("*.yaml")):
         raw = read_definitions(path, "scenario preset")
-        try:
-            preset = PresetDef.model_validate(raw)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            key = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"invalid scenario preset: {first['msg']}", where=f"{path}: {key}",
-                              hint=f"fix the key and restart ({len(exc.errors())} problem(s))"
-                              ) from None
+        preset = validated(PresetDef, raw, "scenario preset", str(path))
         if preset.name in presets:
             raise ConfigError(f"scenario {preset.name!r} is defined twice", where=str(path),
                               hint="give each preset its own name")
