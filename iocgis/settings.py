@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from iocgis.importers.settings import ImportSettings
 from iocgis.security.settings import SecuritySettings
+from iocgis.tiles.settings import TileSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,6 +45,8 @@ class Settings(BaseSettings):
     province_code: str = "75"
     # Level-3 security values (accounts, sessions, audit, HTTP hardening): IOCGIS_SECURITY_*.
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    # Vector tiles (cache, time limit, size budget, audit window): IOCGIS_TILES_*.
+    tiles: TileSettings = Field(default_factory=TileSettings)
     # Approval of imports before they go live, its expiry: IOCGIS_IMPORTS_*.
     imports: ImportSettings = Field(default_factory=ImportSettings)
 

@@ -14,6 +14,7 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from pathlib import Path
 
 from iocgis.layers import LayerDef
@@ -28,7 +29,10 @@ from psycopg_pool import AsyncConnectionPool
 from iocgis.access import AccessPlan, Caller, commune_scope, plan_for, require_layer
 from iocgis.access.database import Reader
 from iocgis.security.audit_window import AuditWindow
-from iocgis.settings import Settings
+
+
+if TYPE_CHECKING:  # iocgis.settings holds the tile settings: no import at run time
+    from iocgis.settings import Settings
 
 log = logging.getLogger("iocgis.tiles")
 
@@ -142,7 +146,7 @@ class TileRenderer:
                  tile_settings: TileSettings | None = None, tilesets: Tilesets | None = None,
                  cache: TileCache | None = None) -> None:
         self.settings = settings
-        self.tile_settings = tile_settings or TileSettings()
+        self.tile_settings = tile_settings or settings.tiles
         self.pool = pool
         self.reader = Reader(pool, settings.security.db_role_prefix)
         self.tilesets = tilesets or get_tilesets()

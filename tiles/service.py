@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from iocgis.tiles.render import TileRenderer
-from iocgis.tiles.settings import TileSettings
 
 from iocgis.db import database_url
 from iocgis.pools import async_pool
@@ -38,7 +37,7 @@ def renderer_for(state: Any) -> TileRenderer:
         with _LOCK:
             renderer = _BY_STATE.get(id(state))
             if renderer is None:
-                renderer = TileRenderer(state.settings, state.pool, TileSettings())
+                renderer = TileRenderer(state.settings, state.pool, state.settings.tiles)
                 _BY_STATE[id(state)] = renderer
                 weakref.finalize(state, _BY_STATE.pop, id(state), None)
     try:
@@ -61,7 +60,8 @@ async def renderer_here(url: str | None = None) -> TileRenderer:
     if renderer is None:
         pool = async_pool(url, max_size=8, name="iocgis-tiles")
         await pool.open(wait=True, timeout=30)
-        renderer = table.setdefault(url, TileRenderer(get_settings(), pool, TileSettings()))
+        settings = get_settings()
+        renderer = table.setdefault(url, TileRenderer(settings, pool, settings.tiles))
         if renderer.pool is not pool:  # another coroutine made one meanwhile
             await pool.close()
     return renderer

@@ -83,12 +83,12 @@ def test_the_time_limit_is_per_statement_not_per_connection(make_renderer) -> No
 
 
 @pytest.fixture
-def slow_tiles_server(tiles_settings, monkeypatch) -> Iterator[tuple[LiveServer, object]]:
+def slow_tiles_server(tiles_settings) -> Iterator[tuple[LiveServer, object]]:
     from iocgis.tiles.service import renderer_for
+    from iocgis.tiles.settings import TileSettings
 
-    monkeypatch.setenv("IOCGIS_TILES_STATEMENT_TIMEOUT_MS", "50")
-    monkeypatch.setenv("IOCGIS_TILES_CACHE", "none")
-    server = LiveServer(tiles_settings).start()
+    slow = TileSettings(statement_timeout_ms=50, cache="none")
+    server = LiveServer(tiles_settings.model_copy(update={"tiles": slow})).start()
     renderer = renderer_for(server.app.state.iocgis)
     yield server, renderer
     server.stop()
