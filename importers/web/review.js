@@ -125,6 +125,14 @@ function showEntry(entry) {
     for (const value of [f.severity, f.rule, f.count, f.message]) cell(row, value);
     tbody.append(row);
   }
+  if (!entry.findings.length) {
+    const row = document.createElement('tr');
+    cell(row, 'ok');
+    cell(row, '—');
+    cell(row, 0);
+    cell(row, 'Không có phát hiện nào / no findings: đúng, đủ, sạch');
+    tbody.append(row);
+  }
   for (const tab of byId('tabs').children) {
     tab.setAttribute('aria-selected', String(tab.dataset.kind === state.kind));
   }

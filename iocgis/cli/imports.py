@@ -142,7 +142,8 @@ def approve(import_id: int = typer.Argument(...),
 
 @imports_app.command("reject")
 def reject(import_id: int = typer.Argument(...),
-           reason: str = typer.Option(..., "--reason", help="what the officer should fix"),
+           reason: str = typer.Option("", "--reason", help="what the officer should fix "
+                                                             "(required)"),
            user: str | None = typer.Option(None, "--user", help="who rejects"),
            as_json: bool = typer.Option(False, "--json")) -> None:
     """Reject a pending import with a reason (its submitter: withdraw it); nothing goes live."""

@@ -5,7 +5,11 @@ province row so the inside-the-province checks run."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +92,41 @@ def live_state(url: str, layer_id: str) -> tuple[int, str, int]:
 @pytest.fixture
 def state(imp_url: str):  # noqa: ANN201 - a small callable
     return lambda layer_id: live_state(imp_url, layer_id)
+
+
+def review_tables(conn: psycopg.Connection, import_id: int) -> tuple[bool, bool]:
+    """(the import's staging table exists, its diff table exists)."""
+    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL", (
+        f"import_staging.s{import_id}", f"import_review.c{import_id}")).fetchone()
+    return bool(row[0]), bool(row[1])
+
+
+def kill_inside_the_swap(conn: psycopg.Connection, url: str, argv: Sequence[str],
+                         table: str = "land.parcels") -> None:
+    """Run ``argv`` (a process that swaps ``table``) while a reader holds the table, so that
+    the swap waits for its lock inside its transaction; kill -9 it there, and wait until the
+    server has noticed the dead client and rolled the transaction back."""
+    with psycopg.connect(url) as reader:
+        reader.execute(sql.SQL("SELECT count(*) FROM {}").format(  # keeps ACCESS SHARE
+            sql.Identifier(*table.split(".")))).fetchone()
+        proc = subprocess.Popen(list(argv), stdout=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            waiting = None
+            while time.monotonic() < deadline and waiting is None:
+                waiting = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database() AND backend_xid IS NOT NULL "
+                    "AND query ILIKE 'ALTER TABLE%%'").fetchone()
+                time.sleep(0.1)
+            assert waiting is not None, "the swap never reached its lock"
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        reader.rollback()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (waiting[0],)).fetchone()[0]:
+        time.sleep(0.2)

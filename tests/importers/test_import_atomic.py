@@ -4,17 +4,16 @@ table (views, grants, row-level security) follows it through the swap."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from .conftest import kill_inside_the_swap
 from .importer_fixtures import parcels, places, write_vector
 from iocgis.errors import ImportFailed, NotFound
 from iocgis.importers import history, rollback
@@ -87,32 +86,8 @@ def test_kill_9_inside_the_publishing_transaction(imp_url, imp_conn, state, load
     script.write_text(KILLER)
     big = big_file
     # A reader holds the live table: the swap waits inside its transaction for the lock.
-    with psycopg.connect(imp_url) as reader:
-        reader.execute("SELECT count(*) FROM land.parcels").fetchone()  # keeps ACCESS SHARE
-        proc = subprocess.Popen([sys.executable, str(script), str(big), imp_url, "never"],
-                                stdout=subprocess.PIPE, text=True)
-        try:
-            deadline = time.monotonic() + 120
-            waiting = None
-            while time.monotonic() < deadline and waiting is None:
-                waiting = imp_conn.execute(
-                    "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND datname = current_database() AND backend_xid IS NOT NULL "
-                    "AND query ILIKE 'ALTER TABLE%%'").fetchone()
-                time.sleep(0.1)
-            assert waiting is not None, "the swap never reached its lock"
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        reader.rollback()
-    # the server notices the dead client and rolls the transaction back
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and imp_conn.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (waiting[0],)
-    ).fetchone()[0]:
-        time.sleep(0.2)
+    kill_inside_the_swap(imp_conn, imp_url, [sys.executable, str(script), str(big), imp_url,
+                                             "never"])
     assert state("land.parcels") == loaded_parcels
 
 

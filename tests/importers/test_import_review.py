@@ -8,7 +8,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 import shapely
 from psycopg import sql
@@ -19,6 +18,7 @@ from iocgis.importers.review import Reviewer
 from iocgis.layers import get_registry
 from iocgis.settings import Settings
 
+from .conftest import review_tables
 from .importer_fixtures import BIEN_HOA, parcels, places, write_vector
 
 LAND_STEWARD = Reviewer(name="steward_land", approves=True, groups=frozenset({"land"}))
@@ -119,20 +119,13 @@ def test_a_steward_approves_and_the_swap_happens_audited(imp_url, review_setting
     assert got["status"] == "approved" and got["decided_by"] == "steward_land"
     assert got["decided_at"] is not None and got["import_status"] == "loaded"
     assert got["report"]["extra"]["review"]["decided_by"] == "steward_land"
-    assert _tables(imp_conn, report.import_id) == (False, False)  # staging became the layer
+    assert review_tables(imp_conn, report.import_id) == (False, False)  # staging became the layer
     events = imp_conn.execute(
         "SELECT action, actor FROM audit.events WHERE target = %s AND action LIKE 'import.%%' "
         "ORDER BY seq", (str(report.import_id),)).fetchall()
     assert events == [("import.submit", "officer_a"), ("import.approve", "steward_land")]
     with pytest.raises(ImportFailed, match="is approved by steward_land"):
         review.approve(imp_conn, registry, report.import_id, LAND_STEWARD)
-
-
-def _tables(conn: psycopg.Connection, import_id: int) -> tuple[bool, bool]:
-    """(staging table exists, diff table exists)."""
-    found = conn.execute("SELECT to_regclass(%s) IS NOT NULL, to_regclass(%s) IS NOT NULL", (
-        f"import_staging.s{import_id}", f"import_review.c{import_id}")).fetchone()
-    return bool(found[0]), bool(found[1])
 
 
 def test_reject_with_a_reason_and_one_pending_import_per_layer(imp_url, review_settings, state,
@@ -161,7 +154,7 @@ def test_reject_with_a_reason_and_one_pending_import_per_layer(imp_url, review_s
     assert state("base.places") == before
     got = review.get(imp_conn, first.import_id)
     assert got["reason"] == "Thiếu điểm Khu dân cư số 5" and got["import_status"] == "rejected"
-    assert _tables(imp_conn, first.import_id) == (False, False)
+    assert review_tables(imp_conn, first.import_id) == (False, False)
     actor = imp_conn.execute("SELECT actor, details->>'reason' FROM audit.events WHERE target = %s "
                              "AND action = 'import.reject'", (str(first.import_id),)).fetchone()
     assert actor == ("steward_base", "Thiếu điểm Khu dân cư số 5")
@@ -185,7 +178,7 @@ def test_a_pending_import_expires(imp_url, review_settings, imp_conn, run, state
     assert pending.import_id not in [r["import_id"] for r in review.listing(imp_conn)]
     got = review.get(imp_conn, pending.import_id)
     assert got["status"] == "expired" and got["import_status"] == "expired"
-    assert _tables(imp_conn, pending.import_id) == (False, False)
+    assert review_tables(imp_conn, pending.import_id) == (False, False)
     assert state("base.places") == before
     with pytest.raises(ImportFailed, match="is expired"):
         review.approve(imp_conn, get_registry(), pending.import_id, BASE_STEWARD)

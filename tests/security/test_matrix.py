@@ -65,6 +65,11 @@ RULES: tuple[Rule, ...] = (
     Rule(r"^/planning/(search|dossiers|upload)$", "open", rows=False),
     Rule(r"^/planning/(dossiers|documents|web)/\{(id|file)\}$", "open", rows=False,
          missing_ok=True),
+    Rule(r"^/imports/review(/.*)?$", "open", rows=False, missing_ok=True),
+    # Rows of an import under review, only to its submitter and its group's stewards, under
+    # their plan (fields, communes): tests/importers/test_import_review_http.py.
+    Rule(r"^/imports/\{id\}/(diff|approve|reject|tiles/.*)$", "import", rows=False,
+         missing_ok=True),
     Rule(r"^/imports(/\{id\})?$", "import", rows=False, missing_ok=True),
     # Citizen reports (iocgis/citizen): Open311 and the public pages read the public layer
     # (POST requests.json authenticates the app by the api_key in its body, like a login);

@@ -42,12 +42,19 @@ CREATE UNIQUE INDEX IF NOT EXISTS reviews_one_pending_per_layer ON import_review
     (layer_id) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS reviews_status ON import_review.reviews (status, submitted_at);
 
--- The layer groups a data steward approves, stored with the account like its communes.
+-- The layer groups a data steward approves, stored with the account like its communes; the
+-- role itself joins the roles an account may hold (iocgis.access.ROLE_RIGHTS).
 ALTER TABLE security.accounts ADD COLUMN IF NOT EXISTS steward_groups text[] NOT NULL
     DEFAULT '{}';
+ALTER TABLE security.accounts DROP CONSTRAINT IF EXISTS accounts_roles_check;
+ALTER TABLE security.accounts ADD CONSTRAINT accounts_roles_check CHECK (cardinality(roles) >= 1
+    AND roles <@ ARRAY['public', 'viewer', 'analyst', 'gis_officer', 'admin', 'data_steward']);
 """
 
 DOWNGRADE = r"""
+ALTER TABLE security.accounts DROP CONSTRAINT IF EXISTS accounts_roles_check;
+ALTER TABLE security.accounts ADD CONSTRAINT accounts_roles_check CHECK (cardinality(roles) >= 1
+    AND roles <@ ARRAY['public', 'viewer', 'analyst', 'gis_officer', 'admin']);
 ALTER TABLE security.accounts DROP COLUMN IF EXISTS steward_groups;
 DROP SCHEMA IF EXISTS import_review CASCADE;
 """
