@@ -202,10 +202,10 @@ class LayerProvider(BaseProvider):
                 page.append(("cursor", str(rows[-1][0])))
             links.append({"rel": "next", "type": "application/geo+json", "title": "Trang sau / next",
                           "href": f"{base}?{urlencode(page)}"})
-            if query.offset > 0:
-                prev = [*kept, ("offset", str(max(0, query.offset - query.limit)))]
-                links.append({"rel": "prev", "type": "application/geo+json",
-                              "title": "Trang trước / previous", "href": f"{base}?{urlencode(prev)}"})
+        if query.offset > 0:  # the last page of an offset walk links back too
+            prev = [*kept, ("offset", str(max(0, query.offset - query.limit)))]
+            links.append({"rel": "prev", "type": "application/geo+json",
+                          "title": "Trang trước / previous", "href": f"{base}?{urlencode(prev)}"})
         return links
 
     @staticmethod

@@ -48,6 +48,10 @@ def test_offset_pages_equal_keyset_pages(ogc: httpx.Client) -> None:
     a = ogc.get(ITEMS, params={"limit": 20, "sortby": "-severity,incident_code"}).json()
     b = ogc.get(ITEMS, params={"limit": 20, "offset": 20, "sortby": "-severity,incident_code"}).json()
     assert not set(_ids(a)) & set(_ids(b))
+    # the last page of an offset walk has no next page, and still links back
+    last = ogc.get(ITEMS, params={"limit": 10, "offset": TOTAL - 5}).json()
+    rels = {link["rel"] for link in last["links"]}
+    assert "next" not in rels and "prev" in rels
     severities = [f["properties"]["severity"] for f in a["features"]]
     assert severities == sorted(severities, reverse=True)
 
