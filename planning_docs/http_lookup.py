@@ -1,0 +1,88 @@
+"""``GET /planning/lookup`` (a point, a parcel by key or id) and ``POST /planning/lookup`` (a
+drawn GeoJSON polygon): the plans and zones in force there on ``as_of`` (default today), as
+JSON, GeoJSON (``f=geojson``), the printable sheet (``f=pdf``) or its HTML (``f=html``)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from iocgis.api.query.context import QueryContext
+from iocgis.api.query.params import Params
+from iocgis.api.query.region import parse_region, read_body
+from iocgis.api.query.render import GEOJSON_TYPE, dumps, json_response
+from iocgis.errors import InvalidInput
+from iocgis.planning_docs.lookup import Lookup, run_lookup
+from iocgis.planning_docs.lookup_view import lookup_geojson, lookup_json
+from iocgis.planning_docs.places import Place, parcel_place, point_place, region_place
+from iocgis.planning_docs.sheet import sheet_html, sheet_pdf
+
+FORMATS = ("json", "geojson", "pdf", "html")
+PLACE_PARAMS = ("point", "parcel", "parcel_id")
+FIRST_DAY, LAST_DAY = date(1945, 9, 2), date(2100, 12, 31)
+
+
+def as_of_of(params: Params) -> date:
+    raw = params.text("as_of")
+    if raw is None:
+        return date.today()
+    try:
+        day = date.fromisoformat(raw)
+    except ValueError:
+        raise InvalidInput(f"as_of {raw[:20]!r} is not a date", where="as_of",
+                           hint="write it as YYYY-MM-DD, e.g. as_of=2024-06-01") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise InvalidInput(f"as_of {raw} is out of range", where="as_of",
+                           hint=f"give a day between {FIRST_DAY} and {LAST_DAY}")
+    return day
+
+
+def format_of(params: Params) -> str:
+    wanted = params.text("f", "json") or "json"
+    if wanted not in FORMATS:
+        raise InvalidInput(f"unknown format {wanted[:20]!r}", where="f",
+                           hint=f"one of: {', '.join(FORMATS)}")
+    return wanted
+
+
+async def _answer(ctx: QueryContext, place: Place, params: Params) -> Response:
+    wanted = format_of(params)
+    lookup: Lookup = await run_lookup(ctx, place, as_of_of(params),
+                                      shapes=wanted in ("geojson", "pdf", "html"))
+    if wanted == "geojson":
+        return json_response(dumps(lookup_geojson(ctx.registry, lookup)),
+                             media_type=GEOJSON_TYPE)
+    if wanted == "pdf":
+        pdf = await asyncio.to_thread(sheet_pdf, ctx.registry, lookup)
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": 'inline; filename="thong-tin-quy-hoach.pdf"'})
+    if wanted == "html":
+        return HTMLResponse(sheet_html(ctx.registry, lookup))
+    return json_response(dumps(lookup_json(ctx.registry, lookup)))
+
+
+async def lookup_at(request: Request) -> Response:
+    params = Params(request.query_params, (*PLACE_PARAMS, "as_of", "f"))
+    given = [name for name in PLACE_PARAMS if params.text(name) is not None]
+    if len(given) != 1:
+        raise InvalidInput("give exactly one of point, parcel or parcel_id" if given else
+                           "the lookup needs a place", where=",".join(given or PLACE_PARAMS),
+                           hint="point=106.8243,10.9447, parcel=26041/12/345 (commune/sheet/"
+                                "parcel) or parcel_id=<fid>; POST a GeoJSON polygon for a "
+                                "drawn area")
+    ctx = QueryContext.of(request)
+    if given[0] == "point":
+        place = await point_place(ctx, params.required("point", "lon,lat"))
+    else:
+        place = await parcel_place(ctx, params.text("parcel"), params.text("parcel_id"))
+    return await _answer(ctx, place, params)
+
+
+async def lookup_region(request: Request) -> Response:
+    params = Params(request.query_params, ("as_of", "f", "crs"))
+    ctx = QueryContext.of(request)
+    region = parse_region(read_body(await request.body()), await ctx.frame(), params.text("crs"))
+    return await _answer(ctx, region_place(region), params)

@@ -1,0 +1,153 @@
+"""The planning lookup: every approved plan and zone covering a place on a day, with the
+land use, the building limits, the parcel's share in each zone and the approving decision.
+
+Order of work: the day's dossier facts (API role, ``asof``) -> the zones and plans under the
+caller's plans (one reader transaction) -> the found plans' dossiers, decisions and pending
+adjustments (API role) -> one ``Lookup``, shown as JSON, GeoJSON or the printed sheet.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from iocgis.access import Caller
+from iocgis.api.query.context import QueryContext
+from iocgis.planning_docs import asof, codes, limits, rules
+from iocgis.planning_docs.lookup_sql import MIN_OVERLAP_M2, projects_statement, zones_statement
+from iocgis.planning_docs.places import Place
+
+SQL_DIR = Path(__file__).parent / "sql"
+PLAN_DOSSIERS_SQL = (SQL_DIR / "plan_dossiers.sql").read_text(encoding="utf-8")
+PENDING_SQL = (SQL_DIR / "pending.sql").read_text(encoding="utf-8")
+KIND_ORDER = ("tong_the", "chung", "phan_khu", "chi_tiet")
+
+
+@dataclass
+class PlanResult:
+    project: dict[str, Any]  # the planning.projects row (or what the dossier says)
+    dossier: dict[str, Any] | None = None
+    zones: list[dict[str, Any]] = field(default_factory=list)
+    pending: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def code(self) -> str:
+        return str(self.project["project_code"])
+
+
+@dataclass
+class Lookup:
+    place: Place
+    as_of: date
+    plans: list[PlanResult]
+
+    @property
+    def zones(self) -> list[dict[str, Any]]:
+        return [z for p in self.plans for z in p.zones]
+
+
+async def run_lookup(ctx: QueryContext, place: Place, as_of: date, *,
+                     shapes: bool = False) -> Lookup:
+    async with ctx.pool.connection() as conn:
+        facts = await asof.in_force(conn, as_of)
+    zones_plan = ctx.plan(codes.ZONES)
+    projects_plan = ctx.plan(codes.PROJECTS)
+    plans = [zones_plan, projects_plan] + ([place.plan] if place.plan else [])
+    area = place.kind != "point"
+    zones_q = zones_statement(zones_plan, projects_plan, facts, place.wkb, area=area,
+                              shapes=shapes)
+    async with ctx.reader.reading(plans, what="planning lookup",
+                                  hint="look up a smaller place") as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(zones_q.query, zones_q.params)
+        zone_rows = [r for r in await cur.fetchall()
+                     if not area or (r["overlap_m2"] or 0) >= MIN_OVERLAP_M2]
+        projects_q = projects_statement(projects_plan, facts, place.wkb,
+                                        sorted({r["project_code"] for r in zone_rows}))
+        await cur.execute(projects_q.query, projects_q.params)
+        project_rows = await cur.fetchall()
+    found = {r["project_code"]: PlanResult(dict(r)) for r in project_rows}
+    for row in zone_rows:
+        plan = found.setdefault(row["project_code"], PlanResult({"project_code":
+                                                                 row["project_code"]}))
+        plan.zones.append(zone_view(ctx, row, place))
+    async with ctx.pool.connection() as conn:
+        await attach_dossiers(conn, ctx.caller, list(found.values()), facts)
+    ordered = sorted(found.values(), key=lambda p: (
+        KIND_ORDER.index(p.project.get("kind")) if p.project.get("kind") in KIND_ORDER else 9,
+        p.code))
+    return Lookup(place, as_of, ordered)
+
+
+def zone_view(ctx: QueryContext, row: dict[str, Any], place: Place) -> dict[str, Any]:
+    values, from_label = limits.zone_limits(row)
+    overlap = row.get("overlap_m2")
+    share = (overlap / place.area_m2) if overlap is not None and place.area_m2 else None
+    out = {"zone_code": row["zone_code"], "project_code": row["project_code"],
+           "land_use": codes.titled(ctx.registry, codes.ZONES, "land_use", row["land_use"]),
+           **values, "limits_from_label": from_label, "label": row.get("label"),
+           "overlap_m2": None if overlap is None else round(overlap, 2),
+           "share": None if share is None else round(min(share, 1.0), 4)}
+    if row.get("shape"):
+        out["geometry"] = json.loads(row["shape"])
+    return out
+
+
+async def attach_dossiers(conn: psycopg.AsyncConnection, caller: Caller,
+                          plans: list[PlanResult], facts: asof.InForce) -> None:
+    """Each found plan's dossier (when the caller may read it), decision and pending
+    adjustments (draft ones only for callers who read drafts)."""
+    if not plans:
+        return
+    by_code = {p.code: p for p in plans}
+    params = {"codes": list(by_code), "as_of": facts.as_of,
+              "pending": [s for s in rules.PENDING_STATUSES if rules.may_read_dossier(caller, s)],
+              "approved": list(rules.APPROVED_STATUSES)}
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(PLAN_DOSSIERS_SQL, params)
+        for row in await cur.fetchall():
+            if rules.may_read_dossier(caller, row["status"]):
+                by_code[row["project_code"]].dossier = dossier_summary(caller, row)
+        await cur.execute(PENDING_SQL, params)
+        for row in await cur.fetchall():
+            plan = by_code[row["adjusted_code"]]
+            zone_codes = {z["zone_code"] for z in plan.zones}
+            affects = row["replaces_all"] or bool(zone_codes & set(row["zones"])) \
+                or not row["zones"]
+            plan.pending.append({
+                "dossier_id": row["id"], "project_code": row["project_code"],
+                "title": row["title"], "status": row["status"],
+                "status_title": rules.STATUS_TITLES[row["status"]],
+                "effective_from": row["effective_from"], "replaces_all": row["replaces_all"],
+                "superseded_zones": row["zones"], "affects_this_place": affects,
+                "href": f"/planning/dossiers/{row['id']}"})
+    for plan in plans:
+        if plan.dossier and "name" not in plan.project:  # zones of a plan the layer lacks
+            plan.project.update(name=plan.dossier["title"], kind=plan.dossier["kind"],
+                                scale=plan.dossier["scale"])
+
+
+def dossier_summary(caller: Caller, row: dict[str, Any]) -> dict[str, Any]:
+    decision = None
+    if row["number"] is not None:
+        document = None
+        if row["document_id"] is not None and rules.may_read_document(
+                caller, row["document_sensitivity"], row["status"]):
+            document = {"id": row["document_id"], "media_type": row["media_type"],
+                        "file_name": row["file_name"],
+                        "href": f"/planning/documents/{row['document_id']}"}
+        decision = {"number": row["number"], "date": row["decision_date"],
+                    "effective_date": row["effective_date"], "authority": row["authority"],
+                    "signer": row["signer"], "document": document}
+    return {"id": row["id"], "title": row["title"], "kind": row["kind"], "scale": row["scale"],
+            "status": row["status"], "status_title": rules.STATUS_TITLES[row["status"]],
+            "effective_from": row["effective_from"], "effective_to": row["effective_to"],
+            "adjusts": None if row["adjusts_id"] is None else {
+                "id": row["adjusts_id"], "project_code": row["adjusts_project_code"]},
+            "decision": decision, "href": f"/planning/dossiers/{row['id']}"}

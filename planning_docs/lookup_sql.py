@@ -1,0 +1,78 @@
+"""The statements of the planning lookup, built from the caller's plans (the benchmark runs
+these very statements): zones and plans covering a place, in force on a day.
+
+Identifiers come from the registry (``psycopg.sql.Identifier``); values are bound. The day's
+dossier facts (``asof.InForce``) arrive as array parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from psycopg import sql
+
+from iocgis.access import AccessPlan
+from iocgis.planning_docs.asof import InForce
+
+APPROVED_PROJECT = "da_phe_duyet"  # planning.projects.status of an approved plan
+ZONE_FIELDS = ("zone_code", "project_code", "land_use", "far_max", "density_max_pct",
+               "height_max_m", "floors_max", "label")
+PROJECT_FIELDS = ("project_code", "name", "kind", "level", "scale", "approving_authority",
+                  "decision_no", "decision_date", "status")
+MAX_ZONES = 500
+# A parcel that only touches a zone's edge shares no area with it (m², geodesic).
+MIN_OVERLAP_M2 = 0.01
+
+
+@dataclass(frozen=True)
+class Statement:
+    query: sql.Composed
+    params: dict[str, Any]
+
+
+def _table(plan: AccessPlan) -> sql.Identifier:
+    return sql.Identifier(plan.layer.schema_name, plan.layer.table_name)
+
+
+def _columns(plan: AccessPlan, alias: str, names: tuple[str, ...]) -> sql.Composed:
+    for name in names:
+        plan.field(name)  # every column read is one the plan reads
+    return sql.SQL(", ").join(sql.Identifier(alias, n) for n in names)
+
+
+# A project in force on the day: by its dossier when one governs it, else by the layer.
+IN_FORCE = sql.SQL(
+    "({code} = ANY(%(in_force)s) OR (NOT {code} = ANY(%(governed)s) AND p.status = %(approved)s"
+    " AND (p.decision_date IS NULL OR p.decision_date <= %(as_of)s)))")
+
+
+def zones_statement(zones: AccessPlan, projects: AccessPlan, facts: InForce, target: bytes,
+                    *, area: bool, shapes: bool) -> Statement:
+    overlap = (sql.SQL("ST_Area(ST_Intersection(z.geom, ST_GeomFromWKB(%(target)s, 4326))"
+                       "::geography)") if area else sql.SQL("NULL::float8"))
+    shape = sql.SQL("ST_AsGeoJSON(z.geom, 7)") if shapes else sql.SQL("NULL::text")
+    query = sql.SQL(
+        "SELECT {columns}, {overlap} AS overlap_m2, {shape} AS shape FROM {zones} z "
+        "LEFT JOIN {projects} p ON p.project_code = z.project_code "
+        "WHERE ST_Intersects(z.geom, ST_GeomFromWKB(%(target)s, 4326)) "
+        "AND NOT z.zone_code = ANY(%(superseded)s) AND NOT z.project_code = ANY(%(replaced)s) "
+        "AND {in_force} ORDER BY z.project_code, z.zone_code LIMIT {limit}").format(
+        columns=_columns(zones, "z", ZONE_FIELDS), overlap=overlap, shape=shape,
+        zones=_table(zones), projects=_table(projects),
+        in_force=IN_FORCE.format(code=sql.Identifier("z", "project_code")),
+        limit=sql.Literal(MAX_ZONES))
+    _columns(projects, "p", ("project_code", "status", "decision_date"))
+    return Statement(query, {**facts.params, "target": target, "approved": APPROVED_PROJECT})
+
+
+def projects_statement(projects: AccessPlan, facts: InForce, target: bytes,
+                       zone_projects: list[str]) -> Statement:
+    query = sql.SQL(
+        "SELECT {columns} FROM {projects} p WHERE p.project_code = ANY(%(zone_projects)s) "
+        "OR (ST_Intersects(p.geom, ST_GeomFromWKB(%(target)s, 4326)) "
+        "AND NOT p.project_code = ANY(%(replaced)s) AND {in_force})").format(
+        columns=_columns(projects, "p", PROJECT_FIELDS), projects=_table(projects),
+        in_force=IN_FORCE.format(code=sql.Identifier("p", "project_code")))
+    return Statement(query, {**facts.params, "target": target, "approved": APPROVED_PROJECT,
+                             "zone_projects": zone_projects})
