@@ -171,6 +171,15 @@ def asks(fids: dict[str, int]) -> dict[tuple[str, str], list[Ask]]:
             Ask("GET", "/scenarios/land", {"commune": B}, personal=False),
             Ask("GET", "/scenarios/planning_check",
                 {"parcel": f"{B}/8802/1"}, personal=False)],
+        ("GET", "/planning/lookup"): [
+            *(Ask("GET", "/planning/lookup", {"parcel": f"{B}/8802/1", "f": f}, personal=False)
+              for f in ("json", "geojson")),
+            Ask("GET", "/planning/lookup", {"parcel": f"{A}/8801/1"}),
+            Ask("GET", "/planning/lookup", {"point": f"{LON},{LAT}", "f": "geojson"},
+                personal=False)],
+        ("POST", "/planning/lookup"): [
+            Ask("POST", "/planning/lookup", {"f": f}, body=REGION, personal=False)
+            for f in ("json", "geojson")],
     }
 
 
