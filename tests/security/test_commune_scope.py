@@ -167,6 +167,18 @@ def asks(fids: dict[str, int]) -> dict[tuple[str, str], list[Ask]]:
                                     for by in ("unit", "commune")],
         ("GET", "/citizen/stats/kpi"): [
             Ask("GET", "/citizen/stats/kpi", {"period": "2026"}, personal=False)],
+        **{("GET", path): [Ask("GET", path.replace("{code}", "SC-NONE").replace("{id}", "'TV'"),
+                                {"state": "all"} if path == "/live/alerts" else None,
+                                personal=False)]
+           for path in ("/live/latest", "/live/freshness", "/live/alerts", "/live/events",
+                        "/live/flood", "/live/incidents/{code}", "/sta/v1.1/Things",
+                        "/sta/v1.1/Things({id})", "/sta/v1.1/Things({id})/Datastreams",
+                        "/sta/v1.1/Datastreams")},
+        **{(method, f"/sta/v1.1/Datastreams({{id}}){tail}"): [
+            Ask(method, f"/sta/v1.1/Datastreams(1){tail}", body={} if method == "POST" else None,
+                personal=False)]
+           for method, tail in (("GET", ""), ("GET", "/Observations"),
+                                ("POST", "/Observations"))},
         ("GET", "/scenarios/{name}"): [
             Ask("GET", "/scenarios/land", {"commune": B}, personal=False),
             Ask("GET", "/scenarios/planning_check",
