@@ -92,6 +92,8 @@ setup_venv() {
     "$VENV/bin/python" -m pip install -q --upgrade pip >"$VENV/pip.log" 2>&1
     "$VENV/bin/python" -m pip install -q -e ".[test]" >>"$VENV/pip.log" 2>&1 \
       || { tail -n 40 "$VENV/pip.log"; die "installing the Python packages failed (full log: $VENV/pip.log)"; }
+    "$VENV/bin/python" -m pip install -q --no-deps "ogctests==0.1.15" >>"$VENV/pip.log" 2>&1 \
+      || die "installing ogctests (the OGC conformance suite the tests run) failed: see $VENV/pip.log"
     echo "$want" > "$stamp"
   fi
 }
