@@ -34,6 +34,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "iocgis.importers.http",
     "iocgis.citizen.routes",
     "iocgis.planning_docs.routes",
+    "iocgis.live.routes",
 )
 
 

@@ -121,4 +121,19 @@ def _summary(results: list[LoadResult]) -> Table:
 
 
 def register(app: typer.Typer) -> None:
-    app.command("demo")(demo)
+    from iocgis.live.cli import demo_live
+
+    # `iocgis demo [options]` builds the data set; `iocgis demo live` runs the live simulator.
+    group = typer.Typer(invoke_without_command=True, help="Build the Đồng Nai demo data "
+                        "(--load imports it); `demo live` publishes live readings.")
+
+    @group.callback()
+    def _demo(ctx: typer.Context, scale: str = typer.Option("small", "--scale"),
+              out: Path | None = typer.Option(None, "--out"),
+              seed: int = typer.Option(DEFAULT_SEED, "--seed"),
+              load: bool = typer.Option(False, "--load")) -> None:
+        if ctx.invoked_subcommand is None:
+            demo(scale=scale, out=out, seed=seed, load=load)
+
+    group.command("live")(demo_live)
+    app.add_typer(group, name="demo")

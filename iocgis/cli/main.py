@@ -35,6 +35,7 @@ def _register_commands() -> None:
 
 
 _register_commands()
+importlib.import_module("iocgis.live.cli").register(app)  # `iocgis live ...` (live/cli.py)
 
 
 def main() -> None:

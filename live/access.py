@@ -1,0 +1,33 @@
+"""Who reads and acts on live data. Readings, alerts and freshness are as visible as the
+latest-readings layer (``iot.latest``: its sensitivity, and a commune-limited caller sees its
+communes' stations only); incidents as ``emergency.incidents``. Acknowledging alerts and moving
+incidents needs the respond right: signed-in operators (gis_officer, admin)."""
+
+from __future__ import annotations
+
+from iocgis.access import AccessPlan, Caller, plan_for
+from iocgis.errors import Forbidden, Unauthorized
+from iocgis.layers import Registry
+
+LATEST_LAYER = "iot.latest"
+STATIONS_LAYER = "iot.stations"
+INCIDENTS_LAYER = "emergency.incidents"
+# Roles that act on the emergency loop (the same operators who may import data).
+RESPOND_ROLES = frozenset({"gis_officer", "admin"})
+
+
+def readings_plan(caller: Caller, registry: Registry | None = None) -> AccessPlan:
+    return plan_for(caller, LATEST_LAYER, registry)
+
+
+def sees_commune(plan: AccessPlan, commune: str | None) -> bool:
+    return plan.communes is None or (commune is not None and commune in plan.communes)
+
+
+def require_respond(caller: Caller, what: str) -> None:
+    if caller.is_anonymous:
+        raise Unauthorized(f"{what} needs a signed-in account", where="Authorization",
+                           hint="sign in (POST /auth/token) or send an API key of an operator")
+    if not (caller.roles & RESPOND_ROLES):
+        raise Forbidden(f"{what} needs the respond right", where=caller.name,
+                        hint=f"ask an administrator for one of the roles {sorted(RESPOND_ROLES)}")

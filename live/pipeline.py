@@ -1,0 +1,166 @@
+"""The one ingestion pipeline of every channel (MQTT, SensorThings, batch): check, write once,
+latest readings, alarms, rejections counted, events for the push — one transaction a batch."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from iocgis.live import alarms, store
+from iocgis.live.datastreams import Catalog, Datastream, Device
+from iocgis.live.jsonable import jsonable
+from iocgis.live.readings import Reading
+from iocgis.live.settings import LiveSettings
+from iocgis.live.validate import Rejected, check
+
+
+@dataclass
+class IngestResult:
+    accepted: int = 0  # new rows in iot.observations
+    duplicates: int = 0  # already there (a message sent twice lands once)
+    late: int = 0  # accepted, older than the datastream's latest
+    rejected: dict[str, int] = field(default_factory=dict)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates, "late": self.late,
+                "rejected": self.rejected,
+                "alerts": [alert_json(a) for a in self.alerts]}
+
+    def add(self, other: IngestResult) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.late += other.late
+        for reason, n in other.rejected.items():
+            self.rejected[reason] = self.rejected.get(reason, 0) + n
+        self.alerts += other.alerts
+
+
+alert_json = jsonable
+
+
+def reading_event(stream: Datastream, reading: Reading, level: int) -> dict[str, Any]:
+    return {"type": "latest", "station_code": stream.station_code, "parameter": stream.parameter,
+            "value": reading.value, "unit": stream.unit, "alarm_level": level,
+            "observed_at": reading.observed_at.isoformat(), "commune_code": stream.commune_code}
+
+
+class Ingestor:
+    """Owns one connection (the owner's: the platform writes, as imports do). Thread-safe:
+    batches from several threads are written one after the other."""
+
+    def __init__(self, url: str, live: LiveSettings | None = None) -> None:
+        self.url = url
+        self.live = live or LiveSettings()
+        self.catalog = Catalog()
+        self.partitions = store.Partitions()
+        self.evaluator = alarms.Evaluator()
+        self._lock = threading.Lock()
+        self._conn: psycopg.Connection | None = None
+
+    def connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed or self._conn.broken:
+            self._conn = psycopg.connect(self.url, autocommit=True)
+            self.catalog.load(self._conn)
+            self.partitions.load(self._conn)
+        return self._conn
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def authenticate(self, code: str, secret: str) -> Device | None:
+        with self._lock:
+            return self.catalog.authenticate(self.connection(), code, secret)
+
+    def device(self, code: str) -> Device | None:
+        """A device the broker already authenticated (its name is in the topic)."""
+        with self._lock:
+            return self.catalog.device(self.connection(), code)[1]
+
+    def reload(self) -> None:
+        with self._lock:
+            self.catalog.load(self.connection())
+            self.evaluator.forget()
+
+    def sweep(self) -> list[dict[str, Any]]:
+        """Flag silent datastreams (see ``silence``); returns the alerts raised."""
+        from iocgis.live import silence
+
+        with self._lock:
+            silenced, raised = silence.sweep(self.connection(), self.live.silent_after_cadences)
+            for stream_id in silenced:
+                if stream_id in self.catalog.by_id:
+                    self.catalog.by_id[stream_id].silent = True
+            return raised
+
+    def ingest(self, readings: list[Reading], *, channel: str, device: Device | None,
+               bad: list[Rejected] | None = None) -> IngestResult:
+        with self._lock:
+            try:
+                return self._ingest(readings, channel, device, bad or [])
+            except psycopg.OperationalError:
+                self.close()
+                raise
+
+    def _ingest(self, readings: list[Reading], channel: str, device: Device | None,
+                bad: list[Rejected]) -> IngestResult:
+        conn = self.connection()
+        checked = check(conn, self.catalog, readings, device,
+                        future_tolerance_s=self.live.future_tolerance_s)
+        rejected = bad + checked.rejected
+        result = IngestResult(duplicates=checked.repeated)
+        if checked.accepted:
+            self.partitions.ensure(conn, [r.observed_at for _, r in checked.accepted])
+        updates: list[tuple[Datastream, Reading, int]] = []
+        with conn.transaction():
+            new = store.write_readings(conn, checked.accepted) if checked.accepted else set()
+            fresh: dict[int, list[Reading]] = {}
+            streams: dict[int, Datastream] = {}
+            for stream, r in checked.accepted:
+                if (stream.station_code, stream.parameter, r.observed_at) not in new:
+                    result.duplicates += 1
+                    continue
+                result.accepted += 1
+                if stream.last_observed_at is not None and r.observed_at <= stream.last_observed_at:
+                    result.late += 1
+                    continue
+                fresh.setdefault(stream.id, []).append(r)
+                streams[stream.id] = stream
+            moves: list[alarms.Move] = []
+            for stream_id, series in fresh.items():
+                stream = streams[stream_id]
+                level, stream_moves = self.evaluator.evaluate(conn, stream, series)
+                moves += stream_moves
+                updates.append((stream, series[-1], level))
+            store.write_latest(conn, updates)
+            result.alerts = alarms.apply(conn, moves)
+            came_back = [s.id for s, _, _ in updates if s.silent]
+            result.alerts += alarms.clear_silent(conn, came_back, {
+                s.id: r.observed_at for s, r, _ in updates})
+            store.count_rejections(conn, channel, rejected)
+            if device is not None:
+                conn.execute("UPDATE live.devices SET last_seen_at = now() WHERE id = %s",
+                             (device.id,))
+            if moves or came_back:
+                # the map's colours come from the tiles of iot.latest: they must refresh
+                conn.execute("UPDATE meta.layers SET data_version = data_version + 1 "
+                             "WHERE id = 'iot.latest'")
+            store.notify(conn, [{"type": "alert", **alert_json(a)} for a in result.alerts]
+                         + [reading_event(s, r, lv) for s, r, lv in updates])
+        for stream, reading, level in updates:  # committed: the cache follows
+            stream.last_observed_at = reading.observed_at
+            stream.alarm_level = level
+            stream.silent = False
+        for reason, n in ((r.reason, 1) for r in rejected):
+            result.rejected[reason] = result.rejected.get(reason, 0) + n
+        return result
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

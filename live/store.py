@@ -1,0 +1,139 @@
+"""Writes of the pipeline: readings into the partitioned iot.observations once (binary COPY
+into a session table, then one INSERT … ON CONFLICT DO NOTHING), the latest readings, the
+rejection counters."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+
+import psycopg
+
+from iocgis.live.datastreams import Datastream
+from iocgis.live.readings import Reading
+from iocgis.live.validate import Rejected
+
+INCOMING = ("CREATE TEMP TABLE IF NOT EXISTS live_incoming (station_code text, parameter text, "
+            "observed_at timestamptz, value float8, unit text) ON COMMIT DELETE ROWS")
+COPY_TYPES = ["text", "text", "timestamptz", "float8", "text"]
+WRITE = """
+INSERT INTO iot.observations (station_code, parameter, observed_at, value, unit)
+SELECT station_code, parameter, observed_at, value, unit FROM live_incoming
+ON CONFLICT (station_code, parameter, observed_at) DO NOTHING
+RETURNING station_code, parameter, observed_at
+"""
+
+
+def _month(at: datetime) -> tuple[int, int]:
+    return at.year, at.month
+
+
+class Partitions:
+    """The months that have a partition; asks the database to make the missing ones."""
+
+    def __init__(self) -> None:
+        self.months: set[tuple[int, int]] = set()
+
+    def load(self, conn: psycopg.Connection) -> None:
+        rows = conn.execute(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'iot.observations'::regclass").fetchall()
+        for (name,) in rows:
+            if name.startswith("observations_y"):
+                self.months.add((int(name[14:18]), int(name[19:21])))
+
+    def ensure(self, conn: psycopg.Connection, times: list[datetime]) -> int:
+        missing = sorted({_month(t) for t in times} - self.months)
+        if not missing:
+            return 0
+        made = 0
+        for year, month in missing:
+            made += conn.execute("SELECT iot.ensure_observation_partitions(%s, %s)",
+                                 (f"{year}-{month:02d}-01T00:00Z",) * 2).fetchone()[0]
+            self.months.add((year, month))
+        return made
+
+
+def write_readings(conn: psycopg.Connection,
+                   accepted: list[tuple[Datastream, Reading]]) -> set[tuple[str, str, datetime]]:
+    """Write inside the caller's transaction; returns the keys that were new (the others were
+    already there: a repeated message lands once)."""
+    conn.execute(INCOMING)
+    with conn.cursor() as cur:
+        with cur.copy("COPY live_incoming FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(COPY_TYPES)
+            for stream, r in accepted:
+                copy.write_row((stream.station_code, stream.parameter, r.observed_at, r.value,
+                                stream.unit))
+        cur.execute(WRITE)
+        return {(s, p, t) for s, p, t in cur.fetchall()}
+
+
+LATEST = """
+WITH incoming (station_code, parameter, value, observed_at, alarm_level) AS (
+    SELECT * FROM unnest(%s::text[], %s::text[], %s::float8[], %s::timestamptz[], %s::int[])
+), streams AS (
+    UPDATE live.datastreams d SET last_observed_at = i.observed_at, last_value = i.value,
+        last_received_at = now(), alarm_level = i.alarm_level, silent = false
+    FROM incoming i WHERE d.station_code = i.station_code AND d.parameter = i.parameter
+    RETURNING d.station_code, d.parameter, d.unit
+)
+INSERT INTO iot.latest (station_code, parameter, name, kind, value, unit, observed_at,
+                        alarm_level, freshness, commune_code, geom, updated_at)
+SELECT i.station_code, i.parameter, s.name, s.kind, i.value, st.unit, i.observed_at,
+       i.alarm_level, 'fresh', s.commune_code, s.geom, now()
+FROM incoming i JOIN streams st USING (station_code, parameter)
+LEFT JOIN iot.stations s ON s.station_code = i.station_code
+ON CONFLICT (station_code, parameter) DO UPDATE SET value = EXCLUDED.value,
+    observed_at = EXCLUDED.observed_at, alarm_level = EXCLUDED.alarm_level,
+    freshness = 'fresh', unit = EXCLUDED.unit, name = EXCLUDED.name, kind = EXCLUDED.kind,
+    commune_code = EXCLUDED.commune_code, geom = EXCLUDED.geom, updated_at = now()
+"""
+
+
+def write_latest(conn: psycopg.Connection,
+                 newest: list[tuple[Datastream, Reading, int]]) -> None:
+    """The newest reading of each datastream of the batch (never a read of the history)."""
+    if not newest:
+        return
+    conn.execute(LATEST, ([s.station_code for s, _, _ in newest],
+                          [s.parameter for s, _, _ in newest], [r.value for _, r, _ in newest],
+                          [r.observed_at for _, r, _ in newest], [lv for _, _, lv in newest]))
+
+
+def count_rejections(conn: psycopg.Connection, channel: str, rejected: list[Rejected]) -> None:
+    if not rejected:
+        return
+    counts = Counter((r.device, r.reason) for r in rejected)
+    last = {(r.device, r.reason): r.detail for r in rejected}
+    with conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO live.rejections (day, channel, device_code, reason, count, last_detail)"
+            " VALUES (current_date, %s, %s, %s, %s, %s) ON CONFLICT (day, channel, device_code,"
+            " reason) DO UPDATE SET count = live.rejections.count + EXCLUDED.count, "
+            "last_at = now(), last_detail = EXCLUDED.last_detail",
+            [(channel, device, reason, n, last[(device, reason)][:500])
+             for (device, reason), n in counts.items()])
+
+
+NOTIFY_CHANNEL = "iocgis_live"
+NOTIFY_LIMIT = 7000  # bytes per NOTIFY payload (PostgreSQL's limit is 8000)
+
+
+def notify(conn: psycopg.Connection, events: list[dict]) -> None:
+    """Queue events for the SSE hubs and the MQTT bridge (delivered at COMMIT)."""
+    chunk: list[str] = []
+    size = 0
+    payloads = []
+    for event in events:
+        text = json.dumps(event, ensure_ascii=False, default=str, separators=(",", ":"))
+        if size + len(text.encode()) > NOTIFY_LIMIT and chunk:
+            payloads.append("[" + ",".join(chunk) + "]")
+            chunk, size = [], 0
+        chunk.append(text)
+        size += len(text.encode()) + 1
+    if chunk:
+        payloads.append("[" + ",".join(chunk) + "]")
+    for payload in payloads:
+        conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
