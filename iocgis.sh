@@ -20,8 +20,9 @@ fi
 
 # Debian packages the platform needs: PostgreSQL + PostGIS (server), GDAL tools (ogr2ogr, ogrinfo),
 # Chromium for the map page test, Node.js/npm for MapLibre and the style validator, fonts for glyphs,
-# Redis for the optional shared tile cache (its test starts a private server).
-APT_PACKAGES=(postgresql gdal-bin fonts-noto-core redis-server poppler-utils)
+# Redis for the optional shared tile cache (its test starts a private server), Mosquitto for the
+# project-local MQTT broker of live data (its own port; tests start a private one).
+APT_PACKAGES=(postgresql gdal-bin fonts-noto-core redis-server poppler-utils mosquitto)
 apt_updated=0
 apt_install() {
   local missing=()
