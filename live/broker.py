@@ -39,7 +39,7 @@ log_dest file {dir}/mosquitto.log
 log_type error
 log_type warning
 user {user}
-max_inflight_messages 1000
+max_inflight_messages 20000
 max_queued_messages 200000
 max_queued_bytes 0
 """

@@ -1,6 +1,6 @@
 """Writes of the pipeline: readings into the partitioned iot.observations once (binary COPY
-into a session table, then one INSERT … ON CONFLICT DO NOTHING), the latest readings, the
-rejection counters."""
+straight into the table, or through a session table and one INSERT … ON CONFLICT DO NOTHING
+when some are already there), the latest readings, the rejection counters."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from iocgis.live.validate import Rejected
 INCOMING = ("CREATE TEMP TABLE IF NOT EXISTS live_incoming (station_code text, parameter text, "
             "observed_at timestamptz, value float8, unit text) ON COMMIT DELETE ROWS")
 COPY_TYPES = ["text", "text", "timestamptz", "float8", "text"]
+DIRECT = ("COPY iot.observations (station_code, parameter, observed_at, value, unit) "
+          "FROM STDIN (FORMAT BINARY)")
 WRITE = """
 INSERT INTO iot.observations (station_code, parameter, observed_at, value, unit)
 SELECT station_code, parameter, observed_at, value, unit FROM live_incoming
@@ -55,17 +57,31 @@ class Partitions:
         return made
 
 
+def _copy(cur: psycopg.Cursor, statement: str,
+          accepted: list[tuple[Datastream, Reading]]) -> None:
+    with cur.copy(statement) as copy:
+        copy.set_types(COPY_TYPES)
+        for stream, r in accepted:
+            copy.write_row((stream.station_code, stream.parameter, r.observed_at, r.value,
+                            stream.unit))
+
+
 def write_readings(conn: psycopg.Connection,
                    accepted: list[tuple[Datastream, Reading]]) -> set[tuple[str, str, datetime]]:
     """Write inside the caller's transaction; returns the keys that were new (the others were
-    already there: a repeated message lands once)."""
+    already there: a repeated message lands once). Fresh readings (the usual case) go straight
+    into the table with binary COPY under a savepoint; when one of them is already there, the
+    savepoint is rolled back and the batch goes through a session table and INSERT … ON
+    CONFLICT DO NOTHING instead."""
+    try:
+        with conn.transaction(), conn.cursor() as cur:
+            _copy(cur, DIRECT, accepted)
+        return {(s.station_code, s.parameter, r.observed_at) for s, r in accepted}
+    except psycopg.errors.UniqueViolation:
+        pass
     conn.execute(INCOMING)
     with conn.cursor() as cur:
-        with cur.copy("COPY live_incoming FROM STDIN (FORMAT BINARY)") as copy:
-            copy.set_types(COPY_TYPES)
-            for stream, r in accepted:
-                copy.write_row((stream.station_code, stream.parameter, r.observed_at, r.value,
-                                stream.unit))
+        _copy(cur, "COPY live_incoming FROM STDIN (FORMAT BINARY)", accepted)
         cur.execute(WRITE)
         return {(s, p, t) for s, p, t in cur.fetchall()}
 
