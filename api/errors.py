@@ -9,14 +9,21 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from iocgis.errors import IocgisError
+from iocgis.errors import InternalError, IocgisError
 
 log = logging.getLogger("iocgis.api")
 
 
+def error_headers(exc: IocgisError) -> dict[str, str]:
+    """Headers an error answer carries: Retry-After when a retry may succeed."""
+    return {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else {}
+
+
 def error_response(exc: IocgisError) -> JSONResponse:
-    headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else None
-    return JSONResponse(exc.as_dict(), status_code=exc.http_status, headers=headers)
+    """The one mapping from an error to its answer (the security middleware sends the same
+    body through ``iocgis.security.http.send_error`` before a route exists)."""
+    return JSONResponse(exc.as_dict(), status_code=exc.http_status,
+                        headers=error_headers(exc) or None)
 
 
 async def _iocgis_error(request: Request, exc: Exception) -> JSONResponse:
@@ -31,9 +38,7 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
-    return JSONResponse({"code": "InternalError",
-                         "description": "the server failed to answer; the error is logged"},
-                        status_code=500)
+    return error_response(InternalError())
 
 
 def install_error_handlers(app: Starlette) -> None:

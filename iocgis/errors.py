@@ -97,6 +97,17 @@ class TooManyRequests(IocgisError):
     exit_code = 2
 
 
+class InternalError(IocgisError):
+    """A defect: logged with its traceback, answered without one."""
+
+    http_status = 500
+    code = "InternalError"
+    exit_code = 1
+
+    def __init__(self) -> None:
+        super().__init__("the server failed to answer; the error is logged")
+
+
 class TemporarilyUnavailable(IocgisError):
     """The request was sound but the server could not answer it in time (a statement over its
     time limit, a busy resource); the same request may succeed later."""

@@ -21,7 +21,14 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from iocgis.access import ACCESS_NOTES, ANONYMOUS, CURRENT_CALLER, AccessNotes, Caller
-from iocgis.errors import IocgisError, PayloadTooLarge, Unauthorized
+from iocgis.errors import (
+    DatabaseError,
+    InternalError,
+    IocgisError,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthorized,
+)
 from iocgis.security import accounts, audit, login
 from iocgis.security.audit_window import AuditWindow
 from iocgis.security.keys import jwt_signing_key
@@ -82,6 +89,16 @@ def _header(scope: Scope, name: bytes) -> str | None:
         if key == name:
             return value.decode("latin-1")
     return None
+
+
+async def send_error(send: Send, exc: IocgisError,
+                     headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    """An error answered by the middleware, with the body and headers of the one error
+    mapping (``iocgis.api.errors.error_response``)."""
+    from iocgis.api.errors import error_headers
+
+    extra = [(k.lower().encode(), v.encode()) for k, v in error_headers(exc).items()]
+    await send_json(send, exc.http_status, exc.as_dict(), [*extra, *(headers or [])])
 
 
 async def send_json(send: Send, status: int, body: dict[str, Any],
@@ -164,10 +181,11 @@ class Hardening:
             if not wait and path in LOGIN_PATHS:
                 wait = self.logins.allow(client)
             if wait:
-                await _refuse(scope, send, 429, client, extra + [
-                    (b"retry-after", str(max(1, int(wait + 0.999))).encode())],
-                    "too many requests from this address", "wait and retry; the limit is "
-                    f"{s.rate_limit_per_minute} requests a minute", self.context)
+                limited = TooManyRequests("too many requests from this address",
+                                          hint="wait and retry; the limit is "
+                                               f"{s.rate_limit_per_minute} requests a minute")
+                limited.retry_after_s = max(1, int(wait + 0.999))
+                await _refuse(scope, send, limited, client, extra)
                 return
 
         limit = self._limit_for(path)
@@ -178,9 +196,9 @@ class Hardening:
             except ValueError:
                 too_big = True
             if too_big:
-                await _refuse(scope, send, 413, client, extra,
-                              f"the request body is larger than {limit} bytes",
-                              "send a smaller body (or split the upload)", self.context)
+                await _refuse(scope, send, PayloadTooLarge(
+                    f"the request body is larger than {limit} bytes",
+                    hint="send a smaller body (or split the upload)"), client, extra)
                 return
 
         received = 0
@@ -215,23 +233,18 @@ class Hardening:
             await self.app(scope, limited_receive, send_with_headers)
         except PayloadTooLarge as exc:
             if not started:
-                await _refuse(scope, send, 413, client, extra, exc.message,
-                              exc.hint or "", self.context)
+                await _refuse(scope, send, exc, client, extra)
         except Exception:  # noqa: BLE001 - the last line: log it, never show it
             log.exception("unhandled error on %s %s", scope.get("method"), path)
             if not started:
-                await send_json(send, 500, {"code": "InternalError", "description":
-                                            "the server failed to answer; the error is logged"},
-                                extra)
+                await send_error(send, InternalError(), extra)
 
 
-async def _refuse(scope: Scope, send: Send, status: int, client: str,
-                  headers: list[tuple[bytes, bytes]], message: str, hint: str,
-                  context: SecurityContext) -> None:
-    code = {413: "PayloadTooLarge", 429: "TooManyRequests"}.get(status, "Refused")
+async def _refuse(scope: Scope, send: Send, exc: IocgisError, client: str,
+                  headers: list[tuple[bytes, bytes]]) -> None:
     # Logged before the answer leaves: whoever reads the trail after the refusal finds it.
-    await _audit_refusal(scope, status, client, None, message)
-    await send_json(send, status, {"code": code, "description": message, "hint": hint}, headers)
+    await _audit_refusal(scope, exc.http_status, client, None, exc.message)
+    await send_error(send, exc, headers)
 
 
 async def _audit_refusal(scope: Scope, status: int, client: str | None, caller: Caller | None,
@@ -302,13 +315,14 @@ class Authentication:
             caller = await self._resolve(scope, client)
         except Unauthorized as exc:
             await _audit_refusal(scope, 401, client, None, exc.message)
-            await send_json(send, 401, exc.as_dict(),
-                            [(b"www-authenticate", b'Bearer error="invalid_token"')])
+            await send_error(send, exc, [(b"www-authenticate", b'Bearer error="invalid_token"')])
             return
         except (psycopg.Error, OSError, IocgisError) as exc:
             log.error("authentication could not reach the database: %s", exc)
-            await send_json(send, 503, {"code": "DatabaseUnavailable", "description":
-                                        "the account database does not answer; retry shortly"})
+            unavailable = DatabaseError("the account database does not answer",
+                                        where="authentication", hint="retry shortly")
+            unavailable.retry_after_s = 5
+            await send_error(send, unavailable)
             return
         notes = AccessNotes()
         scope.setdefault("state", {})["caller"] = caller
