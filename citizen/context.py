@@ -12,7 +12,7 @@ from iocgis.access.database import Reader
 from iocgis.api.state import AppState
 from iocgis.citizen.calendar import WorkingCalendar
 from iocgis.citizen.definitions import Process, get_process
-from iocgis.citizen.keyring import Keyring, load_keyring
+from iocgis.citizen.keyring import ENV_KEYS, Keyring, keys_path, load_keyring
 from iocgis.layers import Registry
 
 
@@ -21,14 +21,29 @@ class CitizenContext:
     state: AppState
     process: Process
     calendar: WorkingCalendar
-    keyring: Keyring
+    _keyring: Keyring
+    _keys_stamp: float | None = None
 
     @classmethod
     def build(cls, state: AppState) -> CitizenContext:
         process = get_process()
-        return cls(state=state, process=process,
-                   calendar=WorkingCalendar.from_strings(process.routing.extra_days_off),
-                   keyring=load_keyring(state.settings))
+        context = cls(state=state, process=process,
+                      calendar=WorkingCalendar.from_strings(process.routing.extra_days_off),
+                      _keyring=load_keyring(state.settings))
+        context._keys_stamp = context._stamp()
+        return context
+
+    def _stamp(self) -> float | None:
+        path = keys_path(self.state.settings)
+        return path.stat().st_mtime if path.exists() else None
+
+    @property
+    def keyring(self) -> Keyring:
+        """The key set, read again when its file changed (``iocgis citizen rotate-key``)."""
+        if self._keyring.source != ENV_KEYS and self._stamp() != self._keys_stamp:
+            self._keyring = load_keyring(self.state.settings)
+            self._keys_stamp = self._stamp()
+        return self._keyring
 
     @classmethod
     def of(cls, request: Request) -> CitizenContext:

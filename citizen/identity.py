@@ -67,6 +67,12 @@ def rotate(conn: psycopg.Connection, keyring: Keyring, *, retire: bool = True,
                              "WHERE id = %s", (rotated.pseudonym(plain[1] or plain[2]), case_id))
                 report.pseudonyms += 1
             report.reencrypted += 1
+        texts = conn.execute("SELECT id, content_enc FROM citizen_private.cases "
+                             "WHERE content_enc IS NOT NULL FOR UPDATE").fetchall()
+        for case_id, token in texts:
+            conn.execute("UPDATE citizen_private.cases SET content_enc = %s WHERE id = %s",
+                         (rotated.encrypt(keyring.decrypt(token)), case_id))
+        report.reencrypted += len(texts)
         audit.record_sync(conn, actor="iocgis citizen", action="citizen.keys.rotate",
                           details={"new_key": fresh.id, "rows": report.reencrypted,
                                    "pseudonyms": report.pseudonyms})
@@ -85,8 +91,9 @@ WITH old AS (
 ), ids AS (
     DELETE FROM citizen_private.identities WHERE case_id IN (SELECT id FROM old) RETURNING 1
 ), pseud AS (
-    UPDATE citizen_private.cases SET reporter_pseudonym = NULL
-     WHERE id IN (SELECT id FROM old) AND reporter_pseudonym IS NOT NULL RETURNING 1
+    UPDATE citizen_private.cases SET reporter_pseudonym = NULL, content_enc = NULL
+     WHERE id IN (SELECT id FROM old)
+       AND (reporter_pseudonym IS NOT NULL OR content_enc IS NOT NULL) RETURNING 1
 ), locs AS (
     UPDATE citizen_private.photos SET exif_lon = NULL, exif_lat = NULL, exif_taken_at = NULL
      WHERE (exif_lon IS NOT NULL OR exif_taken_at IS NOT NULL) AND case_id IN (
@@ -126,8 +133,8 @@ def forget(conn: psycopg.Connection, keyring: Keyring, contact: str, actor: str)
         ids = [r[0] for r in conn.execute("SELECT id FROM citizen_private.cases "
                                           "WHERE reporter_pseudonym = %s", (pseudonym,))]
         conn.execute("DELETE FROM citizen_private.identities WHERE case_id = ANY(%s)", (ids,))
-        conn.execute("UPDATE citizen_private.cases SET reporter_pseudonym = NULL "
-                     "WHERE id = ANY(%s)", (ids,))
+        conn.execute("UPDATE citizen_private.cases SET reporter_pseudonym = NULL, "
+                     "content_enc = NULL WHERE id = ANY(%s)", (ids,))
         audit.record_sync(conn, actor=actor, action="citizen.identity.erase",
                           details={"reports": len(ids)})
     return len(ids)

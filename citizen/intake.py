@@ -27,12 +27,14 @@ LOCATION_SOURCES = ("map", "device", "app", "photo", "import")
 # The public point: the centre of the report's 100 m cell (EPSG:3857 metres, ~98 m on the
 # ground at Đồng Nai's latitude), or the commune's point on surface.
 INSERT_CASE = """
-INSERT INTO citizen_private.cases (report_code, category, content, status, commune_code, geom,
+INSERT INTO citizen_private.cases (report_code, category, content, content_enc, status,
+    commune_code, geom,
     public_geom, location_precision, location_source, address, channel, client_account,
     reported_at, due_at, reporter_pseudonym, tracking_hash)
 SELECT 'PA-' || to_char(%(at)s::timestamptz AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY') || '-'
         || lpad(nextval('citizen_private.report_number')::text, 6, '0'),
-    %(category)s, %(content)s, 'moi', %(commune)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
+    %(category)s, %(content)s, %(content_enc)s, 'moi', %(commune)s,
+    ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
     CASE WHEN %(precision)s = 'commune' THEN ST_SetSRID(ST_MakePoint(%(clon)s, %(clat)s), 4326)
          ELSE ST_Transform(ST_SetSRID(ST_MakePoint(floor(ST_X(m.p) / 100) * 100 + 50,
                                                    floor(ST_Y(m.p) / 100) * 100 + 50), 3857), 4326)
@@ -81,6 +83,20 @@ class Receipt:
     commune_code: str
     due_at: datetime
     photo_ids: tuple[str, ...] = field(default_factory=tuple)
+
+
+PHONE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?84|0)(?:[\s.\-]?\d){8,10}(?!\d)")
+EMAIL_IN_TEXT = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+MASK = "[đã ẩn]"
+
+
+def masked(text: str, contact: Contact) -> str:
+    """The text with phone numbers, e-mail addresses and the reporter's own name hidden: what
+    officers without the personal-data right read (citizen.reports.content)."""
+    out = EMAIL_IN_TEXT.sub(MASK, PHONE_IN_TEXT.sub(MASK, text))
+    if contact.name and len(contact.name) >= 3:
+        out = re.sub(re.escape(contact.name), MASK, out, flags=re.IGNORECASE)
+    return out
 
 
 def normal_phone(value: str | None) -> str | None:
@@ -157,9 +173,11 @@ async def submit(context: CitizenContext, submission: Submission,
     token = secrets.token_urlsafe(24)
     keyring = context.keyring
     contact = submission.contact
+    shown = masked(submission.text, contact)
     async with context.pool.connection() as conn, conn.transaction():
         cur = await conn.execute(INSERT_CASE, {
-            "at": received, "category": submission.category, "content": submission.text,
+            "at": received, "category": submission.category, "content": shown,
+            "content_enc": keyring.encrypt(submission.text) if shown != submission.text else None,
             "commune": place.commune_code, "lon": submission.lon, "lat": submission.lat,
             "precision": category.public_location, "clon": place.centre[0],
             "clat": place.centre[1], "source": submission.location_source,

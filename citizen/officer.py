@@ -115,7 +115,8 @@ async def case_file(request: Request) -> Response:
     async with context.pool.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(
-            "SELECT report_code, category, content, summary, answer, status, unit_code, "
+            "SELECT report_code, category, content, content_enc, summary, answer, status, "
+            "unit_code, "
             "unit_name, commune_code, ST_X(geom) AS lon, ST_Y(geom) AS lat, "
             "ST_X(public_geom) AS public_lon, ST_Y(public_geom) AS public_lat, "
             "location_precision, location_source, address, channel, client_account, "
@@ -124,6 +125,10 @@ async def case_file(request: Request) -> Response:
             "EXISTS (SELECT 1 FROM citizen_private.identities i WHERE i.case_id = c.id) "
             "AS has_identity FROM citizen_private.cases c WHERE id = %s", (case_id,))
         case = _iso(await cur.fetchone())
+        original = case.pop("content_enc")
+        if original and caller.sees_pii:  # the text as sent names people: the right, audited
+            case["content_as_sent"] = context.keyring.decrypt(original)
+            note("pii", REPORTS_LAYER)
         case["history"] = [_iso(h) for h in await history(conn, case_id)]
         await cur.execute("SELECT public_id, width, height, bytes_sent, published, exif_lon, "
                           "exif_lat, exif_taken_at FROM citizen_private.photos "

@@ -31,7 +31,7 @@ from iocgis.styles.routes import MAP_CSP
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 ASSETS = {"report.js": "text/javascript", "public.js": "text/javascript",
-          "track.js": "text/javascript", "citizen.css": "text/css"}
+          "track.js": "text/javascript", "names.js": "text/javascript", "citizen.css": "text/css"}
 PAGES = {"report": "report.html", "public": "public.html", "track": "track.html"}
 # The form may ask for the phone's position and camera; other pages nothing.
 FORM_PERMISSIONS = "geolocation=(self), camera=(self), microphone=()"

@@ -1,6 +1,7 @@
 // The public map and list: the registry's public layer citizen.public_reports through the
 // OGC API (generalised locations, moderated text, the unit's answer; never the reporter).
 import { Map } from '/map/assets/maplibre-gl.mjs';
+import { STATUS_NAMES } from './names.js';
 
 const byId = (id) => document.getElementById(id);
 const state = { ready: false, errors: [], features: 0, codes: [] };
@@ -29,11 +30,9 @@ function card(properties, statuses, categories) {
 }
 
 async function main() {
-  const schema = await (await fetch('/collections/citizen.public_reports/queryables?f=json')).json();
-  const codes = (name) => Object.fromEntries(((schema.properties[name] || {}).enum || [])
-    .map((code) => [code, code]));
-  const statuses = codes('status');
-  const categories = codes('category');
+  const services = await (await fetch('/open311/v2/services.json')).json();
+  const categories = Object.fromEntries(services.map((s) => [s.service_code, s.service_name]));
+  const statuses = STATUS_NAMES;
   const items = await (await fetch(
     '/collections/citizen.public_reports/items?f=json&limit=1000&sortby=-reported_at')).json();
   const features = items.features || [];

@@ -1,11 +1,10 @@
 // The reporter's one-time link: the report's status and answer, and one rating per answer.
+import { STATUS_NAMES as NAMES } from './names.js';
+
 const byId = (id) => document.getElementById(id);
 const state = { ready: false, errors: [], report: null };
 window.citizen = state;
 const here = location.pathname;
-const NAMES = { moi: 'Mới tiếp nhận', da_phan_loai: 'Đã phân loại', da_giao: 'Đã giao xử lý',
-                dang_xu_ly: 'Đang xử lý', da_tra_loi: 'Đã trả lời', da_dong: 'Đã đóng',
-                tra_lai: 'Trả lại để giao lại', tu_choi: 'Từ chối' };
 
 function show(report) {
   state.report = report;

@@ -32,7 +32,8 @@ CREATE TABLE citizen_private.cases (
     id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     report_code text NOT NULL UNIQUE,
     category text NOT NULL,
-    content text NOT NULL,                 -- as sent (internal)
+    content text NOT NULL,                 -- as sent, phones, e-mails, the reporter's name hidden
+    content_enc text,                      -- as sent, encrypted, when the masking changed it
     summary text,                          -- moderated text (published)
     answer text,                           -- the unit's answer, or the reason of a rejection
     status text NOT NULL,
