@@ -13,7 +13,7 @@ import shapely
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
-WIDTH, HEIGHT = 600, 300  # SVG user units (the sheet scales it to the column width)
+WIDTH, HEIGHT = 600, 230  # SVG user units (the sheet scales it to the column width)
 MARGIN = 10
 M_PER_DEG_LAT = 110_574.0
 M_PER_DEG_LON_EQ = 111_320.0
@@ -54,10 +54,20 @@ class Frame:
 
 
 def extent_of(place: BaseGeometry) -> tuple[float, float, float, float]:
-    """The place with room around it (at least ~120 m across)."""
+    """The place with room around it (at least ~120 m across), widened to the map's shape."""
     west, south, east, north = place.bounds
     pad = max((east - west), (north - south)) * 0.8 + 0.0006
-    return west - pad, south - pad, east + pad, north + pad
+    west, south, east, north = west - pad, south - pad, east + pad, north + pad
+    kx = M_PER_DEG_LON_EQ * math.cos(math.radians((south + north) / 2))
+    width_m, height_m = (east - west) * kx, (north - south) * M_PER_DEG_LAT
+    wanted = WIDTH / HEIGHT
+    if width_m / height_m < wanted:
+        grow = (height_m * wanted - width_m) / kx / 2
+        west, east = west - grow, east + grow
+    else:
+        grow = (width_m / wanted - height_m) / M_PER_DEG_LAT / 2
+        south, north = south - grow, north + grow
+    return west, south, east, north
 
 
 def _scale_bar(frame: Frame) -> str:
@@ -96,9 +106,14 @@ def map_svg(place_kind: str, place: BaseGeometry, zones: list[dict[str, Any]]) -
         colour = palette.get(code, "#dddddd")
         layers.append(f'<path d="{frame.path(clipped)}" fill="{colour}" fill-opacity="0.85" '
                       'stroke="#555555" stroke-width="0.8"/>')
+        label = f"{escape(str(zone['zone_code']))} ({escape(code)})"
+        if clipped.area >= 0.9 * window.area:  # a zone of a broader plan under the whole map
+            labels.append(f'<text x="{MARGIN + 2}" y="{MARGIN + 10}" font-size="10">'
+                          f'{label}</text>')
+            continue
         lx, ly = frame.xy(*clipped.representative_point().coords[0])
-        labels.append(f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="10" text-anchor="middle">'
-                      f'{escape(str(zone["zone_code"]))} ({escape(code)})</text>')
+        labels.append(f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="10" '
+                      f'text-anchor="middle">{label}</text>')
     if place_kind == "point":
         x, y = frame.xy(place.x, place.y)
         layers.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="6" fill="none" stroke="#d00000" '
