@@ -80,7 +80,9 @@ def conditions(plan: AccessPlan, query: ItemsQuery, params: dict[str, Any]) -> l
         names = ("bx1", "by1", "bx2", "by2")
         params.update(zip(names, (b.minx, b.miny, b.maxx, b.maxy)))
         box = envelope([sql.Placeholder(n) for n in names], b.crs, max(b.maxx - b.minx, b.maxy - b.miny))
-        where.append(sql.SQL("ST_Intersects(geom, {})").format(box))
+        # "&&" first: under row-level security only a leakproof condition may use the index
+        # (``dbroles`` marks the bounding-box operator leakproof; ST_Intersects is not).
+        where.append(sql.SQL("geom && {box} AND ST_Intersects(geom, {box})").format(box=box))
     if query.interval is not None and layer.temporal:
         column = sql.Identifier(layer.temporal)
         start, end = query.interval

@@ -316,7 +316,12 @@ class FilterCompiler:
         if isinstance(node, ast.SpatialComparisonPredicate):
             lhs, rhs = self._geometries(node.lhs, node.rhs, type(node).__name__)
             function = sql.SQL(SPATIAL_FUNCTIONS[type(node)])
-            return sql.SQL("{}({}, {})").format(function, lhs.sql, rhs.sql)
+            predicate = sql.SQL("{}({}, {})").format(function, lhs.sql, rhs.sql)
+            if type(node) is ast.GeometryDisjoint:
+                return predicate
+            # every other relation implies overlapping boxes: "&&" lets the index work, also
+            # under row-level security (the box operator is leakproof, ST_* are not)
+            return sql.SQL("({} && {} AND {})").format(lhs.sql, rhs.sql, predicate)
         if isinstance(node, ast.Relate):
             lhs, rhs = self._geometries(node.lhs, node.rhs, "RELATE")
             pattern = str(node.pattern)
@@ -336,7 +341,7 @@ class FilterCompiler:
                 self.filter_crs = saved
             if lhs.kind != "geometry":
                 raise bad(f"BBOX needs the geometry; {lhs.label} is not a geometry")
-            return sql.SQL("ST_Intersects({}, {})").format(lhs.sql, box.sql)
+            return sql.SQL("({g} && {b} AND ST_Intersects({g}, {b}))").format(g=lhs.sql, b=box.sql)
         if isinstance(node, ast.SpatialDistancePredicate):
             return self._distance(node)
         if isinstance(node, ast.TemporalPredicate):

@@ -19,6 +19,7 @@ to PostGIS obeys the same rules as the API (``iocgis db roles sync``).
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass, field
 
@@ -31,6 +32,7 @@ from iocgis.layers import LayerDef, Registry
 from iocgis.layers.types import field_type
 from iocgis.security.settings import SecuritySettings
 
+log = logging.getLogger("iocgis.security")
 MASKED_SCHEMA = "masked"
 LAYER_POLICY = "layer_read"
 
@@ -190,6 +192,7 @@ def sync(conn: psycopg.Connection, registry: Registry, settings: SecuritySetting
                 conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
                     sql.Identifier(schema), sql.Identifier(name)))
         _pii_groups_include_their_base(conn, groups)
+        _index_friendly_row_security(conn)
         _api_grants(conn, api, list(groups.values()))
         _qgis_tables_grants(conn, everyone)
         report.logins = sync_logins(conn, settings)
@@ -235,6 +238,28 @@ def _pii_groups_include_their_base(conn: psycopg.Connection,
     for (role, pii), name in groups.items():
         if pii:
             _grant_membership(conn, name, groups[(role, False)])
+
+
+# Under row-level security PostgreSQL uses a condition for an index only when its operator is
+# leakproof. PostGIS marks none; the bounding-box overlap "&&" compares two boxes and can fail
+# only on mixed SRIDs (saying so, never a value), so it is declared leakproof: without it a
+# bbox page of 1M parcels scans the table (0.2 ms -> 800 ms on the province demo).
+INDEX_OPERATORS = ("geometry_overlaps(geometry, geometry)",)
+
+
+def _index_friendly_row_security(conn: psycopg.Connection) -> None:
+    superuser = conn.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+                             ).fetchone()
+    for function in INDEX_OPERATORS:
+        leakproof = conn.execute("SELECT proleakproof FROM pg_proc WHERE oid = %s::regprocedure",
+                                 (function,)).fetchone()
+        if leakproof is None or leakproof[0]:
+            continue
+        if superuser and superuser[0]:
+            conn.execute(sql.SQL("ALTER FUNCTION {} LEAKPROOF").format(sql.SQL(function)))
+        else:
+            log.warning("%s is not leakproof and only a superuser may declare it: spatial "
+                        "filters under row-level security will not use the GiST index", function)
 
 
 def _api_grants(conn: psycopg.Connection, api: str, groups: list[str]) -> None:
