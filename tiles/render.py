@@ -28,6 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from iocgis.access import AccessPlan, Caller, commune_scope, plan_for, require_layer
 from iocgis.access.database import Reader
+from psycopg.conninfo import conninfo_to_dict
 from iocgis.security.audit_window import AuditWindow
 
 
@@ -37,7 +38,7 @@ if TYPE_CHECKING:  # iocgis.settings holds the tile settings: no import at run t
 log = logging.getLogger("iocgis.tiles")
 
 # Bump when the SQL or the tile layout changes: every cached tile gets a new key.
-RENDERER_VERSION = 4
+RENDERER_VERSION = 5
 
 
 def communes_of(caller: Caller, layers: tuple[LayerDef, ...]) -> tuple[str, ...] | None:
@@ -149,6 +150,10 @@ class TileRenderer:
         self.tile_settings = tile_settings or settings.tiles
         self.pool = pool
         self.reader = Reader(pool, settings.security.db_role_prefix)
+        # Which database the tiles come from: two databases (a test database and the demo, a
+        # replica's primary) may hold the same layer versions; their tiles must not meet.
+        info = conninfo_to_dict(pool.conninfo)
+        self._database = [str(info.get(k, "")) for k in ("host", "port", "dbname")]
         self.tilesets = tilesets or get_tilesets()
         self.cache = cache if cache is not None else build_cache(settings, self.tile_settings)
         self.versions = LayerVersions(self.tile_settings.version_ttl_s)
@@ -173,6 +178,7 @@ class TileRenderer:
                 "layers": [[layer.id, layer.tiles.model_dump(mode="json") if layer.tiles else None]
                            for layer in layers],
                 "settings": [ts.extent, ts.buffer, ts.simplify_px, ts.size_budget],
+                "database": self._database,
             }, sort_keys=True)
             cached = hashlib.blake2b(body.encode(), digest_size=8).hexdigest()
             self._fingerprints[(tileset.name, visibility)] = cached

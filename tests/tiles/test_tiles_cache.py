@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from iocgis.tiles.cache import MemoryCache, NoCache, TileKey
 from iocgis.tiles.grid import TileAddress, lonlat_to_tile
+from iocgis.tiles.render import TileRenderer
+from iocgis.tiles.settings import TileSettings
 
 from .conftest import ANONYMOUS
 from .tiles_fixtures import bump
@@ -163,3 +165,20 @@ def test_waiters_still_get_the_tile_when_the_first_asker_goes_away(make_renderer
     assert waiting == 4  # the first asker and three waiters
     assert len(calls) == 7, "the waiters did not take the render-again path"
     assert all(not res.empty for res in results) and len({res.gzipped for res in results}) == 1
+
+
+def test_two_databases_never_share_a_cached_tile(tiles_settings) -> None:
+    """Layer versions start alike in every database (a test database, the demo, a copy): the
+    cache key names the database too, so a shared disk cache never serves one's tile for the
+    other's."""
+    from psycopg_pool import AsyncConnectionPool
+
+    from iocgis.tiles.tilesets import get_tilesets
+
+    keys = []
+    for dbname in ("iocgis_a", "iocgis_b"):
+        pool = AsyncConnectionPool(f"postgresql://u@127.0.0.1:1/{dbname}", open=False)
+        renderer = TileRenderer(tiles_settings, pool, TileSettings(cache="none"))
+        tileset = get_tilesets().for_caller("planning", ANONYMOUS, note_reads=False)
+        keys.append(renderer.key_for(tileset, ANONYMOUS, TileAddress(*at(13)), {}))
+    assert keys[0].version != keys[1].version
