@@ -8,8 +8,8 @@ from psycopg_pool import AsyncConnectionPool
 
 from iocgis.access.database import Reader
 from iocgis.db import database_url, with_role
-from iocgis.pools import async_pool
 from iocgis.layers import Registry, get_registry
+from iocgis.pools import async_pool
 from iocgis.settings import Settings
 
 

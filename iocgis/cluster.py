@@ -142,7 +142,7 @@ def _require_bin_dir() -> Path:
 
 
 def _initdb(settings: Settings, bin_dir: Path, ddir: Path) -> None:
-    user = _server_user()
+    _server_user()
     ddir.mkdir(parents=True, exist_ok=True)
     if _is_root():
         shutil.chown(ddir, user="postgres", group="postgres")

@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from alembic import command
+from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from alembic.autogenerate import compare_metadata
 from sqlalchemy import create_engine, pool
 
 from iocgis.db import connect, sqlalchemy_url

@@ -34,7 +34,7 @@ def invalid(exc: ValidationError, what: str, where: str,
                        hint=f"fix the key and restart ({count} problem(s) in all)")
 
 
-def validated(model: type[M], raw: Any, what: str, where: str) -> M:
+def validated[M: BaseModel](model: type[M], raw: Any, what: str, where: str) -> M:
     """``model`` validated from ``raw``, or ConfigError naming the file and the key."""
     try:
         return model.model_validate(raw)

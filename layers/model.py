@@ -210,7 +210,8 @@ class LayerDef(Frozen):
         if self.commune_field and self.field(self.commune_field).type != "text":
             raise ValueError(f"layer {self.id}: commune_field {self.commune_field!r} must be text")
         if self.temporal and self.field(self.temporal).type not in ("date", "timestamptz"):
-            raise ValueError(f"layer {self.id}: temporal field {self.temporal!r} must be a date or timestamptz")
+            raise ValueError(f"layer {self.id}: temporal field {self.temporal!r} must be a date "
+                             "or timestamptz")
         return self
 
     @model_validator(mode="after")

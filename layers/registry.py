@@ -5,15 +5,16 @@ A wrong file fails at start-up with the file, the key and the reason.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from pydantic import ValidationError
 
 from iocgis.errors import ConfigError, NotFound
-from iocgis.yamlfile import invalid, read_definitions
 from iocgis.layers.model import Code, FieldDef, GroupDef, LayerDef
+from iocgis.yamlfile import invalid, read_definitions
 
 REGISTRY_DIR = Path(__file__).resolve().parent
 CODELISTS_FILE = "codelists.yaml"

@@ -8,8 +8,20 @@ from __future__ import annotations
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
-    BigInteger, Boolean, Column, Date, DateTime, Double, Identity, Index, Integer, Interval,
-    MetaData, Table, Text, func,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Double,
+    Identity,
+    Index,
+    Integer,
+    Interval,
+    MetaData,
+    Table,
+    Text,
+    func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 

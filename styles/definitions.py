@@ -8,14 +8,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from iocgis.errors import ConfigError, NotFound
 from iocgis.layers import LayerDef, Registry, get_registry
 from iocgis.styles.model import ByField, Rule, Theme
 from iocgis.styles.sprites import ICONS
 from iocgis.tiles.sql import has_label_points
 from iocgis.tiles.tilesets import Tilesets, get_tilesets
-
-from iocgis.errors import ConfigError, NotFound
-from iocgis.yamlfile import validated, read_definitions
+from iocgis.yamlfile import read_definitions, validated
 
 STYLES_DIR = Path(__file__).resolve().parent
 THEMES_DIR = STYLES_DIR / "themes"

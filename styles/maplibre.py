@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from iocgis.access import Caller, can_see
+from iocgis.errors import NotFound
 from iocgis.layers import LayerDef
 from iocgis.styles.definitions import Themes
 from iocgis.styles.model import ByField, NumberValue, Rule, Theme
 from iocgis.tiles.sql import LABEL_SUFFIX
-
-from iocgis.access import Caller, can_see
-from iocgis.errors import NotFound
 
 FONT_REGULAR = "Noto Sans Regular"
 FONT_BOLD = "Noto Sans Bold"
@@ -75,7 +74,8 @@ def _filter(rule: Rule, layer: LayerDef) -> list[Any] | None:
 
 def style_layer(theme: Theme, rule: Rule, index: int, source: str, layer: LayerDef,
                 palettes: dict[str, dict[str, str]]) -> dict[str, Any]:
-    v = lambda x: value(x, layer, palettes)
+    def v(x):
+        return value(x, layer, palettes)
     # Polygons are labelled from their label points (one per polygon, not one per tile).
     source_layer = (rule.layer + LABEL_SUFFIX
                     if rule.draw == "label" and layer.geometry == "MultiPolygon" else rule.layer)

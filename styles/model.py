@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from iocgis.layers.model import Text
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from iocgis.layers.model import Text
 
 COLOR_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
 Draw = Literal["fill", "line", "circle", "icon", "label", "extrusion"]

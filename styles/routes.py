@@ -7,21 +7,21 @@ import re
 from pathlib import Path
 from typing import Any
 
-from iocgis.styles.definitions import get_themes
-from iocgis.styles.glyphs import glyph_range
-from iocgis.styles.maplibre import SPRITE, style_json, themes_for
-from iocgis.styles.qml import qml_for
-from iocgis.styles.sprites import sprite
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from iocgis.access import ROLE_RIGHTS, Caller, current_caller, require_layer
 from iocgis.api.kit.responses import UnicodeJSON
 from iocgis.api.kit.urls import public_base_url
-from iocgis.access import ROLE_RIGHTS, Caller, current_caller, require_layer
 from iocgis.errors import ConfigError, NotFound
 from iocgis.settings import PROJECT_ROOT
+from iocgis.styles.definitions import get_themes
+from iocgis.styles.glyphs import glyph_range
+from iocgis.styles.maplibre import SPRITE, style_json, themes_for
+from iocgis.styles.qml import qml_for
+from iocgis.styles.sprites import sprite
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 MAPLIBRE_DIST = PROJECT_ROOT / "node_modules" / "maplibre-gl" / "dist"

@@ -16,9 +16,6 @@ import ezdxf
 import numpy as np
 import pytest
 import shapely
-from iocgis.layers import get_registry
-from iocgis.layers.model import GroupDef, LayerDef
-from iocgis.layers.registry import Registry
 from pyogrio.raw import read as ogr_read
 from pyproj import CRS
 
@@ -32,6 +29,9 @@ from iocgis.demo.manifest import Manifest, ManifestEntry, read_manifest
 from iocgis.demo.scales import get_scale
 from iocgis.demo.table import check, complete
 from iocgis.errors import InvalidInput
+from iocgis.layers import get_registry
+from iocgis.layers.model import GroupDef, LayerDef
+from iocgis.layers.registry import Registry
 
 VENV_BIN = Path(sys.executable).parent
 # Inside the outline within 1e-6 degree (about 10 cm): clip results sit on its edge.

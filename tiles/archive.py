@@ -7,11 +7,11 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from iocgis.tiles.grid import TileAddress
 from pmtiles.tile import Compression, TileType, zxy_to_tileid
 from pmtiles.writer import Writer
 
 from iocgis.errors import InvalidInput
+from iocgis.tiles.grid import TileAddress
 
 FORMATS = {".mbtiles": "mbtiles", ".pmtiles": "pmtiles"}
 

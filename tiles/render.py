@@ -14,23 +14,22 @@ import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import AsyncConnectionPool
+
+from iocgis.access import AccessPlan, Caller, commune_scope, plan_for, require_layer
+from iocgis.access.database import Reader
 from iocgis.layers import LayerDef
+from iocgis.security.audit_window import AuditWindow
 from iocgis.tiles.cache import DiskCache, MemoryCache, NoCache, RedisCache, TileCache, TileKey
 from iocgis.tiles.grid import TileAddress
 from iocgis.tiles.settings import TileSettings
 from iocgis.tiles.sql import MAX_THIN_LEVEL, TileStatement, build_statement
 from iocgis.tiles.tilesets import Tileset, Tilesets, get_tilesets
 from iocgis.tiles.versions import LayerVersions
-from psycopg_pool import AsyncConnectionPool
-
-from iocgis.access import AccessPlan, Caller, commune_scope, plan_for, require_layer
-from iocgis.access.database import Reader
-from psycopg.conninfo import conninfo_to_dict
-from iocgis.security.audit_window import AuditWindow
-
 
 if TYPE_CHECKING:  # iocgis.settings holds the tile settings: no import at run time
     from iocgis.settings import Settings

@@ -5,11 +5,6 @@ from __future__ import annotations
 
 import gzip
 
-from iocgis.tiles.grid import parse_address, parse_format
-from iocgis.tiles.render import TileRenderer, visibility_of
-from iocgis.tiles.service import renderer_for
-from iocgis.tiles.tilejson import tilejson
-from iocgis.tiles.tilesets import Tileset
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -17,6 +12,11 @@ from starlette.routing import BaseRoute, Route
 from iocgis.access import Caller, current_caller
 from iocgis.api.kit.responses import UnicodeJSON
 from iocgis.api.kit.urls import public_base_url
+from iocgis.tiles.grid import parse_address, parse_format
+from iocgis.tiles.render import TileRenderer, visibility_of
+from iocgis.tiles.service import renderer_for
+from iocgis.tiles.tilejson import tilejson
+from iocgis.tiles.tilesets import Tileset
 
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 

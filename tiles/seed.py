@@ -6,13 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
+from iocgis.access import LEVEL_NAMES, Caller, level_caller
+from iocgis.errors import InvalidInput
 from iocgis.tiles.grid import MAX_ZOOM, TileAddress, tiles_covering
 from iocgis.tiles.render import RenderedTile, TileRenderer
 from iocgis.tiles.tilejson import WORLD, bounds_of
 from iocgis.tiles.tilesets import Tileset
 
-from iocgis.access import LEVEL_NAMES, Caller, level_caller
-from iocgis.errors import InvalidInput
 
 def caller_for_level(level: str) -> Caller:
     """The caller standing for a visibility level when seeding or exporting for it."""

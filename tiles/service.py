@@ -16,11 +16,10 @@ import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from iocgis.tiles.render import TileRenderer
-
 from iocgis.db import database_url
 from iocgis.pools import async_pool
 from iocgis.settings import get_settings
+from iocgis.tiles.render import TileRenderer
 
 # By id(): AppState is an unhashable dataclass; a finalizer forgets a collected state.
 _BY_STATE: dict[int, TileRenderer] = {}

@@ -26,11 +26,11 @@ import math
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from iocgis.layers.types import STORAGE_SRID, field_type
-from iocgis.layers import LayerDef
-from iocgis.tiles.grid import ORIGIN_SHIFT, TileAddress, mercator_to_lonlat
 from psycopg import sql
 
+from iocgis.layers import LayerDef
+from iocgis.layers.types import STORAGE_SRID, field_type
+from iocgis.tiles.grid import ORIGIN_SHIFT, TileAddress, mercator_to_lonlat
 
 log = logging.getLogger("iocgis.tiles")
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from iocgis.access import Caller, visible_fields
 from iocgis.layers import LayerDef
 from iocgis.tiles.grid import TileAddress
 from iocgis.tiles.render import TileRenderer
 from iocgis.tiles.sql import LABEL_SUFFIX, has_label_points
 from iocgis.tiles.tilesets import Tileset
-
-from iocgis.access import Caller, visible_fields
 
 WORLD = (-180.0, -85.0511287798, 180.0, 85.0511287798)
 FIELD_KINDS = {"integer": "Number", "bigint": "Number", "numeric": "Number", "boolean": "Boolean"}

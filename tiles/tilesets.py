@@ -13,13 +13,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from iocgis.layers import LayerDef, Registry, get_registry
-from iocgis.layers.model import Text
 from pydantic import BaseModel, ConfigDict, Field
 
 from iocgis.access import Caller, can_see, require_layer
 from iocgis.errors import ConfigError, NotFound
-from iocgis.yamlfile import validated, read_definitions
+from iocgis.layers import LayerDef, Registry, get_registry
+from iocgis.layers.model import Text
+from iocgis.yamlfile import read_definitions, validated
 
 TILESETS_FILE = Path(__file__).resolve().parent / "tilesets.yaml"
 # Composite names carry no dot, so they never collide with layer ids (group.name).

@@ -10,13 +10,12 @@ import re
 from collections.abc import Sequence
 from datetime import date
 
-from iocgis.api.query.params import MAX_LAYERS
-from iocgis.api.query.spec import Condition, Value
-from iocgis.layers import FieldDef, LayerDef, Registry
-
 from iocgis.access import AccessPlan, Caller, plan_for
 from iocgis.api.kit.values import boolean
+from iocgis.api.query.params import MAX_LAYERS
+from iocgis.api.query.spec import Condition, Value
 from iocgis.errors import InvalidInput
+from iocgis.layers import FieldDef, LayerDef, Registry
 
 # Field types a group can be keyed on: discrete values, not measurements.
 GROUPABLE = ("text", "integer", "bigint", "boolean", "date")

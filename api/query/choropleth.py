@@ -26,10 +26,9 @@ from iocgis.access import AccessPlan
 from iocgis.api.query import allowlist, render
 from iocgis.api.query.context import QueryContext
 from iocgis.api.query.engine import reading
-from iocgis.api.query.sql import scope_conditions_of
 from iocgis.api.query.params import Params
 from iocgis.api.query.spec import Condition
-from iocgis.api.query.sql import Binder, condition_sql
+from iocgis.api.query.sql import Binder, condition_sql, scope_conditions_of
 from iocgis.errors import InvalidInput
 from iocgis.layers import FieldDef, LayerDef
 

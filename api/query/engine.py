@@ -5,15 +5,14 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from collections.abc import Sequence
-
-from iocgis.api.query.spec import Around, AtPoint, LayerQuery, Nearest
-from iocgis.api.query.sql import MAX_GROUPS, Statement, layer_statement
 from iocgis.access import AccessPlan
 from iocgis.access.database import Reader
+from iocgis.api.query.spec import Around, AtPoint, LayerQuery, Nearest
+from iocgis.api.query.sql import MAX_GROUPS, Statement, layer_statement
 from iocgis.errors import InvalidInput
 from iocgis.geodesy import M_PER_DEG_LAT_MIN, M_PER_DEG_LON_EQ
 from iocgis.layers import Registry

@@ -18,7 +18,7 @@ from iocgis.api.query.context import QueryContext
 from iocgis.api.query.engine import run
 from iocgis.api.query.params import MAX_NEAREST, Params, point
 from iocgis.api.query.region import parse_region, read_body
-from iocgis.api.query.spec import AtPoint, Around, Inside, LayerQuery, Nearest, Selection
+from iocgis.api.query.spec import Around, AtPoint, Inside, LayerQuery, Nearest, Selection
 from iocgis.errors import InvalidInput
 from iocgis.layers import LayerDef
 

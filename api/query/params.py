@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from starlette.datastructures import QueryParams
 
-from iocgis.api.query.province import ProvinceFrame
 from iocgis.api.kit.values import MAX_LIMIT, whole_number
+from iocgis.api.query.province import ProvinceFrame
 from iocgis.errors import InvalidInput
 
 MAX_RADIUS_M = 50_000.0

@@ -15,10 +15,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, model_validator
 
 from iocgis.errors import ConfigError
-from iocgis.yamlfile import validated, read_definitions
 from iocgis.layers import LayerDef, Registry, get_registry
 from iocgis.layers.model import NAME_RE, Frozen, Text
 from iocgis.layers.registry import REGISTRY_DIR
+from iocgis.yamlfile import read_definitions, validated
 
 PRESETS_DIR = REGISTRY_DIR / "scenarios"
 ParamType = Literal["number", "integer", "boolean", "text", "code", "point", "feature", "admin"]

@@ -15,7 +15,6 @@ from psycopg_pool import AsyncConnectionPool
 
 from iocgis.access import SYSTEM, plan_for
 from iocgis.access.database import Reader
-
 from iocgis.layers import Registry
 
 # Mainland Vietnam and its islands, a last resort when no boundary has been imported yet.

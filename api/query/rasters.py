@@ -25,13 +25,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from iocgis.access import may_read_level, note
 from iocgis.api.query import render
 from iocgis.api.query.context import QueryContext
 from iocgis.api.query.params import Params, point
 from iocgis.api.query.region import parse_region, read_body
 from iocgis.crs import WGS84, parse_crs, transformer
 from iocgis.errors import InvalidInput, NotFound
-from iocgis.access import may_read_level, note
 
 MAX_ZONE_PIXELS = 50_000_000
 GEOD = Geod(ellps="WGS84")

@@ -22,15 +22,38 @@ from iocgis.api.kit.values import boolean
 from iocgis.api.query import allowlist
 from iocgis.api.query.context import QueryContext
 from iocgis.api.query.handlers import respond
-from iocgis.api.query.params import Params, as_number, check_point, check_radius, MAX_NEAREST
+from iocgis.api.query.params import MAX_NEAREST, Params, as_number, check_point, check_radius
 from iocgis.api.query.presets import (
-    Everywhere as EverywhereDef, FartherThanSel, InsideLayerSel, Intersects, NearestSel, ParamDef,
-    PresetDef, PresetSet, Radius, Ref, StepDef, get_presets, is_ref,
+    Everywhere as EverywhereDef,
+)
+from iocgis.api.query.presets import (
+    FartherThanSel,
+    InsideLayerSel,
+    Intersects,
+    NearestSel,
+    ParamDef,
+    PresetDef,
+    PresetSet,
+    Radius,
+    Ref,
+    StepDef,
+    get_presets,
+    is_ref,
 )
 from iocgis.api.query.render import dumps, json_response
 from iocgis.api.query.spec import (
-    AtPoint, Around, Condition, Everywhere, FartherThan, Inside, InsideLayer, LayerQuery, Nearest,
-    Ratio, RelatedCondition, Selection,
+    Around,
+    AtPoint,
+    Condition,
+    Everywhere,
+    FartherThan,
+    Inside,
+    InsideLayer,
+    LayerQuery,
+    Nearest,
+    Ratio,
+    RelatedCondition,
+    Selection,
 )
 from iocgis.errors import InvalidInput, NotFound
 from iocgis.layers import LayerDef

@@ -13,15 +13,24 @@ from typing import Any
 
 from psycopg import sql
 
-from iocgis.layers.types import field_type
 from iocgis.access import AccessPlan
 from iocgis.api.query.spec import (
-    Around, AtPoint, Condition, Everywhere, FartherThan, Inside, InsideLayer, LayerQuery, Nearest,
-    RelatedCondition, Value,
+    Around,
+    AtPoint,
+    Condition,
+    Everywhere,
+    FartherThan,
+    Inside,
+    InsideLayer,
+    LayerQuery,
+    Nearest,
+    RelatedCondition,
+    Value,
 )
 from iocgis.errors import ConfigError
 from iocgis.geodesy import expansion
 from iocgis.layers import FieldDef, LayerDef, Registry
+from iocgis.layers.types import field_type
 
 MAX_GROUPS = 5000
 # Metres per degree, chosen so a box built from them always contains the geodesic circle:

@@ -444,7 +444,7 @@ def build_roads(ctx: DemoContext) -> RoadNetwork:
                 roads.append(_local_road(rng, comm, i, len(roads), cls, geom))
         # Local streets: a rotated grid in wards, a few lanes in communes.
         n_streets = int(rng.integers(6, 12)) if comm.urban[i] else int(rng.integers(2, 5))
-        for s in range(n_streets):
+        for _s in range(n_streets):
             heading = rng.uniform(0, np.pi)
             start = comm.anchors[i] + rng.normal(0, 900 if comm.urban[i] else 2500, 2)
             line = wander(rng, tuple(start), heading, rng.uniform(800, 3500), step=200, turn=0.08)

@@ -13,7 +13,7 @@ import json
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +63,7 @@ def _canon(value: str | None) -> str:
 
 def event_hash(row: dict[str, Any]) -> str:
     """SHA-256 of the canonical form; the same as the database's ``audit.event_hash``."""
-    at: datetime = row["at"].astimezone(timezone.utc)
+    at: datetime = row["at"].astimezone(UTC)
     text = "".join(_canon(v) for v in (
         str(row["seq"]), at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), row["actor"], row["action"],
         row["outcome"], row["target"], row["layer"], row["client"], row["details_text"],
@@ -151,7 +151,7 @@ def _check_anchor(conn: psycopg.Connection, anchor_file: Path, result: VerifyRes
                                    f"{seen['at']} saw")
     if result.ok and result.last_seq is not None:
         anchors[identity] = {"seq": result.last_seq, "hash": result.last_hash,
-                             "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+                             "at": datetime.now(UTC).isoformat(timespec="seconds")}
         anchor_file.parent.mkdir(parents=True, exist_ok=True)
         tmp = anchor_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(anchors, indent=1))
@@ -177,7 +177,7 @@ def events(conn: psycopg.Connection, *, since: datetime | None = None,
 
 
 def as_json_line(event: dict[str, Any]) -> str:
-    body = {**event, "at": event["at"].astimezone(timezone.utc).isoformat()}
+    body = {**event, "at": event["at"].astimezone(UTC).isoformat()}
     return json.dumps(body, ensure_ascii=False, default=str, separators=(",", ":"))
 
 
@@ -189,7 +189,7 @@ def as_syslog(event: dict[str, Any], hostname: str | None = None) -> str:
     """One RFC 5424 line (facility authpriv; warning for refusals and failures)."""
     severity = 5 if event["outcome"] == "ok" else 4
     pri = SYSLOG_FACILITY_AUTHPRIV * 8 + severity
-    at = event["at"].astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    at = event["at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     host = (hostname or socket.gethostname() or "-")[:255]
     params = {"seq": event["seq"], "actor": event["actor"], "outcome": event["outcome"],
               "target": event["target"], "layer": event["layer"], "client": event["client"],

@@ -13,7 +13,7 @@ import asyncio
 import hmac
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -185,7 +185,7 @@ def check_password_fresh(account: dict[str, Any], settings: SecuritySettings) ->
 async def open_session(conn: psycopg.AsyncConnection, settings: SecuritySettings, key: bytes,
                        account: dict[str, Any], *, mfa: bool, client: str | None) -> TokenPair:
     session_id = str(uuid.uuid4())
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     await conn.execute("INSERT INTO security.sessions (id, account_id, expires_at, mfa, client) "
                        "VALUES (%s, %s, now() + make_interval(hours => %s), %s, %s)",
                        (session_id, account["id"], settings.session_max_hours, mfa, client))
@@ -286,7 +286,7 @@ async def refresh(conn: psycopg.AsyncConnection, settings: SecuritySettings, key
                        (claims.session_id,))
     account = {**row, "roles": row["roles"]}
     return await _tokens(conn, settings, key, account, claims.session_id, claims.mfa,
-                         datetime.now(timezone.utc))
+                         datetime.now(UTC))
 
 
 async def logout(conn: psycopg.AsyncConnection, caller: Caller) -> None:
@@ -307,7 +307,7 @@ async def create_api_key(conn: psycopg.AsyncConnection, actor: Actor, name: str,
 
     account = await get(conn, name)
     expired = account["expires_at"] is not None and account["expires_at"] <= datetime.now(
-        timezone.utc)
+        UTC)
     if account["status"] != "active" or expired:
         raise Forbidden(f"account {name!r} is {'expired' if expired else account['status']}",
                         where="name", hint="unlock it, or extend its expiry, first")

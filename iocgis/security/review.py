@@ -9,8 +9,8 @@ import psycopg
 from psycopg.rows import dict_row
 
 from iocgis.access import ROLE_RIGHTS
-from iocgis.security.accounts import Actor, needs_totp
 from iocgis.security import audit
+from iocgis.security.accounts import Actor, needs_totp
 from iocgis.security.settings import SecuritySettings
 
 

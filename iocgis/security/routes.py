@@ -4,7 +4,7 @@ account administration API (``/admin/...``)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -34,7 +34,7 @@ def _json(body: Any, status: int = 200) -> JSONResponse:
 
 def _default(value: Any) -> Any:
     if isinstance(value, datetime):
-        return value.astimezone(timezone.utc).isoformat()
+        return value.astimezone(UTC).isoformat()
     return str(value)
 
 
@@ -122,7 +122,7 @@ def _when(body: dict[str, Any], name: str) -> datetime | None:
     except ValueError:
         raise InvalidInput(f"{name!r} is not a date", where=name,
                            hint="write it as 2026-12-31 or 2026-12-31T17:00:00+07:00") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 # --- /auth ----------------------------------------------------------------------------------

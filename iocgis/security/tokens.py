@@ -10,7 +10,7 @@ import hashlib
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -34,7 +34,7 @@ class TokenClaims:
 
 def issue(key: bytes, *, account: str, session_id: str, kind: str, minutes: float,
           mfa: bool, now: datetime | None = None) -> tuple[str, TokenClaims]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     expires = now + timedelta(minutes=minutes)
     token_id = str(uuid.uuid4())
     claims = {"iss": ISSUER, "aud": AUDIENCE, "sub": account, "sid": session_id, "typ": kind,
@@ -61,7 +61,7 @@ def decode(key: bytes, token: str, *, kind: str) -> TokenClaims:
                                 "/auth/refresh")
     return TokenClaims(claims["sub"], str(claims["sid"]), kind, str(claims["jti"]),
                        bool(claims.get("mfa")),
-                       datetime.fromtimestamp(claims["exp"], timezone.utc))
+                       datetime.fromtimestamp(claims["exp"], UTC))
 
 
 def new_api_key() -> tuple[str, str, str]:

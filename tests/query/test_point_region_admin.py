@@ -103,8 +103,8 @@ def test_region_counts_and_clipped_areas(analyst: httpx.Client, qconn: psycopg.C
 
 def test_region_in_vn2000_coordinates(anon: httpx.Client, qconn: psycopg.Connection) -> None:
     """A polygon drawn in VN-2000 / TM-3 107-45 (EPSG:5899) is moved with the official shift."""
-    from shapely.geometry import mapping, shape
     import shapely
+    from shapely.geometry import mapping, shape
 
     from iocgis.crs import WGS84, parse_crs, transformer
 

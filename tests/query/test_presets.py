@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from iocgis.api.query.engine import nearest_is_complete
 from iocgis.api.query.presets import PRESETS_DIR, load_presets
@@ -46,7 +47,7 @@ def test_shipped_presets_load() -> None:
 def test_a_good_preset_loads_frozen(tmp_path: Path) -> None:
     preset = load_presets(get_registry(), write(tmp_path, GOOD)).get("demo")
     assert preset is not None
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):  # frozen
         preset.name = "other"  # type: ignore[misc]
 
 

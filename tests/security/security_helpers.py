@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import httpx
@@ -108,7 +109,7 @@ SAMPLE_WKT = {
 
 def insert_sample(conn: psycopg.Connection, layer_id: str, **values: object) -> int:
     """One row of any registry layer with every required field filled by type; returns fid."""
-    from datetime import date, datetime, timezone
+    from datetime import date, datetime
 
     from psycopg import sql as psql
 
@@ -143,7 +144,7 @@ def insert_sample(conn: psycopg.Connection, layer_id: str, **values: object) -> 
         elif field.type == "date":
             row[field.name] = date(2026, 1, 1)
         elif field.type == "timestamptz":
-            row[field.name] = datetime(2026, 1, 1, tzinfo=timezone.utc)
+            row[field.name] = datetime(2026, 1, 1, tzinfo=UTC)
     columns = list(row)
     params = [row[c] for c in columns]
     parts = [psql.Placeholder()] * len(columns)

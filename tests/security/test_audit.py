@@ -12,6 +12,7 @@ import pytest
 
 from iocgis.layers import get_registry
 from iocgis.security import audit, dbroles
+
 from .security_helpers import api_key_for, audit_actions, bearer, cli, login
 
 

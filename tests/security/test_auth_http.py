@@ -6,8 +6,7 @@ import httpx
 import psycopg
 import pytest
 
-from .security_helpers import (PASSWORD, api_key_for, audit_actions, bearer, cli, login,
-                              set_status, totp_now)
+from .security_helpers import PASSWORD, api_key_for, audit_actions, bearer, cli, login, set_status, totp_now
 
 
 def test_login_me_logout(live_server, make_account, db_url) -> None:  # noqa: ANN001

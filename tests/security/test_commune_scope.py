@@ -21,6 +21,7 @@ import psycopg
 import pytest
 
 from iocgis.api.app import create_app
+
 from .security_helpers import api_key_for, insert_sample
 from .test_matrix import LAT, LON, classify, discovered_paths
 
@@ -219,7 +220,7 @@ def test_a_commune_limited_caller_reads_only_its_commune_everywhere(
     checked = 0
     headers = {"X-API-Key": scoped_keys[who]}
     with httpx.Client(base_url=live_server.url, headers=headers, timeout=60) as client:
-        for (method, template), requests in asks(mine.fids).items():
+        for (method, _template), requests in asks(mine.fids).items():
             for ask in requests:
                 response = client.request(ask.method, ask.path, params=ask.params,
                                           content=json.dumps(ask.body) if ask.body else None,

@@ -17,6 +17,7 @@ import pytest
 from iocgis.layers import get_registry
 from iocgis.security import dbroles, qgis
 from iocgis.styles import qml_for
+
 from .security_helpers import ROOT, cli, insert_sample, set_status
 
 SYSTEM_PYTHON = "/usr/bin/python3"

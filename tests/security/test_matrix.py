@@ -20,6 +20,7 @@ from starlette.routing import Mount, Route
 from iocgis.access import Caller, can_see
 from iocgis.api.app import create_app
 from iocgis.layers import get_registry
+
 from .security_helpers import bearer, insert_sample, login
 
 ROLES = ("anonymous", "viewer", "analyst", "gis_officer", "admin")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jwt
 import pyotp
@@ -69,7 +69,7 @@ def test_forged_expired_and_wrongly_signed_tokens_are_refused() -> None:
     with pytest.raises(Unauthorized):
         tokens.decode(KEY, token, kind="refresh")  # wrong kind
     old, _ = tokens.issue(KEY, account="ana", session_id="s", kind="access", minutes=5, mfa=False,
-                          now=datetime.now(timezone.utc) - timedelta(hours=1))
+                          now=datetime.now(UTC) - timedelta(hours=1))
     with pytest.raises(Unauthorized, match="expired"):
         tokens.decode(KEY, old, kind="access")
     header, payload, signature = token.split(".")

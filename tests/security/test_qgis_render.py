@@ -17,18 +17,18 @@ from xml.etree import ElementTree as ET
 
 import psycopg
 import pytest
-from iocgis.layers import LayerDef, get_registry
-from iocgis.styles import get_themes, qml_for
-from iocgis.styles.model import Theme
-from iocgis.styles.qml import scale_of
 from psycopg import sql
 
 from iocgis.access import ROLE_RIGHTS, Caller, visible_layers
 from iocgis.demo.build import build_demo
 from iocgis.demo.load import load_demo
+from iocgis.layers import LayerDef, get_registry
 from iocgis.security import dbroles, qgis
 from iocgis.security.qgis_project import group_name, layer_id, project_name, theme_groups
 from iocgis.settings import Settings
+from iocgis.styles import get_themes, qml_for
+from iocgis.styles.model import Theme
+from iocgis.styles.qml import scale_of
 
 from ..conftest import scratch_database
 from .security_helpers import ROOT, _create, run_async

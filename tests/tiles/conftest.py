@@ -11,12 +11,12 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from iocgis.tiles.render import TileRenderer
-from iocgis.tiles.settings import TileSettings
 from psycopg_pool import AsyncConnectionPool
 
 from iocgis.access import Caller
 from iocgis.settings import Settings
+from iocgis.tiles.render import TileRenderer
+from iocgis.tiles.settings import TileSettings
 
 from ..conftest import LiveServer, scratch_database
 from . import tiles_fixtures

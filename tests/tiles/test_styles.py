@@ -12,15 +12,15 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 import yaml
+
+from iocgis.errors import ConfigError, NotFound
 from iocgis.layers import get_registry
+from iocgis.settings import PROJECT_ROOT
 from iocgis.styles.definitions import THEMES_DIR, get_themes, load_themes
 from iocgis.styles.glyphs import VIETNAMESE_RANGES, glyph_ids
 from iocgis.styles.maplibre import style_json
 from iocgis.styles.qml import qml_for
 from iocgis.tiles.tilesets import get_tilesets
-
-from iocgis.errors import ConfigError, NotFound
-from iocgis.settings import PROJECT_ROOT
 
 from .conftest import ADMIN, ANONYMOUS
 

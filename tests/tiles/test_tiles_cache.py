@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from iocgis.tiles.cache import MemoryCache, NoCache, TileKey
 from iocgis.tiles.grid import TileAddress, lonlat_to_tile
 from iocgis.tiles.render import TileRenderer

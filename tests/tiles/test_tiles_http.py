@@ -8,6 +8,7 @@ import time
 import httpx
 import mapbox_vector_tile
 import pytest
+
 from iocgis.tiles.grid import lonlat_to_tile
 
 from .tiles_fixtures import bump
@@ -31,7 +32,8 @@ def test_a_tile_is_gzip_mvt_with_etag_and_cache_control(tiles_http: httpx.Client
     layers = mapbox_vector_tile.decode(response.content)  # httpx has un-gzipped it
     names = {f["properties"]["name"] for f in layers["admin.communes"]["features"]}
     assert "Phường Trấn Biên" in names
-    again = tiles_http.get(tile_path("basemap", 12, TRAN_BIEN), headers={"If-None-Match": response.headers["etag"]})
+    again = tiles_http.get(tile_path("basemap", 12, TRAN_BIEN),
+                           headers={"If-None-Match": response.headers["etag"]})
     assert again.status_code == 304 and not again.content
 
 

@@ -12,12 +12,12 @@ import httpx
 import mapbox_vector_tile
 import psycopg
 import pytest
-from iocgis.tiles.grid import lonlat_to_tile
-from iocgis.tiles.render import RestrictedReadLog
 
 from iocgis.access import ACCESS_NOTES, AccessNotes, Caller
 from iocgis.errors import TemporarilyUnavailable
 from iocgis.security import audit
+from iocgis.tiles.grid import lonlat_to_tile
+from iocgis.tiles.render import RestrictedReadLog
 
 from ..conftest import LiveServer
 from ..security.security_helpers import _create, api_key_for, run_async

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 import mapbox_vector_tile
 import pytest
+
 from iocgis.layers import get_registry
 from iocgis.tiles.grid import lonlat_to_tile
 from iocgis.tiles.pygeoapi_provider import IocgisTileProvider, provider_definition

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import mapbox_vector_tile
 import pytest
+
+from iocgis.errors import NotFound
 from iocgis.layers import get_registry
 from iocgis.tiles.grid import lonlat_to_tile
 from iocgis.tiles.sql import build_statement
 from iocgis.tiles.tilesets import get_tilesets
-
-from iocgis.errors import NotFound
 
 from .conftest import ADMIN, ANONYMOUS, OFFICER, VIEWER
 from .tiles_fixtures import TINY_PARCEL_LAT, TINY_PARCEL_LON
