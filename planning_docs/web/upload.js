@@ -129,7 +129,11 @@ async function importZones(documentId) {
     state.jobs[documentId] = now.status;
     if (!['queued', 'running'].includes(now.status)) {
       if (now.status === 'failed') throw new Error(now.error ? now.error.description : 'failed');
-      const loaded = now.report && now.report.rows ? now.report.rows.loaded : '?';
+      if (now.status === 'pending') {
+        show(`Ô quy hoạch đã gửi duyệt (lần nhập ${now.import_id}): chờ cán bộ phụ trách dữ liệu phê duyệt tại /imports/review.`);
+        break;
+      }
+      const loaded = now.report ? now.report.rows_loaded : '?';
       show(`Đã nhập ${loaded} ô quy hoạch (lần nhập ${now.import_id}).`);
       break;
     }
