@@ -33,6 +33,7 @@ from iocgis.layers import LayerDef
 CHANGES_SCHEMA = "import_review"
 GEOMETRY = "geometry"  # the name of a geometry change in ``fields``
 KINDS = ("added", "removed", "changed")
+WORK_MEM = "256MB"  # per hash of the join; a million parcels fit without spilling to disk
 
 
 def changes_name(import_id: int) -> str:
@@ -74,12 +75,6 @@ def _row_json(layer: LayerDef, alias: str) -> sql.Composed:
         sql.SQL("{}, {}").format(sql.Literal(n), _col(alias, n)) for n in names))
 
 
-def _only(fields_col: sql.Composable, row: sql.Composable) -> sql.Composed:
-    """The members of JSON ``row`` named in the text array ``fields_col``."""
-    return sql.SQL("(SELECT jsonb_object_agg(e.key, e.value) FROM jsonb_each({row}) e "
-                   "WHERE e.key = ANY({f}))").format(row=row, f=fields_col)
-
-
 def _changed_fields(layer: LayerDef) -> sql.Composed:
     checks = [sql.SQL("CASE WHEN {l} IS DISTINCT FROM {s} THEN {n} END").format(
         l=_col("l", name), s=_col("s", name), n=sql.Literal(name))
@@ -90,6 +85,25 @@ def _changed_fields(layer: LayerDef) -> sql.Composed:
             "CASE WHEN l.geom IS DISTINCT FROM s.geom THEN {n} END "
             "WHEN NOT ST_Equals(l.geom, s.geom) THEN {n} END").format(n=sql.Literal(GEOMETRY)))
     return sql.SQL("array_remove(ARRAY[{}]::text[], NULL)").format(sql.SQL(", ").join(checks))
+
+
+def _equal(layer: LayerDef) -> sql.Composed:
+    """Every compared column and the geometry bytes equal: most rows of a re-import, settled
+    by one short-circuiting test before any array of changed fields is built."""
+    parts = [sql.SQL("{} IS NOT DISTINCT FROM {}").format(_col("l", n), _col("s", n))
+             for n in compared_columns(layer)]
+    if layer.is_spatial:
+        parts.append(sql.SQL("l.geom IS NOT DISTINCT FROM s.geom"))
+    return sql.SQL("({})").format(sql.SQL(" AND ").join(parts))
+
+
+def _same_fields(layer: LayerDef) -> sql.Composed:
+    """The compared columns that did not change (removed from the JSON of a changed row:
+    ``jsonb - text[]``, cheaper than filtering the JSON per row)."""
+    return sql.SQL("array_remove(ARRAY[{}]::text[], NULL)").format(sql.SQL(", ").join(
+        sql.SQL("CASE WHEN {l} IS DISTINCT FROM {s} THEN NULL ELSE {n} END").format(
+            l=_col("l", name), s=_col("s", name), n=sql.Literal(name))
+        for name in compared_columns(layer)))
 
 
 def _communes(layer: LayerDef) -> sql.Composable:
@@ -111,25 +125,41 @@ def _keyed(layer: LayerDef, live: sql.Composable, staged: sql.Composable,
     join = sql.SQL("{live} l FULL JOIN {staged} s ON {on}" if mode == "replace"
                    else "{staged} s LEFT JOIN {live} l ON {on}").format(
         live=live, staged=staged, on=on)
+    names = [*layer.field_names, "extra"]
+    carried = sql.SQL(", ").join(
+        sql.SQL("{} AS {}").format(_col(side, n), sql.Identifier(f"{side}:{n}"))
+        for side in ("l", "s") for n in names)
+    # OFFSET 0 fences the join: the changed fields are computed once per row, and the JSON of
+    # the values only for the rows that differ (the outer WHERE), from columns carried along
+    # instead of a second join with both tables.
     inner = sql.SQL(
         "SELECT CASE WHEN l.fid IS NULL THEN 'added' WHEN s.fid IS NULL THEN 'removed' "
         "ELSE 'changed' END AS kind, {key} AS key, l.fid AS live_fid, s.fid AS staged_fid, "
-        "CASE WHEN l.fid IS NULL OR s.fid IS NULL THEN '{{}}'::text[] ELSE {fields} END AS fields, "
+        "CASE WHEN l.fid IS NULL OR s.fid IS NULL OR {equal} THEN '{{}}'::text[] "
+        "ELSE {fields} END AS fields, "
         "CASE WHEN l.fid IS NULL THEN {s_communes} WHEN s.fid IS NULL THEN {l_communes} "
-        "ELSE {communes} END AS communes FROM {join}").format(
-            key=key, fields=_changed_fields(layer), communes=_communes(layer),
+        "ELSE {communes} END AS communes, CASE WHEN l.fid IS NULL OR s.fid IS NULL OR {equal} "
+        "THEN '{{}}'::text[] ELSE {same} END AS same, {carried} FROM {join} OFFSET 0").format(
+            key=key, equal=_equal(layer), fields=_changed_fields(layer), same=_same_fields(layer),
+            communes=_communes(layer),
             s_communes=_side_communes(layer, "s"), l_communes=_side_communes(layer, "l"),
-            join=join)
+            carried=carried, join=join)
     return sql.SQL(
         "SELECT row_number() OVER () AS n, d.kind, d.key, d.live_fid, d.staged_fid, d.fields, "
         "d.communes, CASE WHEN d.kind = 'removed' THEN {l_row} WHEN d.kind = 'changed' THEN "
         "{l_only} END AS before, CASE WHEN d.kind = 'changed' THEN {s_only} END AS after "
-        "FROM ({inner}) d LEFT JOIN {live} l ON l.fid = d.live_fid AND d.kind <> 'added' "
-        "LEFT JOIN {staged} s ON s.fid = d.staged_fid AND d.kind = 'changed' "
-        "WHERE d.kind <> 'changed' OR cardinality(d.fields) > 0").format(
-            l_row=_row_json(layer, "l"), l_only=_only(sql.SQL("d.fields"), _row_json(layer, "l")),
-            s_only=_only(sql.SQL("d.fields"), _row_json(layer, "s")), inner=inner, live=live,
-            staged=staged)
+        "FROM ({inner}) d WHERE d.kind <> 'changed' OR cardinality(d.fields) > 0").format(
+            l_row=_carried_json("l", [*layer.field_names, "extra"]),
+            l_only=sql.SQL("{} - d.same").format(
+                _carried_json("l", compared_columns(layer))),
+            s_only=sql.SQL("{} - d.same").format(
+                _carried_json("s", compared_columns(layer))), inner=inner)
+
+
+def _carried_json(side: str, names: list[str]) -> sql.Composed:
+    """The JSON of one side's values, from the columns the fenced join carried."""
+    return sql.SQL("jsonb_build_object({})").format(sql.SQL(", ").join(
+        sql.SQL("{}, d.{}").format(sql.Literal(n), sql.Identifier(f"{side}:{n}")) for n in names))
 
 
 def _side_communes(layer: LayerDef, alias: str) -> sql.Composable:
@@ -192,6 +222,7 @@ def compute(conn: psycopg.Connection, layer: LayerDef, live: sql.Composable,
             staged: sql.Composable, target: sql.Composable, mode: str) -> DiffSummary:
     """Write the diff into the new table ``target`` and return its summary (run it inside
     the transaction that records the import as pending: a kill leaves no half diff)."""
+    conn.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")  # the join's hash tables in memory
     conn.execute(sql.SQL("CREATE TABLE {} AS {}").format(
         target, diff_statement(layer, live, staged, mode)))
     conn.execute(sql.SQL("CREATE INDEX ON {} (kind, n)").format(target))

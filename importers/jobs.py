@@ -29,7 +29,7 @@ class Job:
     layer_id: str
     user: str
     filename: str
-    status: str = "queued"  # queued, running, loaded, dry_run, failed
+    status: str = "queued"  # queued, running, loaded, pending (for approval), dry_run, failed
     progress: dict[str, Any] = field(default_factory=dict)
     import_id: int | None = None
     report: dict[str, Any] | None = None
