@@ -14,7 +14,7 @@ from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0009_citizen_reports"
-down_revision: str | None = "0010_import_approval"  # TESTING: set back to 0008_live_data
+down_revision: str | None = "0008_live_data"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

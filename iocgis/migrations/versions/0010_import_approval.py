@@ -9,7 +9,7 @@ from typing import Sequence, Union
 from alembic import op
 
 revision: str = "0010_import_approval"
-down_revision: Union[str, None] = "0008_live_data"  # TESTING: set back to 0009_citizen_reports
+down_revision: Union[str, None] = "0009_citizen_reports"
 branch_labels: Union[str, Sequence[str], None] = None
 depends_on: Union[str, Sequence[str], None] = None
 
