@@ -98,6 +98,18 @@ def forget(contact: str = typer.Argument(..., help="the reporter's phone or e-ma
     console.print(f"identity erased from {count} report(s)")
 
 
+@app.command("seal-imported")
+def seal_imported() -> None:
+    """Case files for imported reports: their identities encrypted, the plaintext emptied."""
+    process = get_process()
+    with connect(database_url(), autocommit=True) as conn:
+        count = identity.seal_imported(conn, load_keyring(get_settings()), process,
+                                       WorkingCalendar.from_strings(
+                                           process.routing.extra_days_off),
+                                       actor="iocgis citizen")
+    console.print(f"{count} imported report(s) sealed")
+
+
 @app.command()
 def republish() -> None:
     """Write citizen.reports and citizen.public_reports again from the case file (after an

@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 
+from iocgis.citizen.calendar import WorkingCalendar
 from iocgis.citizen.definitions import Process
 from iocgis.citizen.keyring import Keyring, new_encryption_key
 from iocgis.security import audit
@@ -144,3 +145,81 @@ def keys_in_use(conn: psycopg.Connection) -> dict[str, int]:
     """Identities per encryption key id (a key may be retired once it has none)."""
     return dict(conn.execute("SELECT key_id, count(*) FROM citizen_private.identities "
                              "GROUP BY key_id ORDER BY key_id").fetchall())
+
+
+# --- identities that arrived by file import ------------------------------------------------
+
+IMPORTED = """
+SELECT r.report_code, r.category, r.content, r.status, r.reported_at, r.commune_code,
+       r.reporter_name, r.reporter_phone, ST_X(r.geom), ST_Y(r.geom),
+       ST_X(ST_PointOnSurface(a.geom)), ST_Y(ST_PointOnSurface(a.geom)), a.name
+FROM citizen.reports r LEFT JOIN admin.communes a ON a.code = r.commune_code
+WHERE r.geom IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM citizen_private.cases c WHERE c.report_code = r.report_code)
+ORDER BY r.report_code
+"""
+SEAL = """
+INSERT INTO citizen_private.cases (report_code, category, content, content_enc, status,
+    unit_code, unit_name, commune_code, geom, public_geom, location_precision, location_source,
+    channel, reported_at, due_at, final_at, closed_at, reporter_pseudonym)
+SELECT %(code)s, %(category)s, %(content)s, %(content_enc)s, %(status)s, %(unit_code)s,
+    %(unit_name)s, %(commune)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
+    CASE WHEN %(precision)s = 'commune' AND %(clon)s::float8 IS NOT NULL
+         THEN ST_SetSRID(ST_MakePoint(%(clon)s, %(clat)s), 4326)
+         ELSE ST_Transform(ST_SetSRID(ST_MakePoint(floor(ST_X(m.p) / 100) * 100 + 50,
+                                                   floor(ST_Y(m.p) / 100) * 100 + 50), 3857), 4326)
+    END,
+    %(precision)s, 'import', 'import', %(at)s, %(due)s, %(final)s, %(closed)s, %(pseudonym)s
+FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 3857) AS p) m
+RETURNING id
+"""
+
+
+def seal_imported(conn: psycopg.Connection, keyring: Keyring, process: Process,
+                  calendar: WorkingCalendar, actor: str) -> int:
+    """Open a case file for every imported report (citizen.reports rows without one): its
+    reporter's name and phone encrypted, the plaintext columns emptied (by the projection),
+    the text masked, the public copy generalised. Run after importing citizen.reports."""
+    from iocgis.citizen.intake import Contact, masked, normal_phone
+    from iocgis.citizen.routing import Place, unit_for
+
+    statuses = set(process.workflow.open_statuses) | set(process.workflow.final_statuses) | {
+        t.to for t in process.workflow.transitions}
+    count = 0
+    with conn.transaction():
+        for (code, category, content, status, at, commune, name, phone, lon, lat, clon, clat,
+             commune_name) in conn.execute(IMPORTED).fetchall():
+            category = category if category in process.routing.categories else "khac"
+            status = status if status in statuses else "moi"
+            try:
+                phone = normal_phone(phone)
+            except Exception:  # noqa: BLE001 - an imported number that is no phone: keep it
+                pass
+            contact = Contact(name=name, phone=phone)
+            shown = masked(content or "", contact)
+            unit = unit_for(process, category, Place(commune, commune_name or commune, None,
+                                                     (clon or lon, clat or lat))) \
+                if commune else None
+            final = at if status in process.workflow.final_statuses else None
+            case_id = conn.execute(SEAL, {
+                "code": code, "category": category, "content": shown,
+                "content_enc": keyring.encrypt(content) if shown != content else None,
+                "status": status, "unit_code": unit.code if unit else None,
+                "unit_name": unit.vi if unit else None, "commune": commune, "lon": lon,
+                "lat": lat, "clon": clon, "clat": clat,
+                "precision": process.category(category).public_location, "at": at,
+                "due": calendar.deadline(at, process.category(category).sla_working_days),
+                "final": final, "closed": at if status == "da_dong" else None,
+                "pseudonym": keyring.pseudonym(contact.pseudonym_source)}).fetchone()[0]
+            if name or phone:
+                conn.execute("INSERT INTO citizen_private.identities (case_id, key_id, "
+                             "name_enc, phone_enc) VALUES (%s, %s, %s, %s)",
+                             (case_id, keyring.primary.id, keyring.encrypt(name),
+                              keyring.encrypt(phone)))
+            conn.execute("INSERT INTO citizen_private.transitions (case_id, from_status, "
+                         "to_status, actor, actor_kind, note, at) VALUES (%s, NULL, %s, %s, "
+                         "'system', 'imported', %s)", (case_id, status, actor, at))
+            count += 1
+        audit.record_sync(conn, actor=actor, action="citizen.seal_imported",
+                          layer="citizen.reports", details={"reports": count})
+    return count

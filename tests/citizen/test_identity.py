@@ -251,3 +251,37 @@ def test_key_rotation_reencrypts_every_identity(clients, published, citizen_db_u
         f"/citizen/cases/{published['code']}/identity",
         params={"purpose": "Kiểm tra sau khi đổi khóa"})
     assert response.status_code == 200 and response.json()["name"] == "Nguyễn Thị Bí Mật"
+
+
+def test_imported_identities_are_sealed(citizen_db_url, citizen_var, clients) -> None:  # noqa: ANN001
+    """A file import (the 1022 hotline's) brings names and phones in plaintext columns;
+    `iocgis citizen seal-imported` encrypts them and empties the columns."""
+    import os
+    import sys
+    from pathlib import Path
+
+    with psycopg.connect(citizen_db_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO citizen.reports (report_code, category, content, status, reported_at, "
+            "commune_code, reporter_name, reporter_phone, geom) VALUES ('PA-0001022', "
+            "'moi_truong', 'Khói bụi từ xưởng, gọi 0987 654 321', 'dang_xu_ly', now(), "
+            "'26041', 'Trần Văn Nhập', '0987654321', "
+            "ST_SetSRID(ST_MakePoint(106.8111111, 10.9511111), 4326))")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "iocgis"), "citizen", "seal-imported"],
+        capture_output=True, text=True, timeout=120,
+        env={**os.environ, "DATABASE_URL": citizen_db_url,
+             "IOCGIS_CITIZEN_KEYS_FILE": str(citizen_var / "citizen_keys.json")})
+    assert done.returncode == 0 and "1 imported report(s) sealed" in done.stderr, done.stderr
+    with psycopg.connect(citizen_db_url) as conn:
+        row = conn.execute("SELECT reporter_name, reporter_phone, content FROM citizen.reports "
+                           "WHERE report_code = 'PA-0001022'").fetchone()
+        assert row[0] is None and row[1] is None and "0987" not in row[2]
+        assert conn.execute("SELECT count(*) FROM citizen_private.identities i JOIN "
+                            "citizen_private.cases c ON c.id = i.case_id WHERE c.report_code "
+                            "= 'PA-0001022'").fetchone()[0] == 1
+    dump = subprocess.run(["pg_dump", "--no-owner", "--dbname", citizen_db_url],
+                          capture_output=True, timeout=300, check=True).stdout.decode()
+    assert "Trần Văn Nhập" not in dump and "0987654321" not in dump
+    public = clients["anonymous"].get("/open311/v2/requests/PA-0001022.json").json()[0]
+    assert public["status"] == "open" and "106.811111" not in str(public["long"])
