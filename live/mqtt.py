@@ -32,7 +32,7 @@ def client(name: str, address: broker.BrokerAddress, *, clean: bool = True) -> p
                        protocol=paho.MQTTv311)
     if address.username:
         made.username_pw_set(address.username, address.password)
-    made.max_inflight_messages_set(20_000)
+    made.max_inflight_messages_set(1000)
     made.max_queued_messages_set(0)
     return made
 

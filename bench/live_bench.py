@@ -1,0 +1,275 @@
+"""Live ingestion: HTTP batches and MQTT through the pipeline against raw binary COPY into the
+same partitioned iot.observations, and publish -> SSE alert latency, in one run (loopback).
+
+    .venv/bin/python bench/live_bench.py [--readings 100000] [--batch 5000] [--no-write]
+
+A fresh database ``iocgis_bench_live`` (migrated; 200 stations, one datastream each), a
+private Mosquitto on a free port and the real app under uvicorn on a free port:
+
+  (a) floor: binary COPY of the readings straight into iot.observations (no checks, no
+      idempotency, no latest values, no alarms),
+  (b) HTTP: ``POST /live/observations`` in batches from 2 clients (the whole pipeline),
+  (c) MQTT: messages of 50 readings (a gateway's batch) at QoS 1 from 2 publishers, the
+      platform's consumer writing, timed from the first publish until every reading is in the
+      table,
+  (d) latency: then, with the MQTT load paced at 80 % of the rate (c) reached, one datastream
+      is pushed over and back under its alarm level every 100 ms; each raised alert's time
+      from publish to its event on /live/events.
+Results go to the ``live`` section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import socket
+import tempfile
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import common  # noqa: F401  (puts the checkout on sys.path)
+import httpx
+import psycopg
+from common import percentile, write_results_section
+from psycopg import sql
+
+from iocgis import migrate
+from iocgis.db import database_url
+from iocgis.live import broker, mqtt
+from iocgis.live.datastreams import create_datastream, create_device
+from iocgis.live.settings import LiveSettings
+from iocgis.settings import Settings
+
+STATIONS = 200
+PER_MESSAGE = 50  # readings per MQTT message in the throughput phase (a gateway's batch)
+DBNAME = "iocgis_bench_live"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fresh_database(settings: Settings) -> tuple[str, str]:
+    server = database_url(settings)
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(DBNAME)))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
+            sql.Identifier(DBNAME)))
+    url = server.rsplit("/", 1)[0] + "/" + DBNAME
+    migrate.upgrade(url)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("INSERT INTO iot.stations (station_code, name, kind, commune_code, alert_1, "
+                     "alert_2, alert_3, geom) SELECT 'B-' || i, 'Trạm ' || i, 'muc_nuoc_song', "
+                     "'26041', 5, 6, 7, ST_SetSRID(ST_MakePoint(106.8 + i * 0.001, 10.9), 4326) "
+                     "FROM generate_series(0, %s) i", (STATIONS,))
+        ids = [create_datastream(conn, f"B-{i}", "water_level", "m", cadence_s=86400,
+                                 min_value=-10, max_value=100) for i in range(STATIONS + 1)]
+        key = create_device(conn, "bench", ids)
+    return url, key
+
+
+def readings(start: datetime, count: int, offset_s: int) -> list[dict]:
+    out = []
+    for i in range(count):
+        station, step = i % STATIONS, i // STATIONS
+        out.append({"station": f"B-{station}", "parameter": "water_level",
+                    "time": (start + timedelta(seconds=offset_s + step)).isoformat(),
+                    "value": round(1 + (step % 100) / 100, 2), "unit": "m"})
+    return out
+
+
+def bench_copy(url: str, rows: list[dict]) -> float:
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        started = time.perf_counter()
+        with cur.copy("COPY iot.observations (station_code, parameter, observed_at, value, unit)"
+                      " FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["text", "text", "timestamptz", "float8", "text"])
+            for r in rows:
+                copy.write_row((r["station"], r["parameter"], datetime.fromisoformat(r["time"]),
+                                r["value"], r["unit"]))
+        conn.commit()
+        return len(rows) / (time.perf_counter() - started)
+
+
+def serve(settings: Settings) -> tuple[str, object]:
+    import uvicorn
+
+    from iocgis.api.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings.model_copy(update={
+        "port": port})), host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                return base, server
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("the bench server did not start")
+
+
+def bench_http(base: str, key: str, rows: list[dict], batch: int) -> float:
+    batches = [rows[i:i + batch] for i in range(0, len(rows), batch)]
+    with httpx.Client(base_url=base, timeout=120, headers={"X-Device-Key": key}) as client:
+        client.post("/live/observations", json=batches[0][:1])  # warm-up (caches)
+        started = time.perf_counter()
+        with ThreadPoolExecutor(2) as pool:
+            answers = list(pool.map(lambda b: client.post("/live/observations", json=b),
+                                    batches))
+        elapsed = time.perf_counter() - started
+    landed = sum(a.json()["accepted"] + a.json()["duplicates"] for a in answers)
+    assert landed >= len(rows) - 1, f"HTTP: {landed} of {len(rows)} landed"
+    return len(rows) / elapsed
+
+
+def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base: str,
+               rows: list[dict]) -> tuple[float, list[float]]:
+    address = broker.address(settings, live)
+    secret = key.split(":", 1)[1]
+    broker.set_password(broker.folder(settings, live), "bench", secret)
+    broker.reload(settings, live)
+    time.sleep(0.3)
+    consumer = mqtt.Consumer(settings, url, live, client_id="bench-ingest").start()
+    consumer.connected.wait(10)
+    latencies: list[float] = []
+    sent_at: dict[str, float] = {}
+    ready = threading.Event()
+    stop = threading.Event()
+
+    def watch() -> None:
+        with httpx.stream("GET", base + "/live/events?types=alert", timeout=None,
+                          headers={"Accept": "text/event-stream"}) as response:
+            for line in response.iter_lines():
+                if line.startswith(": listening"):
+                    ready.set()
+                if line.startswith("data: "):
+                    event = json.loads(line[6:])
+                    stamp = sent_at.get(str(event.get("observed_at")))
+                    if event.get("state") == "raised" and stamp is not None:
+                        latencies.append(time.perf_counter() - stamp)
+                if stop.is_set():
+                    return
+
+    threading.Thread(target=watch, daemon=True).start()
+    ready.wait(10)
+    publishers = []
+    for n in range(2):
+        client = mqtt.client(f"bench-pub-{n}", broker.BrokerAddress(
+            address.host, address.port, "bench", secret, True))
+        client.connect(address.host, address.port)
+        client.loop_start()
+        publishers.append(client)
+    before = consumer.totals.accepted
+    prefix = f"{live.topic_prefix}/bench"
+
+    def publish(part: list[dict], client: object) -> None:
+        for r in part:
+            client.publish(f"{prefix}/{r['station']}/water_level",
+                           json.dumps({"time": r["time"], "value": r["value"]}), qos=1)
+
+    def publish_grouped(part: list[dict], client: object) -> None:  # a gateway's messages
+        for i in range(0, len(part), PER_MESSAGE):
+            client.publish(prefix, json.dumps(part[i:i + PER_MESSAGE]), qos=1)
+
+    def trigger() -> None:  # over level II (6 m) and back, every 100 ms, on station B-200
+        high = True
+        while not stop.is_set():
+            at = datetime.now(UTC).isoformat()
+            value = 6.5 if high else 1.0
+            if high:
+                sent_at[datetime.fromisoformat(at).isoformat()] = time.perf_counter()
+            publishers[0].publish(f"{prefix}/B-{STATIONS}/water_level",
+                                  json.dumps({"time": at, "value": value}), qos=1)
+            high = not high
+            time.sleep(0.1)
+
+    started = time.perf_counter()
+    load, paced = rows[:len(rows) * 2 // 3], rows[len(rows) * 2 // 3:]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(publish_grouped, [load[0::2], load[1::2]], publishers))
+    deadline = time.monotonic() + 300
+    while consumer.totals.accepted - before < len(load) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    landed = consumer.totals.accepted - before
+    rate = min(landed, len(load)) / elapsed
+    # latency at a rate the consumer sustains: 80 % of what it just wrote, paced
+    triggering = threading.Thread(target=trigger, daemon=True)
+    triggering.start()
+    pace = 0.8 * rate
+    begun = time.perf_counter()
+    for i in range(0, len(paced), 100):
+        publish(paced[i:i + 100], publishers[1])
+        wait = begun + (i + 100) / pace - time.perf_counter()
+        if wait > 0:
+            time.sleep(wait)
+    stop.set()
+    triggering.join()
+    time.sleep(1.0)
+    for client in publishers:
+        client.loop_stop()
+        client.disconnect()
+    consumer.stop()
+    return rate, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--readings", type=int, default=100_000)
+    parser.add_argument("--batch", type=int, default=5000)
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    settings = Settings()
+    url, key = fresh_database(settings)
+    settings = settings.model_copy(update={"database_url": url})
+    folder = Path(tempfile.mkdtemp(prefix="iocgis-bench-mqtt-"))
+    live = LiveSettings(broker_port=free_port(), IOCGIS_LIVE_BROKER_DIR=folder, MQTT_URL="")
+    broker.start(settings, live)
+    base, server = serve(settings)
+    try:
+        start = datetime.now(UTC) - timedelta(days=40)
+        n = args.readings
+        copy_rate = bench_copy(url, readings(start, n, 0))
+        http_rate = bench_http(base, key, readings(start, n, 10**6), args.batch)
+        mqtt_rate, latencies = bench_mqtt(settings, live, url, key, base,
+                                          readings(start, n, 2 * 10**6))
+    finally:
+        server.should_exit = True
+        broker.stop(settings, live)
+    p50 = percentile(latencies, 50) * 1000 if latencies else float("nan")
+    p95 = percentile(latencies, 95) * 1000 if latencies else float("nan")
+    http_ratio, mqtt_ratio = http_rate / copy_rate, mqtt_rate / copy_rate
+    lines = [
+        (f"{n:,} readings each, {STATIONS} datastreams, monthly partitions, 2 cores "
+         f"({datetime.now(UTC):%d %b %Y})."),
+        "",
+        "| path | readings/s | vs binary COPY | goal |",
+        "| --- | --- | --- | --- |",
+        f"| binary COPY into iot.observations (floor) | {copy_rate:,.0f} | 1.00× | |",
+        (f"| HTTP batches of {args.batch:,} (`POST /live/observations`, 2 clients) | "
+         f"{http_rate:,.0f} | {http_ratio:.2f}× | ≥ 0.50×: "
+         f"{'met' if http_ratio >= 0.5 else 'missed'} |"),
+        (f"| MQTT QoS 1, {PER_MESSAGE} readings a message, 2 publishers | {mqtt_rate:,.0f} | "
+         f"{mqtt_ratio:.2f}× | ≥ 20,000/s: {'met' if mqtt_rate >= 20_000 else 'missed'} |"),
+        "",
+        (f"Publish → alert on SSE with MQTT load at 80 % of that rate: {len(latencies)} alerts, "
+         f"p50 {p50:.0f} ms, p95 {p95:.0f} ms (goal p95 < 1,000 ms: "
+         f"{'met' if p95 < 1000 else 'missed'})."),
+    ]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        write_results_section("live", "## Live data (`bench/live_bench.py`)\n\n" + text)
+
+
+if __name__ == "__main__":
+    main()
