@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
-from typing import Optional
+from datetime import UTC, datetime
 
 import psycopg
 import typer
@@ -23,19 +22,19 @@ console = Console(stderr=True)
 app = typer.Typer(help="Citizen reports: deadlines, keys, retention.", no_args_is_help=True)
 
 
-def _at(value: Optional[str]) -> datetime:
+def _at(value: str | None) -> datetime:
     if not value:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{value!r} is not a date and time", where="--at",
                            hint="e.g. 2026-03-02T08:00:00+07:00") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 @app.command("sla-check")
-def sla_check(at: Optional[str] = typer.Option(None, help="as of (default now)")) -> None:
+def sla_check(at: str | None = typer.Option(None, help="as of (default now)")) -> None:
     """Raise the overdue and escalation alerts due now (run it from cron, e.g. hourly)."""
     process = get_process()
     calendar = WorkingCalendar.from_strings(process.routing.extra_days_off)
@@ -78,7 +77,7 @@ def rotate_key(keep_old: bool = typer.Option(False, help="keep the old keys for 
 
 @app.command()
 def retention(apply: bool = typer.Option(False, help="delete (default: count only)"),
-              at: Optional[str] = typer.Option(None, help="as of (default now)")) -> None:
+              at: str | None = typer.Option(None, help="as of (default now)")) -> None:
     """Apply privacy.yaml's retention (Law 91/2025): identities and photo locations of old
     closed or rejected reports."""
     with connect(database_url(), autocommit=True) as conn:

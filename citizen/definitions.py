@@ -11,11 +11,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from iocgis.layers import Registry, get_registry
-from iocgis.layers.model import Text
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from iocgis.errors import ConfigError
+from iocgis.layers import Registry, get_registry
+from iocgis.layers.model import Text
 from iocgis.yamlfile import read_definitions
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent

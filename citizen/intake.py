@@ -8,7 +8,7 @@ import math
 import re
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from starlette.concurrency import run_in_threadpool
 
@@ -168,7 +168,7 @@ async def submit(context: CitizenContext, submission: Submission,
     rules = context.process.privacy.photos
     processed = [await run_in_threadpool(photo_rules.process, data, rules, where=f"photo {i + 1}")
                  for i, data in enumerate(submission.photos)]
-    received = submission.received_at or datetime.now(timezone.utc)
+    received = submission.received_at or datetime.now(UTC)
     due = context.calendar.deadline(received, category.sla_working_days)
     token = secrets.token_urlsafe(24)
     keyring = context.keyring

@@ -9,7 +9,7 @@ workflow.yaml's ``handler_roles``.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -241,7 +241,7 @@ async def sla_check(request: Request) -> Response:
     _require_handler(context, caller)
     async with context.pool.connection() as conn, conn.transaction():
         raised = await sla.scan(conn, context.process, context.calendar,
-                                datetime.now(timezone.utc), actor=caller.name)
+                                datetime.now(UTC), actor=caller.name)
     return _json({"raised": [a.__dict__ for a in raised]})
 
 

@@ -18,7 +18,7 @@ Errors are the spec's: an array of ``{"code": <HTTP status>, "description"}``.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg.rows import dict_row
@@ -165,7 +165,7 @@ def _when(value: str | None, where: str) -> datetime | None:
     except ValueError:
         raise InvalidInput(f"{where} is not a W3C date and time", where=where,
                            hint="e.g. 2026-03-01T00:00:00+07:00") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def _as_request(context: CitizenContext, row: dict[str, Any], media: dict[str, str],
@@ -190,7 +190,7 @@ def _as_request(context: CitizenContext, row: dict[str, Any], media: dict[str, s
 async def _find(request: Request, ids: list[str] | None) -> list[dict[str, Any]]:
     context = CitizenContext.of(request)
     q = request.query_params
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     until = _when(q.get("end_date"), "end_date") or now + timedelta(days=1)
     since = _when(q.get("start_date"), "start_date") or until - timedelta(days=DEFAULT_DAYS)
     wanted = {s for s in (q.get("status") or "").split(",") if s}

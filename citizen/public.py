@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from starlette.datastructures import FormData
@@ -156,7 +156,7 @@ def _day(value: str | None, where: str, default: datetime) -> datetime:
     if not value:
         return default
     try:
-        return datetime.fromisoformat(value).replace(tzinfo=timezone.utc) \
+        return datetime.fromisoformat(value).replace(tzinfo=UTC) \
             if len(value) == 10 else datetime.fromisoformat(value)
     except ValueError:
         raise InvalidInput(f"{where} is not a date", where=where,
@@ -164,7 +164,7 @@ def _day(value: str | None, where: str, default: datetime) -> datetime:
 
 
 def _window(request: Request) -> tuple[datetime, datetime]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     since = _day(request.query_params.get("from"), "from", now - timedelta(days=365))
     until = _day(request.query_params.get("to"), "to", now + timedelta(days=1))
     return since, until
@@ -176,7 +176,7 @@ async def statistics(request: Request) -> Response:
     since, until = _window(request)
     by = request.query_params.get("by", "unit")
     rows = await stats.statistics(context, current_caller(), by, since, until,
-                                  datetime.now(timezone.utc))
+                                  datetime.now(UTC))
     if request.query_params.get("f") == "csv":
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["key"])
@@ -218,7 +218,7 @@ async def kpi(request: Request) -> Response:
     period = request.query_params.get("period", "")
     since, until = period_window(period)
     body = await stats.kpi(context, current_caller(), period, since, until,
-                           datetime.now(timezone.utc))
+                           datetime.now(UTC))
     return UnicodeJSON({"period": period, **body}, headers={"Cache-Control": "public, max-age=60"})
 
 

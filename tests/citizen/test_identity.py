@@ -119,7 +119,7 @@ def test_no_identity_in_any_anonymous_or_non_pii_answer(clients, published) -> N
 
 def test_no_precise_location_in_public_answers(clients, published) -> None:  # noqa: ANN001
     answers = _answers(clients, published)
-    for label, (text, body) in answers.items():
+    for label, (text, _) in answers.items():
         if label.startswith("anon"):
             assert not [p for p in PRECISE_TEXT if p in text], label
     lon, lat = _public_point(clients, published["code"])

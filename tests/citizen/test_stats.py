@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -28,7 +28,7 @@ def _old_report(settings, category: str, where: tuple[float, float], days_ago: i
             receipt = await submit(CitizenContext.build(state), Submission(
                 category=category, text="Phản ánh cũ chưa được trả lời đúng hạn.",
                 lon=where[0], lat=where[1], channel="web",
-                received_at=datetime.now(timezone.utc) - timedelta(days=days_ago)))
+                received_at=datetime.now(UTC) - timedelta(days=days_ago)))
             return receipt.report_code
         finally:
             await state.close()
@@ -117,7 +117,7 @@ def test_statistics_equal_the_case_file(clients, handled, cconn, by) -> None:  #
 def test_statistics_as_csv_and_kpi(clients, handled) -> None:  # noqa: ANN001
     csv = clients["anonymous"].get("/citizen/stats", params={"by": "unit", "f": "csv", **WINDOW})
     assert csv.status_code == 200 and csv.text.startswith("\ufeffkey,label,received")
-    year = str(datetime.now(timezone.utc).year)
+    year = str(datetime.now(UTC).year)
     kpi = clients["anonymous"].get("/citizen/stats/kpi", params={"period": year}).json()
     assert {i["code"] for i in kpi["indicators"]} == {"PAHT_DUNG_HAN", "PAHT_HAI_LONG",
                                                       "PAHT_TIEP_NHAN"}
