@@ -12,7 +12,7 @@ private Mosquitto on a free port and the real app under uvicorn on a free port:
   (c) MQTT: messages of 50 readings (a gateway's batch) at QoS 1 from 2 publishers, the
       platform's consumer writing, timed from the first publish until every reading is in the
       table,
-  (d) latency: then, with the MQTT load paced at 80 % of the rate (c) reached, one datastream
+  (d) latency: then, for 15 s of MQTT load paced at 80 % of the rate (c) reached, one datastream
       is pushed over and back under its alarm level every 100 ms; each raised alert's time
       from publish to its event on /live/events.
 Results go to the ``live`` section of bench/RESULTS.md.
@@ -44,6 +44,7 @@ from iocgis.live.settings import LiveSettings
 from iocgis.settings import Settings
 
 STATIONS = 200
+LATENCY_S = 15.0  # how long the paced phase runs
 PER_MESSAGE = 50  # readings per MQTT message in the throughput phase (a gateway's batch)
 DBNAME = "iocgis_bench_live"
 
@@ -193,7 +194,7 @@ def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base:
             time.sleep(0.1)
 
     started = time.perf_counter()
-    load, paced = rows[:len(rows) * 2 // 3], rows[len(rows) * 2 // 3:]
+    load = rows
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(publish_grouped, [load[0::2], load[1::2]], publishers))
     deadline = time.monotonic() + 300
@@ -206,10 +207,12 @@ def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base:
     triggering = threading.Thread(target=trigger, daemon=True)
     triggering.start()
     pace = 0.8 * rate
+    paced = readings(datetime.fromisoformat(rows[-1]["time"]) + timedelta(hours=1),
+                     int(pace * LATENCY_S), 0)
     begun = time.perf_counter()
-    for i in range(0, len(paced), 100):
-        publish(paced[i:i + 100], publishers[1])
-        wait = begun + (i + 100) / pace - time.perf_counter()
+    for i in range(0, len(paced), PER_MESSAGE):
+        publish_grouped(paced[i:i + PER_MESSAGE], publishers[1])
+        wait = begun + (i + PER_MESSAGE) / pace - time.perf_counter()
         if wait > 0:
             time.sleep(wait)
     stop.set()
