@@ -17,7 +17,9 @@ from iocgis.api.query.render import GEOJSON_TYPE, dumps, json_response
 from iocgis.errors import InvalidInput
 from iocgis.planning_docs.lookup import Lookup, run_lookup
 from iocgis.planning_docs.lookup_view import lookup_geojson, lookup_json
-from iocgis.planning_docs.places import Place, parcel_place, point_place, region_place
+from iocgis.planning_docs.places import (
+    ParcelRequest, Place, parcel_request, point_place, region_place,
+)
 from iocgis.planning_docs.sheet import sheet_html, sheet_pdf
 
 FORMATS = ("json", "geojson", "pdf", "html")
@@ -48,7 +50,7 @@ def format_of(params: Params) -> str:
     return wanted
 
 
-async def _answer(ctx: QueryContext, place: Place, params: Params) -> Response:
+async def _answer(ctx: QueryContext, place: Place | ParcelRequest, params: Params) -> Response:
     wanted = format_of(params)
     lookup: Lookup = await run_lookup(ctx, place, as_of_of(params),
                                       shapes=wanted in ("geojson", "pdf", "html"))
@@ -77,7 +79,8 @@ async def lookup_at(request: Request) -> Response:
     if given[0] == "point":
         place = await point_place(ctx, params.required("point", "lon,lat"))
     else:
-        place = await parcel_place(ctx, params.text("parcel"), params.text("parcel_id"))
+        return await _answer(ctx, parcel_request(ctx, params.text("parcel"),
+                                                 params.text("parcel_id")), params)
     return await _answer(ctx, place, params)
 
 

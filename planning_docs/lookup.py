@@ -21,7 +21,7 @@ from iocgis.access import Caller
 from iocgis.api.query.context import QueryContext
 from iocgis.planning_docs import asof, codes, limits, rules
 from iocgis.planning_docs.lookup_sql import MIN_OVERLAP_M2, projects_statement, zones_statement
-from iocgis.planning_docs.places import Place
+from iocgis.planning_docs.places import ParcelRequest, Place
 
 SQL_DIR = Path(__file__).parent / "sql"
 PLAN_DOSSIERS_SQL = (SQL_DIR / "plan_dossiers.sql").read_text(encoding="utf-8")
@@ -52,33 +52,34 @@ class Lookup:
         return [z for p in self.plans for z in p.zones]
 
 
-async def run_lookup(ctx: QueryContext, place: Place, as_of: date, *,
+async def run_lookup(ctx: QueryContext, where: Place | ParcelRequest, as_of: date, *,
                      shapes: bool = False) -> Lookup:
-    async with ctx.pool.connection() as conn:
-        facts = await asof.in_force(conn, as_of)
     zones_plan = ctx.plan(codes.ZONES)
     projects_plan = ctx.plan(codes.PROJECTS)
-    plans = [zones_plan, projects_plan] + ([place.plan] if place.plan else [])
-    area = place.kind != "point"
-    zones_q = zones_statement(zones_plan, projects_plan, facts, place.wkb, area=area,
-                              shapes=shapes)
-    async with ctx.reader.reading(plans, what="planning lookup",
-                                  hint="look up a smaller place") as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(zones_q.query, zones_q.params)
-        zone_rows = [r for r in await cur.fetchall()
-                     if not area or (r["overlap_m2"] or 0) >= MIN_OVERLAP_M2]
-        projects_q = projects_statement(projects_plan, facts, place.wkb,
-                                        sorted({r["project_code"] for r in zone_rows}))
-        await cur.execute(projects_q.query, projects_q.params)
-        project_rows = await cur.fetchall()
-    found = {r["project_code"]: PlanResult(dict(r)) for r in project_rows}
-    for row in zone_rows:
-        plan = found.setdefault(row["project_code"], PlanResult({"project_code":
-                                                                 row["project_code"]}))
-        plan.zones.append(zone_view(ctx, row, place))
-    async with ctx.pool.connection() as conn:
-        await attach_dossiers(conn, ctx.caller, list(found.values()), facts)
+    plans = [zones_plan, projects_plan] + (
+        [where.plan] if isinstance(where, ParcelRequest) else [])
+    async with ctx.pool.connection() as api:  # the dossier tables: the API role's own
+        facts = await asof.in_force(api, as_of)
+        async with ctx.reader.reading(plans, what="planning lookup",
+                                      hint="look up a smaller place") as conn:
+            place = await where.read(conn) if isinstance(where, ParcelRequest) else where
+            area = place.kind != "point"
+            zones_q = zones_statement(zones_plan, projects_plan, facts, place.wkb, area=area,
+                                      shapes=shapes)
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(zones_q.query, zones_q.params)
+            zone_rows = [r for r in await cur.fetchall()
+                         if not area or (r["overlap_m2"] or 0) >= MIN_OVERLAP_M2]
+            projects_q = projects_statement(projects_plan, facts, place.wkb,
+                                            sorted({r["project_code"] for r in zone_rows}))
+            await cur.execute(projects_q.query, projects_q.params)
+            project_rows = await cur.fetchall()
+        found = {r["project_code"]: PlanResult(dict(r)) for r in project_rows}
+        for row in zone_rows:
+            plan = found.setdefault(row["project_code"],
+                                    PlanResult({"project_code": row["project_code"]}))
+            plan.zones.append(zone_view(ctx, row, place))
+        await attach_dossiers(api, ctx.caller, list(found.values()), facts)
     ordered = sorted(found.values(), key=lambda p: (
         KIND_ORDER.index(p.project.get("kind")) if p.project.get("kind") in KIND_ORDER else 9,
         p.code))
@@ -106,9 +107,7 @@ async def attach_dossiers(conn: psycopg.AsyncConnection, caller: Caller,
     if not plans:
         return
     by_code = {p.code: p for p in plans}
-    params = {"codes": list(by_code), "as_of": facts.as_of,
-              "pending": [s for s in rules.PENDING_STATUSES if rules.may_read_dossier(caller, s)],
-              "approved": list(rules.APPROVED_STATUSES)}
+    params = dossier_params(caller, list(by_code), facts.as_of)
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(PLAN_DOSSIERS_SQL, params)
         for row in await cur.fetchall():
@@ -131,6 +130,13 @@ async def attach_dossiers(conn: psycopg.AsyncConnection, caller: Caller,
         if plan.dossier and "name" not in plan.project:  # zones of a plan the layer lacks
             plan.project.update(name=plan.dossier["title"], kind=plan.dossier["kind"],
                                 scale=plan.dossier["scale"])
+
+
+def dossier_params(caller: Caller, project_codes: list[str], as_of: date) -> dict[str, Any]:
+    """Parameters of the plans' dossier and pending-adjustment statements."""
+    return {"codes": project_codes, "as_of": as_of,
+            "pending": [s for s in rules.PENDING_STATUSES if rules.may_read_dossier(caller, s)],
+            "approved": list(rules.APPROVED_STATUSES)}
 
 
 def dossier_summary(caller: Caller, row: dict[str, Any]) -> dict[str, Any]:

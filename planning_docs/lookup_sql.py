@@ -66,13 +66,20 @@ def zones_statement(zones: AccessPlan, projects: AccessPlan, facts: InForce, tar
     return Statement(query, {**facts.params, "target": target, "approved": APPROVED_PROJECT})
 
 
+# A plan's outline (a commune, a province) has thousands of vertices: a point inside the
+# place is tested first (point-in-polygon is cheap), the whole place only when that misses.
+COVERS = sql.SQL(
+    "CASE WHEN ST_Intersects(p.geom, ST_PointOnSurface(ST_GeomFromWKB(%(target)s, 4326))) "
+    "THEN true ELSE ST_Intersects(p.geom, ST_GeomFromWKB(%(target)s, 4326)) END")
+
+
 def projects_statement(projects: AccessPlan, facts: InForce, target: bytes,
                        zone_projects: list[str]) -> Statement:
     query = sql.SQL(
         "SELECT {columns} FROM {projects} p WHERE p.project_code = ANY(%(zone_projects)s) "
-        "OR (ST_Intersects(p.geom, ST_GeomFromWKB(%(target)s, 4326)) "
+        "OR (p.geom && ST_GeomFromWKB(%(target)s, 4326) AND {covers} "
         "AND NOT p.project_code = ANY(%(replaced)s) AND {in_force})").format(
         columns=_columns(projects, "p", PROJECT_FIELDS), projects=_table(projects),
-        in_force=IN_FORCE.format(code=sql.Identifier("p", "project_code")))
+        in_force=IN_FORCE.format(code=sql.Identifier("p", "project_code")), covers=COVERS)
     return Statement(query, {**facts.params, "target": target, "approved": APPROVED_PROJECT,
                              "zone_projects": zone_projects})

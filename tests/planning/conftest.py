@@ -23,6 +23,7 @@ from iocgis.planning_docs.settings import PlanningSettings
 from iocgis.settings import Settings
 
 from ..conftest import LiveServer, scratch_database
+from .files import make_dxf, make_pdf
 from ..security.security_helpers import Account, _create, api_key_for, insert_sample, run_async
 
 MASTER_PLAN = "QHC-TEST"
@@ -32,6 +33,10 @@ REGIONS = {  # project code -> (west, south, east, north)
     "QHCT-LK-01": (106.8400, 10.9500, 106.8430, 10.9530),
     "QHCT-API-01": (106.8300, 10.9400, 106.8330, 10.9430),
 }
+LOOKUP_PLAN = "QHCT-LK-01"
+LOOKUP_ADJUSTMENT = "QHCT-LK-01-DC1"
+LOOKUP_PARCEL = "26041/502/1"  # the parcel across LK-ODT-01 and LK-TMD-01
+LOOKUP_RULES = "MĐXD 60% - HSSDĐ 3,0 - 5 tầng"
 SCAN_MARKER = "EICAR-IOCGIS-TEST-SIGNATURE"
 MAX_FILE_BYTES = 3 * 1024 * 1024
 
@@ -148,3 +153,54 @@ def wait_for_import(client: httpx.Client, job_id: str, timeout: float = 120) -> 
             return body
         assert time.monotonic() < deadline, f"import {job_id} did not end: {body}"
         time.sleep(0.2)
+
+
+def upload(client: httpx.Client, dossier_id: int, path: Path, kind: str,
+           **extra: str) -> httpx.Response:
+    with path.open("rb") as handle:
+        return client.post(f"/uploads/planning/dossiers/{dossier_id}/documents",
+                           data={"kind": kind, **extra}, files={"file": (path.name, handle)})
+
+
+@pytest.fixture(scope="session")
+def approved_plan(clients: dict[str, httpx.Client], tmp_path_factory: pytest.TempPathFactory,
+                  planning_db_url: str) -> dict:
+    """QHCT-LK-01: dossier, DXF zones imported, decision effective 2024-03-01, approved; and
+    its adjustment QHCT-LK-01-DC1 (replacing LK-TMD-01 by LK-DVH-01), still a draft."""
+    folder = tmp_path_factory.mktemp("lookup")
+    officer = clients["gis_officer"]
+    dossier = officer.post("/planning/manage/dossiers", json={"project_code": LOOKUP_PLAN}).json()
+    west, east = halves(LOOKUP_PLAN)
+    drawing = make_dxf(folder / "qhct_lk_01.dxf", [
+        {"zone_code": "LK-ODT-01", "land_use": "ODT", "rules": LOOKUP_RULES, "geom": west},
+        {"zone_code": "LK-TMD-01", "land_use": "TMD", "rules": "MĐXD 40% - HSSDĐ 6,0 - 15 tầng",
+         "geom": east}])
+    dxf = upload(officer, dossier["id"], drawing, "drawing")
+    assert dxf.status_code == 201, dxf.text
+    dxf = dxf.json()
+    job = officer.post(f"/planning/manage/documents/{dxf['id']}/import", json={})
+    assert job.status_code == 202, job.text
+    submitted = wait_for_import(officer, job.json()["id"])
+    assert submitted["status"] == "pending", submitted  # planning needs a steward's approval
+    approved = clients["admin"].post(f"/imports/{submitted['import_id']}/approve")
+    assert approved.status_code == 200, approved.text
+    assert officer.get(f"/imports/{submitted['import_id']}").json()["status"] == "loaded"
+    decision = upload(officer, dossier["id"], make_pdf(folder / "qd.pdf", "QUYẾT ĐỊNH", [
+        "Phê duyệt quy hoạch chi tiết"]), "decision").json()
+    assert officer.put(f"/planning/manage/dossiers/{dossier['id']}/decision", json={
+        "number": "789/QĐ-UBND", "decision_date": "2024-02-20", "effective_date": "2024-03-01",
+        "authority": "UBND tỉnh Đồng Nai", "signer": "Nguyễn Văn Ký",
+        "document_id": decision["id"]}).status_code == 200
+    assert officer.post(f"/planning/manage/dossiers/{dossier['id']}/status",
+                        json={"status": "approved"}).status_code == 200
+    adjustment = officer.post("/planning/manage/dossiers", json={
+        "project_code": LOOKUP_ADJUSTMENT, "title": "Điều chỉnh cục bộ quy hoạch chi tiết khu LK",
+        "kind": "chi_tiet", "scale": "1:500", "adjusts": LOOKUP_PLAN,
+        "superseded_zones": ["LK-TMD-01"]})
+    assert adjustment.status_code == 201, adjustment.text
+    with psycopg.connect(planning_db_url, autocommit=True) as conn:  # its zone, as imported
+        conn.execute("INSERT INTO planning.zones (zone_code, project_code, land_use, far_max, "
+                     "density_max_pct, height_max_m, floors_max, geom) VALUES ('LK-DVH-01', %s,"
+                     " 'DVH', 1.5, 40, 12, 3, ST_Multi(ST_GeomFromText(%s, 4326)))",
+                     (LOOKUP_ADJUSTMENT, east.wkt))
+    return {"dossier": dossier, "adjustment": adjustment.json(), "decision": decision}

@@ -10,18 +10,11 @@ import httpx
 import psycopg
 import pytest
 
-from .conftest import MAX_FILE_BYTES, SCAN_MARKER
+from .conftest import MAX_FILE_BYTES, SCAN_MARKER, upload
 from .files import make_docx, make_dxf, make_pdf
 from .conftest import halves
 
 PDF_TYPE = "application/pdf"
-
-
-def upload(client: httpx.Client, dossier_id: int, path: Path, kind: str,
-           **extra: str) -> httpx.Response:
-    with path.open("rb") as handle:
-        return client.post(f"/uploads/planning/dossiers/{dossier_id}/documents",
-                           data={"kind": kind, **extra}, files={"file": (path.name, handle)})
 
 
 @pytest.fixture(scope="module")

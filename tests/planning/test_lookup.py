@@ -6,69 +6,22 @@ polygon; JSON and GeoJSON; the access plan (parcels are internal)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 import shapely
 from pyproj import Geod
 
-from .conftest import MASTER_PLAN, REGIONS, halves, straddling_parcel, wait_for_import
-from .files import make_dxf, make_pdf
-from .test_dossiers_http import upload
+from .conftest import (
+    LOOKUP_ADJUSTMENT as ADJUSTMENT, LOOKUP_PARCEL as PARCEL, LOOKUP_PLAN as PLAN, MASTER_PLAN,
+    REGIONS, halves, straddling_parcel,
+)
 
-PLAN = "QHCT-LK-01"
-ADJUSTMENT = "QHCT-LK-01-DC1"
-PARCEL = "26041/502/1"  # the parcel across LK-ODT-01 and LK-TMD-01
-RULES_TEXT = "MĐXD 60% - HSSDĐ 3,0 - 5 tầng"
 
 
 def centre(polygon: shapely.Polygon) -> str:
     point = polygon.representative_point()
     return f"{point.x},{point.y}"
-
-
-@pytest.fixture(scope="module")
-def approved_plan(clients: dict[str, httpx.Client], tmp_path_factory: pytest.TempPathFactory,
-                  planning_db_url: str) -> dict:
-    """QHCT-LK-01: dossier, DXF zones imported, decision effective 2024-03-01, approved; and
-    its adjustment QHCT-LK-01-DC1 (replacing LK-TMD-01 by LK-DVH-01), still a draft."""
-    folder = tmp_path_factory.mktemp("lookup")
-    officer = clients["gis_officer"]
-    dossier = officer.post("/planning/manage/dossiers", json={"project_code": PLAN}).json()
-    west, east = halves(PLAN)
-    drawing = make_dxf(folder / "qhct_lk_01.dxf", [
-        {"zone_code": "LK-ODT-01", "land_use": "ODT", "rules": RULES_TEXT, "geom": west},
-        {"zone_code": "LK-TMD-01", "land_use": "TMD", "rules": "MĐXD 40% - HSSDĐ 6,0 - 15 tầng",
-         "geom": east}])
-    dxf = upload(officer, dossier["id"], drawing, "drawing").json()
-    job = officer.post(f"/planning/manage/documents/{dxf['id']}/import", json={})
-    assert job.status_code == 202, job.text
-    submitted = wait_for_import(officer, job.json()["id"])
-    assert submitted["status"] == "pending", submitted  # planning needs a steward's approval
-    approved = clients["admin"].post(f"/imports/{submitted['import_id']}/approve")
-    assert approved.status_code == 200, approved.text
-    assert officer.get(f"/imports/{submitted['import_id']}").json()["status"] == "loaded"
-    decision = upload(officer, dossier["id"], make_pdf(folder / "qd.pdf", "QUYẾT ĐỊNH", [
-        "Phê duyệt quy hoạch chi tiết"]), "decision").json()
-    assert officer.put(f"/planning/manage/dossiers/{dossier['id']}/decision", json={
-        "number": "789/QĐ-UBND", "decision_date": "2024-02-20", "effective_date": "2024-03-01",
-        "authority": "UBND tỉnh Đồng Nai", "signer": "Nguyễn Văn Ký",
-        "document_id": decision["id"]}).status_code == 200
-    assert officer.post(f"/planning/manage/dossiers/{dossier['id']}/status",
-                        json={"status": "approved"}).status_code == 200
-    adjustment = officer.post("/planning/manage/dossiers", json={
-        "project_code": ADJUSTMENT, "title": "Điều chỉnh cục bộ quy hoạch chi tiết khu LK",
-        "kind": "chi_tiet", "scale": "1:500", "adjusts": PLAN,
-        "superseded_zones": ["LK-TMD-01"]})
-    assert adjustment.status_code == 201, adjustment.text
-    with psycopg.connect(planning_db_url, autocommit=True) as conn:  # its zone, as imported
-        conn.execute("INSERT INTO planning.zones (zone_code, project_code, land_use, far_max, "
-                     "density_max_pct, height_max_m, floors_max, geom) VALUES ('LK-DVH-01', %s,"
-                     " 'DVH', 1.5, 40, 12, 3, ST_Multi(ST_GeomFromText(%s, 4326)))",
-                     (ADJUSTMENT, east.wkt))
-    return {"dossier": dossier, "adjustment": adjustment.json(), "decision": decision}
 
 
 def lookup(client: httpx.Client, **params: str) -> dict:

@@ -13,7 +13,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from .test_lookup import PARCEL, PLAN, approved_plan  # noqa: F401  (the module's fixture)
+from .conftest import LOOKUP_PARCEL as PARCEL, LOOKUP_PLAN as PLAN
 
 HEADINGS = ("THÔNG TIN QUY HOẠCH", "1. Vị trí tra cứu", "2. Sơ đồ vị trí",
             "3. Đồ án quy hoạch đã phê duyệt", "4. Chỉ tiêu quy hoạch sử dụng đất")
@@ -30,7 +30,7 @@ def pdf_pages(pdf: Path, out: Path) -> list[Path]:
 
 
 def test_the_sheet_of_a_parcel_prints_on_one_page(
-        clients: dict[str, httpx.Client], approved_plan: dict,  # noqa: F811
+        clients: dict[str, httpx.Client], approved_plan: dict,
         tmp_path: Path, artifacts_dir: Path) -> None:
     response = clients["analyst"].get("/planning/lookup", params={
         "parcel": PARCEL, "as_of": "2024-06-01", "f": "pdf"})
@@ -57,7 +57,7 @@ def test_the_sheet_of_a_parcel_prints_on_one_page(
 
 
 def test_a_point_sheet_and_its_html(clients: dict[str, httpx.Client],
-                                    approved_plan: dict, tmp_path: Path) -> None:  # noqa: F811
+                                    approved_plan: dict, tmp_path: Path) -> None:
     anonymous = clients["anonymous"]
     point = {"point": "106.8405,10.9515", "as_of": "2024-06-01"}
     pdf = anonymous.get("/planning/lookup", params={**point, "f": "pdf"})
