@@ -14,14 +14,14 @@ Revision ID: 0007_planning_dossiers
 Revises: 0006_login_throttle
 Create Date: 2026-12-02
 """
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 from alembic import op
 
 revision: str = "0007_planning_dossiers"
-down_revision: Union[str, None] = "0006_login_throttle"
-branch_labels: Union[str, Sequence[str], None] = None
-depends_on: Union[str, Sequence[str], None] = None
+down_revision: str | None = "0006_login_throttle"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
 
 UPGRADE = r"""
 CREATE EXTENSION IF NOT EXISTS unaccent WITH SCHEMA public;
