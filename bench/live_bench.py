@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import socket
 import tempfile
 import threading
@@ -247,7 +248,10 @@ def main() -> None:
                                           readings(start, n, 2 * 10**6))
     finally:
         server.should_exit = True
+        used = broker.folder(settings, live)
         broker.stop(settings, live)
+        shutil.rmtree(used if used == folder else used.parent, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
     p50 = percentile(latencies, 50) * 1000 if latencies else float("nan")
     p95 = percentile(latencies, 95) * 1000 if latencies else float("nan")
     http_ratio, mqtt_ratio = http_rate / copy_rate, mqtt_rate / copy_rate

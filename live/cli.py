@@ -94,10 +94,14 @@ def sweep() -> None:
 
 @live_app.command("partitions")
 def partitions(months_ahead: int = typer.Option(3, "--months-ahead", min=0, max=120)) -> None:
-    """Make the monthly partitions of iot.observations up to MONTHS_AHEAD from now."""
+    """Make the monthly partitions of iot.observations up to MONTHS_AHEAD from now, and those of
+    the months waiting in the default partition (imported rows)."""
+    from iocgis.live.store import Partitions
+
     with connect(database_url(), autocommit=True) as conn:
         made = conn.execute("SELECT iot.ensure_observation_partitions(now(), now() + "
                             "make_interval(months => %s))", (months_ahead,)).fetchone()[0]
+        made += Partitions().drain_default(conn)
     console.print(f"{made} partitions made")
 
 

@@ -26,9 +26,11 @@ ORDER BY alarm_level DESC, station_code
 """
 ZONES = """
 SELECT z.zone_code, z.scenario, z.max_depth_m,
-       coalesce(z.station_code, (SELECT s.station_code FROM iot.stations s
-                                  WHERE s.kind = 'muc_nuoc_song' AND s.geom IS NOT NULL
-                                  ORDER BY s.geom <-> z.geom LIMIT 1)) AS station_code
+       coalesce((SELECT s.station_code FROM iot.stations s  -- the zone's own river station
+                 WHERE s.station_code = z.station_code AND s.kind = 'muc_nuoc_song'),
+                (SELECT s.station_code FROM iot.stations s  -- else the nearest one
+                 WHERE s.kind = 'muc_nuoc_song' AND s.geom IS NOT NULL
+                 ORDER BY s.geom <-> z.geom LIMIT 1)) AS station_code
 FROM emergency.flood_zones z
 WHERE z.scenario = ANY(%(scenarios)s) AND z.geom IS NOT NULL
 """

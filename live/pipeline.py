@@ -89,10 +89,12 @@ class Ingestor:
             self.evaluator.forget()
 
     def sweep(self) -> list[dict[str, Any]]:
-        """Flag silent datastreams (see ``silence``); returns the alerts raised."""
+        """Move imported rows out of the default partition, flag silent datastreams (see
+        ``silence``); returns the alerts raised."""
         from iocgis.live import silence
 
         with self._lock:
+            self.partitions.drain_default(self.connection())
             silenced, raised = silence.sweep(self.connection(), self.live.silent_after_cadences)
             for stream_id in silenced:
                 if stream_id in self.catalog.by_id:

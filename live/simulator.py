@@ -42,8 +42,8 @@ def _bump(x: float) -> float:
 def _river(mean: float, amp: float, level_2: float) -> Callable[[float, float], float]:
     def value(hours: float, event: float) -> float:
         tide = amp * math.sin(2 * math.pi * hours / TIDE_PERIOD_H)
-        flood = (level_2 + 0.25 - (mean + amp)) * event  # the peak passes level II
-        return round(mean + tide + max(flood, 0.0), 3)
+        # the flood wave swamps the tide: at its peak the level is 0.25 m over level II
+        return round(mean + tide * (1 - event) + (level_2 + 0.25 - mean) * event, 3)
     return value
 
 
@@ -85,6 +85,10 @@ def prepare(conn: psycopg.Connection, settings: Settings, live: LiveSettings,
     if not series:
         raise broker.BrokerError("no demo stations in iot.stations", where="iot.stations",
                                  hint="load the demo first: iocgis demo --load")
+    # The demo generator fills layers it has no producer for with made-up rows; latest
+    # readings of stations that do not exist are such rows: the live data replaces them.
+    conn.execute("DELETE FROM iot.latest l WHERE NOT EXISTS (SELECT 1 FROM iot.stations s "
+                 "WHERE s.station_code = l.station_code)")
     ids: dict[str, list[int]] = {"mqtt": [], "http": []}
     for s in series:
         ids[s.channel].append(create_datastream(conn, s.station, s.parameter, s.unit,

@@ -45,6 +45,17 @@ class Partitions:
             if name.startswith("observations_y"):
                 self.months.add((int(name[14:18]), int(name[19:21])))
 
+    def drain_default(self, conn: psycopg.Connection) -> int:
+        """Make the partitions of the months waiting in the default partition (rows an import
+        wrote there), which moves them in; returns how many were made."""
+        made = conn.execute("SELECT iot.ensure_observation_partitions(min(observed_at), "
+                            "max(observed_at)) FROM iot_partitions.observations_default"
+                            ).fetchone()[0] or 0
+        if made:
+            self.months.clear()
+            self.load(conn)
+        return int(made)
+
     def ensure(self, conn: psycopg.Connection, times: list[datetime]) -> int:
         missing = sorted({_month(t) for t in times} - self.months)
         if not missing:

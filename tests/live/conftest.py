@@ -115,7 +115,10 @@ def world(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory
             server.stop()
             consumer.stop()
             broker.stop(settings, live)
-            shutil.rmtree(broker.folder(settings, live), ignore_errors=True)
+            used = broker.folder(settings, live)
+            shutil.rmtree(used, ignore_errors=True)
+            if used.parent.parent == settings.pg_fallback_root:  # the fallback's own folder
+                shutil.rmtree(used.parent, ignore_errors=True)
 
 
 @pytest.fixture
