@@ -19,12 +19,6 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from iocgis.layers.types import field_type
-from iocgis.layers import LayerDef
-from iocgis.tiles.grid import parse_address
-from iocgis.tiles.service import renderer_here, run_sync
-from iocgis.tiles.tilejson import tile_fields, tilejson
-from iocgis.tiles.tilesets import get_tilesets
 from pygeoapi.models.provider.base import LinkType, TileMatrixSetEnum, TileSetMetadata
 from pygeoapi.provider.base import (
     ProviderConnectionError,
@@ -37,6 +31,12 @@ from pygeoapi.util import url_join
 
 from iocgis.access import current_caller
 from iocgis.errors import InvalidInput, NotFound, TemporarilyUnavailable
+from iocgis.layers import LayerDef
+from iocgis.layers.types import field_type
+from iocgis.tiles.grid import parse_address
+from iocgis.tiles.service import renderer_here, run_sync
+from iocgis.tiles.tilejson import tile_fields, tilejson
+from iocgis.tiles.tilesets import get_tilesets
 
 log = logging.getLogger("iocgis.tiles")
 WEB_MERCATOR = TileMatrixSetEnum.WEBMERCATORQUAD.value
@@ -88,7 +88,8 @@ class IocgisTileProvider(BaseMVTProvider):
         options.setdefault("schemes", [WEB_MERCATOR.tileMatrixSet])
         super().__init__({**provider_def, "options": options,
                           "format": provider_def.get("format") or MVT_FORMAT})
-        self._fields: dict[str, dict[str, str]] = {}
+        self.tile_field_schemas: dict[str, dict[str, str]] = {}
+        self.tiles_url: str | None = None  # set by get_tiles_service
 
     def __repr__(self) -> str:
         return f"<IocgisTileProvider> {self.tileset.name}"
@@ -98,13 +99,20 @@ class IocgisTileProvider(BaseMVTProvider):
 
     def get_fields(self) -> dict[str, dict[str, str]]:
         """The attributes the caller may see in these tiles (never personal data)."""
-        if not self._fields:
+        if not self.tile_field_schemas:
             caller = current_caller()
             for layer in self.tileset.visible_to(caller):
                 for name in tile_fields(layer, caller):
-                    self._fields[name] = {"type": field_type(layer.field(name).type).schema["type"],
-                                          "title": layer.field(name).title.vi}
-        return self._fields
+                    self.tile_field_schemas[name] = {
+                        "type": field_type(layer.field(name).type).schema["type"],
+                        "title": layer.field(name).title.vi}
+        return self.tile_field_schemas
+
+    @property
+    def service_url(self) -> str | None:
+        """The tiles' URL template (pygeoapi's base class keeps it in a private attribute that
+        its subclasses write; this one keeps its own)."""
+        return self.tiles_url
 
     def get_tiling_schemes(self) -> list[Any]:
         return [WEB_MERCATOR]  # ST_AsMVT tiles are EPSG:3857 (WebMercatorQuad) only
@@ -112,7 +120,7 @@ class IocgisTileProvider(BaseMVTProvider):
     def get_tiles_service(self, baseurl: str | None = None, servicepath: str | None = None,
                           dirpath: str | None = None, tile_type: str | None = None) -> dict:
         super().get_tiles_service(baseurl, servicepath, dirpath, tile_type)
-        self._service_url = servicepath
+        self.tiles_url = servicepath
         return self.get_tms_links()
 
     def get_tiles(self, layer: str | None = None, tileset: str | None = None,

@@ -12,16 +12,15 @@ import importlib
 import importlib.util
 import inspect
 import logging
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
-from iocgis.api.ogc.context import BASE_URL_TOKEN
+from iocgis.access.rules import LEVEL_NAMES, level_allows
 from iocgis.api.ogc.crs import CRS84_URI, supported_uris
 from iocgis.api.ogc.facts import LayerFacts
 from iocgis.api.ogc.params import DEFAULT_LIMIT, ITEM_PARAMETERS, MAX_LIMIT
 from iocgis.errors import ConfigError
 from iocgis.layers import LayerDef, Registry
-from iocgis.access.rules import LEVEL_NAMES, level_allows
 
 log = logging.getLogger("iocgis.api.ogc")
 
@@ -73,7 +72,7 @@ def _extents(layer: LayerDef, facts: LayerFacts | None, fallback: tuple[float, .
 def _utc(value: Any) -> Any:
     if value is None or not hasattr(value, "tzinfo"):
         return value
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _union(boxes: list[tuple[float, ...]]) -> tuple[float, ...]:
@@ -94,9 +93,10 @@ def check_registry(registry: Registry) -> None:
 
 
 def layer_resource(layer: LayerDef, facts: LayerFacts | None, pool: str,
-                   fallback: tuple[float, ...]) -> dict[str, Any]:
+                   fallback: tuple[float, ...], base_url: str) -> dict[str, Any]:
     provider: dict[str, Any] = {
-        "type": "feature", "name": FEATURE_PROVIDER, "data": {"layer": layer.id, "pool": pool},
+        "type": "feature", "name": FEATURE_PROVIDER,
+        "data": {"layer": layer.id, "pool": pool, "base_url": base_url},
         "id_field": "id", "crs": supported_uris(), "storage_crs": CRS84_URI,
     }
     if layer.temporal:
@@ -116,14 +116,15 @@ def layer_resource(layer: LayerDef, facts: LayerFacts | None, pool: str,
         "keywords": keywords,
         "links": [{"type": "application/geo+json", "rel": "describedby",
                    "title": "Bản ghi danh mục / catalog record",
-                   "href": f"{BASE_URL_TOKEN}/collections/{CATALOG_ID}/items/{layer.id}"}],
+                   "href": f"{base_url}/collections/{CATALOG_ID}/items/{layer.id}"}],
         "extents": _extents(layer, facts, fallback),
         "limits": {"default_items": DEFAULT_LIMIT, "max_items": MAX_LIMIT, "on_exceed": "error"},
         "providers": providers,
     }
 
 
-def catalog_resource(pool: str, level: str, bbox: tuple[float, ...]) -> dict[str, Any]:
+def catalog_resource(pool: str, level: str, bbox: tuple[float, ...],
+                     base_url: str) -> dict[str, Any]:
     return {
         "type": "collection",
         "title": {"vi": "Danh mục dữ liệu", "en": "Data catalogue"},
@@ -133,23 +134,27 @@ def catalog_resource(pool: str, level: str, bbox: tuple[float, ...]) -> dict[str
         "extents": {"spatial": {"bbox": list(bbox), "crs": CRS84_URI}},
         "limits": {"default_items": 50, "max_items": MAX_LIMIT, "on_exceed": "error"},
         "providers": [{"type": "record", "name": RECORD_PROVIDER,
-                       "data": {"pool": pool, "level": level},
+                       "data": {"pool": pool, "level": level, "base_url": base_url},
                        "id_field": "id", "time_field": "updated", "title_field": "title"}],
     }
 
 
 def pygeoapi_config(registry: Registry, facts: dict[str, LayerFacts], *, level: str,
-                    pool: str, templates: dict[str, str] | None = None) -> dict[str, Any]:
-    """The whole pygeoapi configuration for callers of sensitivity ``level``."""
+                    pool: str, base_url: str,
+                    templates: dict[str, str] | None = None) -> dict[str, Any]:
+    """The whole pygeoapi configuration for callers of sensitivity ``level`` reaching the
+    server at ``base_url`` (pygeoapi writes its links from ``server.url``; the providers
+    theirs from their ``data.base_url``)."""
+    base_url = base_url.rstrip("/")
     check_registry(registry)
     layers = [layer for layer in registry if level_allows(level, layer.sensitivity)]
-    bbox = _union([facts[l.id].bbox for l in layers if l.id in facts and facts[l.id].bbox])  # type: ignore[misc]
-    resources: dict[str, Any] = {CATALOG_ID: catalog_resource(pool, level, bbox)}
+    bbox = _union([facts[x.id].bbox for x in layers if x.id in facts and facts[x.id].bbox])  # type: ignore[misc]
+    resources: dict[str, Any] = {CATALOG_ID: catalog_resource(pool, level, bbox, base_url)}
     for layer in layers:
-        resources[layer.id] = layer_resource(layer, facts.get(layer.id), pool, bbox)
+        resources[layer.id] = layer_resource(layer, facts.get(layer.id), pool, bbox, base_url)
     server: dict[str, Any] = {
         "bind": {"host": "127.0.0.1", "port": 8000},  # unused: iocgis serve binds
-        "url": BASE_URL_TOKEN,
+        "url": base_url,
         "mimetype": "application/json; charset=UTF-8",
         "encoding": "utf-8",
         "gzip": False,
@@ -176,14 +181,14 @@ def pygeoapi_config(registry: Registry, facts: dict[str, LayerFacts], *, level: 
                              "en": ["IOC", "spatial data", "maps"]},
                 "keywords_type": "theme",
                 "terms_of_service": "https://creativecommons.org/licenses/by/4.0/",
-                "url": f"{BASE_URL_TOKEN}/",
+                "url": f"{base_url}/",
             },
             "license": {"name": "CC-BY 4.0", "url": "https://creativecommons.org/licenses/by/4.0/"},
-            "provider": {"name": "Trung tâm điều hành thông minh (IOC)", "url": f"{BASE_URL_TOKEN}/"},
+            "provider": {"name": "Trung tâm điều hành thông minh (IOC)", "url": f"{base_url}/"},
             "contact": {"name": "IOC", "position": "GIS", "address": "-", "city": "-",
                         "stateorprovince": "-", "postalcode": "-", "country": "Việt Nam",
                         "phone": "-", "fax": "-", "email": "gis@example.invalid",
-                        "url": f"{BASE_URL_TOKEN}/", "hours": "-", "instructions": "-",
+                        "url": f"{base_url}/", "hours": "-", "instructions": "-",
                         "role": "pointOfContact"},
         },
         "resources": resources,

@@ -15,12 +15,9 @@ pygeoapi writes the links of its documents; the adapter finishes them here:
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, urlencode
-
-from iocgis.api.ogc.context import BASE_URL_TOKEN
 
 GEOJSON = "application/geo+json"
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
@@ -105,26 +102,16 @@ def link_header(links: Iterable[dict[str, Any]], rels: Iterable[str] = HEADER_RE
     return ", ".join(parts)
 
 
-def top_level_links(content: str) -> list[dict[str, Any]]:
-    """The ``links`` member of a JSON document (an items page may be megabytes: its top-level
-    links follow the features, so they are read from the end, and checked)."""
-    start = content.rfind('"links":[')
-    if start >= 0:
-        try:
-            links, _ = json.JSONDecoder().raw_decode(content, start + len('"links":'))
-        except ValueError:
-            links = None
-        if isinstance(links, list) and any(isinstance(link, dict) and link.get("rel") == "self"
-                                           for link in links):
-            return links
-    document = json.loads(content)
-    return document.get("links", []) if isinstance(document, dict) else []
+FORMAT_TITLES = {"json": "GeoJSON", "html": "HTML", "jsonld": "RDF (JSON-LD)", "csv": "CSV"}
 
 
-def format_links(path: str, params: list[tuple[str, str]], current: str,
+def format_links(url: str, params: Iterable[tuple[str, str]], current: str,
                  formats: Iterable[tuple[str, str]] = ITEMS_FORMATS) -> list[dict[str, str]]:
-    """Self and alternate links of a page that is not JSON (HTML, CSV, JSON-LD)."""
+    """Self and alternate links of the page at ``url`` (absolute, no query) in each format, with
+    every parameter of the request (the page of a filtered walk stays filtered), written as
+    pygeoapi writes its own (values percent-encoded, commas kept)."""
     kept = [(k, v) for k, v in params if k != "f"]
     return [{"rel": "self" if name == current else "alternate", "type": media,
-             "href": f"{BASE_URL_TOKEN}{path}?{urlencode([('f', name), *kept])}"}
+             "title": f"Trang này dạng / this page as {FORMAT_TITLES.get(name, name)}",
+             "href": f"{url}?{urlencode([('f', name), *kept], safe=',', quote_via=quote)}"}
             for name, media in formats]

@@ -15,6 +15,7 @@ import copy
 from typing import Any
 
 from pygeoapi.openapi import get_oas
+from pygeoapi.util import get_base_url
 
 from iocgis.api.ogc.config import CATALOG_ID
 from iocgis.api.ogc.crs import supported_uris
@@ -150,3 +151,26 @@ def self_contained(document: dict[str, Any]) -> dict[str, Any]:
 def openapi_document(config: dict[str, Any]) -> dict[str, Any]:
     """pygeoapi's OpenAPI 3.0 document for ``config``, with no remote references."""
     return self_contained(get_oas(copy.deepcopy(config), fail_on_invalid_collection=False))
+
+
+def with_base_url(document: dict[str, Any], config: dict[str, Any]) -> dict[str, Any]:
+    """``document`` (generated from a configuration of this level for another base URL) for
+    ``config``: what ``get_oas`` derives from the configuration's URLs, set from ``config``.
+
+    Generating the document runs every provider and takes seconds; the configuration for
+    another host name differs only in its URLs, so its document is this one with them set
+    (``tests/api/test_pygeoapi_seams.py`` compares with a document generated afresh).
+    """
+    metadata = config["metadata"]
+    servers = [{**server, "url": get_base_url(config)} for server in document.get("servers", [])]
+    info = copy.deepcopy(document.get("info", {}))
+    contact = info.get("contact", {})
+    if "url" in contact:
+        contact["url"] = metadata["provider"]["url"]
+    for link in contact.get("x-ogc-serviceContact", {}).get("links", []):
+        link["href"] = metadata["contact"]["url"]
+    tags = [{**tag, "externalDocs": {**tag["externalDocs"],
+                                     "url": metadata["identification"]["url"]}}
+            if tag.get("name") == "server" and "externalDocs" in tag else tag
+            for tag in document.get("tags", [])]
+    return {**document, "servers": servers, "info": info, "tags": tags}

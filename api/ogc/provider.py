@@ -2,33 +2,37 @@
 
 pygeoapi's stock PostgreSQL provider needs psycopg2, counts every match on every page, answers
 ``DWITHIN`` with every row and transforms coordinates per feature in Python. This one reads the
-request the adapter checked (``context.OgcRequest``), builds SQL from the registry's identifiers
-with bound values, lets PostGIS transform (VN-2000 through the pinned SRIDs), pages by keyset,
-and drops personal-data fields the caller may not see.
+request the adapter checked (``pygeoapi_seams.checked_request``; called without one, it checks
+pygeoapi's arguments with the same parser), builds SQL from the registry's identifiers with
+bound values, lets PostGIS transform (VN-2000 through the pinned SRIDs), pages by keyset, writes
+the page links with every parameter of the request, and drops personal-data fields the caller
+may not see.
 
-pygeoapi builds a provider per request, so ``__init__`` only looks things up.
+pygeoapi builds a provider per request, so ``__init__`` only looks things up (pygeoapi's own
+``BaseProvider.__init__`` costs about 0.04 ms: its storage CRS is a cached pyproj object).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode
 
 import psycopg
-from pygeoapi.crs import get_crs
-from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
+from pygeoapi.provider.base import (
+    BaseProvider,
+    ProviderInvalidQueryError,
+    ProviderItemNotFoundError,
+)
 
 from iocgis.access import AccessPlan, current_caller, plan_for
-from iocgis.api.ogc import features_sql
-from iocgis.api.ogc.context import BASE_URL_TOKEN, request_for
-from iocgis.api.ogc.crs import CRS84, CRS84_URI, OgcCrs, parse_ogc_crs
-from iocgis.api.ogc.filter_sql import compile_filter
-from iocgis.api.ogc.params import ItemsQuery, parse_bbox
+from iocgis.api.ogc import features_sql, links
+from iocgis.api.ogc.crs import CRS84, OgcCrs, parse_ogc_crs
+from iocgis.api.ogc.params import ItemsQuery, parse_items_query
 from iocgis.api.ogc.pool import get_reader
-from iocgis.errors import DatabaseError, InvalidInput
+from iocgis.api.ogc.pygeoapi_seams import OgcRequest, checked_request
+from iocgis.errors import DatabaseError, InvalidInput, IocgisError
 from iocgis.layers import LayerDef, get_registry
 from iocgis.layers.types import FIELD_TYPES
 
@@ -36,12 +40,6 @@ log = logging.getLogger("iocgis.api.ogc")
 
 # JSON Schema of each field type (``iocgis.layers.types``, where every type is declared once).
 JSON_TYPES: dict[str, dict[str, str]] = {name: t.schema for name, t in FIELD_TYPES.items()}
-
-
-@lru_cache(maxsize=1)
-def storage_crs_84() -> Any:
-    """pygeoapi's CRS object for the storage CRS, built once (not on every request)."""
-    return get_crs(CRS84_URI)
 
 
 def field_schemas(layer: LayerDef, names: tuple[str, ...]) -> dict[str, dict[str, Any]]:
@@ -78,50 +76,64 @@ def run_query(conn: psycopg.Connection, statement: Any, params: dict[str, Any]) 
                             hint=str(exc).strip()[:200]) from None
 
 
-def set_base_attributes(provider: BaseProvider, provider_def: dict) -> None:
-    """What pygeoapi's ``BaseProvider.__init__`` sets, without its pyproj CRS built on every
-    request (providers are built per request); both our providers start from this."""
-    provider.name = provider_def["name"]
-    provider.type = provider_def["type"]
-    provider.data = provider_def["data"]
-    provider.editable = False
-    provider.count = False
-    provider.options = None
-    provider.id_field = "id"
-    provider.uri_field = None
-    provider.x_field = provider.y_field = provider.z_field = None
-    provider.time_field = provider_def.get("time_field")
-    provider.title_field = provider_def.get("title_field")
-    provider.properties = []
-    provider.file_types = []
-    provider.include_extra_query_parameters = False
-    provider.filename = None
-    provider.storage_crs = storage_crs_84()
-    provider.axes = []
-    provider.crs = None
-    provider.num_bands = None
+def arguments_as_params(offset: int, limit: int, resulttype: str, bbox: list | None,
+                        datetime_: str | None, properties: list | None, sortby: list | None,
+                        select_properties: list | None, skip_geometry: bool, q: str | None,
+                        filterq: Any, crs_transform_spec: Any) -> list[tuple[str, str]]:
+    """pygeoapi's arguments to ``query()`` as the request parameters they came from, so that a
+    provider called without a checked request checks them with the one parser."""
+    params = [("limit", str(limit)), ("offset", str(offset)), ("resulttype", resulttype)]
+    params += [(str(name), str(value)) for name, value in properties or []]
+    if bbox:
+        params.append(("bbox", ",".join(map(str, bbox))))  # pygeoapi gives it in storage CRS
+    if datetime_:
+        params.append(("datetime", datetime_))
+    if sortby:
+        params.append(("sortby", ",".join(("-" if s["order"] == "-" else "") + s["property"]
+                                          for s in sortby)))
+    if select_properties:
+        params.append(("properties", ",".join(select_properties)))
+    if skip_geometry:
+        params.append(("skipGeometry", "true"))
+    if q:
+        params.append(("q", q))
+    if filterq is not None:  # pygeoapi's parse tree, written back as CQL2 JSON
+        from pygeofilter.backends.cql2_json import to_cql2
+
+        params += [("filter", to_cql2(filterq)), ("filter-lang", "cql2-json")]
+    if crs_transform_spec is not None:
+        params.append(("crs", crs_transform_spec.target_crs_uri))
+    return params
+
+
+def checked_or_invalid(check: Any, *args: Any) -> Any:
+    """``check(*args)``, its refusal as pygeoapi's invalid-query error (a 400)."""
+    try:
+        return check(*args)
+    except IocgisError as exc:
+        raise ProviderInvalidQueryError(user_msg=str(exc)) from None
 
 
 class LayerProvider(BaseProvider):
     """Features of one layer (``data: {layer: <id>, pool: <key>}``)."""
 
     def __init__(self, provider_def: dict) -> None:
-        set_base_attributes(self, provider_def)
-        self.options = provider_def.get("options")
+        super().__init__(provider_def)
         self.id_field = provider_def.get("id_field", "id")
         self.layer = get_registry().get(self.data["layer"])
         self.pool_key = self.data["pool"]
+        self.items_url = f"{self.data['base_url']}/collections/{self.layer.id}/items"
         # The caller's plan for this layer: fields, rows, and the role PostgreSQL takes.
         self.plan: AccessPlan = plan_for(current_caller(), self.layer)
         self.visible = self.plan.fields
-        self._fields = field_schemas(self.layer, self.visible)
+        self.field_schemas = field_schemas(self.layer, self.visible)
 
     @property
     def fields(self) -> dict[str, dict[str, Any]]:
-        return self._fields
+        return self.field_schemas
 
     def get_fields(self) -> dict[str, dict[str, Any]]:
-        return self._fields
+        return self.field_schemas
 
     # --- items ----------------------------------------------------------------------------
     def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results",
@@ -130,19 +142,21 @@ class LayerProvider(BaseProvider):
               select_properties: list | None = None, skip_geometry: bool = False,
               q: str | None = None, filterq: Any = None, crs_transform_spec: Any = None,
               **kwargs: Any) -> dict[str, Any]:
-        current = request_for(self.layer.id)
+        current = checked_request(self.layer.id)
         if current is not None and current.items is not None:
             query = current.items
-        else:  # called by pygeoapi code paths that did not go through the adapter
-            query = self._query_from_pygeoapi(offset, limit, resulttype, bbox or [],
-                                              properties or [], sortby or [],
-                                              select_properties or [], skip_geometry, q,
-                                              filterq, crs_transform_spec)
+        else:  # not through the adapter: pygeoapi's arguments, checked by the same parser
+            params = arguments_as_params(offset, limit, resulttype, bbox, datetime_, properties,
+                                         sortby, select_properties, skip_geometry, q, filterq,
+                                         crs_transform_spec)
+            query = checked_or_invalid(parse_items_query, self.layer, self.visible, params)
+            current = OgcRequest(self.layer.id, items=query)
         reading = self.plan.with_fields(() if query.hits else query.output_fields)
         with get_reader(self.pool_key).reading(reading, what="filter", hint=SLOW_HINT) as conn:
-            return self._page(conn, query)
+            return self._page(conn, query, current.format)
 
-    def _page(self, conn: psycopg.Connection, query: ItemsQuery) -> dict[str, Any]:
+    def _page(self, conn: psycopg.Connection, query: ItemsQuery,
+              format_: str) -> dict[str, Any]:
         """One page; on a first page also numberMatched (exact) or numberMatchedEstimate.
 
         Counting never reads a large result: the planner's estimate (EXPLAIN, nothing read)
@@ -184,7 +198,7 @@ class LayerProvider(BaseProvider):
         result["features"] = [self._feature(row, fields, geometry) for row in rows]
         result["numberReturned"] = len(rows)
         result.update(counts)
-        result["links"] = self._links(query, rows, has_next)
+        result["links"] = self._links(query, rows, has_next, format_)
         return result
 
     def _estimate(self, conn: psycopg.Connection, query: ItemsQuery) -> int:
@@ -192,21 +206,24 @@ class LayerProvider(BaseProvider):
         plan = run_query(conn, statement, params)[0][0]
         return int(plan[0]["Plan"]["Plan Rows"]) if plan else 0
 
-    def _links(self, query: ItemsQuery, rows: list[tuple], has_next: bool) -> list[dict[str, str]]:
-        links = []
-        base = f"{BASE_URL_TOKEN}/collections/{self.layer.id}/items"
+    def _links(self, query: ItemsQuery, rows: list[tuple], has_next: bool,
+               format_: str) -> list[dict[str, str]]:
+        """Self and alternates with every parameter, next (keyset cursor) and prev."""
+        page_links = links.format_links(self.items_url, query.params, format_)
         kept = [(k, v) for k, v in query.params if k not in ("offset", "cursor")]
         if has_next:
             page = [*kept, ("offset", str(query.offset + query.limit))]
             if query.keyset and rows:
                 page.append(("cursor", str(rows[-1][0])))
-            links.append({"rel": "next", "type": "application/geo+json", "title": "Trang sau / next",
-                          "href": f"{base}?{urlencode(page)}"})
+            page_links.append({"rel": "next", "type": "application/geo+json",
+                               "title": "Trang sau / next",
+                               "href": f"{self.items_url}?{urlencode(page)}"})
         if query.offset > 0:  # the last page of an offset walk links back too
             prev = [*kept, ("offset", str(max(0, query.offset - query.limit)))]
-            links.append({"rel": "prev", "type": "application/geo+json",
-                          "title": "Trang trước / previous", "href": f"{base}?{urlencode(prev)}"})
-        return links
+            page_links.append({"rel": "prev", "type": "application/geo+json",
+                               "title": "Trang trước / previous",
+                               "href": f"{self.items_url}?{urlencode(prev)}"})
+        return page_links
 
     @staticmethod
     def _feature(row: tuple, fields: tuple[str, ...], geometry: bool) -> dict[str, Any]:
@@ -216,36 +233,15 @@ class LayerProvider(BaseProvider):
             shape = json.loads(row[-1])
         return {"type": "Feature", "id": row[0], "geometry": shape, "properties": properties}
 
-    def _query_from_pygeoapi(self, offset: int, limit: int, resulttype: str, bbox: list,
-                             properties: list, sortby: list, select_properties: list,
-                             skip_geometry: bool, q: str | None, filterq: Any,
-                             crs_transform_spec: Any) -> ItemsQuery:
-        crs = parse_ogc_crs(crs_transform_spec.target_crs_uri, where="crs") \
-            if crs_transform_spec is not None else CRS84
-        fields = {name: self.layer.field(name) for name in self.visible}
-        filter_params: dict[str, Any] = {}
-        filter_sql = compile_filter(filterq, fields, spatial=self.layer.is_spatial,
-                                    filter_crs=CRS84, params=filter_params) \
-            if filterq is not None else None
-        return ItemsQuery(
-            layer_id=self.layer.id, visible_fields=self.visible, limit=limit, offset=offset,
-            bbox=parse_bbox(",".join(map(str, bbox)), CRS84) if bbox else None,
-            equals=tuple((k, v) for k, v in properties if k in fields),
-            filter_sql=filter_sql, filter_params=filter_params,
-            q=tuple(t for t in (q or "").split(",") if t),
-            sortby=tuple((s["property"], s["order"] == "-") for s in sortby
-                         if s["property"] in fields),
-            properties=tuple(p for p in select_properties if p in fields) or None,
-            crs=crs, skip_geometry=skip_geometry, hits=resulttype == "hits")
-
     # --- one item -------------------------------------------------------------------------
     def get(self, identifier: Any, crs_transform_spec: Any = None, **kwargs: Any) -> dict[str, Any]:
         text = str(identifier)
         if not text.isdigit() or len(text) > 18:
             raise ProviderItemNotFoundError(user_msg=f"no feature {text[:40]!r} in {self.layer.id}")
-        current = request_for(self.layer.id)
+        current = checked_request(self.layer.id)
         crs: OgcCrs = current.item_crs if current is not None else (
-            parse_ogc_crs(crs_transform_spec.target_crs_uri, where="crs")
+            checked_or_invalid(lambda uri: parse_ogc_crs(uri, where="crs"),
+                               crs_transform_spec.target_crs_uri)
             if crs_transform_spec is not None else CRS84)
         statement, params = features_sql.item_sql(self.plan, crs, int(text))
         with get_reader(self.pool_key).reading(self.plan, what="feature", hint=SLOW_HINT) as conn:

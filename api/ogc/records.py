@@ -17,7 +17,7 @@ records' values through the features' own CQL2 compiler, so both answer the same
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,13 +25,14 @@ from psycopg import sql
 from pygeoapi.provider.base import BaseProvider, ProviderItemNotFoundError
 
 from iocgis.access import can_see, current_caller, visible_fields
+from iocgis.api.ogc import links as ogc_links
 from iocgis.api.ogc.config import CATALOG_ID
-from iocgis.api.ogc.context import BASE_URL_TOKEN, request_for
 from iocgis.api.ogc.crs import CRS84
 from iocgis.api.ogc.features_sql import envelope, geometry_output
 from iocgis.api.ogc.params import ITEM_PARAMETERS, ItemsQuery, nfc, parse_items_query
 from iocgis.api.ogc.pool import get_pool
-from iocgis.api.ogc.provider import JSON_TYPES, run_query, set_base_attributes
+from iocgis.api.ogc.provider import JSON_TYPES, arguments_as_params, checked_or_invalid, run_query
+from iocgis.api.ogc.pygeoapi_seams import checked_request
 from iocgis.layers import LayerDef, get_registry
 from iocgis.layers.model import Code, FieldDef, Text
 
@@ -138,11 +139,11 @@ def _bbox_polygon(bbox: tuple[float, ...]) -> dict[str, Any]:
 
 
 def layer_record(layer: LayerDef, facts: tuple | None, last_import: tuple | None,
-                 fields: tuple[str, ...], now: datetime) -> dict[str, Any]:
+                 fields: tuple[str, ...], now: datetime, base_url: str) -> dict[str, Any]:
     bbox = tuple(facts[1:5]) if facts and facts[1] is not None else None
     last_import_at = facts[8] if facts else None
     updated = last_import_at or (facts[11] if facts else None)
-    collection = f"{BASE_URL_TOKEN}/collections/{layer.id}"
+    collection = f"{base_url}/collections/{layer.id}"
     links = [
         # the record describes the layer's collection (rel "collection" is the catalogue)
         {"rel": "describes", "type": "application/json", "title": layer.title.vi,
@@ -267,10 +268,12 @@ def sort_records(records: list[dict[str, Any]], query: ItemsQuery) -> list[dict[
     return records
 
 
-def page_links(query: ItemsQuery, matched: int) -> list[dict[str, str]]:
-    base = f"{BASE_URL_TOKEN}/collections/{CATALOG_ID}/items"
+def page_links(query: ItemsQuery, matched: int, base_url: str,
+               format_: str = "json") -> list[dict[str, str]]:
+    """Self and alternates with every parameter, next and prev (by offset)."""
+    base = f"{base_url}/collections/{CATALOG_ID}/items"
     kept = [(k, v) for k, v in query.params if k != "offset"]
-    links = []
+    links = ogc_links.format_links(base, query.params, format_, ogc_links.FEATURE_FORMATS)
     if query.offset + query.limit < matched:
         following = str(query.offset + query.limit)
         links.append({"rel": "next", "type": "application/geo+json", "title": "Trang sau / next",
@@ -294,15 +297,15 @@ class CatalogProvider(BaseProvider):
     """The layer catalogue as OGC API – Records (``data: {pool: <key>, level: <sensitivity>}``)."""
 
     def __init__(self, provider_def: dict) -> None:
-        set_base_attributes(self, provider_def)
-        self._fields = RECORD_FIELDS
+        super().__init__(provider_def)
+        self.base_url = self.data["base_url"]
 
     @property
     def fields(self) -> dict[str, dict[str, Any]]:
-        return self._fields
+        return RECORD_FIELDS
 
     def get_fields(self) -> dict[str, dict[str, Any]]:
-        return self._fields
+        return RECORD_FIELDS
 
     def _records(self) -> list[dict[str, Any]]:
         caller = current_caller()
@@ -310,9 +313,10 @@ class CatalogProvider(BaseProvider):
         with get_pool(self.data["pool"]).connection() as conn:
             facts = {row[0]: row for row in run_query(conn, LAYER_FACTS_SQL, {})}
             imports = {row[0]: row for row in run_query(conn, LAST_IMPORTS_SQL, {})}
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         return [layer_record(layer, facts.get(layer.id), imports.get(layer.id),
-                             visible_fields(caller, layer), now) for layer in layers]
+                             visible_fields(caller, layer), now, self.base_url)
+                for layer in layers]
 
     def _spatial(self, records: list[dict[str, Any]], query: ItemsQuery) -> list[dict[str, Any]]:
         if query.bbox is None and query.filter_sql is None and (
@@ -329,10 +333,15 @@ class CatalogProvider(BaseProvider):
 
     def query(self, offset: int = 0, limit: int = 10, resulttype: str = "results",
               **kwargs: Any) -> dict[str, Any]:
-        current = request_for(CATALOG_ID)
-        query = current.items if current is not None and current.items is not None else \
-            ItemsQuery(layer_id=CATALOG_ID, visible_fields=tuple(CATALOG_FIELDS), limit=limit,
-                       offset=offset, hits=resulttype == "hits")
+        current = checked_request(CATALOG_ID)
+        if current is not None and current.items is not None:
+            query = current.items
+        else:  # not through the adapter: pygeoapi's arguments, checked by the same parser
+            params = arguments_as_params(
+                offset, limit, resulttype, kwargs.get("bbox"), kwargs.get("datetime_"),
+                kwargs.get("properties"), kwargs.get("sortby"), kwargs.get("select_properties"),
+                bool(kwargs.get("skip_geometry")), kwargs.get("q"), kwargs.get("filterq"), None)
+            query = checked_or_invalid(parse_catalog_query, params)
         records = [r for r in self._records() if matches_simply(r, query)]
         records = sort_records(self._spatial(records, query), query)
         matched = len(records)
@@ -342,7 +351,8 @@ class CatalogProvider(BaseProvider):
         return {"type": "FeatureCollection",
                 "features": [select_properties(r, query) for r in page],
                 "numberMatched": matched, "numberReturned": len(page),
-                "links": [] if query.hits else page_links(query, matched)}
+                "links": [] if query.hits else page_links(
+                    query, matched, self.base_url, current.format if current else "json")}
 
     def get(self, identifier: Any, **kwargs: Any) -> dict[str, Any]:
         for record in self._records():

@@ -1,29 +1,37 @@
 """The thin Starlette adapter over pygeoapi's core: OGC API Features, Tiles and Records at the root.
 
 pygeoapi's own Starlette app reads one configuration from environment variables at import; here
-each request is served by the API object of the caller's sensitivity level (``OgcService``).
-Before pygeoapi runs, the adapter checks that the caller may see the collection (404 otherwise,
-never 403) and checks every items parameter (``params``; the catalogue's too, ``records``): bad
-input is a 400/413 that says what to fix, and nothing unchecked reaches the provider. The
-parameters the project's providers own (bbox, bbox-crs, datetime, filter, filter-lang,
-filter-crs, q, sortby; for the catalogue all of them) are hidden from pygeoapi's parser but kept
-in its links. After pygeoapi answers, ``links`` cleans the links, adds the ``Link`` header and
-the GeoJSON media type, and ``queryables`` completes the queryables document.
+each request is served by the API object of the caller's sensitivity level and of the base URL
+the client reached (``OgcService.api_for``). Before pygeoapi runs, the adapter checks that the
+caller may see the collection (404 otherwise, never 403) and checks every items parameter
+(``params``; the catalogue's too, ``records``): bad input is a 400/413 that says what to fix,
+and nothing unchecked reaches the provider. The parameters the project's providers own (bbox,
+bbox-crs, datetime, filter, filter-lang, filter-crs, q, sortby, cursor; for the catalogue all of
+them) are left out of the request pygeoapi is given; the providers read the checked query
+(``pygeoapi_seams.serving``) and write the page links with every parameter.
+
+pygeoapi's answer is finished in one place (``_answer``): JSON is decoded once
+(``pygeoapi_seams.decode_json``), finished (``links`` cleans the links and adds the ``Link``
+header and the GeoJSON media type, ``queryables`` completes the queryables document) and written
+as compact UTF-8.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+import logging
+from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import pygeoapi
 import pygeoapi.api as core_api
 import pygeoapi.api.itemtypes as itemtypes_api
 import pygeoapi.api.tiles as tiles_api
-from pygeoapi.api import APIRequest
+from pygeoapi.api import API, APIRequest
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -32,17 +40,19 @@ from starlette.staticfiles import StaticFiles
 
 from iocgis.access import current_caller, require_layer, visible_fields
 from iocgis.api.kit.urls import public_base_url
-from iocgis.api.ogc import links
+from iocgis.api.ogc import links, pygeoapi_seams
 from iocgis.api.ogc.config import CATALOG_ID
-from iocgis.api.ogc.context import BASE_URL_TOKEN, CURRENT_REQUEST, OgcRequest
 from iocgis.api.ogc.params import MAX_BODY_BYTES, check_names, parse_item_query, parse_items_query
+from iocgis.api.ogc.pygeoapi_seams import OgcRequest
 from iocgis.api.ogc.queryables import finish_queryables
 from iocgis.api.ogc.records import CATALOG_FIELDS, parse_catalog_query
 from iocgis.api.ogc.service import OgcService
 from iocgis.errors import InvalidInput, PayloadTooLarge
 from iocgis.layers import get_registry
 
-# Parameters the provider reads from the checked ItemsQuery; pygeoapi must not parse them.
+log = logging.getLogger("iocgis.api.ogc")
+
+# Parameters the provider reads from the checked ItemsQuery; pygeoapi is not given them.
 OWNED_BY_PROVIDER = frozenset({"bbox", "bbox-crs", "datetime", "filter", "filter-lang",
                                "filter-crs", "q", "sortby", "cursor"})
 # The catalogue's provider reads every parameter from the checked query (it has no other).
@@ -51,177 +61,155 @@ PAGE_PARAMETERS = ("f", "lang")
 SCHEMA_PARAMETERS = ("f", "lang", "profile", "properties")
 # Headers of pygeoapi's answers that are not sent: its name and version help only an attacker.
 DROPPED_HEADERS = ("content-length", "x-powered-by")
-EXTRA_CONFORMANCE = (
-    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
-    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
-    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
-    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
-    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
-    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
-    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions-plus",
-    "http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
-    "http://www.opengis.net/spec/cql2/1.0/conf/temporal-functions",
-    "http://www.opengis.net/spec/cql2/1.0/conf/arithmetic",
-    "http://www.opengis.net/spec/cql2/1.0/conf/property-property",
-)
-# Features Part 4 (create/replace/delete): pygeoapi lists it; no collection here is editable.
-DROPPED_CONFORMANCE = ("http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",)
+
+Params = list[tuple[str, str]]
+# Finishes a decoded JSON answer: (request, pygeoapi's request, headers, document) -> document
+Finish = Callable[[Request, APIRequest, dict[str, str], Any], Any]
 
 
-class _PygeoapiParams(Mapping):
-    """The query as pygeoapi sees it: owned parameters are absent to ``get`` (pygeoapi does not
-    parse them) but present to ``items`` (pygeoapi copies them into its links)."""
-
-    def __init__(self, params: list[tuple[str, str]], hidden: frozenset[str],
-                 overrides: dict[str, str]) -> None:
-        self._all = {k: overrides.get(k, v) for k, v in params}
-        self._hidden = hidden
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return default if key in self._hidden else self._all.get(key, default)
-
-    def __getitem__(self, key: str) -> str:
-        if key in self._hidden:
-            raise KeyError(key)
-        return self._all[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._all)
-
-    def __len__(self) -> int:
-        return len(self._all)
-
-    def items(self):  # type: ignore[override]
-        return self._all.items()
+def _pygeoapi_request(request: Request, api: API, params: Params) -> APIRequest:
+    """pygeoapi's request for ``request`` with the query ``params`` (and no body: a POSTed
+    CQL2 filter is the provider's), through its public constructor."""
+    scope = {**request.scope, "query_string": urlencode(params).encode("latin-1")}
+    return APIRequest(Request(scope), api.locales)
 
 
-class _CheckedRequest(APIRequest):
-    """An APIRequest whose parameters and body went through the adapter's checks."""
-
-    def __init__(self, request: Request, locales: list, params: _PygeoapiParams, data: bytes) -> None:
-        super().__init__(request, locales)
-        self._checked_params = params
-        self._data = data
-
-    @property
-    def params(self) -> _PygeoapiParams:  # type: ignore[override]
-        return self._checked_params
+def _is_json(headers: dict[str, str]) -> bool:
+    return links.is_json(headers) or headers.get("Content-Type", "").startswith(
+        "application/vnd.oai.openapi+json")
 
 
-def _to_response(request: Request, headers: dict[str, str], status: int, content: Any) -> Response:
-    base_url = public_base_url(request)
-    if isinstance(content, (dict, list)):
-        content = json.dumps(content, ensure_ascii=False)
-    if isinstance(content, str):
-        body = content.replace(BASE_URL_TOKEN, base_url).encode("utf-8")
-    else:
-        body = content or b""
-    headers = {k: v.replace(BASE_URL_TOKEN, base_url) for k, v in headers.items()
-               if k.lower() not in DROPPED_HEADERS}
+def _answer(request: Request, api_request: APIRequest, headers: dict[str, str], status: int,
+            content: Any, finish: Finish | None) -> Response:
+    """The response for pygeoapi's answer: JSON decoded once, finished, written as UTF-8.
+
+    ``finish`` sees a successful answer: its JSON document, or None for another format (it
+    may still add headers)."""
+    headers = {k: v for k, v in headers.items() if k.lower() not in DROPPED_HEADERS}
+    if int(status) >= 500:
+        log.warning("pygeoapi answered %s %s: %s", int(status), request.url.path,
+                    str(content)[:300])
+    json_answer = isinstance(content, str) and bool(content) and _is_json(headers)
+    document = pygeoapi_seams.decode_json(content) if json_answer else None
+    if finish is not None and int(status) == 200:
+        document = finish(request, api_request, headers, document)
+    if json_answer:
+        content = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+    body = content.encode("utf-8") if isinstance(content, str) else (content or b"")
     media = headers.get("Content-Type", "")
     if media.startswith("text/html") and "charset" not in media:
         headers["Content-Type"] = "text/html; charset=utf-8"
     return Response(body, status_code=int(status), headers=headers)
 
 
-Finish = Callable[[APIRequest, dict[str, str], int, Any], tuple]
-
-
 async def _dispatch(request: Request, handler: Callable[..., tuple], *args: Any,
-                    ogc: OgcRequest | None = None, hidden: frozenset[str] = frozenset(),
-                    overrides: dict[str, str] | None = None, data: bytes = b"",
+                    ogc: OgcRequest | None = None, params: Params | None = None,
                     default_format: str | None = None, check_format: bool = True,
                     finish: Finish | None = None) -> Response:
+    """Run pygeoapi's ``handler`` for ``request`` (given the query ``params``: by default the
+    request's own) in a worker thread, the provider seeing ``ogc``."""
     service: OgcService = request.app.state.ogc
     await service.ensure_fresh(request.app.state.iocgis.pool)
-    api = service.api_for(current_caller())
-    params = _PygeoapiParams(list(request.query_params.multi_items()), hidden, overrides or {})
-    api_request = _CheckedRequest(request, api.locales, params, data)
+    caller, base_url = current_caller(), public_base_url(request)
+    if service.has_api(caller, base_url):
+        api = service.api_for(caller, base_url)
+    else:  # a new host name: its configuration and API object are made once, off the loop
+        api = await run_in_threadpool(service.api_for, caller, base_url)
+    params = list(request.query_params.multi_items()) if params is None else params
+    api_request = _pygeoapi_request(request, api, params)
     if default_format and api_request.format is None:
-        api_request._format = default_format  # pygeoapi fails on a missing format here
+        api_request = _pygeoapi_request(request, api, [("f", default_format), *params])
     if check_format and not api_request.is_valid():
-        return _to_response(request, *api.get_format_exception(api_request))
+        return _answer(request, api_request, *api.get_format_exception(api_request), None)
+    if ogc is not None:
+        ogc = replace(ogc, format=api_request.format or "json")
 
     def answer() -> tuple:
-        headers, status, content = handler(api, api_request, *args)
-        if finish is None:
-            return headers, status, content
-        return finish(api_request, headers, status, content)
+        with pygeoapi_seams.serving(ogc):
+            return handler(api, api_request, *args)
 
-    token = CURRENT_REQUEST.set(ogc)
-    try:  # run_in_threadpool copies the context: the provider sees the caller and the request
-        headers, status, content = await run_in_threadpool(answer)
-    finally:
-        CURRENT_REQUEST.reset(token)
-    return _to_response(request, headers, status, content)
+    # run_in_threadpool copies the context: the provider sees the caller and the request
+    headers, status, content = await run_in_threadpool(answer)
+    return _answer(request, api_request, headers, status, content, finish)
 
 
-# --- finishing pygeoapi's answers (run in the worker thread, after the handler) ----------
+# --- finishing pygeoapi's JSON answers --------------------------------------------------
 
-def _json(document: Any) -> str:
-    """As pygeoapi writes JSON here (``json_output``): UTF-8, compact."""
-    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
-
-
-def _ok_text(status: int, content: Any) -> bool:
-    return int(status) == 200 and isinstance(content, str)
-
-
-def _finish_collections(api_request: APIRequest, headers: dict[str, str], status: int,
-                        content: Any) -> tuple:
+def _finish_collections(request: Request, api_request: APIRequest, headers: dict[str, str],
+                        document: Any) -> Any:
     """``/collections`` and ``/collections/{id}``: clean links, and the Link header."""
-    if not _ok_text(status, content) or not links.is_json(headers):
-        return headers, status, content
-    document = links.clean_links(json.loads(content), without_csv=(CATALOG_ID,))
+    if document is None:
+        return None
+    document = links.clean_links(document, without_csv=(CATALOG_ID,))
     headers["Link"] = links.link_header(document.get("links", []))
-    return headers, status, _json(document)
+    return document
 
 
-def _extra_links(collection_id: str) -> list[dict[str, str]]:
-    collection = f"{BASE_URL_TOKEN}/collections/{collection_id}"
+def _extra_links(base_url: str, collection_id: str) -> list[dict[str, str]]:
+    collection = f"{base_url}/collections/{collection_id}"
     return [{"rel": "collection", "type": "application/json", "href": collection},
             {"rel": links.QUERYABLES_REL, "type": "application/schema+json",
              "href": f"{collection}/queryables"}]
 
 
-def _finish_features(collection_id: str, path: str, params: list[tuple[str, str]],
-                     formats: tuple[tuple[str, str], ...], content_crs: str | None,
-                     api_request: APIRequest, headers: dict[str, str], status: int,
-                     content: Any) -> tuple:
-    """Items pages and single features: GeoJSON media type for JSON, and the Link header."""
-    if not _ok_text(status, content):
-        return headers, status, content
-    media = headers.get("Content-Type", "").split(";")[0].strip()
-    if media == "application/json":
-        headers["Content-Type"] = links.GEOJSON
-        if content_crs and "Content-Crs" not in headers:
-            headers["Content-Crs"] = f"<{content_crs}>"
-        if collection_id == CATALOG_ID:  # a small page: its links lose the formats not offered
-            document = json.loads(content)
-            document["links"] = links.offered_only(document.get("links", []), formats)
-            content = _json(document)
-            page_links = document["links"]
-        else:
-            page_links = links.top_level_links(content)
-    else:
-        page_links = links.format_links(path, params, api_request.format or "json", formats)
+def _page_links(request: Request, collection_id: str, page_links: list[dict[str, Any]],
+                headers: dict[str, str]) -> None:
     present = {link.get("rel") for link in page_links}
-    page_links += [link for link in _extra_links(collection_id) if link["rel"] not in present]
+    page_links = page_links + [link for link in _extra_links(public_base_url(request),
+                                                             collection_id)
+                               if link["rel"] not in present]
     headers["Link"] = links.link_header(page_links)
-    return headers, status, content
 
 
-def _finish_queryables(collection_id: str, api_request: APIRequest, headers: dict[str, str],
-                       status: int, content: Any) -> tuple:
-    if not _ok_text(status, content) or not links.is_json(headers):
-        return headers, status, content
+def _finish_features(collection_id: str, formats: tuple[tuple[str, str], ...],
+                     content_crs: str | None, request: Request, api_request: APIRequest,
+                     headers: dict[str, str], document: Any) -> Any:
+    """Items pages and single features: GeoJSON media type, the provider's page links first
+    (``pygeoapi_seams.provider_links_first``) and the Link header."""
+    media = headers.get("Content-Type", "").split(";")[0].strip()
+    if document is None or media != "application/json":  # HTML, CSV, JSON-LD
+        _finish_other(collection_id, formats, request, api_request, headers)
+        return document
+    headers["Content-Type"] = links.GEOJSON
+    if content_crs and "Content-Crs" not in headers:
+        headers["Content-Crs"] = f"<{content_crs}>"
+    page_links = pygeoapi_seams.provider_links_first(document.get("links", []))
+    if collection_id == CATALOG_ID:  # its links lose the formats not offered
+        page_links = links.offered_only(page_links, formats)
+    document["links"] = page_links
+    _page_links(request, collection_id, page_links, headers)
+    return document
+
+
+def _finish_other(collection_id: str, formats: tuple[tuple[str, str], ...], request: Request,
+                  api_request: APIRequest, headers: dict[str, str]) -> None:
+    """The Link header of a page that is not JSON (HTML, CSV, JSON-LD)."""
+    url = f"{public_base_url(request)}{request.url.path}"
+    _page_links(request, collection_id,
+                links.format_links(url, _params(request), api_request.format or "json", formats),
+                headers)
+
+
+def _finish_queryables(collection_id: str, request: Request, api_request: APIRequest,
+                       headers: dict[str, str], document: Any) -> Any:
+    if document is None:
+        return None
     if collection_id == CATALOG_ID:
         fields, spatial = CATALOG_FIELDS, True
     else:
         layer = get_registry().get(collection_id)
         fields, spatial = {f.name: f for f in layer.fields}, layer.is_spatial
-    document = finish_queryables(json.loads(content), fields, spatial=spatial)
-    return headers, status, _json(document)
+    return finish_queryables(document, fields, spatial=spatial)
+
+
+def _finish_landing_page(request: Request, api_request: APIRequest, headers: dict[str, str],
+                         document: Any) -> Any:
+    return None if document is None else pygeoapi_seams.landing_page(document)
+
+
+def _finish_conformance(request: Request, api_request: APIRequest, headers: dict[str, str],
+                        document: Any) -> Any:
+    return None if document is None else pygeoapi_seams.conformance(document)
 
 
 def _params(request: Request) -> list[tuple[str, str]]:
@@ -236,21 +224,9 @@ def _collection_id(request: Request) -> str:
     return collection_id
 
 
-def _landing_page(api: Any, api_request: APIRequest) -> tuple:
-    """pygeoapi's landing page without its link to /processes: this server runs no processes
-    (pygeoapi adds the link unconditionally, and a client following it would get a 404)."""
-    headers, status, content = core_api.landing_page(api, api_request)
-    if isinstance(content, str) and "json" in headers.get("Content-Type", ""):
-        document = json.loads(content)
-        document["links"] = [link for link in document.get("links", [])
-                             if not str(link.get("rel", "")).endswith("/processes")]
-        content = _json(document)
-    return headers, status, content
-
-
 async def landing_page(request: Request) -> Response:
     check_names(_params(request), PAGE_PARAMETERS)
-    return await _dispatch(request, _landing_page)
+    return await _dispatch(request, core_api.landing_page, finish=_finish_landing_page)
 
 
 async def openapi(request: Request) -> Response:
@@ -260,15 +236,7 @@ async def openapi(request: Request) -> Response:
 
 async def conformance(request: Request) -> Response:
     check_names(_params(request), PAGE_PARAMETERS)
-    response = await _dispatch(request, core_api.conformance)
-    if response.status_code == 200 and response.headers.get("content-type", "").startswith("application/json"):
-        document = json.loads(response.body)
-        classes = [c for c in document["conformsTo"] if c not in DROPPED_CONFORMANCE]
-        document["conformsTo"] = sorted(set(classes) | set(EXTRA_CONFORMANCE))
-        return Response(_json(document), media_type="application/json",
-                        headers={k: v for k, v in response.headers.items()
-                                 if k.lower() not in ("content-length", "content-type")})
-    return response
+    return await _dispatch(request, core_api.conformance, finish=_finish_conformance)
 
 
 async def collections(request: Request) -> Response:
@@ -312,18 +280,24 @@ async def items(request: Request) -> Response:
         _refuse_csv(request)
         return await _dispatch(request, itemtypes_api.get_collection_items, collection_id,
                                ogc=OgcRequest(collection_id, items=query),
-                               hidden=frozenset(OWNED_BY_CATALOG), check_format=False,
-                               finish=partial(_finish_features, collection_id, request.url.path,
-                                              params, links.FEATURE_FORMATS, query.crs.uri))
+                               params=_given(params, OWNED_BY_CATALOG), check_format=False,
+                               finish=partial(_finish_features, collection_id,
+                                              links.FEATURE_FORMATS, query.crs.uri))
     caller = current_caller()
     layer = require_layer(caller, collection_id)
     query = parse_items_query(layer, visible_fields(caller, layer), params, body, content_type)
-    overrides = {"crs": query.crs.uri} if any(k == "crs" for k, _ in params) else {}
     return await _dispatch(request, itemtypes_api.get_collection_items, collection_id,
                            ogc=OgcRequest(collection_id, items=query),
-                           hidden=OWNED_BY_PROVIDER, overrides=overrides, check_format=False,
-                           finish=partial(_finish_features, collection_id, request.url.path,
-                                          params, links.ITEMS_FORMATS, None))
+                           params=_given(params, OWNED_BY_PROVIDER, crs=query.crs.uri),
+                           check_format=False,
+                           finish=partial(_finish_features, collection_id, links.ITEMS_FORMATS,
+                                          None))
+
+
+def _given(params: Params, owned: frozenset[str], **checked: str) -> Params:
+    """The query pygeoapi is given: without the parameters the provider owns, and with the
+    checked form of ``checked`` (e.g. a CRS as its URI, which pygeoapi compares as text)."""
+    return [(k, checked.get(k, v)) for k, v in params if k not in owned]
 
 
 def _refuse_csv(request: Request) -> None:
@@ -339,18 +313,16 @@ def _refuse_csv(request: Request) -> None:
 async def item(request: Request) -> Response:
     collection_id = _collection_id(request)
     params = _params(request)
-    finish = partial(_finish_features, collection_id, request.url.path, params,
-                     links.FEATURE_FORMATS, None)
+    finish = partial(_finish_features, collection_id, links.FEATURE_FORMATS, None)
     if collection_id == CATALOG_ID:
         check_names(params, PAGE_PARAMETERS)
         return await _dispatch(request, itemtypes_api.get_collection_item, collection_id,
                                request.path_params["item_id"], finish=finish)
     crs = parse_item_query(params)
-    overrides = {"crs": crs.uri} if any(k == "crs" for k, _ in params) else {}
     return await _dispatch(request, itemtypes_api.get_collection_item, collection_id,
                            request.path_params["item_id"],
-                           ogc=OgcRequest(collection_id, item_crs=crs), overrides=overrides,
-                           finish=finish)
+                           ogc=OgcRequest(collection_id, item_crs=crs),
+                           params=_given(params, frozenset(), crs=crs.uri), finish=finish)
 
 
 async def tilematrixsets(request: Request) -> Response:

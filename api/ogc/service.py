@@ -1,10 +1,14 @@
-"""The pygeoapi API objects of the running server: one per sensitivity level, kept current.
+"""The pygeoapi API objects of the running server: one per sensitivity level and host name.
 
-At start-up (and whenever the layer catalog's fingerprint changes: an import, a rollback, a
-migration) the configuration and OpenAPI document of each level are generated from the registry
-and the live extents, written to ``<cache>/pygeoapi/`` for inspection, and turned into pygeoapi
-``API`` objects. A request is served by the object matching its caller's highest sensitivity, so
-pygeoapi never lists a collection the caller may not see.
+At start-up, and whenever the layer catalog's fingerprint changes (an import, a rollback, a
+migration), ``refresh`` calls ``rebuild``, the one function that generates the configuration
+and OpenAPI document of each level from the registry and the live extents (written to
+``<cache>/pygeoapi/`` for inspection). A request is served by the ``API`` object of its
+caller's highest sensitivity, so pygeoapi never lists a collection the caller may not see, and
+of the base URL the client reached (``iocgis.api.kit.urls.public_base_url``): pygeoapi writes
+links from its configuration's ``server.url``, so each base URL gets its own configuration and
+``API`` object, made on first use and kept (a few per server; with ``IOCGIS_PUBLIC_URL`` set,
+one).
 """
 
 from __future__ import annotations
@@ -14,8 +18,10 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import time
-from dataclasses import dataclass
+from collections import OrderedDict
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +32,21 @@ from psycopg_pool import AsyncConnectionPool
 from pygeoapi.api import API
 from starlette.concurrency import run_in_threadpool
 
-from iocgis.access import level_caller
-from iocgis.access import CURRENT_CALLER, Caller
-from iocgis.api.ogc import json_output
+from iocgis.access import CURRENT_CALLER, Caller, level_caller
+from iocgis.api.ogc import pygeoapi_seams
 from iocgis.api.ogc.config import LEVELS, pygeoapi_config
-from iocgis.api.ogc.facts import FINGERPRINT_SQL, read_facts, read_fingerprint, registry_fingerprint
-from iocgis.api.ogc.openapi import openapi_document
+from iocgis.api.ogc.facts import (
+    FINGERPRINT_SQL,
+    LayerFacts,
+    read_facts,
+    read_fingerprint,
+    registry_fingerprint,
+)
+from iocgis.api.ogc.openapi import openapi_document, with_base_url
 from iocgis.api.ogc.pool import close_pool, get_pool, open_pool
 from iocgis.api.query.openapi import merge_into as merge_query_openapi
-from iocgis.security.openapi import merge_into as merge_security_openapi
 from iocgis.layers import Registry
+from iocgis.security.openapi import merge_into as merge_security_openapi
 from iocgis.settings import Settings
 
 log = logging.getLogger("iocgis.api.ogc")
@@ -43,23 +54,21 @@ log = logging.getLogger("iocgis.api.ogc")
 # asset from this application, nothing from the internet (the IOC network is closed).
 TEMPLATES = {"path": str(Path(__file__).resolve().parent / "templates"),
              "static": str(Path(pygeoapi.__file__).parent / "static")}
+# Base URLs kept per generation (beyond: the least recently used one is dropped and made
+# again when asked; a Host header is the client's to choose).
+MAX_BASE_URLS = 8
 
 
-class _NoAnsweredErrors(logging.Filter):
-    """pygeoapi logs every 4xx it answers (with a traceback); the answer is the record here."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        # also its warning for every request without offset ("int() argument must be ...")
-        return record.funcName not in ("get_exception", "get_format_exception") and not record.getMessage().startswith("int()")
-
-
-@dataclass(frozen=True)
+@dataclass
 class Generation:
-    """One generated set of API objects and the catalog fingerprint it was built from."""
+    """The documents generated from one catalog fingerprint, and their API objects."""
 
     fingerprint: str
-    apis: dict[str, API]
+    facts: dict[str, LayerFacts]
+    base_url: str  # the one the documents were generated for
+    documents: dict[str, dict[str, Any]]  # OpenAPI per level
     built_at: float
+    apis: OrderedDict[tuple[str, str], API] = field(default_factory=OrderedDict)
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -84,34 +93,44 @@ class OgcService:
         self.generation: Generation | None = None
         self._checked_at = 0.0
         self._lock = asyncio.Lock()
+        self._apis_lock = threading.Lock()
+
+    @property
+    def default_base_url(self) -> str:
+        """The URL the written documents name: the public one, else the bound address."""
+        return (self.settings.public_url or
+                f"http://{self.settings.host}:{self.settings.port}").rstrip("/")
 
     # --- lifecycle ------------------------------------------------------------------------
     def open(self) -> None:
-        json_output.install()
-        for name in ("pygeoapi.api", "pygeoapi.api.itemtypes"):
-            logger = logging.getLogger(name)
-            if not any(isinstance(f, _NoAnsweredErrors) for f in logger.filters):
-                logger.addFilter(_NoAnsweredErrors())
-        # its HTML rendering tries every config key as a language and warns about each one
-        logging.getLogger("pygeoapi.l10n").setLevel(logging.ERROR)
+        pygeoapi_seams.warn_on_other_version()
+        pygeoapi_seams.quiet_logs()
         self.pool_key = open_pool(self.database_url,
                                   role_prefix=self.settings.security.db_role_prefix)
-        self.rebuild()
+        self.refresh()
 
     def close(self) -> None:
         if self.pool_key:
             close_pool(self.pool_key)
             self.pool_key = ""
 
-    def rebuild(self) -> Generation:
-        started = time.perf_counter()
+    def refresh(self) -> Generation:
+        """The current generation: rebuilt when the catalog's fingerprint changed (the one
+        place that calls ``rebuild``)."""
         with get_pool(self.pool_key).connection() as conn:
             fingerprint = self._fingerprint(conn)
-            facts = read_facts(conn, self.registry, self.settings.security.db_role_prefix)
-        apis = {}
+            if self.generation is None or self.generation.fingerprint != fingerprint:
+                self.generation = self.rebuild(conn, fingerprint)
+        return self.generation
+
+    def rebuild(self, conn: psycopg.Connection, fingerprint: str) -> Generation:
+        """Configuration and OpenAPI document of every level, from the registry and the facts."""
+        started = time.perf_counter()
+        facts = read_facts(conn, self.registry, self.settings.security.db_role_prefix)
+        base_url = self.default_base_url
+        documents = {}
         for level in LEVELS:
-            config = pygeoapi_config(self.registry, facts, level=level, pool=self.pool_key,
-                                     templates=TEMPLATES)
+            config = self._config(facts, level, base_url)
             # pygeoapi reads each provider's fields: as a caller of this level (no personal
             # data), or the layers above public would be left out of the document.
             token = CURRENT_CALLER.set(level_caller(level, f"openapi-{level}"))
@@ -124,11 +143,15 @@ class OgcService:
             document = merge_security_openapi(
                 merge_query_openapi(described, level, self.registry))
             self._write(level, config, document)
-            apis[level] = API(config, document)
-        self.generation = Generation(fingerprint, apis, time.time())
+            documents[level] = document
+        generation = Generation(fingerprint, facts, base_url, documents, time.time())
         log.info("OGC API configuration generated in %.2f s (fingerprint %s)",
                  time.perf_counter() - started, fingerprint[:8])
-        return self.generation
+        return generation
+
+    def _config(self, facts: dict[str, LayerFacts], level: str, base_url: str) -> dict[str, Any]:
+        return pygeoapi_config(self.registry, facts, level=level, pool=self.pool_key,
+                               base_url=base_url, templates=TEMPLATES)
 
     def _fingerprint(self, conn: psycopg.Connection) -> str:
         return registry_fingerprint(self.registry) + ":" + read_fingerprint(conn)
@@ -154,9 +177,31 @@ class OgcService:
                 row = await cur.fetchone()
             current = registry_fingerprint(self.registry) + ":" + (str(row[0]) if row else "")
             if self.generation is None or current != self.generation.fingerprint:
-                await run_in_threadpool(self.rebuild)
+                await run_in_threadpool(self.refresh)
             self._checked_at = time.monotonic()
 
-    def api_for(self, caller: Caller) -> API:
-        assert self.generation is not None, "OgcService.open() was not called"
-        return self.generation.apis[caller.level]
+    def has_api(self, caller: Caller, base_url: str | None = None) -> bool:
+        generation = self.generation
+        return generation is not None and \
+            (caller.level, (base_url or generation.base_url).rstrip("/")) in generation.apis
+
+    def api_for(self, caller: Caller, base_url: str | None = None) -> API:
+        """The API object serving ``caller`` at ``base_url`` (default: the written one)."""
+        generation = self.generation
+        assert generation is not None, "OgcService.open() was not called"
+        key = (caller.level, (base_url or generation.base_url).rstrip("/"))
+        with self._apis_lock:
+            api = generation.apis.get(key)
+            if api is not None:
+                generation.apis.move_to_end(key)
+                return api
+        config = self._config(generation.facts, key[0], key[1])
+        document = generation.documents[key[0]]
+        if key[1] != generation.base_url:
+            document = with_base_url(document, config)
+        api = API(config, document)
+        with self._apis_lock:
+            generation.apis[key] = api
+            while len(generation.apis) > MAX_BASE_URLS * len(LEVELS):
+                generation.apis.popitem(last=False)
+        return api
