@@ -129,8 +129,13 @@ case "$MODE" in
     # Requests run as the least-privileged role iocgis_api (the default of IOCGIS_SERVING_ROLE;
     # `iocgis db migrate` made it): rows only under each caller's access plan, the audit trail
     # append-only.
+    # Live data: the project-local MQTT broker (its own port, never the machine's 1883) and one
+    # consumer process writing readings through the pipeline (MQTT_URL: an existing broker).
+    [ -n "${MQTT_URL:-}" ] || "$VENV/bin/iocgis" live broker start
+    "$VENV/bin/iocgis" live consume >"$ROOT/var/live-consumer.log" 2>&1 &
+    trap 'kill $! 2>/dev/null || true' EXIT
     say "serving on http://${IOCGIS_HOST:-127.0.0.1}:${IOCGIS_PORT:-8000} (Ctrl-C stops)"
-    exec "$VENV/bin/iocgis" serve "$@"
+    "$VENV/bin/iocgis" serve "$@"
     ;;
   test)
     setup
