@@ -15,6 +15,7 @@ pygeoapi writes the links of its documents; the adapter finishes them here:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -100,6 +101,26 @@ def link_header(links: Iterable[dict[str, Any]], rels: Iterable[str] = HEADER_RE
             break
         parts.append(part)
     return ", ".join(parts)
+
+
+def top_level_links(text: str) -> tuple[int, int, list[dict[str, Any]]]:
+    """Where the ``links`` array of a JSON document stands (start, end) and what it holds.
+
+    An items page may be megabytes; its top-level links follow the features (pygeoapi writes
+    them last), so they are looked for from the end and accepted when they hold a ``self``
+    link. Otherwise (-1, -1, the links of the decoded document)."""
+    start = text.rfind('"links":[')
+    if start >= 0:
+        start += len('"links":')
+        try:
+            found, end = json.JSONDecoder().raw_decode(text, start)
+        except ValueError:
+            found = None
+        if isinstance(found, list) and any(isinstance(link, dict) and link.get("rel") == "self"
+                                           for link in found):
+            return start, end, found
+    document = json.loads(text)
+    return -1, -1, document.get("links", []) if isinstance(document, dict) else []
 
 
 FORMAT_TITLES = {"json": "GeoJSON", "html": "HTML", "jsonld": "RDF (JSON-LD)", "csv": "CSV"}

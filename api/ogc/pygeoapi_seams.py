@@ -13,8 +13,8 @@ the test of this module fails on any other version: review each item, then move 
 
 from __future__ import annotations
 
-import json
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -81,18 +81,35 @@ def checked_request(collection_id: str) -> OgcRequest | None:
 # --- 2. JSON answers ------------------------------------------------------------------------
 # pygeoapi's ``to_json`` writes every non-ASCII letter as ``\\uXXXX`` and every ``<`` and ``>``
 # of every value as ``&lt;`` and ``&gt;`` (for templates that embed it in ``<script>``); it has
-# no setting for either. The adapter decodes its JSON answers here and writes them again as
-# UTF-8 (``routes``). ``&lt;`` can only stand inside a JSON string, so it is turned back into
-# ``<`` as the JSON escape ``\\u003c`` before decoding. A stored value that itself contains the
-# text ``&lt;`` or ``&gt;`` therefore reads as ``<`` or ``>`` in JSON answers (HTML and CSV keep
-# it). Missing upstream: a ``to_json`` for responses without HTML escaping (pygeoapi pull
-# request 2310 aligned the escaping with ``xml.sax.saxutils`` but still applies it).
+# no setting for either. The adapter turns its JSON answers into UTF-8 JSON here, as text (an
+# items page is mostly coordinates: decoding and writing it again would cost more than pygeoapi
+# took to write it): the ``\\u`` escapes of letters become the letters, and ``&lt;``/``&gt;``,
+# which can only stand inside a JSON string, become ``<``/``>``. A stored value that itself
+# contains the text ``&lt;`` or ``&gt;`` therefore reads as ``<`` or ``>`` in JSON answers (HTML
+# and CSV keep it). Missing upstream: a ``to_json`` for responses without HTML escaping (pygeoapi
+# pull request 2310 aligned the escaping with ``xml.sax.saxutils`` but still applies it).
 
-def decode_json(text: str | bytes) -> Any:
-    """A JSON answer of pygeoapi as Python values, ``<`` and ``>`` as they were."""
+# An escaped backslash (kept as it is), a surrogate pair, or one escaped code point.
+_ESCAPE = re.compile(r"\\(?:u(d[89ab][0-9a-f]{2})\\u(d[c-f][0-9a-f]{2})|u([0-9a-f]{4})|\\)",
+                     re.IGNORECASE)
+
+
+def _letter(match: re.Match[str]) -> str:
+    high, low, single = match.groups()
+    if high:
+        return chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + (int(low, 16) - 0xDC00))
+    if single:
+        code = int(single, 16)
+        # control characters and lone surrogates must stay escaped in JSON
+        return match.group(0) if code < 0x20 or 0xD800 <= code < 0xE000 else chr(code)
+    return match.group(0)
+
+
+def utf8_json(text: str | bytes) -> str:
+    """A JSON answer of pygeoapi as UTF-8 JSON text, ``<`` and ``>`` as they were."""
     if isinstance(text, bytes):
         text = text.decode("utf-8")
-    return json.loads(text.replace("&lt;", "\\u003c").replace("&gt;", "\\u003e"))
+    return _ESCAPE.sub(_letter, text).replace("&lt;", "<").replace("&gt;", ">")
 
 
 # --- 3. Links of an items page --------------------------------------------------------------

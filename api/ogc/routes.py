@@ -10,10 +10,9 @@ bbox-crs, datetime, filter, filter-lang, filter-crs, q, sortby, cursor; for the 
 them) are left out of the request pygeoapi is given; the providers read the checked query
 (``pygeoapi_seams.serving``) and write the page links with every parameter.
 
-pygeoapi's answer is finished in one place (``_answer``): JSON is decoded once
-(``pygeoapi_seams.decode_json``), finished (``links`` cleans the links and adds the ``Link``
-header and the GeoJSON media type, ``queryables`` completes the queryables document) and written
-as compact UTF-8.
+pygeoapi's answer is finished in one place (``_answer``): JSON becomes UTF-8 text
+(``pygeoapi_seams.utf8_json``) and is finished (``links`` cleans the links and adds the ``Link``
+header and the GeoJSON media type, ``queryables`` completes the queryables document).
 """
 
 from __future__ import annotations
@@ -63,8 +62,8 @@ SCHEMA_PARAMETERS = ("f", "lang", "profile", "properties")
 DROPPED_HEADERS = ("content-length", "x-powered-by")
 
 Params = list[tuple[str, str]]
-# Finishes a decoded JSON answer: (request, pygeoapi's request, headers, document) -> document
-Finish = Callable[[Request, APIRequest, dict[str, str], Any], Any]
+# Finishes an answer: (request, pygeoapi's request, headers, JSON text or None) -> JSON text
+Finish = Callable[[Request, APIRequest, dict[str, str], str | None], str | None]
 
 
 def _pygeoapi_request(request: Request, api: API, params: Params) -> APIRequest:
@@ -81,25 +80,38 @@ def _is_json(headers: dict[str, str]) -> bool:
 
 def _answer(request: Request, api_request: APIRequest, headers: dict[str, str], status: int,
             content: Any, finish: Finish | None) -> Response:
-    """The response for pygeoapi's answer: JSON decoded once, finished, written as UTF-8.
+    """The response for pygeoapi's answer: JSON as UTF-8 (``pygeoapi_seams.utf8_json``),
+    finished once.
 
-    ``finish`` sees a successful answer: its JSON document, or None for another format (it
-    may still add headers)."""
+    ``finish`` sees a successful answer: its JSON text, or None for another format (it may
+    still add headers), and returns the text to send."""
     headers = {k: v for k, v in headers.items() if k.lower() not in DROPPED_HEADERS}
     if int(status) >= 500:
         log.warning("pygeoapi answered %s %s: %s", int(status), request.url.path,
                     str(content)[:300])
     json_answer = isinstance(content, str) and bool(content) and _is_json(headers)
-    document = pygeoapi_seams.decode_json(content) if json_answer else None
+    text = pygeoapi_seams.utf8_json(content) if json_answer else None
     if finish is not None and int(status) == 200:
-        document = finish(request, api_request, headers, document)
+        text = finish(request, api_request, headers, text)
     if json_answer:
-        content = json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+        content = text
     body = content.encode("utf-8") if isinstance(content, str) else (content or b"")
     media = headers.get("Content-Type", "")
     if media.startswith("text/html") and "charset" not in media:
         headers["Content-Type"] = "text/html; charset=utf-8"
     return Response(body, status_code=int(status), headers=headers)
+
+
+def _json(document: Any) -> str:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":"))
+
+
+def _documents(change: Callable[[Any], Any]) -> Finish:
+    """A finisher of whole (small) documents: ``change`` gets and returns the decoded one."""
+    def finish(request: Request, api_request: APIRequest, headers: dict[str, str],
+               text: str | None) -> str | None:
+        return None if text is None else _json(change(json.loads(text)))
+    return finish
 
 
 async def _dispatch(request: Request, handler: Callable[..., tuple], *args: Any,
@@ -136,13 +148,13 @@ async def _dispatch(request: Request, handler: Callable[..., tuple], *args: Any,
 # --- finishing pygeoapi's JSON answers --------------------------------------------------
 
 def _finish_collections(request: Request, api_request: APIRequest, headers: dict[str, str],
-                        document: Any) -> Any:
+                        text: str | None) -> str | None:
     """``/collections`` and ``/collections/{id}``: clean links, and the Link header."""
-    if document is None:
+    if text is None:
         return None
-    document = links.clean_links(document, without_csv=(CATALOG_ID,))
+    document = links.clean_links(json.loads(text), without_csv=(CATALOG_ID,))
     headers["Link"] = links.link_header(document.get("links", []))
-    return document
+    return _json(document)
 
 
 def _extra_links(base_url: str, collection_id: str) -> list[dict[str, str]]:
@@ -163,22 +175,27 @@ def _page_links(request: Request, collection_id: str, page_links: list[dict[str,
 
 def _finish_features(collection_id: str, formats: tuple[tuple[str, str], ...],
                      content_crs: str | None, request: Request, api_request: APIRequest,
-                     headers: dict[str, str], document: Any) -> Any:
+                     headers: dict[str, str], text: str | None) -> str | None:
     """Items pages and single features: GeoJSON media type, the provider's page links first
-    (``pygeoapi_seams.provider_links_first``) and the Link header."""
+    (``pygeoapi_seams.provider_links_first``) and the Link header. An items page may be
+    megabytes: only its top-level links are read and written again."""
     media = headers.get("Content-Type", "").split(";")[0].strip()
-    if document is None or media != "application/json":  # HTML, CSV, JSON-LD
+    if text is None or media != "application/json":  # HTML, CSV, JSON-LD
         _finish_other(collection_id, formats, request, api_request, headers)
-        return document
+        return text
     headers["Content-Type"] = links.GEOJSON
     if content_crs and "Content-Crs" not in headers:
         headers["Content-Crs"] = f"<{content_crs}>"
-    page_links = pygeoapi_seams.provider_links_first(document.get("links", []))
+    start, end, found = links.top_level_links(text)
+    page_links = pygeoapi_seams.provider_links_first(found)
     if collection_id == CATALOG_ID:  # its links lose the formats not offered
         page_links = links.offered_only(page_links, formats)
-    document["links"] = page_links
     _page_links(request, collection_id, page_links, headers)
-    return document
+    if start < 0:
+        document = json.loads(text)
+        document["links"] = page_links
+        return _json(document)
+    return text[:start] + _json(page_links) + text[end:]
 
 
 def _finish_other(collection_id: str, formats: tuple[tuple[str, str], ...], request: Request,
@@ -191,25 +208,15 @@ def _finish_other(collection_id: str, formats: tuple[tuple[str, str], ...], requ
 
 
 def _finish_queryables(collection_id: str, request: Request, api_request: APIRequest,
-                       headers: dict[str, str], document: Any) -> Any:
-    if document is None:
+                       headers: dict[str, str], text: str | None) -> str | None:
+    if text is None:
         return None
     if collection_id == CATALOG_ID:
         fields, spatial = CATALOG_FIELDS, True
     else:
         layer = get_registry().get(collection_id)
         fields, spatial = {f.name: f for f in layer.fields}, layer.is_spatial
-    return finish_queryables(document, fields, spatial=spatial)
-
-
-def _finish_landing_page(request: Request, api_request: APIRequest, headers: dict[str, str],
-                         document: Any) -> Any:
-    return None if document is None else pygeoapi_seams.landing_page(document)
-
-
-def _finish_conformance(request: Request, api_request: APIRequest, headers: dict[str, str],
-                        document: Any) -> Any:
-    return None if document is None else pygeoapi_seams.conformance(document)
+    return _json(finish_queryables(json.loads(text), fields, spatial=spatial))
 
 
 def _params(request: Request) -> list[tuple[str, str]]:
@@ -226,7 +233,7 @@ def _collection_id(request: Request) -> str:
 
 async def landing_page(request: Request) -> Response:
     check_names(_params(request), PAGE_PARAMETERS)
-    return await _dispatch(request, core_api.landing_page, finish=_finish_landing_page)
+    return await _dispatch(request, core_api.landing_page, finish=_documents(pygeoapi_seams.landing_page))
 
 
 async def openapi(request: Request) -> Response:
@@ -236,7 +243,7 @@ async def openapi(request: Request) -> Response:
 
 async def conformance(request: Request) -> Response:
     check_names(_params(request), PAGE_PARAMETERS)
-    return await _dispatch(request, core_api.conformance, finish=_finish_conformance)
+    return await _dispatch(request, core_api.conformance, finish=_documents(pygeoapi_seams.conformance))
 
 
 async def collections(request: Request) -> Response:

@@ -208,8 +208,11 @@ def test_a_provider_called_without_the_adapter_checks_with_the_same_parser(ogc_s
         CURRENT_CALLER.reset(token)
 
 
-def test_pygeoapi_json_is_decoded_with_its_escaping_undone() -> None:
+def test_pygeoapi_json_becomes_utf8_with_its_escaping_undone() -> None:
     from pygeoapi.util import to_json
 
-    value = {"name": "Trường THCS (> 500 học sinh) <b>", "n": 1}
-    assert pygeoapi_seams.decode_json(to_json(value)) == value
+    value = {"name": "Trường THCS (> 500 học sinh) <b>", "emoji": "😀 \\u0041 \" \n \x01",
+             "Đồng Nai": [1.5, None, True]}
+    text = pygeoapi_seams.utf8_json(to_json(value))
+    assert json.loads(text) == value
+    assert "Trường THCS (> 500 học sinh) <b>" in text and "😀" in text and "\\u00" in text
