@@ -14,6 +14,7 @@ import psycopg
 import psycopg.sql
 import pytest
 
+from iocgis.access import ROLE_RIGHTS
 from iocgis.layers import get_registry
 from iocgis.security import dbroles, qgis
 from iocgis.styles import qml_for
@@ -149,8 +150,7 @@ def test_styles_and_projects_in_the_database(logins, db_url, settings) -> None: 
         if layer.pii_fields:
             assert ("masked", f"{layer.group}_{layer.name}") in tables
     assert all(ET.fromstring(r[2]).tag == "qgis" and r[3] for r in rows)
-    assert set(projects) == {f"iocgis-{r}" for r in ("public", "viewer", "analyst",
-                                                     "gis_officer", "admin")}
+    assert set(projects) == {f"iocgis-{r}" for r in ROLE_RIGHTS}  # one project per role
     import io
     import zipfile
 
