@@ -105,11 +105,24 @@ def _letter(match: re.Match[str]) -> str:
     return match.group(0)
 
 
+_LETTERS: dict[str, str] = {}  # escape -> letter: Vietnamese text repeats a few hundred
+
+
+def _known_letter(match: re.Match[str]) -> str:
+    escape = match.group(0)
+    letter = _LETTERS.get(escape)
+    if letter is None:
+        if len(_LETTERS) > 100_000:
+            _LETTERS.clear()
+        letter = _LETTERS[escape] = _letter(match)
+    return letter
+
+
 def utf8_json(text: str | bytes) -> str:
     """A JSON answer of pygeoapi as UTF-8 JSON text, ``<`` and ``>`` as they were."""
     if isinstance(text, bytes):
         text = text.decode("utf-8")
-    return _ESCAPE.sub(_letter, text).replace("&lt;", "<").replace("&gt;", ">")
+    return _ESCAPE.sub(_known_letter, text).replace("&lt;", "<").replace("&gt;", ">")
 
 
 # --- 3. Links of an items page --------------------------------------------------------------
