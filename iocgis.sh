@@ -139,6 +139,11 @@ case "$MODE" in
     ;;
   test)
     setup
+    # Habits before the tests: lint (ruff: pyflakes, style, import order, bugbear, pyupgrade)
+    # and the type checker on the typed core (settings in pyproject.toml).
+    say "ruff and mypy"
+    "$VENV/bin/ruff" check . || die "ruff found problems (fix them, or run ruff check --fix)"
+    "$VENV/bin/mypy" || die "mypy found type errors"
     set +e
     "$VENV/bin/python" -m pytest "$@"
     rc=$?

@@ -7,15 +7,15 @@ from explicit settings so tests run it against their own database.
 from __future__ import annotations
 
 import importlib
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
 
 import pygeoapi
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.routing import Mount, Route
 
 from iocgis.api.errors import install_error_handlers

@@ -17,9 +17,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import ROOT, ratio, write_results_section  # noqa: F401 - ROOT puts us on sys.path
-
 import psycopg
+from common import ROOT, ratio, write_results_section  # noqa: F401 - ROOT puts us on sys.path
 from psycopg import sql
 
 from iocgis.db import database_url

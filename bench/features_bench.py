@@ -26,13 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlparse
 
+import common  # noqa: F401  (puts the checkout on sys.path)
 import httpx
 import psycopg
 import yaml
-
-import common  # noqa: F401  (puts the checkout on sys.path)
 from common import Timing, percentile, write_results_section
-
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "bench" / "out" / "features"
@@ -77,7 +75,8 @@ def _wait(url: str, process: subprocess.Popen, path: str = "/") -> None:
     raise RuntimeError(f"{url} did not start")
 
 
-def _uvicorn(python: Path, app: str, env: dict[str, str], *, factory: bool = False) -> tuple[str, subprocess.Popen]:
+def _uvicorn(python: Path, app: str, env: dict[str, str], *,
+             factory: bool = False) -> tuple[str, subprocess.Popen]:
     port = _free_port()
     args = [str(python), "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
             "--log-level", "warning", "--no-access-log"]
@@ -299,7 +298,8 @@ def report(table: dict, names: list[str]) -> None:
         "## OGC API – Features (`bench/features_bench.py`)", "",
         f"Items pages of `{LAYER}` (1M rows, the `province` demo), limit 100, one uvicorn worker "
         f"per server on the same database; sequential p50/p95 and the throughput of "
-        f"{CONCURRENCY} concurrent clients, the servers measured by turns. Ours is the whole iocgis app through pygeoapi's core "
+        f"{CONCURRENCY} concurrent clients, the servers measured by turns. "
+        "Ours is the whole iocgis app through pygeoapi's core "
         f"with an analyst's API key (authentication, access checks, UTF-8 JSON included). "
         f"Goal: {GOAL}.", "",
         "| case | server | p50 ms | p95 ms | req/s | ours ÷ this |",

@@ -19,10 +19,9 @@ import random
 import sys
 from datetime import date
 
+import common  # noqa: F401  (puts the checkout on sys.path)
 import httpx
 import psycopg
-
-import common  # noqa: F401  (puts the checkout on sys.path)
 from common import measure, write_results_section
 from queries_bench import Server, interleaved
 

@@ -25,22 +25,21 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import common  # noqa: F401  (puts the checkout on sys.path)
 import httpx
 import psycopg
-
-import common  # noqa: F401  (puts the checkout on sys.path)
 import psycopg.sql
 import queries_data
 from common import Timing, measure, write_results_section
 
 from iocgis.access import Caller
+from iocgis.api.query import allowlist
 from iocgis.api.query.choropleth import choropleth_statement, parse_aggregates, unit_field
 from iocgis.api.query.context import QueryContext
 from iocgis.api.query.handlers import build_queries
 from iocgis.api.query.params import Params
 from iocgis.api.query.spec import Around, AtPoint, Inside, Nearest
 from iocgis.api.query.sql import layer_statement
-from iocgis.api.query import allowlist
 from iocgis.layers import get_registry
 from iocgis.settings import get_settings
 
@@ -158,9 +157,8 @@ def build_cases(conn: psycopg.Connection) -> list[Case]:
                      "limit": 100}
 
     def region_raw(c: psycopg.Connection) -> None:
-        from shapely.geometry import shape
-
         import shapely
+        from shapely.geometry import shape
         wkb = shapely.to_wkb(shape(polygon))
         queries = build_queries(ctx, _params(region_params),
                                 _layers(ctx, region_params["layers"]), lambda _l: Inside(wkb))
@@ -301,8 +299,8 @@ def main() -> None:
                 status = _http_call(client, case)
                 if status != 200:
                     raise RuntimeError(f"{case.name}: HTTP {status}")
-                ours, raw = interleaved(lambda: _http_call(client, case),
-                                        lambda: case.raw(raw_conn), args.repeat)
+                ours, raw = interleaved(lambda case=case: _http_call(client, case),
+                                        lambda case=case: case.raw(raw_conn), args.repeat)
 
                 def http_worker(case: Case = case) -> Callable[[], bool]:
                     c = httpx.Client(base_url=server.url, headers=headers, timeout=120)

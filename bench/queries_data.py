@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import sys
 
-import psycopg
-from psycopg import sql
-
 import common  # noqa: F401
+import psycopg
 from common import _with_dbname  # noqa: PLC2701 - the same URL rule as the shared helper
+from psycopg import sql
 
 from iocgis import migrate
 from iocgis.db import database_url

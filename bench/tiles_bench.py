@@ -47,6 +47,7 @@ import common
 import psycopg
 import yaml
 from common import percentile, write_results_section
+
 from iocgis.layers import get_registry
 from iocgis.tiles.grid import TileAddress, lonlat_to_tile
 from iocgis.tiles.sql import build_statement, tile_attributes
@@ -515,7 +516,8 @@ def report(band_results: dict[str, dict[str, tuple[Run, Run]]], n_tiles: int,
          "renders up to 10,000 parcels per tile; that band is shown for completeness and is not "
          "in the ratios."),
         *sections,
-        f"Run: `.venv/bin/python bench/tiles_bench.py` ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
+        "Run: `.venv/bin/python bench/tiles_bench.py` "
+        f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
     ])
     if write:
         write_results_section("tiles", markdown)

@@ -323,7 +323,7 @@ def convert_batch(converted: dict[str, tuple[Any, str]], columns: dict[str, pa.A
                 rejected |= mask
             if state == "converted":
                 fixed |= mask
-        for target, level in targets.items():
+        for target in targets:
             filled = int(pc.sum(pc.is_valid(values[target])).as_py() or 0)
             report.derived(target, "admin_units", SCHEME, filled, n - filled, source=spec.label,
                            edition=spec.edition)

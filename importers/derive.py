@@ -1,12 +1,17 @@
 """Derived fields: what the importer fills in when a file lacks a field, in SQL on the staging
 table once the file is loaded (set-based: one statement per kind, whatever the row count).
 
-| derivation | fills | how |
-| --- | --- | --- |
-| ``commune_from_location`` | a commune code | the code of the ``admin.communes`` polygon that covers the feature's ``ST_PointOnSurface`` (a feature across a boundary goes where that point falls; a point exactly on a shared boundary takes the lower code) |
-| ``province_from_location`` | a province code | the same against ``admin.provinces`` |
-| ``key_hash`` | a key field | 16 hex digits of the MD5 of the geometry snapped to 1e-7 degree (about 1 cm) in EPSG:4326, with ``-2``, ``-3`` ... for the 2nd, 3rd feature of identical geometry in file order: the same file gives the same keys, and so does a re-export in another order or with other attributes |
-| ``key_sequence`` | a key field | ``<commune>-<00001>``: the feature's position in file order among the file's features of its commune (the layer's ``commune_field``; without one, just the number); under ``append`` numbering goes on after the live layer's highest |
+- ``commune_from_location`` fills a commune code: the code of the ``admin.communes`` polygon
+  that covers the feature's ``ST_PointOnSurface`` (a feature across a boundary goes where that
+  point falls; a point exactly on a shared boundary takes the lower code).
+- ``province_from_location`` fills a province code: the same against ``admin.provinces``.
+- ``key_hash`` fills a key field: 16 hex digits of the MD5 of the geometry snapped to 1e-7
+  degree (about 1 cm) in EPSG:4326, with ``-2``, ``-3`` ... for the 2nd, 3rd feature of
+  identical geometry in file order: the same file gives the same keys, and so does a re-export
+  in another order or with other attributes.
+- ``key_sequence`` fills a key field: ``<commune>-<00001>``, the feature's position in file
+  order among the file's features of its commune (the layer's ``commune_field``; without one,
+  just the number); under ``append`` numbering goes on after the live layer's highest.
 
 A feature a location derivation cannot place (outside every polygon) is a finding: rejected
 when the field is required (and the import aborted unless ``--max-rejected`` allows it), kept

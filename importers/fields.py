@@ -15,8 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from iocgis.importers.report import ImportReport
-from iocgis.layers.types import FIELD_TYPES
 from iocgis.layers import FieldDef
+from iocgis.layers.types import FIELD_TYPES
 
 # Longest text accepted in a field without its own max_length: longer values are almost
 # always a broken export (a whole document pasted into a cell), and they break labels/tiles.

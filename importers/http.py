@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from iocgis.api.kit.values import boolean
 from iocgis.access import Caller, current_caller, may_read_level, plan_for, require_right
+from iocgis.api.kit.values import boolean
 from iocgis.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from iocgis.importers.jobs import JobRunner
 from iocgis.importers.options import MODES, ImportOptions

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +21,8 @@ import shapely
 
 from iocgis.db import connect, database_url
 from iocgis.errors import ImportFailed, InvalidInput, IocgisError
-from iocgis.importers import (derive, encodings, georef, mapping as mappingmod, review, staging,
-                              swap)
+from iocgis.importers import derive, encodings, georef, review, staging, swap
+from iocgis.importers import mapping as mappingmod
 from iocgis.importers.admin_units import convert_batch
 from iocgis.importers.batch import BATCH_SIZE, FeatureBatch, Reader
 from iocgis.importers.fields import coerce
@@ -71,7 +71,8 @@ def reference_area(conn: psycopg.Connection, registry: Registry, layer: LayerDef
             return georef.ReferenceArea(shapely.from_wkb(bytes(row[0])),
                                         f"province {settings.province_code}", True)
     report.note("province.not_loaded", "info", "đúng",
-                f"inside-province check skipped: {province_layer.id if province_layer else 'the province layer'} "
+                "inside-province check skipped: "
+                f"{province_layer.id if province_layer else 'the province layer'} "
                 f"has no row {settings.province_code}; checked against Vietnam's extent only")
     return georef.vietnam()
 
@@ -114,7 +115,7 @@ class Importer:
         self.report = ImportReport(import_id=None, layer_id=self.layer.id, mode=options.mode,
                                    dry_run=options.dry_run, source_path=str(path),
                                    user=options.user, source_date=options.source_date,
-                                   started_at=datetime.now(timezone.utc))
+                                   started_at=datetime.now(UTC))
 
     # -- bookkeeping in meta.imports ------------------------------------------------------
     def _begin(self, conn: psycopg.Connection) -> int:
@@ -151,7 +152,7 @@ class Importer:
     def _record_failure(self, conn: psycopg.Connection, status: str, error: BaseException) -> None:
         self.report.status = status
         self.report.error = str(error)
-        self.report.finished_at = datetime.now(timezone.utc)
+        self.report.finished_at = datetime.now(UTC)
         conn.execute(
             "UPDATE meta.imports SET status = %s, finished_at = now(), error = %s, rows_in = %s, "
             "rows_loaded = 0, rows_fixed = %s, rows_rejected = %s, report = %s::jsonb, "
@@ -286,7 +287,7 @@ class Importer:
         if report.rows_loaded == 0:
             raise ImportFailed(f"no feature of {dataset.name} passed the checks",
                                where=dataset.name, hint="see the findings in the report")
-        report.finished_at = datetime.now(timezone.utc)
+        report.finished_at = datetime.now(UTC)
         if options.dry_run:
             staging.drop(conn, report.import_id)
             report.status = "dry_run"
@@ -316,7 +317,7 @@ class Importer:
              report.source_encoding, report.import_id))
         if review.needs_approval(self.registry, layer, options, self.settings):
             self.progress({"phase": "reviewing", "done": report.rows_in, "total": info.count})
-            report.finished_at = datetime.now(timezone.utc)
+            report.finished_at = datetime.now(UTC)
             review.submit(conn, layer, report, options, self.settings)
             self.progress({"phase": "pending", "done": report.rows_in, "total": info.count})
             return
@@ -334,7 +335,7 @@ class Importer:
             {"report": report.as_dict(), "rows_in": report.rows_in,
              "rows_loaded": report.rows_loaded, "rows_fixed": report.rows_fixed,
              "rows_rejected": report.rows_rejected}, known)
-        report.finished_at = datetime.now(timezone.utc)
+        report.finished_at = datetime.now(UTC)
         self.progress({"phase": "done", "done": report.rows_in, "total": info.count})
 
     def _rejection_message(self, dataset: Dataset, word: str) -> str:

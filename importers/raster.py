@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,8 @@ import shapely
 from iocgis import crs as crsmod
 from iocgis.db import connect, database_url
 from iocgis.errors import ImportFailed, InvalidInput
-from iocgis.importers import georef, mapping as mappingmod
+from iocgis.importers import georef
+from iocgis.importers import mapping as mappingmod
 from iocgis.importers.options import ImportOptions
 from iocgis.importers.report import ImportReport
 from iocgis.importers.sources import resolve
@@ -78,7 +79,7 @@ def import_raster(path: str | Path, layer_id: str, options: ImportOptions, *,
     meta = mappingmod.load(options.mapping, None).raster
     report = ImportReport(import_id=None, layer_id=layer_id, mode="replace",
                           dry_run=options.dry_run, source_path=str(path), user=options.user,
-                          source_date=options.source_date, started_at=datetime.now(timezone.utc))
+                          source_date=options.source_date, started_at=datetime.now(UTC))
     dataset = resolve(path)
     try:
         if dataset.format != "GeoTIFF":
@@ -126,7 +127,7 @@ def import_raster(path: str | Path, layer_id: str, options: ImportOptions, *,
                     _write_cog(dataset.path, target, stored_crs)
                 report.rows_loaded = 1
                 report.status = "dry_run" if options.dry_run else "loaded"
-                report.finished_at = datetime.now(timezone.utc)
+                report.finished_at = datetime.now(UTC)
                 with conn.transaction():
                     if not options.dry_run:
                         conn.execute(

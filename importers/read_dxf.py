@@ -9,7 +9,8 @@ layer and entity handle in ``extra`` so an officer can find it in the drawing.
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa

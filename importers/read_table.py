@@ -11,7 +11,8 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa

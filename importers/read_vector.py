@@ -4,8 +4,8 @@ FlatGeobuf. Batches stream from GDAL, so memory does not grow with the file."""
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa

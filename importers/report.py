@@ -7,9 +7,11 @@ report stays small however many features break a rule.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field as dc_field
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from dataclasses import field as dc_field
 from datetime import date, datetime
-from typing import Any, Iterable, Literal
+from typing import Any, Literal
 
 Severity = Literal["info", "fix", "warn", "reject", "abort"]
 # The dimensions of data quality officers know: đúng (correct), đủ (complete),

@@ -22,8 +22,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from iocgis.access import (AccessPlan, Caller, current_caller, note_read, plan_for,
-                           require_right)
+from iocgis.access import AccessPlan, Caller, current_caller, note_read, plan_for, require_right
 from iocgis.errors import InvalidInput, NotFound, Unauthorized
 from iocgis.importers import review
 from iocgis.importers.staging import staging_ident

@@ -8,12 +8,12 @@ dataset, so an officer never loads the wrong one of several by accident.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 import shutil
 import struct
 import tempfile
 import zipfile
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 

@@ -20,9 +20,9 @@ from psycopg import sql
 from sqlalchemy import MetaData
 
 from iocgis.importers import copy_binary
-from iocgis.layers.types import field_type
 from iocgis.layers import LayerDef
 from iocgis.layers.tables import STORAGE_SRID, layer_table
+from iocgis.layers.types import field_type
 
 STAGING_SCHEMA = "import_staging"
 HISTORY_SCHEMA = "import_history"

@@ -19,7 +19,13 @@ import psycopg
 from psycopg import sql
 
 from iocgis.importers.staging import (
-    HISTORY_SCHEMA, STAGING_SCHEMA, facts, live_ident, load_columns, staging_ident, staging_name,
+    HISTORY_SCHEMA,
+    STAGING_SCHEMA,
+    facts,
+    live_ident,
+    load_columns,
+    staging_ident,
+    staging_name,
 )
 from iocgis.layers import LayerDef
 

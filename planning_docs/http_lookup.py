@@ -18,7 +18,11 @@ from iocgis.errors import InvalidInput
 from iocgis.planning_docs.lookup import Lookup, run_lookup
 from iocgis.planning_docs.lookup_view import lookup_geojson, lookup_json
 from iocgis.planning_docs.places import (
-    ParcelRequest, Place, parcel_request, point_place, region_place,
+    ParcelRequest,
+    Place,
+    parcel_request,
+    point_place,
+    region_place,
 )
 from iocgis.planning_docs.sheet import sheet_html, sheet_pdf
 

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pygeofilter.parsers
 from lark import Lark, Token, v_args
 from lark.exceptions import LarkError, UnexpectedCharacters, UnexpectedInput, VisitError
-import pygeofilter.parsers
 from pygeofilter import ast, values
 from pygeofilter.cql2 import SPATIAL_PREDICATES_MAP
 from pygeofilter.parsers.wkt import WKTTransformer
@@ -64,8 +64,9 @@ def parse_instant(text: str, *, kind: str) -> date | datetime:
         moment = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         raise InvalidInput(f"{text[:40]!r} is not a valid {kind}", where="filter",
-                           hint="dates look like 2025-07-01, timestamps like 2025-07-01T08:00:00Z")
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+                           hint="dates look like 2025-07-01, timestamps like 2025-07-01T08:00:00Z"
+                           ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _interval_end(value: Any) -> date | datetime | ast.Attribute | None:

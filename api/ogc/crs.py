@@ -8,7 +8,7 @@ the pinned SRIDs of ``iocgis.crs.postgis_srid`` so PostGIS applies the official 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 from pyproj import CRS
 
@@ -39,7 +39,7 @@ class OgcCrs:
         return 7 if self.geographic else 3
 
 
-@lru_cache(maxsize=None)
+@cache
 def _from_code(code: str) -> OgcCrs:
     if code == "CRS84":
         return OgcCrs(CRS84_URI, STORAGE_SRID, north_first=False, geographic=True)

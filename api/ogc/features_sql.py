@@ -184,7 +184,8 @@ def counted_first_page_sql(plan: AccessPlan, query: ItemsQuery,
     return statement, params
 
 
-def count_sql(plan: AccessPlan, query: ItemsQuery, *, cap: int | None) -> tuple[sql.Composable, dict[str, Any]]:
+def count_sql(plan: AccessPlan, query: ItemsQuery, *,
+              cap: int | None) -> tuple[sql.Composable, dict[str, Any]]:
     """count(*) of the matches, stopping after ``cap + 1`` rows when a cap is given."""
     params: dict[str, Any] = {}
     layer = plan.layer

@@ -11,20 +11,21 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Mapping
+from typing import Any
 
 import shapely.geometry
 from psycopg import sql
 from pygeofilter import ast, values
 
-from iocgis.layers.types import field_type
 from iocgis.api.ogc.cql2 import TimeIntersects, parse_instant
 from iocgis.api.ogc.crs import STORAGE_SRID, OgcCrs, parse_ogc_crs
 from iocgis.errors import InvalidInput
 from iocgis.geodesy import expansion_sql
 from iocgis.layers.model import FieldDef
+from iocgis.layers.types import field_type
 
 MAX_NODES = 1000
 MAX_COORDINATES = 100_000
@@ -209,7 +210,8 @@ class FilterCompiler:
             raise bad(f"unknown property {name!r} in the filter",
                       hint=f"queryable properties: {known}" +
                            (", geometry" if self.spatial else ""))
-        return Expr(sql.Identifier(name), field_type(field.type).comparable, f"property {name!r} ({field.type})")
+        return Expr(sql.Identifier(name), field_type(field.type).comparable,
+                    f"property {name!r} ({field.type})")
 
     def expr(self, node: Any, want: str | None = None) -> Expr:
         self._count()
@@ -415,7 +417,9 @@ class FilterCompiler:
     def _instant_vs_interval(node: ast.TemporalPredicate, value: sql.Composable,
                              start: sql.Composable | None, end: sql.Composable | None) -> sql.Composable:
         def cmp(op: str, bound: sql.Composable | None) -> sql.Composable:
-            return sql.SQL("TRUE") if bound is None else sql.SQL("({} {} {})").format(value, sql.SQL(op), bound)
+            if bound is None:
+                return sql.SQL("TRUE")
+            return sql.SQL("({} {} {})").format(value, sql.SQL(op), bound)
 
         if isinstance(node, TimeIntersects):
             return sql.SQL("({} AND {})").format(cmp(">=", start), cmp("<=", end))

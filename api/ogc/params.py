@@ -9,9 +9,10 @@ misspelt one.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
-from typing import Any, Iterable, Protocol
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, Protocol
 
 from psycopg import sql
 
@@ -145,13 +146,13 @@ def _instant(text: str, *, end: bool) -> datetime | None:
     try:
         if len(text) <= 10:
             day = date.fromisoformat(text)
-            moment = datetime.combine(day, time.min, tzinfo=timezone.utc)
+            moment = datetime.combine(day, time.min, tzinfo=UTC)
             return moment + timedelta(days=1) - timedelta(microseconds=1) if end else moment
         moment = datetime.fromisoformat(text.replace("z", "Z"))
     except ValueError:
         raise _bad(f"datetime {text[:40]!r} is not an RFC 3339 date or timestamp", "datetime",
                    "e.g. datetime=2025-07-01, 2025-07-01T08:00:00Z or 2025-01-01/.. ") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_datetime(value: str) -> tuple[datetime | None, datetime | None]:
@@ -188,7 +189,7 @@ def typed_value(field_def: FieldDef, value: str) -> Any:
             return date.fromisoformat(value)
         if field_def.type == "timestamptz":
             moment = datetime.fromisoformat(value.replace("z", "Z"))
-            return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     except (ValueError, OverflowError):
         raise _bad(f"{where}={value[:40]!r} is not a valid {field_def.type}", where,
                    f"{where} holds values of type {field_def.type}") from None

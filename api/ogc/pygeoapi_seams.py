@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -196,3 +197,23 @@ QUIET_LOGGERS = {"pygeoapi.api": logging.CRITICAL, "pygeoapi.l10n": logging.ERRO
 def quiet_logs() -> None:
     for name, level in QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(level)
+
+
+# pygeoapi 0.24 caches the translated configuration it renders HTML with by language only
+# (``pygeoapi.l10n._cfg_cache``): the first API object to render a page fixes the server URL,
+# links and resources of every later page in the process, whatever its host or level. Missing
+# upstream: a cache keyed by the configuration. Until then each HTML render starts from its
+# own configuration; renders are serialised so none reads another's (HTML is people's traffic).
+_HTML_RENDER = threading.Lock()
+
+
+@contextmanager
+def own_template_config() -> Iterator[None]:
+    from pygeoapi import l10n
+
+    with _HTML_RENDER:
+        l10n._cfg_cache.clear()
+        try:
+            yield
+        finally:
+            l10n._cfg_cache.clear()

@@ -138,6 +138,9 @@ async def _dispatch(request: Request, handler: Callable[..., tuple], *args: Any,
 
     def answer() -> tuple:
         with pygeoapi_seams.serving(ogc):
+            if api_request.format == "html":
+                with pygeoapi_seams.own_template_config():
+                    return handler(api, api_request, *args)
             return handler(api, api_request, *args)
 
     # run_in_threadpool copies the context: the provider sees the caller and the request

@@ -7,8 +7,7 @@ import getpass
 import re
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
-from typing import TypeVar
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 
@@ -16,7 +15,6 @@ from iocgis.db import database_url
 from iocgis.errors import DatabaseError, InvalidInput
 from iocgis.security.accounts import Actor
 
-T = TypeVar("T")
 RELATIVE = re.compile(r"^(\d+)\s*([hdwm])$")
 
 
@@ -44,7 +42,7 @@ def database_errors() -> Iterator[None]:
                             hint="run the command as the platform's owner role") from exc
 
 
-def run(work: Callable[[psycopg.AsyncConnection], Awaitable[T]]) -> T:
+def run[T](work: Callable[[psycopg.AsyncConnection], Awaitable[T]]) -> T:
     async def main() -> T:
         url = database_url()
         try:
@@ -68,10 +66,10 @@ def parse_when(text: str | None, *, option: str) -> datetime | None:
     if match:
         amount, unit = int(match.group(1)), match.group(2)
         days = {"h": amount / 24, "d": amount, "w": 7 * amount, "m": 30 * amount}[unit]
-        return datetime.now(timezone.utc) - timedelta(days=days)
+        return datetime.now(UTC) - timedelta(days=days)
     try:
         when = datetime.fromisoformat(text.strip())
     except ValueError:
         raise InvalidInput(f"{text!r} is not a date", where=option,
                            hint="write 2026-11-01, 2026-11-01T08:00+07:00 or 72h / 30d") from None
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)

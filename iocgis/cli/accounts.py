@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -49,14 +49,14 @@ def _mirror_db_login(name: str) -> None:
 @app.command()
 def create(name: str, role: list[str] = typer.Option(["viewer"], "--role", "-r", help=ROLES_HELP),
            full_name: str = typer.Option("", help="the person's name"),
-           email: Optional[str] = typer.Option(None),
+           email: str | None = typer.Option(None),
            pii: bool = typer.Option(False, "--pii", help="grant the personal-data right"),
            commune: list[str] = typer.Option([], help="limit to these communes (5-digit codes)"),
            totp: bool = typer.Option(False, "--totp", help="enrol TOTP (always for admin)"),
            password_stdin: bool = typer.Option(False, "--password-stdin",
                                                help="read the password from standard input "
                                                     "(else a temporary one is generated)"),
-           expires: Optional[str] = typer.Option(None, help="the account stops working then")) -> None:
+           expires: str | None = typer.Option(None, help="the account stops working then")) -> None:
     """Create an account; it must change its password at the first login."""
     password = typer.get_text_stream("stdin").readline().rstrip("\n") if password_stdin else None
     secret = run(lambda conn: acc.create(
@@ -69,9 +69,9 @@ def create(name: str, role: list[str] = typer.Option(["viewer"], "--role", "-r",
 
 @app.command()
 def grant(name: str, role: list[str] = typer.Option(..., "--role", "-r", help=ROLES_HELP),
-          pii: Optional[bool] = typer.Option(None, "--pii/--no-pii",
+          pii: bool | None = typer.Option(None, "--pii/--no-pii",
                                              help="grant or withdraw the personal-data right"),
-          commune: Optional[list[str]] = typer.Option(None, help="limit to these communes")) -> None:
+          commune: list[str] | None = typer.Option(None, help="limit to these communes")) -> None:
     """Set the account's roles (its sessions end; the next login carries the new rights)."""
     secret = run(lambda conn: acc.grant(conn, _security(), operator(), name, roles=role, pii=pii,
                                         communes=commune or None))
@@ -87,19 +87,19 @@ def _status(name: str, status: str, reason: str | None) -> None:
 
 
 @app.command()
-def lock(name: str, reason: Optional[str] = typer.Option(None)) -> None:
+def lock(name: str, reason: str | None = typer.Option(None)) -> None:
     """Lock an account: its sessions, API keys and database login stop at once."""
     _status(name, "locked", reason)
 
 
 @app.command()
-def unlock(name: str, reason: Optional[str] = typer.Option(None)) -> None:
+def unlock(name: str, reason: str | None = typer.Option(None)) -> None:
     """Unlock a locked or disabled account."""
     _status(name, "active", reason)
 
 
 @app.command()
-def revoke(name: str, reason: Optional[str] = typer.Option(None),
+def revoke(name: str, reason: str | None = typer.Option(None),
            yes: bool = typer.Option(False, "--yes", help="do not ask")) -> None:
     """Revoke an account for good (and all its API keys)."""
     if not yes:
@@ -108,7 +108,7 @@ def revoke(name: str, reason: Optional[str] = typer.Option(None),
 
 
 @app.command()
-def expire(name: str, at: Optional[str] = typer.Option(None, help="when (default: now)")) -> None:
+def expire(name: str, at: str | None = typer.Option(None, help="when (default: now)")) -> None:
     """Set the date the account stops working (now by default)."""
     when = parse_when(at, option="--at")
     run(lambda conn: acc.expire(conn, operator(), name, when))
@@ -210,7 +210,7 @@ def disable_inactive() -> None:
 
 @apikey_app.command("create")
 def apikey_create(name: str, label: str = typer.Option("", help="what the key is for"),
-                  days: Optional[int] = typer.Option(None, min=1, max=3660,
+                  days: int | None = typer.Option(None, min=1, max=3660,
                                                      help="valid for this many days"),
                   network: list[str] = typer.Option([], help="allowed networks (CIDR); "
                                                              "default: the internal networks")

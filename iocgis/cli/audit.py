@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
@@ -13,7 +12,7 @@ from rich.table import Table
 
 from iocgis.cli._security_common import database_errors, operator, parse_when
 from iocgis.db import connect, database_url
-from iocgis.errors import IocgisError, InvalidInput
+from iocgis.errors import InvalidInput, IocgisError
 from iocgis.security import audit
 from iocgis.settings import get_settings
 
@@ -27,7 +26,7 @@ class AuditTampered(IocgisError):
 
 
 @app.command()
-def verify(anchor: Optional[Path] = typer.Option(
+def verify(anchor: Path | None = typer.Option(
         None, help="file keeping the end of the chain seen last time (default var/audit_anchor.json)"),
         no_anchor: bool = typer.Option(False, "--no-anchor", help="do not read or move the anchor")
         ) -> None:
@@ -49,10 +48,10 @@ def verify(anchor: Optional[Path] = typer.Option(
 
 @app.command("export")
 def export(fmt: str = typer.Option("jsonl", "--format", help="jsonl or syslog (RFC 5424)"),
-           since: Optional[str] = typer.Option(None, help="from (date or 72h / 30d)"),
-           until: Optional[str] = typer.Option(None, help="until (date)"),
-           layer: Optional[str] = typer.Option(None, help="only events about this layer"),
-           output: Optional[Path] = typer.Option(None, "--output", "-o",
+           since: str | None = typer.Option(None, help="from (date or 72h / 30d)"),
+           until: str | None = typer.Option(None, help="until (date)"),
+           layer: str | None = typer.Option(None, help="only events about this layer"),
+           output: Path | None = typer.Option(None, "--output", "-o",
                                                  help="file (default: standard output)")) -> None:
     """Export events for the provincial SOC's SIEM."""
     if fmt not in ("jsonl", "syslog"):
@@ -97,7 +96,7 @@ def who_accessed(layer: str, since: str = typer.Option("72h", help="date or 72h 
 
 
 @app.command()
-def prune(months: Optional[int] = typer.Option(None, help="keep this many months "
+def prune(months: int | None = typer.Option(None, help="keep this many months "
                                                           "(default: the retention setting)")
           ) -> None:
     """Delete records older than the retention (12 months by default, never below 3)."""

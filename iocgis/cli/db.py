@@ -68,8 +68,9 @@ def reset(yes: bool = typer.Option(False, "--yes", help="do not ask")) -> None:
     """
     if not yes:
         typer.confirm("Drop every layer and the catalog?", abort=True)
-    from iocgis.migrations.env_hooks import own_schemas
     from psycopg import sql
+
+    from iocgis.migrations.env_hooks import own_schemas
 
     url = database_url()
     data_schemas = own_schemas() | {"import_staging", "import_history"}

@@ -7,7 +7,7 @@ and one row in each internal/restricted layer the anonymous caller must never se
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import psycopg
 from pyproj import Geod
@@ -25,7 +25,7 @@ INCIDENTS = [
     ("SC-007", 2000, "lu_lut", 2, 400, "0909000007"),
     ("SC-008", 5000, "moi_truong", 1, 800, None),
 ]
-NOW = datetime(2025, 7, 15, 8, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 7, 15, 8, 0, tzinfo=UTC)
 EXTRA_INCIDENTS = 37  # more rows far away, so paging has several pages
 COMMUNES = [
     ("72301", "Phường Trấn Biên", "phuong", (106.78, 10.92, 106.86, 10.98)),
@@ -84,10 +84,10 @@ def load(conn: psycopg.Connection) -> None:
         "UPDATE meta.layers SET data_version = 1, row_count = %s, last_import_at = %s, "
         "last_import_id = 1, extent = (SELECT ST_SetSRID(ST_Extent(geom)::geometry, 4326) "
         "FROM emergency.incidents) WHERE id = 'emergency.incidents'",
-        (len(INCIDENTS) + EXTRA_INCIDENTS, datetime.now(timezone.utc) - timedelta(hours=2)))
+        (len(INCIDENTS) + EXTRA_INCIDENTS, datetime.now(UTC) - timedelta(hours=2)))
     conn.execute(
         "UPDATE meta.layers SET data_version = 1, row_count = 1, last_import_at = %s "
-        "WHERE id = 'infra.schools'", (datetime.now(timezone.utc) - timedelta(days=3 * 365),))
+        "WHERE id = 'infra.schools'", (datetime.now(UTC) - timedelta(days=3 * 365),))
     conn.execute(
         "INSERT INTO meta.imports (layer_id, mode, status, source_path, user_name, started_at, "
         "finished_at, rows_in, rows_loaded, rows_fixed, rows_rejected, report) VALUES "

@@ -10,8 +10,9 @@ import subprocess
 import httpx
 import mapbox_vector_tile
 
-from . import ogc_fixtures
 from iocgis.access import ANONYMOUS, visible_layers
+
+from . import ogc_fixtures
 
 TOTAL = len(ogc_fixtures.INCIDENTS) + ogc_fixtures.EXTRA_INCIDENTS
 
@@ -45,7 +46,8 @@ def test_gdal_oapif_reports_feature_count_and_fields(ogc_server) -> None:  # noq
         assert field in summary
     assert "reporter_phone" not in summary
     # every page through next links, with Vietnamese text intact
-    listing = _ogrinfo("-al", "-where", "kind = 'chay'", f"OAPIF:{ogc_server.url}/collections/emergency.incidents")
+    listing = _ogrinfo("-al", "-where", "kind = 'chay'",
+                       f"OAPIF:{ogc_server.url}/collections/emergency.incidents")
     assert listing.count("OGRFeature(") == 3 and "Trấn Biên" in listing
     communes = _ogrinfo("-al", "-so", f"OAPIF:{ogc_server.url}/collections/admin.communes")
     assert "Feature Count: 2" in communes

@@ -5,9 +5,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from . import ogc_fixtures
 from iocgis.access import ANONYMOUS, visible_layers
 from iocgis.layers import get_registry
+
+from . import ogc_fixtures
 
 HIDDEN = ("land.parcels", "housing.houses", "citizen.reports", "infra.substations")
 

@@ -8,8 +8,9 @@ import httpx
 import pytest
 from pyproj import CRS
 
-from . import ogc_fixtures
 from iocgis.crs import transformer
+
+from . import ogc_fixtures
 
 ITEMS = "/collections/emergency.incidents/items"
 LON, LAT = ogc_fixtures.ORIGIN
@@ -106,7 +107,7 @@ def test_filtered_next_links_keep_the_filter(ogc: httpx.Client) -> None:
     body = ogc.get(ITEMS, params={"filter": "kind = 'dich_benh'", "limit": 10}).json()
     assert body["numberMatched"] == ogc_fixtures.EXTRA_INCIDENTS
     seen = [f["id"] for f in body["features"]]
-    while (href := next((l["href"] for l in body["links"] if l["rel"] == "next"), None)):
+    while (href := next((lk["href"] for lk in body["links"] if lk["rel"] == "next"), None)):
         body = httpx.get(href, timeout=30).json()
         seen += [f["id"] for f in body["features"]]
         assert all(f["properties"]["kind"] == "dich_benh" for f in body["features"])

@@ -7,8 +7,9 @@ import httpx
 import pytest
 from pyproj import CRS
 
-from . import ogc_fixtures
 from iocgis.crs import transformer
+
+from . import ogc_fixtures
 
 ITEMS = "/collections/emergency.incidents/items"
 TOTAL = len(ogc_fixtures.INCIDENTS) + ogc_fixtures.EXTRA_INCIDENTS
@@ -89,14 +90,16 @@ def test_crs_output_is_transformed_in_postgis_with_the_official_shift(ogc: httpx
     assert response.headers["content-crs"] == f"<{EPSG.format(epsg)}>"
     x, y = response.json()["features"][0]["geometry"]["coordinates"]
     # iocgis.crs pins VN-2000 to the official 7-parameter shift; PostGIS must agree to a centimetre
-    ex, ey = transformer(CRS.from_user_input("OGC:CRS84"), CRS.from_epsg(epsg)).transform(*ogc_fixtures.ORIGIN)
+    to_epsg = transformer(CRS.from_user_input("OGC:CRS84"), CRS.from_epsg(epsg))
+    ex, ey = to_epsg.transform(*ogc_fixtures.ORIGIN)
     assert abs(x - ex) < 0.01 and abs(y - ey) < 0.01
 
 
 def test_crs_4326_is_latitude_first_and_crs84_longitude_first(ogc: httpx.Client) -> None:
     params = {"limit": 1, "kind": "chay"}
     lon_lat = ogc.get(ITEMS, params=params).json()["features"][0]["geometry"]["coordinates"]
-    lat_lon = ogc.get(ITEMS, params={**params, "crs": "[EPSG:4326]"}).json()["features"][0]["geometry"]["coordinates"]
+    flipped = ogc.get(ITEMS, params={**params, "crs": "[EPSG:4326]"}).json()
+    lat_lon = flipped["features"][0]["geometry"]["coordinates"]
     assert lon_lat == pytest.approx(list(ogc_fixtures.ORIGIN))
     assert lat_lon == pytest.approx(lon_lat[::-1])
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -27,11 +27,11 @@ def _ids(response: httpx.Response) -> list[str]:
 def test_datetime_and_updated(ogc: httpx.Client) -> None:
     """datetime selects on ``updated`` (the catalogue's time field); schools were imported three
     years ago, incidents two hours ago, the other layers at migration time (now)."""
-    three_years_ago = (datetime.now(timezone.utc) - timedelta(days=3 * 365)).date()
+    three_years_ago = (datetime.now(UTC) - timedelta(days=3 * 365)).date()
     old = _ids(ogc.get(CATALOG, params={"datetime": f"../{three_years_ago + timedelta(days=1)}",
                                         "limit": 100}))
     assert old == ["infra.schools"]
-    recent = _ids(ogc.get(CATALOG, params={"datetime": f"{datetime.now(timezone.utc).date()}/..",
+    recent = _ids(ogc.get(CATALOG, params={"datetime": f"{datetime.now(UTC).date()}/..",
                                            "limit": 100}))
     assert "emergency.incidents" in recent and "infra.schools" not in recent
     updated = ogc.get(f"{CATALOG}/infra.schools").json()["properties"]["updated"]

@@ -20,7 +20,6 @@ from psycopg import sql
 from iocgis.importers import ImportOptions, ImportReport, import_path
 from iocgis.importers.settings import ImportSettings
 from iocgis.layers import get_registry
-
 from iocgis.settings import Settings
 
 from ..conftest import scratch_database

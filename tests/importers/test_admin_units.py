@@ -13,9 +13,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from .importer_fixtures import parcels, write_vector
 from iocgis.errors import ImportFailed
 from iocgis.importers.admin_units import table
+
+from .importer_fixtures import parcels, write_vector
 
 IOCGIS = str(Path(sys.executable).with_name("iocgis"))
 BUU_LONG = "Phường Bửu Long, Thành phố Biên Hòa, Tỉnh Đồng Nai"  # 26011, merged into 26041

@@ -13,10 +13,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from .conftest import kill_inside_the_swap
-from .importer_fixtures import parcels, places, write_vector
 from iocgis.errors import ImportFailed, NotFound
 from iocgis.importers import history, rollback
+
+from .conftest import kill_inside_the_swap
+from .importer_fixtures import parcels, places, write_vector
 
 KILLER = textwrap.dedent("""
     import os, signal, sys

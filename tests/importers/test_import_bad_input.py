@@ -9,9 +9,9 @@ import psycopg
 import pytest
 import shapely
 
-from .importer_fixtures import (BIEN_HOA, BIEN_HOA_5899, parcels, places, to_legacy,
-                               write_vector, zip_files)
 from iocgis.errors import ImportFailed, InvalidInput, NotFound
+
+from .importer_fixtures import BIEN_HOA, BIEN_HOA_5899, parcels, places, to_legacy, write_vector, zip_files
 
 
 @pytest.fixture

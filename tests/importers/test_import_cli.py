@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from .importer_fixtures import places, write_vector
 from iocgis.cli.main import main
 from iocgis.settings import get_settings
+
+from .importer_fixtures import places, write_vector
 
 
 @dataclass

@@ -10,16 +10,17 @@ import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psycopg
 import pytest
-import numpy as np
 import shapely
 import yaml
 from pyproj import CRS
 
-from .importer_fixtures import parcels, shapefile_parts, to_legacy, write_vector, zip_files
 from iocgis.crs import WGS84, transformer
 from iocgis.errors import ImportFailed, InvalidInput
+
+from .importer_fixtures import parcels, shapefile_parts, to_legacy, write_vector, zip_files
 
 # Two real wards of Biên Hòa (codes of the 2025 list), as boxes sharing the meridian 106.82.
 COMMUNES = (("26068", "Phường Biên Hòa", (106.78, 10.92, 106.82, 10.96)),

@@ -15,10 +15,11 @@ import shapely
 from openpyxl import Workbook
 from pyproj import CRS, Transformer
 
-from .importer_fixtures import (BIEN_HOA, BIEN_HOA_5899, places, shapefile_parts,
-                               write_vector, zip_files)
-from iocgis import crs as crsmod, migrate
+from iocgis import crs as crsmod
+from iocgis import migrate
 from iocgis.layers import get_registry
+
+from .importer_fixtures import BIEN_HOA, BIEN_HOA_5899, places, shapefile_parts, write_vector, zip_files
 
 
 def _places_rows(conn: psycopg.Connection) -> list[tuple]:

@@ -23,8 +23,8 @@ from iocgis.planning_docs.settings import PlanningSettings
 from iocgis.settings import Settings
 
 from ..conftest import LiveServer, scratch_database
-from .files import make_dxf, make_pdf
 from ..security.security_helpers import Account, _create, api_key_for, insert_sample, run_async
+from .files import make_dxf, make_pdf
 
 MASTER_PLAN = "QHC-TEST"
 # Each flow has its own detailed plan (and parcels) so no test depends on another's changes.

@@ -10,9 +10,8 @@ import httpx
 import psycopg
 import pytest
 
-from .conftest import MAX_FILE_BYTES, SCAN_MARKER, upload
+from .conftest import MAX_FILE_BYTES, SCAN_MARKER, halves, upload
 from .files import make_docx, make_dxf, make_pdf
-from .conftest import halves
 
 PDF_TYPE = "application/pdf"
 

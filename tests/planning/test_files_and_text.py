@@ -19,8 +19,8 @@ from iocgis.planning_docs.scan import InfectedFile, scan
 from iocgis.planning_docs.textextract import extract_text
 from iocgis.planning_docs.vntext import normalise
 
-from .files import make_docx, make_dxf, make_pdf
 from .conftest import halves
+from .files import make_docx, make_dxf, make_pdf
 
 
 def test_types_come_from_the_content_not_the_name(tmp_path: Path) -> None:

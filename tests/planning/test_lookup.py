@@ -6,17 +6,26 @@ polygon; JSON and GeoJSON; the access plan (parcels are internal)."""
 
 from __future__ import annotations
 
-
 import httpx
 import pytest
 import shapely
 from pyproj import Geod
 
 from .conftest import (
-    LOOKUP_ADJUSTMENT as ADJUSTMENT, LOOKUP_PARCEL as PARCEL, LOOKUP_PLAN as PLAN, MASTER_PLAN,
-    REGIONS, halves, straddling_parcel,
+    LOOKUP_ADJUSTMENT as ADJUSTMENT,
 )
-
+from .conftest import (
+    LOOKUP_PARCEL as PARCEL,
+)
+from .conftest import (
+    LOOKUP_PLAN as PLAN,
+)
+from .conftest import (
+    MASTER_PLAN,
+    REGIONS,
+    halves,
+    straddling_parcel,
+)
 
 
 def centre(polygon: shapely.Polygon) -> str:

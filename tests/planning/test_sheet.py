@@ -13,7 +13,8 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from .conftest import LOOKUP_PARCEL as PARCEL, LOOKUP_PLAN as PLAN
+from .conftest import LOOKUP_PARCEL as PARCEL
+from .conftest import LOOKUP_PLAN as PLAN
 
 HEADINGS = ("THÔNG TIN QUY HOẠCH", "1. Vị trí tra cứu", "2. Sơ đồ vị trí",
             "3. Đồ án quy hoạch đã phê duyệt", "4. Chỉ tiêu quy hoạch sử dụng đất")
