@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from psycopg import sql
 from psycopg.rows import dict_row
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from iocgis.access import current_caller, plan_for
+from iocgis.access import AccessPlan, current_caller, plan_for
 from iocgis.errors import InvalidInput, NotFound
 from iocgis.jsonbody import parse_json
 from iocgis.live.access import INCIDENTS_LAYER, require_respond
@@ -61,7 +62,7 @@ async def step(request: Request) -> JSONResponse:
     pool = await live_context(request).owner()
     async with pool.connection() as conn:
         async with conn.transaction():
-            made, refused = await _move(conn, caller.name, code, to, unit, note, plan.communes)
+            made, refused = await _move(conn, caller.name, code, to, unit, note, plan)
         details = {"to": to, "unit": unit, "note": note}
         if refused is not None:
             await audit.record(conn, actor=caller.name, action="live.incident_step",
@@ -78,13 +79,16 @@ async def step(request: Request) -> JSONResponse:
 
 
 async def _move(conn: Any, actor: str, code: str, to: str, unit: str | None, note: str | None,
-                communes: tuple[str, ...] | None
-                ) -> tuple[dict[str, Any], tuple[str, frozenset[str]] | None]:
-    """Inside a transaction: the step made, or (status, allowed steps) when refused."""
-    scope = "" if communes is None else " AND commune_code = ANY(%(communes)s)"
+                plan: AccessPlan) -> tuple[dict[str, Any], tuple[str, frozenset[str]] | None]:
+    """Inside a transaction: the step made, or (status, allowed steps) when refused; only a
+    row the caller's plan allows (its row filter, the registry's ``commune_field``)."""
+    communes = plan.communes
+    scope = sql.SQL("") if plan.commune_field is None else sql.SQL(
+        " AND {} = ANY(%(communes)s)").format(sql.Identifier(plan.commune_field))
     cur = conn.cursor(row_factory=dict_row)
-    await cur.execute("SELECT incident_code, status, assigned_unit FROM emergency.incidents "
-                      f"WHERE incident_code = %(code)s{scope} FOR UPDATE",
+    await cur.execute(sql.SQL("SELECT incident_code, status, assigned_unit FROM "
+                              "emergency.incidents WHERE incident_code = %(code)s{} FOR UPDATE"
+                              ).format(scope),
                       {"code": code, "communes": list(communes or ())})
     found = await cur.fetchone()
     if found is None:
