@@ -2,8 +2,8 @@
 
 ``LocalFileStore`` keeps ``<root>/<aa>/<bb>/<sha256>`` (the first two byte pairs as folders)
 and writes through a temporary file renamed into place, so a file is either whole or absent;
-the same content uploaded twice is stored once. An S3-compatible store would implement the
-same three methods (see ``PlanningSettings.store``).
+the same content uploaded twice is stored once. ``S3FileStore`` (``s3store``) keeps the same
+names in an S3-compatible bucket (``IOCGIS_PLANNING_STORE=s3``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from iocgis.errors import ConfigError, IocgisError, PayloadTooLarge
+from iocgis.errors import IocgisError, PayloadTooLarge
 from iocgis.planning_docs.settings import PlanningSettings
 
 CHUNK = 1024 * 1024
@@ -132,8 +132,7 @@ def copy_out(store: FileStore, sha256: str, target: Path) -> None:
 
 def store_for(settings: PlanningSettings, var_dir: Path) -> FileStore:
     if settings.store == "s3":
-        raise ConfigError("the S3-compatible dossier file store is not available in this build",
-                          where="IOCGIS_PLANNING_STORE",
-                          hint="use IOCGIS_PLANNING_STORE=local (the default); an S3 store "
-                               "implements iocgis.planning_docs.filestore.FileStore")
+        from iocgis.planning_docs.s3store import S3FileStore
+
+        return S3FileStore.from_settings(settings, var_dir)
     return LocalFileStore(settings.files_dir or var_dir / "files")

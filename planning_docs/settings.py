@@ -15,10 +15,16 @@ class PlanningSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IOCGIS_PLANNING_", extra="ignore")
 
     # "local": the filesystem under files_dir (default ``<var_dir>/files``, outside any web
-    # root). "s3" is the documented seam for an S3-compatible store: not built yet (start-up
-    # says so rather than storing files somewhere unexpected).
+    # root). "s3": an S3-compatible bucket (``s3store``); files_dir (default
+    # ``<var_dir>/files-s3``) then holds the upload spool and the checked download cache.
+    # Credentials: boto3's own chain (AWS_ACCESS_KEY_ID ..., a profile, an instance role).
     store: Literal["local", "s3"] = "local"
     files_dir: Path | None = None
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_endpoint_url: str | None = None  # e.g. http://127.0.0.1:9000 for MinIO; None: AWS
+    s3_region: str | None = None
+    s3_addressing_style: Literal["auto", "path", "virtual"] = "auto"
     max_file_bytes: int = Field(default=200 * 1024 * 1024, ge=1024)
     # A virus scanner run on every upload before it is stored, as an argument list with
     # "{path}" for the file, e.g. ["clamdscan", "--no-summary", "{path}"]: exit 0 clean,
