@@ -21,15 +21,15 @@ from starlette.routing import Mount, Route
 from iocgis.api.errors import install_error_handlers
 from iocgis.api.ogc import routes as ogc_routes
 from iocgis.api.ogc.service import OgcService
+from iocgis.api.security.http import install as install_security
 from iocgis.api.state import AppState
-from iocgis.security.http import install as install_security
 from iocgis.settings import Settings, get_settings
 
 # Each module exposes ``routes() -> list[BaseRoute]``; add a module here to mount its routes.
 ROUTE_MODULES: tuple[str, ...] = (
     "iocgis.tiles.routes",
     "iocgis.styles.routes",
-    "iocgis.security.routes",
+    "iocgis.api.security.routes",
     "iocgis.api.query.routes",
     "iocgis.importers.http",
     "iocgis.citizen.routes",

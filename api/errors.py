@@ -21,7 +21,7 @@ def error_headers(exc: IocgisError) -> dict[str, str]:
 
 def error_response(exc: IocgisError) -> JSONResponse:
     """The one mapping from an error to its answer (the security middleware sends the same
-    body through ``iocgis.security.http.send_error`` before a route exists)."""
+    body through ``iocgis.api.security.http.send_error`` before a route exists)."""
     return JSONResponse(exc.as_dict(), status_code=exc.http_status,
                         headers=error_headers(exc) or None)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from iocgis.errors import ImportFailed, InvalidInput, IocgisError
 from iocgis.importers import derive, encodings, georef, review, staging, swap
 from iocgis.importers import mapping as mappingmod
 from iocgis.importers.admin_units import convert_batch
-from iocgis.importers.batch import BATCH_SIZE, FeatureBatch, Reader
+from iocgis.importers.batch import BATCH_SIZE, FeatureBatch, Reader, SourceInfo
 from iocgis.importers.fields import coerce
 from iocgis.importers.geometry import clean
 from iocgis.importers.options import ImportOptions
@@ -95,6 +96,24 @@ def _extras(batch: FeatureBatch, names: list[str]) -> pa.Array:
         row = {k: v[i] for k, v in cols.items() if v[i] is not None and v[i] == v[i]}
         out.append(json.dumps(row, ensure_ascii=False, default=str) if row else None)
     return pa.array(out, pa.string())
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """What the plan phase decided: the open reader, the source CRS and reference area, and
+    where each registry field comes from (the file, a constant, a conversion or a derivation)."""
+
+    reader: Reader
+    info: SourceInfo
+    src: Any
+    area: georef.ReferenceArea | None
+    fields: mappingmod.FieldPlan
+    codes: dict[str, tuple[str, ...] | None]
+
+
+def _empty(dataset: Dataset) -> ImportFailed:
+    return ImportFailed(f"{dataset.name} holds no features", where=dataset.name,
+                        hint="check that you exported the right layer; the live layer is unchanged")
 
 
 class Importer:
@@ -197,8 +216,20 @@ class Importer:
         return self.report
 
     def _load(self, conn: psycopg.Connection, dataset: Dataset) -> None:
-        report, options, layer = self.report, self.options, self.layer
-        mapping = mappingmod.load(options.mapping, layer)
+        """The phases of one load; each raises to abort, leaving the live layer unchanged."""
+        load = self._plan(conn, dataset)
+        writer = self._stage(conn, dataset, load)
+        deleted = self._verify(conn, dataset, load, writer)
+        if self.options.dry_run:
+            self._finish_dry_run(conn)
+            return
+        self._publish(conn, load, writer, deleted)
+
+    # -- plan: what the file holds and where each field comes from ---------------------------
+    def _plan(self, conn: psycopg.Connection, dataset: Dataset) -> LoadPlan:
+        report, layer = self.report, self.layer
+        mapping = mappingmod.load(self.options.mapping, layer)
+        options = self.options
         if mapping.crs and not options.crs:
             options = options.with_(crs=mapping.crs)
         if mapping.encoding and not options.encoding:
@@ -217,43 +248,49 @@ class Importer:
         for rule, message in info.notes:
             report.note(rule, "info", "đúng", message)
         if info.count == 0:
-            raise ImportFailed(f"{dataset.name} holds no features", where=dataset.name,
-                               hint="check that you exported the right layer; the live layer "
-                                    "is unchanged")
+            raise _empty(dataset)
         src = area = None
         if layer.is_spatial:  # a table without geometry (observations, indicators) needs no CRS
             src = georef.source_crs(info.crs, options.crs, dataset.name, dataset.format)
             report.source_crs = georef.describe(src)
             area = reference_area(conn, self.registry, layer, self.settings, report)
         reserved = set(getattr(reader, "reserved_columns", set()))
-        plan = mappingmod.plan(info.fields, layer, mapping, reserved)
-        if plan.extras:
+        fields = mappingmod.plan(info.fields, layer, mapping, reserved)
+        if fields.extras:
             report.note("fields.extra", "info", "đủ",
-                        f"source fields kept in `extra`: {', '.join(plan.extras[:20])}")
-        derive.refuse_under_upsert(layer, plan.derived, options.mode, dataset.name)
-        unfilled = [f.name for f in layer.fields if f.required and f.name not in plan.sources
-                    and f.name not in plan.constants and f.name not in plan.derived
-                    and f.name not in plan.converted]
+                        f"source fields kept in `extra`: {', '.join(fields.extras[:20])}")
+        derive.refuse_under_upsert(layer, fields.derived, options.mode, dataset.name)
+        unfilled = [f.name for f in layer.fields if f.required and f.name not in fields.sources
+                    and f.name not in fields.constants and f.name not in fields.derived
+                    and f.name not in fields.converted]
         if unfilled:
             raise ImportFailed(
                 f"{dataset.name} has no field for the required field(s) {', '.join(unfilled)} of "
                 f"{layer.id}", where=dataset.name,
                 hint=f"map its fields in a mapping file (--mapping; fields: SOURCE: TARGET); its "
                      f"fields are: {', '.join(info.fields[:30]) or '(none)'}")
+        self.options = options
         codes = {f.name: self.registry.domain_codes(f) for f in layer.fields}
-        self.progress({"phase": "reading", "done": 0, "total": info.count})
+        return LoadPlan(reader, info, src, area, fields, codes)
 
-        staging.create(conn, layer, report.import_id, unlogged=options.dry_run)
-        derive.prepare(conn, report.import_id, plan.derived)
-        writer = staging.StagingWriter(conn, layer, report.import_id)
+    # -- stage: stream the batches into the staging table ------------------------------------
+    def _stage(self, conn: psycopg.Connection, dataset: Dataset,
+               load: LoadPlan) -> staging.StagingWriter:
+        report, options, info = self.report, self.options, load.info
+        self.progress({"phase": "reading", "done": 0, "total": info.count})
+        staging.create(conn, self.layer, report.import_id, unlogged=options.dry_run)
+        derive.prepare(conn, report.import_id, load.fields.derived)
+        writer = staging.StagingWriter(conn, self.layer, report.import_id)
         first = True
         failure: BaseException | None = None
         try:
-            for batch in reader.batches(BATCH_SIZE):
-                if first and src is not None and area is not None:
-                    georef.check_placement(batch.geoms, src, area, dataset.name, options.swap_xy)
+            for batch in load.reader.batches(BATCH_SIZE):
+                if first and load.src is not None and load.area is not None:
+                    georef.check_placement(batch.geoms, load.src, load.area, dataset.name,
+                                           options.swap_xy)
                 first = False
-                self._batch(batch, src, area, plan, codes, writer, info.feature_word)
+                self._batch(batch, load.src, load.area, load.fields, load.codes, writer,
+                            info.feature_word)
                 self.progress({"phase": "loading", "done": report.rows_in, "total": info.count})
         except BaseException as exc:
             failure = exc
@@ -261,23 +298,29 @@ class Importer:
         finally:
             writer.close(failure)
         if report.rows_in == 0:
-            raise ImportFailed(f"{dataset.name} holds no features", where=dataset.name,
-                               hint="check that you exported the right layer; the live layer "
-                                    "is unchanged")
-        deleted = derive.apply(conn, layer, report.import_id, plan.derived, self.registry,
+            raise _empty(dataset)
+        return writer
+
+    # -- verify: derivations and the checks across rows, in SQL on staging -------------------
+    def _verify(self, conn: psycopg.Connection, dataset: Dataset, load: LoadPlan,
+                writer: staging.StagingWriter) -> int:
+        """Returns how many staged rows were deleted (the writer's counts no longer hold)."""
+        report, layer, options = self.report, self.layer, self.options
+        derived = load.fields.derived
+        deleted = derive.apply(conn, layer, report.import_id, derived, self.registry,
                                report, options.mode)
         deleted += self._cross_checks(conn, writer,
-                                      derived_key=any(k in plan.derived for k in layer.key))
+                                      derived_key=any(k in derived for k in layer.key))
         self._commune_scope(conn)
-        rejected_share = report.rows_rejected / report.rows_in
         aborting = [f for f in report.findings if f.severity == "abort"]
         if aborting:
             first_abort = aborting[0]
             raise ImportFailed(f"{dataset.name}: {first_abort.message} "
-                               f"({info.feature_word}s {', '.join(map(str, first_abort.feature_ids[:5]))})",
+                               f"({load.info.feature_word}s "
+                               f"{', '.join(map(str, first_abort.feature_ids[:5]))})",
                                where=dataset.name, hint=_hint_for(first_abort.rule, layer))
-        if report.rows_rejected and rejected_share > options.max_rejected:
-            raise ImportFailed(self._rejection_message(dataset, info.feature_word),
+        if report.rows_rejected and report.rows_rejected / report.rows_in > options.max_rejected:
+            raise ImportFailed(self._rejection_message(dataset, load.info.feature_word),
                                where=dataset.name,
                                hint="fix these features in the source and import again, or accept "
                                     "losing them with --max-rejected (e.g. --max-rejected 0.05); "
@@ -288,19 +331,27 @@ class Importer:
             raise ImportFailed(f"no feature of {dataset.name} passed the checks",
                                where=dataset.name, hint="see the findings in the report")
         report.finished_at = datetime.now(UTC)
-        if options.dry_run:
-            staging.drop(conn, report.import_id)
-            report.status = "dry_run"
-            conn.execute(
-                "UPDATE meta.imports SET status = 'dry_run', finished_at = now(), rows_in = %s, "
-                "rows_loaded = %s, rows_fixed = %s, rows_rejected = %s, report = %s::jsonb, "
-                "source_format = %s, source_checksum = %s, source_crs = %s, source_encoding = %s "
-                "WHERE id = %s",
-                (report.rows_in, report.rows_loaded, report.rows_fixed, report.rows_rejected,
-                 report.to_json(), report.source_format, report.source_checksum,
-                 report.source_crs, report.source_encoding, report.import_id))
-            return
-        self.progress({"phase": "indexing", "done": report.rows_in, "total": info.count})
+        return deleted
+
+    def _finish_dry_run(self, conn: psycopg.Connection) -> None:
+        report = self.report
+        staging.drop(conn, report.import_id)
+        report.status = "dry_run"
+        conn.execute(
+            "UPDATE meta.imports SET status = 'dry_run', finished_at = now(), rows_in = %s, "
+            "rows_loaded = %s, rows_fixed = %s, rows_rejected = %s, report = %s::jsonb, "
+            "source_format = %s, source_checksum = %s, source_crs = %s, source_encoding = %s "
+            "WHERE id = %s",
+            (report.rows_in, report.rows_loaded, report.rows_fixed, report.rows_rejected,
+             report.to_json(), report.source_format, report.source_checksum,
+             report.source_crs, report.source_encoding, report.import_id))
+
+    # -- publish: indexes, then pending review or the swap into the live layer ---------------
+    def _publish(self, conn: psycopg.Connection, load: LoadPlan, writer: staging.StagingWriter,
+                 deleted: int) -> None:
+        report, options, layer = self.report, self.options, self.layer
+        total = load.info.count
+        self.progress({"phase": "indexing", "done": report.rows_in, "total": total})
         if options.mode == "replace" and options.communes and layer.commune_field:
             kept = staging.keep_other_communes(conn, layer, report.import_id,
                                                layer.commune_field, options.communes)
@@ -316,12 +367,12 @@ class Importer:
             (report.source_format, report.source_checksum, report.source_crs,
              report.source_encoding, report.import_id))
         if review.needs_approval(self.registry, layer, options, self.settings):
-            self.progress({"phase": "reviewing", "done": report.rows_in, "total": info.count})
+            self.progress({"phase": "reviewing", "done": report.rows_in, "total": total})
             report.finished_at = datetime.now(UTC)
             review.submit(conn, layer, report, options, self.settings)
-            self.progress({"phase": "pending", "done": report.rows_in, "total": info.count})
+            self.progress({"phase": "pending", "done": report.rows_in, "total": total})
             return
-        self.progress({"phase": "publishing", "done": report.rows_in, "total": info.count})
+        self.progress({"phase": "publishing", "done": report.rows_in, "total": total})
         report.status = "loaded"
         known = None
         if not deleted and not layer.temporal and writer.bounds is not None:
@@ -336,7 +387,7 @@ class Importer:
              "rows_loaded": report.rows_loaded, "rows_fixed": report.rows_fixed,
              "rows_rejected": report.rows_rejected}, known)
         report.finished_at = datetime.now(UTC)
-        self.progress({"phase": "done", "done": report.rows_in, "total": info.count})
+        self.progress({"phase": "done", "done": report.rows_in, "total": total})
 
     def _rejection_message(self, dataset: Dataset, word: str) -> str:
         report = self.report
@@ -362,11 +413,13 @@ class Importer:
                 known_bad |= mask
         for rule, message in batch.notes:
             report.note(rule, "fix", "đúng", message, count=n)
+        footprints = None
         if layer.geometry is not None:
             with np.errstate(all="ignore"):
                 geoms = georef.to_wgs84(batch.geoms, src, self.options.swap_xy)
-            geoms, rejected, fixed = clean(geoms, layer.geometry, batch.fids, report, area, word,
-                                           known_bad)
+            cleaned = clean(geoms, layer, batch.fids, report, area, word, known_bad)
+            geoms, footprints = cleaned.geoms, cleaned.footprints
+            rejected, fixed = cleaned.rejected, cleaned.fixed
         else:
             geoms, rejected, fixed = None, known_bad.copy(), np.zeros(n, dtype=bool)
         values: dict[str, pa.Array] = {}
@@ -401,8 +454,9 @@ class Importer:
             batch = FeatureBatch(batch.fids[keep], batch.geoms[keep],
                                  {k: v.filter(mask) for k, v in batch.columns.items()})
             geoms = geoms[keep] if geoms is not None else None
+            footprints = footprints[keep] if footprints is not None else None
         extras = _extras(batch, plan.extras)
-        writer.write(batch.fids, values, extras, geoms, self.options.source_date)
+        writer.write(batch.fids, values, extras, geoms, self.options.source_date, footprints)
 
     def _commune_scope(self, conn: psycopg.Connection) -> None:
         """An officer limited to some communes imports only their rows (any mode)."""

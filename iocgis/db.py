@@ -9,8 +9,15 @@ import psycopg
 from psycopg.rows import dict_row
 
 from iocgis import cluster
-from iocgis.errors import DatabaseError
+from iocgis.errors import DatabaseError, InternalError
 from iocgis.settings import Settings, get_settings
+
+
+def expect_row[Row](row: Row | None) -> Row:
+    """The row a statement always returns (``RETURNING``, an aggregate): none is a defect."""
+    if row is None:
+        raise InternalError()
+    return row
 
 
 def database_url(settings: Settings | None = None) -> str:

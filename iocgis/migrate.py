@@ -30,7 +30,7 @@ def upgrade(url: str, registry: Registry | None = None,
     """Bring the database to the newest migration, mirror the registry into meta.layers, and
     make the database roles, grants and row-level security follow it (the access plan needs
     them: requests read rows only as a caller's group role)."""
-    from iocgis.security import dbroles
+    from iocgis.roles import dbroles
 
     registry = registry or get_registry()
     with connect(url, autocommit=True) as conn:

@@ -45,8 +45,8 @@ from iocgis.api.ogc.facts import (
 from iocgis.api.ogc.openapi import openapi_document, with_base_url
 from iocgis.api.ogc.pool import close_pool, get_pool, open_pool
 from iocgis.api.query.openapi import merge_into as merge_query_openapi
+from iocgis.api.security.openapi import merge_into as merge_security_openapi
 from iocgis.layers import Registry
-from iocgis.security.openapi import merge_into as merge_security_openapi
 from iocgis.settings import Settings
 
 log = logging.getLogger("iocgis.api.ogc")

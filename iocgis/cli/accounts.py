@@ -12,8 +12,9 @@ from rich.table import Table
 
 from iocgis.cli._security_common import database_errors, operator, parse_when, run
 from iocgis.db import connect, database_url
+from iocgis.roles import dbroles
 from iocgis.security import accounts as acc
-from iocgis.security import dbroles, login, review
+from iocgis.security import login, review
 from iocgis.settings import get_settings
 
 console = Console()

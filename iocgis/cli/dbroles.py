@@ -8,7 +8,7 @@ from rich.console import Console
 from iocgis.cli._security_common import database_errors
 from iocgis.db import connect, database_url
 from iocgis.layers import get_registry
-from iocgis.security import dbroles
+from iocgis.roles import dbroles
 from iocgis.settings import get_settings
 
 console = Console()
@@ -32,7 +32,7 @@ def sync() -> None:
 def publish() -> None:
     """Write every layer's QML into public.layer_styles and a project per role into
     public.qgis_projects (run after `iocgis db roles sync`)."""
-    from iocgis.security import qgis
+    from iocgis.roles import qgis
 
     with database_errors(), connect(database_url(), autocommit=True) as conn:
         report = qgis.publish(conn, get_registry(), get_settings().security)

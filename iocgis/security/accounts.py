@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from iocgis.access import ROLE_RIGHTS
+from iocgis.db import expect_row
 from iocgis.errors import Forbidden, InvalidInput, NotFound
 from iocgis.security import audit, passwords, totp
 from iocgis.security.settings import SecuritySettings
@@ -121,7 +122,7 @@ async def create(conn: psycopg.AsyncConnection, settings: SecuritySettings, acto
     except psycopg.errors.UniqueViolation:
         raise InvalidInput(f"an account {name!r} already exists", where="name",
                            hint="choose another name, or reset that account") from None
-    (account_id,) = await cur.fetchone()
+    (account_id,) = expect_row(await cur.fetchone())
     await conn.execute("INSERT INTO security.password_history (account_id, password_hash) "
                        "VALUES (%s, %s)", (account_id, password_hash))
     await audit.record(conn, actor=actor.name, action="account.create", target=name,

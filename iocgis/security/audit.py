@@ -20,6 +20,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from iocgis.db import expect_row
+from iocgis.errors import InvalidInput
+
 GENESIS = "0" * 64
 SYSLOG_FACILITY_AUTHPRIV = 10
 PEN = 32473  # the example enterprise number of RFC 5612, for the structured-data id
@@ -121,9 +124,9 @@ def verify(conn: psycopg.Connection, anchor_file: Path | None = None) -> VerifyR
 
 
 def _database_identity(conn: psycopg.Connection) -> str:
-    name, system_id = conn.execute(
+    name, system_id = expect_row(conn.execute(
         "SELECT current_database(), (SELECT system_identifier FROM pg_control_system())"
-    ).fetchone()
+    ).fetchone())
     return f"{system_id}/{name}"
 
 
@@ -140,8 +143,8 @@ def _check_anchor(conn: psycopg.Connection, anchor_file: Path, result: VerifyRes
     if seen:
         row = conn.execute("SELECT hash FROM audit.events WHERE seq = %s",
                            (seen["seq"],)).fetchone()
-        pruned = conn.execute("SELECT coalesce(max(through_seq), 0) FROM audit.prune_marks"
-                              ).fetchone()[0]
+        pruned = expect_row(conn.execute(
+            "SELECT coalesce(max(through_seq), 0) FROM audit.prune_marks").fetchone())[0]
         if row is None and seen["seq"] > pruned:
             result.problems.append(
                 f"record {seen['seq']}, seen by the verify of {seen['at']}, is gone: "
@@ -214,12 +217,10 @@ def who_accessed(conn: psycopg.Connection, layer: str, since: datetime) -> list[
 def prune(conn: psycopg.Connection, retention_months: int, actor: str) -> int:
     """Delete the records older than the retention (never below 3 months); record the prune."""
     if retention_months < 3:
-        from iocgis.errors import InvalidInput
-
         raise InvalidInput("audit retention may not be below 3 months", where="--months",
                            hint="use 3 or more (the default is 12)")
-    removed = conn.execute("SELECT audit.prune(now() - make_interval(months => %s))",
-                           (retention_months,)).fetchone()[0]
+    removed = expect_row(conn.execute("SELECT audit.prune(now() - make_interval(months => %s))",
+                                      (retention_months,)).fetchone())[0]
     record_sync(conn, actor=actor, action="audit.prune",
                 details={"retention_months": retention_months, "removed": removed})
     return removed

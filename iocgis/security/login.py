@@ -20,10 +20,12 @@ import psycopg
 from psycopg.rows import dict_row
 
 from iocgis.access import Caller
+from iocgis.db import expect_row
 from iocgis.errors import Forbidden, InvalidInput, Unauthorized
 from iocgis.security import audit, passwords, throttle, tokens, totp
 from iocgis.security.accounts import NAME_RE, Actor, needs_totp
 from iocgis.security.settings import SecuritySettings, in_networks
+from iocgis.sharing.narrowing import IN_FORCE_SQL, under_agreement
 
 REFUSED = "wrong account name, password or one-time code, or the account is locked"
 UNUSED = "account unused: disabled"
@@ -67,7 +69,8 @@ async def _fetch_for_login(conn: psycopg.AsyncConnection, name: str) -> dict[str
         "SELECT id, name, roles, pii, commune_codes, status, expires_at, password_hash, "
         "password_changed_at, must_change_password, totp_secret, totp_last_step, "
         "coalesce(last_seen_at, last_login_at, created_at) AS last_active, "
-        "now() AS now FROM security.accounts WHERE name = %s", (name,))
+        "EXISTS (SELECT 1 FROM sharing.agreements g WHERE g.account_id = a.id) AS shares, "
+        "now() AS now FROM security.accounts a WHERE name = %s", (name,))
     return await cur.fetchone()
 
 
@@ -81,7 +84,7 @@ async def _fail(conn: psycopg.AsyncConnection, settings: SecuritySettings,
         cur = await conn.execute(  # shown to operators (accounts list, review); decides nothing
             "UPDATE security.accounts SET failed_logins = failed_logins + 1 WHERE id = %s "
             "RETURNING failed_logins", (account["id"],))
-        (details["failures"],) = await cur.fetchone()
+        (details["failures"],) = expect_row(await cur.fetchone())
     await audit.record(conn, actor=state.name if NAME_RE.match(state.name) else "?",
                        action="auth.login", outcome="failed", target=state.name,
                        client=state.source, details=details)
@@ -101,6 +104,8 @@ def _refusal(account: dict[str, Any] | None, state: throttle.LoginFailures,
         return "unknown account"
     if account["status"] != "active":
         return f"account {account['status']}"
+    if account["shares"]:
+        return "a sharing agreement's account: it reads with its API keys only"
     if account["expires_at"] is not None and account["expires_at"] <= account["now"]:
         return "account expired"
     if account["last_active"] < account["now"] - timedelta(days=settings.inactive_disable_days):
@@ -129,7 +134,7 @@ async def authenticate(conn: psycopg.AsyncConnection, settings: SecuritySettings
     refusal = _refusal(account, state, settings, malformed)
     hashed = account["password_hash"] if account is not None and refusal is None else None
     ok = await asyncio.to_thread(passwords.verify_password, hashed, (password or "x")[:1024])
-    if refusal == UNUSED:
+    if refusal == UNUSED and account is not None:
         await conn.execute("UPDATE security.accounts SET status = 'disabled', status_reason = %s "
                            "WHERE id = %s", (f"unused for {settings.inactive_disable_days} days",
                                              account["id"]))
@@ -250,7 +255,7 @@ async def _live_session(conn: psycopg.AsyncConnection, settings: SecuritySetting
     if reason:
         raise Unauthorized(f"not signed in: {reason}", where="Authorization",
                            hint="log in again at /auth/token")
-    return row
+    return expect_row(row)
 
 
 async def caller_for_token(conn: psycopg.AsyncConnection, settings: SecuritySettings,
@@ -323,7 +328,7 @@ async def create_api_key(conn: psycopg.AsyncConnection, actor: Actor, name: str,
         "expires_at) VALUES (%s, %s, %s, %s, %s, CASE WHEN %s::int IS NULL THEN NULL "
         "ELSE now() + make_interval(days => %s::int) END) RETURNING id",
         (account["id"], prefix, key_hash, label[:200], networks or [], days, days))
-    (key_id,) = await cur.fetchone()
+    (key_id,) = expect_row(await cur.fetchone())
     await audit.record(conn, actor=actor.name, action="apikey.create", target=name,
                        client=actor.client, details={"key_id": key_id, "prefix": prefix,
                                                      "label": label, "days": days,
@@ -369,8 +374,10 @@ async def caller_for_api_key(conn: psycopg.AsyncConnection, settings: SecuritySe
         "(k.expires_at IS NOT NULL AND k.expires_at <= now()) AS key_expired, "
         "k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' AS stale, "
         "a.id, a.name, a.roles, a.pii, a.commune_codes, a.status, a.must_change_password, "
-        "(a.expires_at IS NOT NULL AND a.expires_at <= now()) AS account_expired "
+        "(a.expires_at IS NOT NULL AND a.expires_at <= now()) AS account_expired, "
+        f"g.id AS agreement_id, g.layers, g.communes, {IN_FORCE_SQL} AS in_force "
         "FROM security.api_keys k JOIN security.accounts a ON a.id = k.account_id "
+        "LEFT JOIN sharing.agreements g ON g.account_id = a.id "
         "WHERE k.prefix = %s", (prefix,))
     row = await cur.fetchone()
     if row is None or not hmac.compare_digest(row["key_hash"], tokens.hash_api_key(key)):
@@ -391,9 +398,13 @@ async def caller_for_api_key(conn: psycopg.AsyncConnection, settings: SecuritySe
         raise Unauthorized("this API key may not be used from this network",
                            where="X-API-Key", hint="use it from an allowed network, or ask for "
                                                    "a key bound to yours")
+    caller = caller_from(row, client, auth="api_key", mfa=False)
+    if row["agreement_id"] is not None:  # an agency's key: what its agreement names, in force
+        caller = under_agreement(caller, row["agreement_id"], row["layers"], row["communes"],
+                                 row["in_force"])
     if row["stale"]:
         await conn.execute("UPDATE security.api_keys SET last_used_at = now() WHERE id = %s",
                            (row["key_id"],))
         await conn.execute("UPDATE security.accounts SET last_seen_at = now() WHERE id = %s",
                            (row["id"],))
-    return caller_from(row, client, auth="api_key", mfa=False)
+    return caller

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 import psycopg
 from psycopg.rows import dict_row
 
+from iocgis.db import expect_row
 from iocgis.errors import TooManyRequests
 from iocgis.security import audit
 from iocgis.security.settings import SecuritySettings, in_networks
@@ -113,7 +114,7 @@ async def failures(conn: psycopg.AsyncConnection, settings: SecuritySettings, na
                                 "window": settings.login_failure_window_minutes,
                                 "lockout": settings.lockout_minutes,
                                 "known_days": settings.login_known_source_days})
-    row = await cur.fetchone()
+    row = expect_row(await cur.fetchone())
     locked_at, reset_at = row["locked_at"], row["reset_at"]
     locked = locked_at is not None and (reset_at is None or locked_at > reset_at) and (
         settings.lockout_minutes == 0

@@ -181,7 +181,7 @@ def test_identity_needs_the_pii_right_and_a_purpose_and_is_audited(clients, publ
         "'citizen.identity.read' AND target = %s", (published["code"],)).fetchall()
     assert ("c_privacy_officer", "Gọi lại để xác minh vị trí đèn hỏng") in events
     # The request's own PII note is written by the security middleware once the answer has
-    # left (iocgis/security/http.py): wait for it a little.
+    # left (api/security/http.py): wait for it a little.
     import time
 
     deadline = time.monotonic() + 10

@@ -164,7 +164,7 @@ _SAMPLE_COUNTER = iter(range(1000, 10**9))
 def set_status(db_url: str, name: str, status: str) -> None:
     """What `iocgis accounts lock|unlock|revoke NAME` does, without a process start: the
     account's state, then its database login (tests of the CLI itself call the command)."""
-    from iocgis.security import dbroles
+    from iocgis.roles import dbroles
     from iocgis.security.settings import SecuritySettings
 
     async def change() -> None:

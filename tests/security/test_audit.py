@@ -11,7 +11,8 @@ import psycopg
 import pytest
 
 from iocgis.layers import get_registry
-from iocgis.security import audit, dbroles
+from iocgis.roles import dbroles
+from iocgis.security import audit
 
 from .security_helpers import api_key_for, audit_actions, bearer, cli, login
 

@@ -16,7 +16,7 @@ import pytest
 
 from iocgis.access import ROLE_RIGHTS
 from iocgis.layers import get_registry
-from iocgis.security import dbroles, qgis
+from iocgis.roles import dbroles, qgis
 from iocgis.styles import qml_for
 
 from .security_helpers import ROOT, cli, insert_sample, set_status

@@ -23,8 +23,8 @@ from iocgis.access import ROLE_RIGHTS, Caller, visible_layers
 from iocgis.demo.build import build_demo
 from iocgis.demo.load import load_demo
 from iocgis.layers import LayerDef, get_registry
-from iocgis.security import dbroles, qgis
-from iocgis.security.qgis_project import group_name, layer_id, project_name, theme_groups
+from iocgis.roles import dbroles, qgis
+from iocgis.roles.qgis_project import group_name, layer_id, project_name, theme_groups
 from iocgis.settings import Settings
 from iocgis.styles import get_themes, qml_for
 from iocgis.styles.model import Theme

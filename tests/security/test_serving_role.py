@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from iocgis.layers import get_registry
-from iocgis.security import dbroles
+from iocgis.roles import dbroles
 from iocgis.settings import Settings
 
 from ..conftest import LiveServer, scratch_database

@@ -129,7 +129,7 @@ CREATE INDEX IF NOT EXISTS status_history_dossier ON planning_docs.status_histor
 
 # The API role reads and writes these tables itself (they are not registry layers, so no group
 # role reads them): created here when missing so the grant holds on a fresh cluster, where
-# `iocgis db migrate` makes the roles only after the migrations (iocgis.security.dbroles).
+# `iocgis db migrate` makes the roles only after the migrations (iocgis.roles.dbroles).
 GRANTS = r"""
 DO $$ BEGIN
     CREATE ROLE {api} NOLOGIN;

@@ -12,11 +12,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from iocgis.access import Caller, current_caller, require_right
+from iocgis.api.security.http import SecurityContext
 from iocgis.errors import Forbidden, InvalidInput, Unauthorized
 from iocgis.jsonbody import parse_json
 from iocgis.security import accounts, login, review
 from iocgis.security.accounts import Actor
-from iocgis.security.http import SecurityContext
 
 
 def _context(request: Request) -> SecurityContext:

@@ -27,8 +27,8 @@ from psycopg import sql
 from iocgis.access import ROLE_RIGHTS
 from iocgis.errors import ConfigError
 from iocgis.layers import Registry
-from iocgis.security.dbroles import MASKED_SCHEMA, group_role, masked_view_name, needs_mask
-from iocgis.security.qgis_project import (
+from iocgis.roles.dbroles import MASKED_SCHEMA, group_role, masked_view_name, needs_mask
+from iocgis.roles.qgis_project import (
     GEOMETRY_KIND,
     PROJECT_PREFIX,
     Extent,

@@ -24,7 +24,7 @@ from sqlalchemy import MetaData
 from iocgis.access import ROLE_RIGHTS, Caller, visible_layers
 from iocgis.layers import LayerDef, Registry
 from iocgis.layers.tables import layer_table
-from iocgis.security.dbroles import MASKED_SCHEMA, masked_view_name, needs_mask
+from iocgis.roles.dbroles import MASKED_SCHEMA, masked_view_name, needs_mask
 from iocgis.styles.definitions import Themes
 from iocgis.styles.model import Theme
 
