@@ -16,6 +16,7 @@ from iocgis.access.rules import (
     Caller,
     commune_scope,
     note,
+    note_shared,
     require_layer,
     visible_fields,
 )
@@ -82,9 +83,11 @@ def plan_for(caller: Caller, layer: str | LayerDef, registry: Registry | None = 
 
 
 def note_read(plan: AccessPlan) -> None:
-    """Note, for this request's audit record, that rows were read under ``plan``."""
+    """Note, for this request's audit record, that rows were read under ``plan`` (under a
+    sharing agreement: every read, whatever the layer's sensitivity)."""
     for kind in plan.audit_note:
         note(kind, plan.layer.id)
+    note_shared(plan.caller, plan.layer.id)
 
 
 @dataclass(frozen=True)

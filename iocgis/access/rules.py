@@ -29,6 +29,24 @@ ROLE_RIGHTS: dict[str, dict[str, object]] = {
 
 
 @dataclass(frozen=True)
+class Narrowing:
+    """What a sharing agreement lets its agency read (``iocgis.sharing``): only these layers,
+    only these fields of each (personal-data ones among them only where the agreement grants
+    them); its communes are the caller's ``commune_codes``. Set on the caller by the API-key
+    check, so every path's plan and the PostgreSQL scope follow it."""
+
+    agreement_id: int
+    layers: tuple[tuple[str, frozenset[str]], ...]  # (layer id, fields), sorted by layer id
+
+    def fields_of(self, layer_id: str) -> frozenset[str] | None:
+        """The fields shared of ``layer_id``; None when the layer is not shared at all."""
+        for shared, fields in self.layers:
+            if shared == layer_id:
+                return fields
+        return None
+
+
+@dataclass(frozen=True)
 class Caller:
     """Who is asking: an account (or anonymous) with its roles and extra rights."""
 
@@ -41,10 +59,11 @@ class Caller:
     session_id: str | None = None  # the login session (bearer tokens); None for API keys
     auth: str = "anonymous"  # how the caller proved who they are: bearer, api_key, anonymous
     mfa: bool = False  # the session was opened with a second factor
+    narrowing: Narrowing | None = None  # a sharing agreement's layers and fields
 
     @property
     def is_anonymous(self) -> bool:
-        return self.roles == frozenset({"public"})
+        return self.roles == frozenset({"public"}) and self.narrowing is None
 
     @property
     def admin_without_mfa(self) -> bool:
@@ -80,6 +99,10 @@ class Caller:
         return self.pii or any(bool(ROLE_RIGHTS.get(r, {}).get("pii")) for r in self.data_roles)
 
     def may(self, right: str) -> bool:
+        """An action right of the caller's roles; a caller under a sharing agreement only
+        reads (it never imports, approves or administers, whatever its account's role)."""
+        if self.narrowing is not None:
+            return False
         return any(bool(ROLE_RIGHTS.get(r, {}).get(right)) for r in self.roles)
 
 
@@ -106,9 +129,19 @@ class AccessNotes:
     restricted: set[str] = field(default_factory=set)  # restricted layers read
     pii: set[str] = field(default_factory=set)  # layers whose personal-data fields were read
     denied: set[str] = field(default_factory=set)  # existing layers asked for without the right
+    # Layers read under a sharing agreement: rows returned and tiles served (usage report).
+    shared: dict[str, SharedRead] = field(default_factory=dict)
 
     def __bool__(self) -> bool:
-        return bool(self.restricted or self.pii or self.denied)
+        return bool(self.restricted or self.pii or self.denied or self.shared)
+
+
+@dataclass
+class SharedRead:
+    """How much of one layer a request read under a sharing agreement."""
+
+    rows: int = 0
+    tiles: int = 0
 
 
 ACCESS_NOTES: ContextVar[AccessNotes | None] = ContextVar("iocgis_access_notes", default=None)
@@ -121,7 +154,20 @@ def note(kind: str, layer_id: str) -> None:
         getattr(notes, kind).add(layer_id)
 
 
+def note_shared(caller: Caller, layer_id: str, *, rows: int = 0, tiles: int = 0) -> None:
+    """Note for this request's audit record what a caller under a sharing agreement read of
+    ``layer_id`` (nothing for other callers): the read itself, and rows or tiles returned."""
+    notes = ACCESS_NOTES.get()
+    if notes is None or caller.narrowing is None:
+        return
+    read = notes.shared.setdefault(layer_id, SharedRead())
+    read.rows += rows
+    read.tiles += tiles
+
+
 def can_see(caller: Caller, layer: LayerDef) -> bool:
+    if caller.narrowing is not None and caller.narrowing.fields_of(layer.id) is None:
+        return False
     return may_read_level(caller, layer.sensitivity)
 
 
@@ -180,9 +226,9 @@ def visible_fields(caller: Caller, layer: LayerDef) -> tuple[str, ...]:
     """The layer's fields this caller may read; personal-data fields only with the PII right.
     (Reading rows that hold them is noted by the statement runner, not here: a field list
     read for metadata is not a read of personal data.)"""
-    if caller.sees_pii:
-        return layer.field_names
-    return tuple(f.name for f in layer.fields if not f.pii)
+    shared = caller.narrowing.fields_of(layer.id) if caller.narrowing is not None else None
+    return tuple(f.name for f in layer.fields if (caller.sees_pii or not f.pii)
+                 and (shared is None or f.name in shared))
 
 
 def require_field(caller: Caller, layer: LayerDef, name: str, *, where: str = "field") -> str:
