@@ -12,21 +12,23 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psycopg
 import shapely
 
 from iocgis import crs as crsmod
-from iocgis.db import connect, database_url
+from iocgis.db import connect, database_url, expect_row
 from iocgis.errors import ImportFailed, InvalidInput
 from iocgis.importers import georef
 from iocgis.importers import mapping as mappingmod
 from iocgis.importers.options import ImportOptions
 from iocgis.importers.report import ImportReport
-from iocgis.importers.sources import resolve
+from iocgis.importers.sources import Dataset, resolve
 from iocgis.settings import Settings, get_settings
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,60}$")
@@ -64,13 +66,78 @@ def _write_cog(source: Path, target: Path, crs: Any) -> None:
         partial.replace(target)  # atomic: a reader never sees half a file
 
 
-def import_raster(path: str | Path, layer_id: str, options: ImportOptions, *,
-                  url: str | None = None, settings: Settings | None = None,
-                  progress: Callable[[dict[str, Any]], None] | None = None) -> ImportReport:
+@dataclass(frozen=True)
+class Inspected:
+    """What reading the GeoTIFF's header decided: its CRS (pinned), footprint and grid facts."""
+
+    stored_crs: Any
+    footprint: shapely.Polygon
+    facts: dict[str, Any]
+
+
+def _inspect(dataset: Dataset, options: ImportOptions, report: ImportReport,
+             layer_id: str) -> Inspected:
     import rasterio
     from rasterio.crs import CRS as RioCRS
     from rasterio.errors import RasterioIOError
 
+    if dataset.format != "GeoTIFF":
+        raise InvalidInput(f"{dataset.name} is not a GeoTIFF, but {layer_id} is a raster",
+                           where=dataset.name, hint="import vector files into a vector layer")
+    report.source_format, report.source_checksum = "GeoTIFF", dataset.checksum
+    try:
+        src = rasterio.open(dataset.path)
+    except RasterioIOError as exc:
+        raise InvalidInput(f"cannot read {dataset.name}: {exc}", where=dataset.name,
+                           hint="the file is truncated or corrupt: export it again") from exc
+    with src:
+        file_crs = crsmod.parse_crs(src.crs.to_wkt()) if src.crs else None
+        source_crs = georef.source_crs(file_crs, options.crs, dataset.name, "GeoTIFF")
+        report.source_crs = georef.describe(source_crs)
+        footprint = _footprint(src.bounds, source_crs)
+        facts = {"width": src.width, "height": src.height, "bands": src.count,
+                 "dtype": src.dtypes[0], "nodata": src.nodata,
+                 "resolution": [abs(src.res[0]), abs(src.res[1])]}
+    centre = footprint.centroid
+    if not georef.vietnam().inside(np.array([centre.x]), np.array([centre.y]))[0]:
+        raise ImportFailed(f"{dataset.name} lies outside Vietnam when read as "
+                           f"{report.source_crs}", where=dataset.name,
+                           hint="give the right coordinate system with --crs")
+    stored_crs = RioCRS.from_wkt(crsmod.pinned(source_crs).to_wkt())
+    return Inspected(stored_crs, footprint, facts)
+
+
+def _register(conn: psycopg.Connection, name: str, target: Path, raster: Inspected,
+              meta: dict[str, Any], import_id: int) -> None:
+    """Make the written COG the raster's current file in ``meta.rasters``."""
+    conn.execute(
+        """
+        INSERT INTO meta.rasters (name, title_vi, title_en, kind, path, crs, footprint, width,
+            height, bands, dtype, nodata, resolution, unit, sensitivity, import_id)
+        VALUES (%(name)s, %(title_vi)s, %(title_en)s, %(kind)s, %(path)s,
+            %(crs)s, ST_GeomFromText(%(wkt)s, 4326),
+            %(width)s, %(height)s, %(bands)s, %(dtype)s, %(nodata)s,
+            %(resolution)s, %(unit)s, %(sensitivity)s, %(import_id)s)
+        ON CONFLICT (name) DO UPDATE SET title_vi = EXCLUDED.title_vi,
+            title_en = EXCLUDED.title_en, kind = EXCLUDED.kind,
+            path = EXCLUDED.path, crs = EXCLUDED.crs,
+            footprint = EXCLUDED.footprint, width = EXCLUDED.width,
+            height = EXCLUDED.height, bands = EXCLUDED.bands,
+            dtype = EXCLUDED.dtype, nodata = EXCLUDED.nodata,
+            resolution = EXCLUDED.resolution, unit = EXCLUDED.unit,
+            sensitivity = EXCLUDED.sensitivity, import_id = EXCLUDED.import_id
+        """,
+        {"name": name, "title_vi": str(meta.get("title_vi", name)),
+         "title_en": str(meta.get("title_en", name)),
+         "kind": str(meta.get("kind", "raster")), "path": str(target),
+         "crs": raster.stored_crs.to_wkt(), "wkt": raster.footprint.wkt, **raster.facts,
+         "unit": meta.get("unit"), "sensitivity": str(meta.get("sensitivity", "public")),
+         "import_id": import_id})
+
+
+def import_raster(path: str | Path, layer_id: str, options: ImportOptions, *,
+                  url: str | None = None, settings: Settings | None = None,
+                  progress: Callable[[dict[str, Any]], None] | None = None) -> ImportReport:
     settings = settings or get_settings()
     url = url or database_url(settings)
     name = _name(layer_id)
@@ -82,79 +149,33 @@ def import_raster(path: str | Path, layer_id: str, options: ImportOptions, *,
                           source_date=options.source_date, started_at=datetime.now(UTC))
     dataset = resolve(path)
     try:
-        if dataset.format != "GeoTIFF":
-            raise InvalidInput(f"{dataset.name} is not a GeoTIFF, but {layer_id} is a raster",
-                               where=dataset.name, hint="import vector files into a vector layer")
-        report.source_format, report.source_checksum = "GeoTIFF", dataset.checksum
-        try:
-            src = rasterio.open(dataset.path)
-        except RasterioIOError as exc:
-            raise InvalidInput(f"cannot read {dataset.name}: {exc}", where=dataset.name,
-                               hint="the file is truncated or corrupt: export it again") from exc
-        with src:
-            file_crs = crsmod.parse_crs(src.crs.to_wkt()) if src.crs else None
-            source_crs = georef.source_crs(file_crs, options.crs, dataset.name, "GeoTIFF")
-            report.source_crs = georef.describe(source_crs)
-            footprint = _footprint(src.bounds, source_crs)
-            facts = {"width": src.width, "height": src.height, "bands": src.count,
-                     "dtype": src.dtypes[0], "nodata": src.nodata,
-                     "resolution": [abs(src.res[0]), abs(src.res[1])]}
-        area = georef.vietnam()
-        centre = footprint.centroid
-        if not area.inside(np.array([centre.x]), np.array([centre.y]))[0]:
-            raise ImportFailed(f"{dataset.name} lies outside Vietnam when read as "
-                               f"{report.source_crs}", where=dataset.name,
-                               hint="give the right coordinate system with --crs")
-        stored_crs = RioCRS.from_wkt(crsmod.pinned(source_crs).to_wkt())
+        raster = _inspect(dataset, options, report, layer_id)
         report.rows_in = 1
         with connect(url, autocommit=True) as conn:
-            row = conn.execute(
+            row = expect_row(conn.execute(
                 "INSERT INTO meta.imports (layer_id, mode, status, dry_run, source_path, "
                 "user_name, source_format, source_checksum, source_crs, source_date) VALUES "
                 "(%s, 'replace', 'running', %s, %s, %s, 'GeoTIFF', %s, %s, %s) RETURNING id",
                 (layer_id, options.dry_run, str(path), options.user, dataset.checksum,
-                 report.source_crs, options.source_date)).fetchone()
+                 report.source_crs, options.source_date)).fetchone())
             report.import_id = int(row[0])
             target = settings.rasters_dir / name / f"{name}_{report.import_id}.tif"
-            entry = {"name": name, "path": str(target), "crs": report.source_crs,
-                     "footprint_bounds": [round(v, 7) for v in footprint.bounds], **facts}
-            report.extra["raster"] = entry
+            report.extra["raster"] = {
+                "name": name, "path": str(target), "crs": report.source_crs,
+                "footprint_bounds": [round(v, 7) for v in raster.footprint.bounds],
+                **raster.facts}
             try:
                 if progress:
                     progress({"phase": "writing COG", "done": 0, "total": 1,
                               "import_id": report.import_id})
                 if not options.dry_run:
-                    _write_cog(dataset.path, target, stored_crs)
+                    _write_cog(dataset.path, target, raster.stored_crs)
                 report.rows_loaded = 1
                 report.status = "dry_run" if options.dry_run else "loaded"
                 report.finished_at = datetime.now(UTC)
                 with conn.transaction():
                     if not options.dry_run:
-                        conn.execute(
-                            """
-                            INSERT INTO meta.rasters (name, title_vi, title_en, kind, path, crs,
-                                footprint, width, height, bands, dtype, nodata, resolution, unit,
-                                sensitivity, import_id)
-                            VALUES (%(name)s, %(title_vi)s, %(title_en)s, %(kind)s, %(path)s,
-                                %(crs)s, ST_GeomFromText(%(wkt)s, 4326),
-                                %(width)s, %(height)s, %(bands)s, %(dtype)s, %(nodata)s,
-                                %(resolution)s, %(unit)s, %(sensitivity)s, %(import_id)s)
-                            ON CONFLICT (name) DO UPDATE SET title_vi = EXCLUDED.title_vi,
-                                title_en = EXCLUDED.title_en, kind = EXCLUDED.kind,
-                                path = EXCLUDED.path, crs = EXCLUDED.crs,
-                                footprint = EXCLUDED.footprint, width = EXCLUDED.width,
-                                height = EXCLUDED.height, bands = EXCLUDED.bands,
-                                dtype = EXCLUDED.dtype, nodata = EXCLUDED.nodata,
-                                resolution = EXCLUDED.resolution, unit = EXCLUDED.unit,
-                                sensitivity = EXCLUDED.sensitivity, import_id = EXCLUDED.import_id
-                            """,
-                            {"name": name, "title_vi": str(meta.get("title_vi", name)),
-                             "title_en": str(meta.get("title_en", name)),
-                             "kind": str(meta.get("kind", "raster")), "path": str(target),
-                             "crs": stored_crs.to_wkt(), "wkt": footprint.wkt, **facts,
-                             "unit": meta.get("unit"),
-                             "sensitivity": str(meta.get("sensitivity", "public")),
-                             "import_id": report.import_id})
+                        _register(conn, name, target, raster, meta, report.import_id)
                     conn.execute(
                         "UPDATE meta.imports SET status = %s, finished_at = now(), rows_in = 1, "
                         "rows_loaded = 1, report = %s::jsonb WHERE id = %s",
@@ -168,4 +189,3 @@ def import_raster(path: str | Path, layer_id: str, options: ImportOptions, *,
     finally:
         dataset.cleanup()
     return report
-
