@@ -5,10 +5,11 @@ table once the file is loaded (set-based: one statement per kind, whatever the r
   that covers the feature's ``ST_PointOnSurface`` (a feature across a boundary goes where that
   point falls; a point exactly on a shared boundary takes the lower code).
 - ``province_from_location`` fills a province code: the same against ``admin.provinces``.
-- ``key_hash`` fills a key field: 16 hex digits of the MD5 of the geometry snapped to 1e-7
-  degree (about 1 cm) in EPSG:4326, with ``-2``, ``-3`` ... for the 2nd, 3rd feature of
-  identical geometry in file order: the same file gives the same keys, and so does a re-export
-  in another order or with other attributes.
+- ``key_hash`` fills a key field: 16 hex digits of the MD5 of the geometry (the footprint
+  where a row has one, else the position) snapped to 1e-7 degree (about 1 cm) in EPSG:4326,
+  with ``-2``, ``-3`` ... for the 2nd, 3rd feature of identical geometry in file order: the
+  same file gives the same keys, and so does a re-export in another order or with other
+  attributes.
 - ``key_sequence`` fills a key field: ``<commune>-<00001>``, the feature's position in file
   order among the file's features of its commune (the layer's ``commune_field``; without one,
   just the number); under ``append`` numbering goes on after the live layer's highest.
@@ -36,8 +37,9 @@ ADMIN_LEVEL = {"commune_from_location": "commune", "province_from_location": "pr
 SCHEMES = {
     "commune_from_location": "the commune whose boundary covers the feature's point on surface",
     "province_from_location": "the province whose boundary covers the feature's point on surface",
-    "key_hash": "16 hex digits of the MD5 of the geometry (snapped to 1e-7°), -2, -3 ... for "
-                "repeats of an identical geometry in file order",
+    "key_hash": "16 hex digits of the MD5 of the geometry (the footprint where there is one, "
+                "else the position; snapped to 1e-7°), -2, -3 ... for repeats of an identical "
+                "geometry in file order",
     "key_sequence": "commune code and the position in file order among the commune's "
                     "features (26041-00001)",
 }
@@ -163,6 +165,12 @@ def _locate(conn: psycopg.Connection, layer: LayerDef, import_id: int,
     return len(rejected)
 
 
+def hashed_shape(layer: LayerDef) -> sql.Composable:
+    """What key_hash hashes: the footprint where the row has one (so a house drawn as before
+    keeps its key), else the position."""
+    return sql.SQL("coalesce(footprint, geom)" if layer.footprint else "geom")
+
+
 def _generate_key(conn: psycopg.Connection, layer: LayerDef, table: sql.Composable, name: str,
                   how: str, mode: str, report: ImportReport) -> None:
     target = sql.Identifier(name)
@@ -170,8 +178,8 @@ def _generate_key(conn: psycopg.Connection, layer: LayerDef, table: sql.Composab
         keys = sql.SQL(
             "SELECT fid, h || CASE WHEN n > 1 THEN '-' || n ELSE '' END AS k FROM (SELECT fid, h, "
             "row_number() OVER (PARTITION BY h ORDER BY fid) AS n FROM (SELECT fid, "
-            "left(md5(ST_AsBinary(ST_SnapToGrid(geom, {grid}))), 16) AS h FROM {t}) x) y"
-        ).format(grid=sql.Literal(HASH_GRID), t=table)
+            "left(md5(ST_AsBinary(ST_SnapToGrid({shape}, {grid}))), 16) AS h FROM {t}) x) y"
+        ).format(shape=hashed_shape(layer), grid=sql.Literal(HASH_GRID), t=table)
     else:
         commune = getattr(layer, "commune_field", None)  # the registry's layer-level key
         prefix_field = commune if commune and commune != name else None

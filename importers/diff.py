@@ -11,9 +11,10 @@ Shape (replace; an upsert joins staged -> live only, an append adds every staged
       FROM <live> l FULL JOIN <staged> s ON l.<key> = s.<key>) d
     WHERE kind <> 'changed' OR cardinality(fields) > 0
 
-Geometries are compared exactly first (the cheap binary ``=``) and only when that differs
-with ``ST_Equals``, so a re-export listing the same vertices from another start is not a
-change. Bookkeeping columns (fid, source_date, import_id, updated_at) are never compared.
+Geometries (the position, and the footprint of a layer that has one) are compared exactly
+first (the cheap binary ``=``) and only when that differs with ``ST_Equals``, so a re-export
+listing the same vertices from another start is not a change. Bookkeeping columns (fid,
+source_date, import_id, updated_at) are never compared.
 ``before`` holds the live values of the changed fields (of every field for a removed row),
 ``after`` the staged values of the changed fields; an added row is read from staging.
 A layer without a key is compared row by row (every field and the geometry, repeats
@@ -79,12 +80,19 @@ def _changed_fields(layer: LayerDef) -> sql.Composed:
     checks = [sql.SQL("CASE WHEN {l} IS DISTINCT FROM {s} THEN {n} END").format(
         l=_col("l", name), s=_col("s", name), n=sql.Literal(name))
         for name in compared_columns(layer)]
-    if layer.is_spatial:
+    for column, change in geometry_changes(layer):
         checks.append(sql.SQL(
-            "CASE WHEN l.geom = s.geom THEN NULL WHEN l.geom IS NULL OR s.geom IS NULL THEN "
-            "CASE WHEN l.geom IS DISTINCT FROM s.geom THEN {n} END "
-            "WHEN NOT ST_Equals(l.geom, s.geom) THEN {n} END").format(n=sql.Literal(GEOMETRY)))
+            "CASE WHEN l.{g} = s.{g} THEN NULL WHEN l.{g} IS NULL OR s.{g} IS NULL THEN "
+            "CASE WHEN l.{g} IS DISTINCT FROM s.{g} THEN {n} END "
+            "WHEN NOT ST_Equals(l.{g}, s.{g}) THEN {n} END").format(
+                g=sql.Identifier(column), n=sql.Literal(change)))
     return sql.SQL("array_remove(ARRAY[{}]::text[], NULL)").format(sql.SQL(", ").join(checks))
+
+
+def geometry_changes(layer: LayerDef) -> list[tuple[str, str]]:
+    """(column, name of its change in ``fields``): the position is ``geometry``, the
+    footprint ``footprint``."""
+    return [(c, GEOMETRY if c == "geom" else c) for c in layer.geometry_columns]
 
 
 def _equal(layer: LayerDef) -> sql.Composed:
@@ -92,8 +100,8 @@ def _equal(layer: LayerDef) -> sql.Composed:
     by one short-circuiting test before any array of changed fields is built."""
     parts = [sql.SQL("{} IS NOT DISTINCT FROM {}").format(_col("l", n), _col("s", n))
              for n in compared_columns(layer)]
-    if layer.is_spatial:
-        parts.append(sql.SQL("l.geom IS NOT DISTINCT FROM s.geom"))
+    parts += [sql.SQL("l.{g} IS NOT DISTINCT FROM s.{g}").format(g=sql.Identifier(c))
+              for c in layer.geometry_columns]
     return sql.SQL("({})").format(sql.SQL(" AND ").join(parts))
 
 
@@ -174,8 +182,7 @@ def _whole_rows(layer: LayerDef, live: sql.Composable, staged: sql.Composable,
     """A layer without a key: rows compared whole (a multiset: the n-th repeat of a row
     matches the n-th repeat on the other side)."""
     parts = [_col("t", c) for c in [*layer.field_names, "extra"]]
-    if layer.is_spatial:
-        parts.append(sql.SQL("ST_AsEWKB(t.geom)"))
+    parts += [sql.SQL("ST_AsEWKB({})").format(_col("t", c)) for c in layer.geometry_columns]
     digest = sql.SQL("md5(row({})::text)").format(sql.SQL(", ").join(parts))
 
     def side(table: sql.Composable) -> sql.Composed:

@@ -87,7 +87,7 @@ def rollback(layer_id: str, *, url: str | None = None, user: str = "cli",
                     cols = sql.SQL(", ").join(
                         sql.Identifier(c) for c in ("fid", *layer.field_names, "extra",
                                                     "source_date", "import_id", "updated_at",
-                                                    *(("geom",) if layer.is_spatial else ())))
+                                                    *layer.geometry_columns))
                     conn.execute(sql.SQL("INSERT INTO {} ({c}) SELECT {c} FROM {}").format(
                         live_ident(layer), sql.Identifier(HISTORY_SCHEMA, prev_name), c=cols))
                     conn.execute(sql.SQL("DROP TABLE {}").format(

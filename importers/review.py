@@ -274,7 +274,7 @@ def changes(conn: psycopg.Connection, layer: LayerDef, import_id: int, kind: str
                 table, scope), params).fetchall()
         total = cur.execute(sql.SQL("SELECT count(*) AS n FROM {} WHERE kind = %(kind)s {}")
                             .format(table, scope), params).fetchone()
-    shown = set(columns) | {diff.GEOMETRY}
+    shown = set(columns) | {change for _, change in diff.geometry_changes(layer)}
     added: dict[int, dict[str, Any]] = {}
     if kind == "added" and rows:
         names = [c for c in columns if c == "extra" or layer.has_field(c)]

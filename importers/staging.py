@@ -42,8 +42,8 @@ def staging_ident(import_id: int) -> sql.Composed:
 
 def load_columns(layer: LayerDef) -> list[str]:
     """Columns the importer writes (updated_at takes its default)."""
-    cols = ["fid", *layer.field_names, "extra", "source_date", "import_id"]
-    return cols + (["geom"] if layer.is_spatial else [])
+    return ["fid", *layer.field_names, "extra", "source_date", "import_id",
+            *layer.geometry_columns]
 
 
 def create(conn: psycopg.Connection, layer: LayerDef, import_id: int, *, unlogged: bool) -> None:
@@ -70,7 +70,7 @@ class StagingWriter:
         stmt = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
             staging_ident(import_id), sql.SQL(", ").join(map(sql.Identifier, cols)))
         self.types = ["int8", *(field_type(f.type).copy for f in layer.fields), "jsonb", "date",
-                      "int8"] + (["bytea"] if layer.is_spatial else [])  # EWKB: geometry_recv
+                      "int8"] + ["bytea"] * len(layer.geometry_columns)  # EWKB: geometry_recv
         self._cursor = conn.cursor()
         self._copy_cm = self._cursor.copy(stmt)
         self._copy = self._copy_cm.__enter__()
@@ -83,7 +83,8 @@ class StagingWriter:
         self._geom_hashes: list[np.ndarray] = []
 
     def write(self, fids: np.ndarray, values: dict[str, pa.Array], extra: pa.Array,
-              geoms: np.ndarray | None, source_date: date | None) -> None:
+              geoms: np.ndarray | None, source_date: date | None,
+              footprints: np.ndarray | None = None) -> None:
         n = len(fids)
         columns: list[pa.Array] = [pa.array(fids, pa.int64())]
         columns += [values[name] for name in self.layer.field_names]
@@ -102,6 +103,10 @@ class StagingWriter:
                 self.bounds = list(box) if old is None else [
                     min(old[0], box[0]), min(old[1], box[1]), max(old[2], box[2]),
                     max(old[3], box[3])]
+        if self.layer.footprint:  # None where a row has only its position
+            outline = np.full(n, None, dtype=object) if footprints is None else footprints
+            columns.append(pa.array(shapely.to_wkb(shapely.set_srid(outline, STORAGE_SRID),
+                                                   include_srid=True), pa.binary()))
         if self.layer.key:
             parts = [values[k].cast(pa.string()) for k in self.layer.key]
             joined = pc.binary_join_element_wise(*parts, "\x1f") if len(parts) > 1 else parts[0]

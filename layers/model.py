@@ -11,6 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 Sensitivity = Literal["public", "internal", "restricted"]
 GeometryType = Literal["Point", "MultiPoint", "MultiLineString", "MultiPolygon"]
+# The outline a layer located by a point may keep beside it (a house's footprint, a school's
+# site): stored in its own ``footprint`` column, while ``geom`` stays the position.
+FootprintType = Literal["MultiPolygon"]
 FieldType = Literal["text", "integer", "bigint", "numeric", "boolean", "date", "timestamptz"]
 # How the importer fills a field a file lacks (importers/derive.py): the commune or province
 # the feature lies in, or a generated key (a hash of the geometry, or commune + sequence).
@@ -21,7 +24,7 @@ KEY_DERIVATIONS = ("key_hash", "key_sequence")
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,40}$")
 # Columns every layer table has besides its own fields; no field may reuse these names.
-SYSTEM_COLUMNS = ("fid", "geom", "extra", "source_date", "import_id", "updated_at")
+SYSTEM_COLUMNS = ("fid", "geom", "footprint", "extra", "source_date", "import_id", "updated_at")
 SENSITIVITY_RANK: dict[str, int] = {"public": 0, "internal": 1, "restricted": 2}
 
 
@@ -131,13 +134,42 @@ class TileSpec(Frozen):
         return chosen
 
 
+# Licences an open layer may carry (SPDX id -> the licence's page, for the DCAT catalogue).
+OPEN_LICENCES: dict[str, str] = {
+    "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
+    "CC-BY-SA-4.0": "https://creativecommons.org/licenses/by-sa/4.0/",
+    "CC0-1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
+    "ODbL-1.0": "https://opendatacommons.org/licenses/odbl/1-0/",
+}
+
+
+class OpenData(Frozen):
+    """A layer published as open data (iocgis/sharing/open_data.py): bulk downloads under a
+    licence, listed in the DCAT catalogue a national portal harvests."""
+
+    licence: str
+    # Who publishes it (DCAT publisher); default: the IOC of the province.
+    publisher: Text | None = None
+
+    @field_validator("licence")
+    @classmethod
+    def _licence(cls, value: str) -> str:
+        if value not in OPEN_LICENCES:
+            raise ValueError(f"licence {value!r} is not one of {', '.join(OPEN_LICENCES)}")
+        return value
+
+
 class LayerDef(Frozen):
     group: str
     name: str
     title: Text
     description: Text
     keywords: tuple[str, ...] = ()
+    # The position (``geom``): for a layer with a footprint, a Point.
     geometry: GeometryType | None
+    # An optional outline beside the position: a file of points loads positions, a file of
+    # polygons loads footprints and their point on surface as the position, mixed files both.
+    footprint: FootprintType | None = None
     fields: tuple[FieldDef, ...]
     key: tuple[str, ...] = ()
     sensitivity: Sensitivity
@@ -150,6 +182,11 @@ class LayerDef(Frozen):
     # only their rows (the access plan, and row-level security in PostgreSQL).
     commune_field: str | None = None
     tiles: TileSpec | None = None
+    # Its personal-data fields may be shared with another agency under a sharing agreement
+    # that names them (iocgis/sharing; Decree 356/2025: only where the law allows it).
+    share_pii: bool = False
+    # Published as open data under a licence (public layers only).
+    open: OpenData | None = None
 
     @property
     def id(self) -> str:
@@ -166,6 +203,20 @@ class LayerDef(Frozen):
     @property
     def is_spatial(self) -> bool:
         return self.geometry is not None
+
+    @property
+    def geometry_columns(self) -> tuple[str, ...]:
+        """The table's geometry columns: the position, then the footprint if the layer has one."""
+        if self.geometry is None:
+            return ()
+        return ("geom", "footprint") if self.footprint else ("geom",)
+
+    @property
+    def accepted_geometries(self) -> tuple[str, ...]:
+        """The geometry types a file of this layer may carry (Multi* promoted on import)."""
+        if self.geometry is None:
+            return ()
+        return (self.geometry, self.footprint) if self.footprint else (self.geometry,)
 
     @property
     def pii_fields(self) -> tuple[str, ...]:
@@ -200,6 +251,9 @@ class LayerDef(Frozen):
         for where, name in refs:
             if name not in names:
                 raise ValueError(f"layer {self.id}: {where} names unknown field {name!r}")
+        if self.footprint and self.geometry != "Point":
+            raise ValueError(f"layer {self.id}: a footprint goes beside a Point position "
+                             f"(geometry: Point), not a {self.geometry}")
         if self.tiles and not self.is_spatial:
             raise ValueError(f"layer {self.id}: a layer without geometry cannot have tiles")
         if self.tiles:
@@ -212,6 +266,12 @@ class LayerDef(Frozen):
         if self.temporal and self.field(self.temporal).type not in ("date", "timestamptz"):
             raise ValueError(f"layer {self.id}: temporal field {self.temporal!r} must be a date "
                              "or timestamptz")
+        if self.open is not None and self.sensitivity != "public":
+            raise ValueError(f"layer {self.id}: only public layers may be open data (this one "
+                             f"is {self.sensitivity}); remove 'open' or make the layer public")
+        if self.share_pii and not self.pii_fields:
+            raise ValueError(f"layer {self.id}: share_pii is set but the layer has no "
+                             "personal-data field")
         return self
 
     @model_validator(mode="after")

@@ -30,6 +30,7 @@ from iocgis.layers.registry import Registry
 from iocgis.layers.types import STORAGE_SRID, field_type
 
 META_SCHEMA = "meta"
+FOOTPRINT_COMMENT = "outline (footprint or site) where the source has one; geom is the position"
 
 
 def _column(field: FieldDef) -> Column:
@@ -50,9 +51,13 @@ def layer_table(layer: LayerDef, metadata: MetaData) -> Table:
     if layer.geometry:
         columns.append(Column("geom", Geometry(layer.geometry, srid=STORAGE_SRID,
                                                 spatial_index=False), nullable=True))
+    if layer.footprint:
+        columns.append(Column("footprint", Geometry(layer.footprint, srid=STORAGE_SRID,
+                                                     spatial_index=False), nullable=True,
+                              comment=FOOTPRINT_COMMENT))
     table = Table(layer.table_name, metadata, *columns, schema=layer.schema_name)
-    if layer.geometry:
-        Index(f"{layer.table_name}_geom_gist", table.c.geom, postgresql_using="gist")
+    for column in layer.geometry_columns:
+        Index(f"{layer.table_name}_{column}_gist", table.c[column], postgresql_using="gist")
     if layer.key:
         Index(f"{layer.table_name}_key", *(table.c[k] for k in layer.key), unique=True)
     if layer.temporal and layer.temporal not in layer.key[:1]:

@@ -7,6 +7,7 @@ generated, and the quality report says so."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,7 @@ HASH_KEY = re.compile(r"^[0-9a-f]{16}(-\d+)?$")
 
 
 def house_shape(lon: float, lat: float) -> shapely.Geometry:
-    """A house as the survey draws it (a footprint today; a position once layers take points)."""
+    """A house as a survey with footprints draws it (test_import_footprints.py: as points)."""
     half = 0.0005 if abs(lon - 106.8201) < 1e-9 else 0.00005
     return shapely.box(lon - half, lat - 0.00005, lon + half, lat + 0.00005)
 
@@ -68,10 +69,11 @@ def _tcvn3(text: str) -> str:
     return to_legacy(text, "tcvn3").decode("latin-1")
 
 
-def survey_zip(folder: Path, rows: tuple = SURVEY, name: str = "nha_o") -> Path:
+def survey_zip(folder: Path, rows: tuple = SURVEY, name: str = "nha_o",
+               shape: Callable[[float, float], shapely.Geometry] = house_shape) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     to_utm = transformer(WGS84, CRS.from_wkt(PRJ_UTM48N_NO_TOWGS84))
-    geoms = [shapely.transform(house_shape(*where),
+    geoms = [shapely.transform(shape(*where),
                                lambda xy: np.column_stack(to_utm.transform(xy[:, 0], xy[:, 1])))
              for *_, where in rows]
     fields = {"TEN_CHU": [_tcvn3(r[0]) for r in rows], "DIA_CHI": [_tcvn3(r[1]) for r in rows],
