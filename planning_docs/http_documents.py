@@ -104,7 +104,7 @@ async def upload_document(request: Request) -> Response:
     return response
 
 
-async def _readable_document(request: Request) -> tuple[dict, dict]:
+async def readable_document(request: Request) -> tuple[dict, dict]:
     raw = str(request.path_params["id"])
     caller = current_caller()
     missing = NotFound(f"no planning document {raw[:30]!r}", where="id",
@@ -121,7 +121,7 @@ async def _readable_document(request: Request) -> tuple[dict, dict]:
 
 
 async def download_document(request: Request) -> Response:
-    doc, dossier = await _readable_document(request)
+    doc, dossier = await readable_document(request)
     planning = Planning.of(request)
     path = await asyncio.to_thread(planning.store.fetch, doc["sha256"])
     caller = current_caller()
@@ -140,7 +140,7 @@ async def import_zones(request: Request) -> Response:
     """Import a DXF drawing's zones (body: optional ``crs``, ``mapping`` as YAML text)."""
     caller = current_caller()
     rules.require_editor(caller)
-    doc, dossier = await _readable_document(request)
+    doc, dossier = await readable_document(request)
     if doc["media_type"] != sniff.DXF:
         raise InvalidInput(f"document {doc['id']} is {sniff.NAMES[doc['media_type']]}, not a "
                            "DXF drawing", where="id", hint="import the zones of a DXF drawing")

@@ -64,3 +64,31 @@ def make_dxf(path: Path, zones: list[dict]) -> Path:
                  dxfattribs={"layer": "KHUNG_TEN"}).set_placement(_to_cad(zones[0]["geom"])[0])
     doc.saveas(path, encoding="utf-8")
     return path
+
+
+SCAN_RED, SCAN_BLUE = (200, 30, 30), (20, 40, 220)
+
+
+def make_geotiff(path: Path, centre: tuple[float, float], side_m: float = 200.0,
+                 pixel_m: float = 0.5, mark_m: float = 20.0) -> Path:
+    """A scanned sheet in VN-2000 / TM-3 107-45 (EPSG:5899 as the scanner's GIS writes it, no
+    shift in the file): an RGB square of ``side_m`` around ``centre`` (lon, lat, placed with the
+    official shift), red, with a blue ``mark_m`` square at the centre — 200 m off if a reader
+    dropped the datum."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    x, y = transformer(parse_crs("EPSG:4326"), parse_crs(DXF_CRS)).transform(*centre)
+    size = int(side_m / pixel_m)
+    rgb = np.empty((3, size, size), dtype=np.uint8)
+    rgb[:] = np.array(SCAN_RED, dtype=np.uint8)[:, None, None]
+    half_mark = int(mark_m / pixel_m / 2)
+    middle = size // 2
+    rgb[:, middle - half_mark:middle + half_mark, middle - half_mark:middle + half_mark] = \
+        np.array(SCAN_BLUE, dtype=np.uint8)[:, None, None]
+    transform = from_origin(x - side_m / 2, y + side_m / 2, pixel_m, pixel_m)
+    with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=3,
+                       dtype="uint8", crs="EPSG:5899", transform=transform,
+                       photometric="RGB") as dst:
+        dst.write(rgb)
+    return path

@@ -66,6 +66,9 @@ RULES: tuple[Rule, ...] = (
     Rule(r"^/planning/(search|dossiers|upload)$", "open", rows=False),
     Rule(r"^/planning/(dossiers|documents|web)/\{(id|file)\}$", "open", rows=False,
          missing_ok=True),
+    # A scan's map tiles (XYZ, TileJSON, OGC API - Tiles): the document's rule; not layer rows.
+    Rule(r"^/planning/documents/\{id\}/(tiles\.json|tiles/.*|map/tiles.*)$", "open",
+         rows=False, missing_ok=True),
     Rule(r"^/imports/review(/.*)?$", "open", rows=False, missing_ok=True),
     # Rows of an import under review, only to its submitter and its group's stewards, under
     # their plan (fields, communes): tests/importers/test_import_review_http.py.
