@@ -10,6 +10,8 @@ import json
 import re
 from typing import Any
 
+import orjson
+
 from iocgis.errors import InvalidInput
 
 # GeoJSON needs 8 levels at most (a FeatureCollection of MultiPolygons); forms of the API fewer.
@@ -50,6 +52,10 @@ def parse_json(raw: bytes | str, *, where: str = "body",
                         hint=f"{hint}, with at most {max_depth} levels of arrays and objects")
     if _too_deep(raw, max_depth):
         raise deep
+    try:
+        return orjson.loads(raw)  # 2-3x faster; what it refuses goes to the standard parser
+    except orjson.JSONDecodeError:
+        pass  # (NaN, integers past 64 bits, lone surrogates: read as before, or its message)
     try:
         value = json.loads(raw)
     except RecursionError:
