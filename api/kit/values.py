@@ -10,7 +10,9 @@ from iocgis.errors import InvalidInput
 # The spellings of true and false every endpoint accepts (query strings and form fields).
 TRUE_WORDS = ("true", "1", "yes", "t", "y", "on")
 FALSE_WORDS = ("false", "0", "no", "f", "n", "off")
-# Pages: at most this many features or rows per request, on every surface.
+# Pages, on every surface (OGC items, query answers, Records): this many features or rows when
+# the request names no limit, and at most MAX_LIMIT.
+DEFAULT_LIMIT = 100
 MAX_LIMIT = 10_000
 
 

@@ -16,9 +16,10 @@ from datetime import UTC
 from typing import Any
 
 from iocgis.access.rules import LEVEL_NAMES, level_allows
+from iocgis.api.kit.values import DEFAULT_LIMIT, MAX_LIMIT
 from iocgis.api.ogc.crs import CRS84_URI, supported_uris
 from iocgis.api.ogc.facts import LayerFacts
-from iocgis.api.ogc.params import DEFAULT_LIMIT, ITEM_PARAMETERS, MAX_LIMIT
+from iocgis.api.ogc.params import ITEM_PARAMETERS
 from iocgis.errors import ConfigError
 from iocgis.layers import LayerDef, Registry
 

@@ -16,14 +16,13 @@ from typing import Any, Protocol
 
 from psycopg import sql
 
-from iocgis.api.kit.values import MAX_LIMIT, boolean, nfc, whole_number
+from iocgis.api.kit.values import DEFAULT_LIMIT, MAX_LIMIT, boolean, nfc, whole_number
 from iocgis.api.ogc import cql2
 from iocgis.api.ogc.crs import CRS84, OgcCrs, parse_ogc_crs
 from iocgis.api.ogc.filter_sql import compile_filter
 from iocgis.errors import InvalidInput, PayloadTooLarge
 from iocgis.layers.model import FieldDef
 
-DEFAULT_LIMIT = 10
 MAX_OFFSET = 2**62
 MAX_BODY_BYTES = 1024 * 1024
 MAX_Q_CHARS = 200

@@ -15,7 +15,8 @@ import copy
 from typing import Any
 
 from iocgis.access import level_caller
-from iocgis.api.query.params import DEFAULT_LIMIT, MAX_LAYERS, MAX_LIMIT, MAX_NEAREST, MAX_RADIUS_M
+from iocgis.api.kit.values import DEFAULT_LIMIT, MAX_LIMIT
+from iocgis.api.query.params import MAX_LAYERS, MAX_NEAREST, MAX_RADIUS_M
 from iocgis.api.query.presets import PresetDef, PresetSet, get_presets
 from iocgis.api.query.region import MAX_VERTICES
 from iocgis.layers import Registry, get_registry

@@ -11,12 +11,11 @@ from dataclasses import dataclass
 
 from starlette.datastructures import QueryParams
 
-from iocgis.api.kit.values import MAX_LIMIT, whole_number
+from iocgis.api.kit.values import DEFAULT_LIMIT, MAX_LIMIT, whole_number
 from iocgis.api.query.province import ProvinceFrame
 from iocgis.errors import InvalidInput
 
 MAX_RADIUS_M = 50_000.0
-DEFAULT_LIMIT = 100
 MAX_NEAREST = 100
 MAX_LAYERS = 20
 FORMATS = ("json", "csv", "geojson")
