@@ -1,6 +1,7 @@
 """OGC API – Records: a catalogue of every layer the caller may see, with freshness and quality.
 
-One record per layer: its titles and descriptions in Vietnamese and English, keywords, extent,
+One record per layer (and one per planning dossier and document the caller may read, from
+``iocgis.planning_docs.catalog``): its titles and descriptions in Vietnamese and English, keywords, extent,
 fields (personal-data fields only for callers with that right), sensitivity, freshness (the last
 import against the layer's update cadence) and a quality summary of the last import (counts per
 quality dimension, never example values, which could be personal data).
@@ -16,6 +17,7 @@ records' values through the features' own CQL2 compiler, so both answer the same
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +36,9 @@ from iocgis.api.ogc.pool import get_pool
 from iocgis.api.ogc.provider import JSON_TYPES, arguments_as_params, checked_or_invalid, run_query
 from iocgis.api.ogc.pygeoapi_seams import checked_request
 from iocgis.layers import LayerDef, get_registry
-from iocgis.layers.model import Code, FieldDef, Text
+from iocgis.layers.model import OPEN_LICENCES, Code, FieldDef, Text
+from iocgis.planning_docs import catalog as planning_catalog
+from iocgis.sharing.open_data import FORMATS as OPEN_FORMATS
 
 # The queryables of a record, as registry field definitions so that the parser, the CQL2
 # compiler and the OpenAPI document treat them exactly like a layer's fields.
@@ -46,7 +50,9 @@ _FRESHNESS = (Code(code="fresh", vi="Còn mới", en="Fresh"),
               Code(code="never_imported", vi="Chưa nhập", en="Never imported"))
 CATALOG_FIELDS: dict[str, FieldDef] = {f.name: f for f in (
     FieldDef(name="type", type="text", title=Text(vi="Loại bản ghi", en="Record type"),
-             domain=(Code(code="dataset", vi="Bộ dữ liệu", en="Dataset"),)),
+             domain=(Code(code="dataset", vi="Bộ dữ liệu", en="Dataset"),
+                     Code(code="dossier", vi="Hồ sơ quy hoạch", en="Planning dossier"),
+                     Code(code="document", vi="Tài liệu quy hoạch", en="Planning document"))),
     FieldDef(name="title", type="text", title=Text(vi="Tiêu đề", en="Title")),
     FieldDef(name="description", type="text", title=Text(vi="Mô tả", en="Description")),
     FieldDef(name="group", type="text", title=Text(vi="Nhóm lớp", en="Layer group")),
@@ -154,6 +160,12 @@ def layer_record(layer: LayerDef, facts: tuple | None, last_import: tuple | None
     if layer.tiles:
         links.append({"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-vector",
                       "type": "application/json", "title": "Tiles", "href": f"{collection}/tiles"})
+    if layer.open:  # open data: its bulk downloads (iocgis/sharing/open_data.py) and licence
+        links += [{"rel": "enclosure", "type": media, "title": f"{title} (dữ liệu mở / open data)",
+                   "href": f"{base_url}/open-data/{layer.id}.{fmt}"}
+                  for fmt, (_, media, title) in OPEN_FORMATS.items()]
+        links.append({"rel": "license", "type": "text/html", "title": layer.open.licence,
+                      "href": OPEN_LICENCES[layer.open.licence]})
     temporal = None
     if facts and (facts[5] or facts[6]):
         temporal = [facts[5].isoformat() if facts[5] else None,
@@ -177,7 +189,8 @@ def layer_record(layer: LayerDef, facts: tuple | None, last_import: tuple | None
             "freshness": freshness(layer, last_import_at, now)["status"],
             "freshnessDetail": freshness(layer, last_import_at, now),
             "quality": quality(last_import),
-            "license": "CC-BY-4.0" if layer.sensitivity == "public" else "internal use",
+            "license": layer.open.licence if layer.open else "internal use",
+            "openData": layer.open is not None,
         },
         "links": links,
     }
@@ -343,6 +356,11 @@ class CatalogProvider(BaseProvider):
                 bool(kwargs.get("skip_geometry")), kwargs.get("q"), kwargs.get("filterq"), None)
             query = checked_or_invalid(parse_catalog_query, params)
         records = [r for r in self._records() if matches_simply(r, query)]
+        # Planning dossiers and documents: q through their own text index, the rest as above.
+        with get_pool(self.data["pool"]).connection() as conn:
+            planning = planning_catalog.records(conn, current_caller(), self.base_url, query.q)
+        without_q = dataclasses.replace(query, q=())
+        records += [r for r in planning if matches_simply(r, without_q)]
         records = sort_records(self._spatial(records, query), query)
         matched = len(records)
         page = [] if query.hits else records[query.offset:query.offset + query.limit]
@@ -358,6 +376,11 @@ class CatalogProvider(BaseProvider):
         for record in self._records():
             if record["id"] == str(identifier):
                 return record
+        with get_pool(self.data["pool"]).connection() as conn:
+            found = planning_catalog.record(conn, current_caller(), self.base_url,
+                                            str(identifier))
+        if found is not None:
+            return found
         raise ProviderItemNotFoundError(user_msg=f"no catalogue record {str(identifier)[:60]!r}")
 
     def __repr__(self) -> str:

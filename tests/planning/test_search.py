@@ -82,3 +82,34 @@ def test_search_shows_only_what_the_caller_may_read(clients: dict[str, httpx.Cli
     assert {h["dossier_id"] for h in inside} == {draft} and len(inside) == 2  # dossier + note
     refused = clients["anonymous"].get("/planning/search", params={"q": "x" * 201})
     assert refused.status_code == 400 and refused.json()["where"] == "q"
+
+
+def catalogue(client: httpx.Client, **params: str) -> dict:
+    response = client.get("/collections/catalog/items", params={"limit": "100", **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_dossiers_and_documents_are_catalogue_records_found_by_q(
+        clients: dict[str, httpx.Client], searchable: dict) -> None:
+    note_id = f"planning.document.{searchable['note']['id']}"
+    found = catalogue(clients["anonymous"], q="thoat nuoc mua", type="document")
+    assert [r["id"] for r in found["features"]] == [note_id]
+    note = found["features"][0]
+    assert note["properties"]["sensitivity"] == "public"
+    assert note["properties"]["mediaType"] == "application/pdf"
+    enclosure = next(link for link in note["links"] if link["rel"] == "enclosure")
+    assert enclosure["href"].endswith(f"/planning/documents/{searchable['note']['id']}")
+    assert clients["anonymous"].get(enclosure["href"]).status_code == 200
+    hoa = catalogue(clients["anonymous"], q="Bien Hoa", type="dossier")["features"]
+    assert [r["properties"]["projectCode"] for r in hoa] == ["QHCT-SEARCH-HOA"]
+    layers = catalogue(clients["anonymous"], type="dataset")["features"]  # beside the layers
+    assert layers and all(r["properties"]["type"] == "dataset" for r in layers)
+    draft = f"planning.dossier.{searchable['QHCT-SEARCH-DRAFT']['id']}"
+    for caller, visible in (("anonymous", False), ("analyst", True)):
+        ids = [r["id"] for r in catalogue(clients[caller], q="Suoi Trau")["features"]]
+        assert (draft in ids) is visible, (caller, ids)
+        one = clients[caller].get(f"/collections/catalog/items/{draft}")
+        assert one.status_code == (200 if visible else 404)
+    assert clients["anonymous"].get(f"/collections/catalog/items/{note_id}").json()[
+        "properties"]["fileName"] == searchable["note"]["file_name"]
