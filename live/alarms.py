@@ -13,7 +13,7 @@ from psycopg.rows import dict_row
 
 from iocgis.live.datastreams import Datastream
 from iocgis.live.readings import Reading
-from iocgis.live.thresholds import Level, levels_for, next_level
+from iocgis.live.thresholds import Level, levels_for, next_level, quiet_band
 
 LEVELS_TTL_S = 30.0  # a threshold edited in live.thresholds applies within this
 
@@ -33,14 +33,17 @@ class Move:
 
 class Evaluator:
     def __init__(self) -> None:
-        self._levels: dict[int, tuple[float, tuple[Level, ...]]] = {}
+        self._levels: dict[int, tuple[float, tuple[Level, ...], tuple[float, float]]] = {}
 
-    def levels(self, conn: psycopg.Connection, stream: Datastream) -> tuple[Level, ...]:
+    def levels(self, conn: psycopg.Connection, stream: Datastream
+               ) -> tuple[tuple[Level, ...], tuple[float, float]]:
+        """The datastream's levels and the band of values that cross none of them."""
         cached = self._levels.get(stream.id)
         if cached is None or time.monotonic() - cached[0] > LEVELS_TTL_S:
-            cached = (time.monotonic(), levels_for(conn, stream.station_code, stream.parameter))
+            levels = levels_for(conn, stream.station_code, stream.parameter)
+            cached = (time.monotonic(), levels, quiet_band(levels))
             self._levels[stream.id] = cached
-        return cached[1]
+        return cached[1], cached[2]
 
     def forget(self) -> None:
         self._levels.clear()
@@ -49,11 +52,14 @@ class Evaluator:
                  readings: list[Reading]) -> tuple[int, list[Move]]:
         """The level after ``readings`` (in time order, all newer than the latest) and the
         moves on the way."""
-        levels = self.levels(conn, stream)
+        levels, (low, high) = self.levels(conn, stream)
         current = stream.alarm_level
         moves = []
         for reading in readings:
-            after = next_level(levels, current, reading.value) if levels else 0
+            value = reading.value
+            if current == 0 and low < value < high:
+                continue  # the usual reading: at level 0 and crossing nothing
+            after = next_level(levels, current, value) if levels else 0
             if after != current:
                 reached = next((lv for lv in levels if lv.level == after), None)
                 moves.append(Move(stream, reading, current, after, reached))

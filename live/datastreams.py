@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -55,33 +56,39 @@ def secret_hash(secret: str) -> str:
 @dataclass
 class Catalog:
     """What the pipeline asks per reading, kept in memory: datastreams by key and by id,
-    devices by code (re-read after ``SCOPE_TTL_S``)."""
+    devices by code (re-read after ``SCOPE_TTL_S``). Readers in other threads see either the
+    old or the new maps (a load swaps them whole); ``generation`` counts the loads."""
 
     by_key: dict[tuple[str, str], Datastream] = field(default_factory=dict)
     by_id: dict[int, Datastream] = field(default_factory=dict)
     devices: dict[str, tuple[float, str, Device | None]] = field(default_factory=dict)
     loaded_at: float = 0.0
+    generation: int = 0
 
     def load(self, conn: psycopg.Connection) -> None:
-        self.by_key.clear()
-        self.by_id.clear()
+        by_key, by_id = {}, {}
         for row in conn.execute(DATASTREAM_SQL):
             stream = Datastream(*row)
-            self.by_key[(stream.station_code, stream.parameter)] = stream
-            self.by_id[stream.id] = stream
+            by_key[(stream.station_code, stream.parameter)] = stream
+            by_id[stream.id] = stream
+        self.by_key, self.by_id = by_key, by_id
         self.loaded_at = time.monotonic()
+        self.generation += 1
 
-    def find(self, conn: psycopg.Connection, station: str, parameter: str) -> Datastream | None:
+    def find(self, reload: Callable[[], None], station: str,
+             parameter: str) -> Datastream | None:
+        """The datastream, or None; an unknown one makes ``reload`` read the table again (a
+        datastream made since), at most once a second."""
         stream = self.by_key.get((station, parameter))
         if stream is None and time.monotonic() - self.loaded_at > 1.0:
-            self.load(conn)  # a datastream made since: read again, at most once a second
+            reload()
             stream = self.by_key.get((station, parameter))
         return stream
 
-    def find_id(self, conn: psycopg.Connection, datastream_id: int) -> Datastream | None:
+    def find_id(self, reload: Callable[[], None], datastream_id: int) -> Datastream | None:
         stream = self.by_id.get(datastream_id)
         if stream is None and time.monotonic() - self.loaded_at > 1.0:
-            self.load(conn)
+            reload()
             stream = self.by_id.get(datastream_id)
         return stream
 

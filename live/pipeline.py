@@ -15,7 +15,7 @@ from iocgis.live.datastreams import Catalog, Datastream, Device
 from iocgis.live.jsonable import jsonable
 from iocgis.live.readings import Reading
 from iocgis.live.settings import LiveSettings
-from iocgis.live.validate import Rejected, check
+from iocgis.live.validate import Checked, Rejected, check
 
 
 @dataclass
@@ -101,39 +101,53 @@ class Ingestor:
                     self.catalog.by_id[stream_id].silent = True
             return raised
 
+    def _reload(self) -> None:
+        with self._lock:
+            self.catalog.load(self.connection())
+
     def ingest(self, readings: list[Reading], *, channel: str, device: Device | None,
                bad: list[Rejected] | None = None) -> IngestResult:
+        # the rules are checked before the lock (in memory: another batch's writes go on
+        # meanwhile), the writes one batch after the other
+        checked = check(self._reload, self.catalog, readings, device,
+                        future_tolerance_s=self.live.future_tolerance_s)
         with self._lock:
             try:
-                return self._ingest(readings, channel, device, bad or [])
+                return self._ingest(checked, channel, device, bad or [])
             except psycopg.OperationalError:
                 self.close()
                 raise
 
-    def _ingest(self, readings: list[Reading], channel: str, device: Device | None,
+    def _ingest(self, checked: Checked, channel: str, device: Device | None,
                 bad: list[Rejected]) -> IngestResult:
         conn = self.connection()
-        checked = check(conn, self.catalog, readings, device,
-                        future_tolerance_s=self.live.future_tolerance_s)
+        if checked.generation != self.catalog.generation:  # reloaded since: today's objects
+            current = self.catalog.by_id
+            checked.accepted = [(current.get(s.id, s), r) for s, r in checked.accepted]
         rejected = bad + checked.rejected
         result = IngestResult(duplicates=checked.repeated)
         if checked.accepted:
             self.partitions.ensure(conn, [r.observed_at for _, r in checked.accepted])
         updates: list[tuple[Datastream, Reading, int]] = []
         with conn.transaction():
-            new = store.write_readings(conn, checked.accepted) if checked.accepted else set()
+            new = store.write_readings(conn, checked.accepted) if checked.accepted else None
             fresh: dict[int, list[Reading]] = {}
             streams: dict[int, Datastream] = {}
             for stream, r in checked.accepted:
-                if (stream.station_code, stream.parameter, r.observed_at) not in new:
+                if new is not None and (stream.station_code, stream.parameter,
+                                        r.observed_at) not in new:
                     result.duplicates += 1
                     continue
-                result.accepted += 1
-                if stream.last_observed_at is not None and r.observed_at <= stream.last_observed_at:
+                last = stream.last_observed_at
+                if last is not None and r.observed_at <= last:
                     result.late += 1
                     continue
-                fresh.setdefault(stream.id, []).append(r)
-                streams[stream.id] = stream
+                series = fresh.get(stream.id)
+                if series is None:
+                    fresh[stream.id] = series = []
+                    streams[stream.id] = stream
+                series.append(r)
+            result.accepted = len(checked.accepted) - result.duplicates + checked.repeated
             moves: list[alarms.Move] = []
             for stream_id, series in fresh.items():
                 stream = streams[stream_id]

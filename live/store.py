@@ -4,10 +4,10 @@ when some are already there), the latest readings, the rejection counters."""
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from datetime import datetime
 
+import orjson
 import psycopg
 
 from iocgis.live.datastreams import Datastream
@@ -57,9 +57,13 @@ class Partitions:
         return int(made)
 
     def ensure(self, conn: psycopg.Connection, times: list[datetime]) -> int:
-        missing = sorted({_month(t) for t in times} - self.months)
-        if not missing:
-            return 0
+        """Make the partitions of the months from the earliest to the latest of ``times``."""
+        first, last = _month(min(times)), _month(max(times))
+        months = [first]
+        while months[-1] < last:
+            year, month = months[-1]
+            months.append((year + month // 12, month % 12 + 1))
+        missing = [m for m in months if m not in self.months]
         made = 0
         for year, month in missing:
             made += conn.execute("SELECT iot.ensure_observation_partitions(%s, %s)",
@@ -78,16 +82,17 @@ def _copy(cur: psycopg.Cursor, statement: str,
 
 
 def write_readings(conn: psycopg.Connection,
-                   accepted: list[tuple[Datastream, Reading]]) -> set[tuple[str, str, datetime]]:
-    """Write inside the caller's transaction; returns the keys that were new (the others were
-    already there: a repeated message lands once). Fresh readings (the usual case) go straight
-    into the table with binary COPY under a savepoint; when one of them is already there, the
-    savepoint is rolled back and the batch goes through a session table and INSERT … ON
-    CONFLICT DO NOTHING instead."""
+                   accepted: list[tuple[Datastream, Reading]]
+                   ) -> set[tuple[str, str, datetime]] | None:
+    """Write inside the caller's transaction; returns the keys that were new, or None when all
+    were (a repeated message lands once). Fresh readings (the usual case) go straight into the
+    table with binary COPY under a savepoint; when one of them is already there, the savepoint
+    is rolled back and the batch goes through a session table and INSERT … ON CONFLICT DO
+    NOTHING instead."""
     try:
         with conn.transaction(), conn.cursor() as cur:
             _copy(cur, DIRECT, accepted)
-        return {(s.station_code, s.parameter, r.observed_at) for s, r in accepted}
+        return None
     except psycopg.errors.UniqueViolation:
         pass
     conn.execute(INCOMING)
@@ -149,18 +154,20 @@ NOTIFY_LIMIT = 7000  # bytes per NOTIFY payload (PostgreSQL's limit is 8000)
 
 
 def notify(conn: psycopg.Connection, events: list[dict]) -> None:
-    """Queue events for the SSE hubs and the MQTT bridge (delivered at COMMIT)."""
-    chunk: list[str] = []
+    """Queue events for the SSE hubs and the MQTT bridge (delivered at COMMIT), in payloads of
+    at most ``NOTIFY_LIMIT`` bytes, all in one statement."""
+    if not events:
+        return
+    payloads: list[str] = []
+    chunk: list[bytes] = []
     size = 0
-    payloads = []
     for event in events:
-        text = json.dumps(event, ensure_ascii=False, default=str, separators=(",", ":"))
-        if size + len(text.encode()) > NOTIFY_LIMIT and chunk:
-            payloads.append("[" + ",".join(chunk) + "]")
+        text = orjson.dumps(event, default=str)
+        if size + len(text) > NOTIFY_LIMIT and chunk:
+            payloads.append((b"[" + b",".join(chunk) + b"]").decode())
             chunk, size = [], 0
         chunk.append(text)
-        size += len(text.encode()) + 1
-    if chunk:
-        payloads.append("[" + ",".join(chunk) + "]")
-    for payload in payloads:
-        conn.execute("SELECT pg_notify(%s, %s)", (NOTIFY_CHANNEL, payload))
+        size += len(text) + 1
+    payloads.append((b"[" + b",".join(chunk) + b"]").decode())
+    conn.execute("SELECT pg_notify(%s, p) FROM unnest(%s::text[]) WITH ORDINALITY u(p, n) "
+                 "ORDER BY n", (NOTIFY_CHANNEL, payloads))

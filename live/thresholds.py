@@ -4,6 +4,7 @@ station), else the levels the station carries in the registry (``iot.stations.al
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import psycopg
@@ -58,6 +59,14 @@ def levels_for(conn: psycopg.Connection, station: str, parameter: str) -> tuple[
                            source or DEFAULT_SOURCE.get(kind, "Quyết định của tỉnh"))
                      for i, v in enumerate(values, start=1) if v is not None)
     return tuple(Level(*r) for r in conn.execute(THRESHOLD_SQL, (parameter, None)).fetchall())
+
+
+def quiet_band(levels: tuple[Level, ...]) -> tuple[float, float]:
+    """Values strictly inside this band cross no level: from level 0 they stay at 0 (the
+    evaluator skips them without looking at each level)."""
+    low = max((lv.value for lv in levels if lv.direction == "below"), default=-math.inf)
+    high = min((lv.value for lv in levels if lv.direction == "above"), default=math.inf)
+    return low, high
 
 
 def next_level(levels: tuple[Level, ...], current: int, value: float) -> int:
