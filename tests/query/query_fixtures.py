@@ -1,9 +1,9 @@
 """A small, deterministic data set for the query tests, around Biên Hòa (about 11 km across).
 
-Four communes in a 2 × 2 grid, a 20 × 20 grid of houses (every 5th poor, every 7th near-poor,
-every 11th temporary), parcels, two planning projects (one approved) with zones, a flood
-incident near the middle, a flood zone, shelters, health facilities, schools, roads,
-indicators and their values. Coordinates are EPSG:4326 (lon, lat).
+Four communes in a 2 × 2 grid, a 20 × 20 grid of houses (points, each with its footprint;
+every 5th poor, every 7th near-poor, every 11th temporary), parcels, two planning projects
+(one approved) with zones, a flood incident near the middle, a flood zone, shelters, health
+facilities, schools, roads, indicators and their values. Coordinates are EPSG:4326 (lon, lat).
 """
 
 from __future__ import annotations
@@ -53,6 +53,11 @@ class House:
     poor: bool
     near_poor: bool
     temporary: bool
+
+    @property
+    def position(self) -> tuple[float, float]:
+        """The house's point: the middle of its footprint (its point on surface)."""
+        return self.lon + HOUSE_SIZE / 2, self.lat + HOUSE_SIZE / 2
 
 
 def houses() -> list[House]:
@@ -123,12 +128,13 @@ def load(conn: psycopg.Connection) -> None:
                          box(x0, y0, x0 + STEP, y0 + STEP)))
         cur.executemany(
             "INSERT INTO housing.houses (house_id, commune_code, address, household_head,"
-            " household_size, is_poor, is_near_poor, is_temporary, floors, height_m, geom)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, ST_GeomFromText(%s, 4326))",
+            " household_size, is_poor, is_near_poor, is_temporary, floors, height_m, footprint,"
+            " geom) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, ST_GeomFromText(%s, 4326),"
+            " ST_SetSRID(ST_MakePoint(%s, %s), 4326))",
             [(h.house_id, h.commune_code, f"Số {h.house_id[1:]} đường Võ Thị Sáu",
               f"Nguyễn Văn {h.house_id}", h.size, h.poor, h.near_poor, h.temporary, 1 + h.size % 3,
-              3.5 * (1 + h.size % 3), box(h.lon, h.lat, h.lon + HOUSE_SIZE, h.lat + HOUSE_SIZE))
-             for h in houses()])
+              3.5 * (1 + h.size % 3), box(h.lon, h.lat, h.lon + HOUSE_SIZE, h.lat + HOUSE_SIZE),
+              *h.position) for h in houses()])
         parcels = []
         uses = ["ODT", "ONT", "CLN", "LUC"]
         for i in range(10):
