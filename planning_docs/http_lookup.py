@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -54,7 +55,8 @@ def format_of(params: Params) -> str:
     return wanted
 
 
-async def _answer(ctx: QueryContext, place: Place | ParcelRequest, params: Params) -> Response:
+async def _answer(ctx: QueryContext, place: Place | ParcelRequest, params: Params,
+                  head: dict[str, Any] | None = None) -> Response:
     wanted = format_of(params)
     lookup: Lookup = await run_lookup(ctx, place, as_of_of(params),
                                       shapes=wanted in ("geojson", "pdf", "html"))
@@ -67,25 +69,37 @@ async def _answer(ctx: QueryContext, place: Place | ParcelRequest, params: Param
             "Content-Disposition": 'inline; filename="thong-tin-quy-hoach.pdf"'})
     if wanted == "html":
         return HTMLResponse(sheet_html(ctx.registry, lookup))
-    return json_response(dumps(lookup_json(ctx.registry, lookup)))
+    body = lookup_json(ctx.registry, lookup)
+    return json_response(dumps({"scenario": head, **body} if head else body))
+
+
+async def _place(ctx: QueryContext, params: Params, names: tuple[str, ...]
+                 ) -> Place | ParcelRequest:
+    """The one place among ``names`` (some of PLACE_PARAMS) the request gives."""
+    given = [name for name in names if params.text(name) is not None]
+    if len(given) != 1:
+        raise InvalidInput(f"give exactly one of {', '.join(names)}" if given else
+                           "the lookup needs a place", where=",".join(given or names),
+                           hint="point=106.8243,10.9447, parcel=26041/12/345 (commune/sheet/"
+                                "parcel) or parcel_id=<fid>; POST a GeoJSON polygon for a "
+                                "drawn area")
+    if given[0] == "point":
+        return await point_place(ctx, params.required("point", "lon,lat"))
+    return parcel_request(ctx, params.text("parcel"), params.text("parcel_id"))
 
 
 async def lookup_at(request: Request) -> Response:
     params = Params(request.query_params, (*PLACE_PARAMS, "as_of", "f"))
-    given = [name for name in PLACE_PARAMS if params.text(name) is not None]
-    if len(given) != 1:
-        raise InvalidInput("give exactly one of point, parcel or parcel_id" if given else
-                           "the lookup needs a place", where=",".join(given or PLACE_PARAMS),
-                           hint="point=106.8243,10.9447, parcel=26041/12/345 (commune/sheet/"
-                                "parcel) or parcel_id=<fid>; POST a GeoJSON polygon for a "
-                                "drawn area")
     ctx = QueryContext.of(request)
-    if given[0] == "point":
-        place = await point_place(ctx, params.required("point", "lon,lat"))
-    else:
-        return await _answer(ctx, parcel_request(ctx, params.text("parcel"),
-                                                 params.text("parcel_id")), params)
-    return await _answer(ctx, place, params)
+    return await _answer(ctx, await _place(ctx, params, PLACE_PARAMS), params)
+
+
+async def scenario_answer(ctx: QueryContext, params: Params, head: dict[str, Any]) -> Response:
+    """The ``planning_lookup`` scenario preset (``layers/scenarios/planning_lookup.yaml``):
+    the same lookup, its parameters those of the preset the caller sees (no parcel for a
+    caller who cannot read parcels)."""
+    names = tuple(n for n in ("point", "parcel") if n in params.allowed)
+    return await _answer(ctx, await _place(ctx, params, names), params, head)
 
 
 async def lookup_region(request: Request) -> Response:

@@ -183,7 +183,7 @@ def scenario_path(preset: PresetDef, registry: Registry) -> dict[str, Any]:
                                                               else "")
         params.append(_param(name, "query", description, schema, required=pdef.required,
                              explode=False if pdef.multiple else None))
-    params += [_ref("f"), _ref("table")]
+    params += [_ref("f")] + ([] if preset.service else [_ref("table")])  # a service: its f
     one_of = "; ".join("give one of " + ", ".join(g) for g in preset.requires_one_of)
     return {"get": {"tags": [SCENARIO_TAG], "summary": preset.title.en,
                     "description": f"{preset.description.en}\n\n{preset.description.vi}"

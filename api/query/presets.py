@@ -4,6 +4,10 @@ Loaded once at start-up into frozen models and checked against the layer registr
 layer, field, code and ``$parameter`` a preset names must exist, and no preset may group or
 filter by a personal-data field. A wrong file fails at start-up with the file, the key and
 the reason. A new scenario is a new file, not a new endpoint.
+
+A preset either runs layer ``steps`` through the query engine, or names a ``service``: a
+domain's own engine answering with the same parameter checks (``SERVICES``), e.g. the planning
+lookup; its ``layers`` say what it reads (a caller who cannot see them does not see the preset).
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ PRESETS_DIR = REGISTRY_DIR / "scenarios"
 ParamType = Literal["number", "integer", "boolean", "text", "code", "point", "feature", "admin"]
 # A literal, or "$name" naming one of the preset's parameters.
 Ref = str | int | float | bool | None
+# Presets answered by a domain's engine: name -> "module:function", an async function taking
+# (QueryContext, Params, head) and returning the response.
+SERVICES = {"planning_lookup": "iocgis.planning_docs.http_lookup:scenario_answer"}
 
 
 def is_ref(value: object) -> bool:
@@ -146,11 +153,23 @@ class PresetDef(Frozen):
     description: Text
     parameters: dict[str, ParamDef] = Field(default_factory=dict)
     requires_one_of: tuple[tuple[str, ...], ...] = ()
-    steps: dict[str, StepDef]
+    steps: dict[str, StepDef] = Field(default_factory=dict)
+    service: str | None = None  # a name of SERVICES, instead of steps
+    layers: tuple[str, ...] = ()  # what a service reads
+
+    @model_validator(mode="after")
+    def _steps_or_service(self) -> PresetDef:
+        if bool(self.steps) == bool(self.service):
+            raise ValueError("a preset has either steps or a service")
+        if self.service and self.service not in SERVICES:
+            raise ValueError(f"unknown service {self.service!r} (known: {', '.join(SERVICES)})")
+        if self.service and not self.layers:
+            raise ValueError("a service preset lists the layers it reads")
+        return self
 
     def layer_ids(self) -> tuple[str, ...]:
         """Every layer the preset reads (visible to the caller, or the preset is not)."""
-        ids: list[str] = []
+        ids: list[str] = list(self.layers)
         for step in self.steps.values():
             ids.append(step.layer)
             if isinstance(step.select, (InsideLayerSel, FartherThanSel)):
@@ -237,6 +256,8 @@ class _Checker:
                 self.ref("requires_one_of", f"${pname}")
         for sname, step in p.steps.items():
             self.step(f"steps.{sname}", step)
+        for layer_id in p.layers:
+            self.layer("layers", layer_id)
 
     def step(self, key: str, step: StepDef) -> None:
         layer = self.layer(f"{key}.layer", step.layer)

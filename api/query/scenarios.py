@@ -7,6 +7,7 @@ features and administrative units they name are looked up, and each step becomes
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +25,7 @@ from iocgis.api.query.context import QueryContext
 from iocgis.api.query.handlers import respond
 from iocgis.api.query.params import MAX_NEAREST, Params, as_number, check_point, check_radius
 from iocgis.api.query.presets import (
-    Everywhere as EverywhereDef,
-)
-from iocgis.api.query.presets import (
+    SERVICES,
     FartherThanSel,
     InsideLayerSel,
     Intersects,
@@ -39,6 +38,9 @@ from iocgis.api.query.presets import (
     StepDef,
     get_presets,
     is_ref,
+)
+from iocgis.api.query.presets import (
+    Everywhere as EverywhereDef,
 )
 from iocgis.api.query.render import dumps, json_response
 from iocgis.api.query.spec import (
@@ -98,6 +100,7 @@ def describe(preset: PresetDef, parameters: dict[str, ParamDef]) -> dict[str, An
                          "operation": s.select.kind, "group_by": s.group_by}
                   for name, s in preset.steps.items()},
         "href": f"/scenarios/{preset.name}",
+        **({"service": preset.service} if preset.service else {}),
     }
 
 
@@ -338,6 +341,11 @@ async def scenarios_index(request: Request) -> Response:
 async def run_scenario(request: Request) -> Response:
     ctx = QueryContext.of(request)
     preset = preset_for(ctx, get_presets(), request.path_params["name"])
+    if preset.service:
+        module, function = SERVICES[preset.service].split(":")
+        answer = getattr(importlib.import_module(module), function)
+        params = Params(request.query_params, (*visible_parameters(ctx, preset), "f"))
+        return await answer(ctx, params, {"name": preset.name, "title": preset.title.model_dump()})
     params = Params(request.query_params, (*visible_parameters(ctx, preset), *OUTPUT_PARAMS))
     bound = await Binder(ctx, preset, params).bind()
     builder = StepBuilder(ctx, preset, bound)

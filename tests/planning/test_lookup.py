@@ -160,3 +160,30 @@ def test_the_lookup_follows_the_access_plan_and_checks_its_input(
         assert response.status_code == 400 and response.json()["where"] == where, response.text
     west, south, east, north = REGIONS[PLAN]
     assert west < 106.85 and south > 10.9  # the fixtures lie inside the province frame
+
+
+def test_the_lookup_is_a_scenario_preset(clients: dict[str, httpx.Client],
+                                         approved_plan: dict) -> None:
+    analyst = clients["analyst"]
+    listed = {s["name"]: s for s in analyst.get("/scenarios").json()["scenarios"]}
+    assert listed["planning_lookup"]["service"] == "planning_lookup"
+    assert set(listed["planning_lookup"]["parameters"]) == {"point", "parcel", "as_of"}
+    preset = analyst.get("/scenarios/planning_lookup",
+                         params={"parcel": PARCEL, "as_of": "2024-06-01"})
+    assert preset.status_code == 200, preset.text
+    body = preset.json()
+    assert body.pop("scenario")["name"] == "planning_lookup"
+    assert body == lookup(analyst, parcel=PARCEL, as_of="2024-06-01")
+    assert any(z["zone_code"] == "LK-ODT-01" for p in body["plans"] for z in p["zones"])
+    sheet = analyst.get("/scenarios/planning_lookup", params={"parcel": PARCEL, "f": "pdf"})
+    assert sheet.status_code == 200 and sheet.content.startswith(b"%PDF")
+    anonymous = clients["anonymous"]  # parcels are internal: no parcel parameter for them
+    assert "parcel" not in {s["name"]: s for s in anonymous.get("/scenarios").json()[
+        "scenarios"]}["planning_lookup"]["parameters"]
+    refused = anonymous.get("/scenarios/planning_lookup", params={"parcel": PARCEL})
+    assert refused.status_code == 400 and "parcel" in refused.json()["description"]
+    point = anonymous.get("/scenarios/planning_lookup",
+                          params={"point": centre(halves(PLAN)[0])})
+    assert point.status_code == 200 and point.json()["plans_count"] >= 1
+    none = analyst.get("/scenarios/planning_lookup")
+    assert none.status_code == 400 and none.json()["where"] == "point,parcel"

@@ -183,7 +183,8 @@ def asks(fids: dict[str, int]) -> dict[tuple[str, str], list[Ask]]:
         ("GET", "/scenarios/{name}"): [
             Ask("GET", "/scenarios/land", {"commune": B}, personal=False),
             Ask("GET", "/scenarios/planning_check",
-                {"parcel": f"{B}/8802/1"}, personal=False)],
+                {"parcel": f"{B}/8802/1"}, personal=False),
+            Ask("GET", "/scenarios/planning_lookup", {"parcel": f"{B}/8802/1"}, personal=False)],
         ("GET", "/planning/lookup"): [
             *(Ask("GET", "/planning/lookup", {"parcel": f"{B}/8802/1", "f": f}, personal=False)
               for f in ("json", "geojson")),
