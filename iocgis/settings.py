@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from iocgis.importers.connectors.settings import SourceSettings
 from iocgis.importers.settings import ImportSettings
 from iocgis.security.settings import SecuritySettings
 from iocgis.tiles.settings import TileSettings
@@ -49,6 +50,8 @@ class Settings(BaseSettings):
     tiles: TileSettings = Field(default_factory=TileSettings)
     # Approval of imports before they go live, its expiry: IOCGIS_IMPORTS_*.
     imports: ImportSettings = Field(default_factory=ImportSettings)
+    # Connectors: source definitions, their secrets file, back-off: IOCGIS_SOURCES_*.
+    sources: SourceSettings = Field(default_factory=SourceSettings)
 
     @property
     def cache_dir(self) -> Path:

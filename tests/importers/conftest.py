@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,19 @@ PROVINCE_WKT = ("MULTIPOLYGON(((106.30 10.45, 107.60 10.45, 107.60 12.35, 106.30
                 "106.30 10.45)))")
 
 
-@pytest.fixture(scope="session")
-def imp_url(base_settings: Settings) -> Iterator[str]:
-    with scratch_database(base_settings, "imp") as url:
+@contextmanager
+def province_database(base_settings: Settings, label: str) -> Iterator[str]:
+    """A scratch database with the province row, so the inside-the-province checks run."""
+    with scratch_database(base_settings, label) as url:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("INSERT INTO admin.provinces (code, name, geom) VALUES "
                          "('75', 'Đồng Nai', ST_GeomFromText(%s, 4326))", (PROVINCE_WKT,))
+        yield url
+
+
+@pytest.fixture(scope="session")
+def imp_url(base_settings: Settings) -> Iterator[str]:
+    with province_database(base_settings, "imp") as url:
         yield url
 
 
