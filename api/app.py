@@ -35,6 +35,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "iocgis.citizen.routes",
     "iocgis.planning_docs.routes",
     "iocgis.live.routes",
+    "iocgis.sharing.routes",
 )
 
 

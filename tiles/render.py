@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
-from iocgis.access import AccessPlan, Caller, commune_scope, plan_for, require_layer
+from iocgis.access import (
+    AccessPlan,
+    Caller,
+    commune_scope,
+    note_shared,
+    plan_for,
+    require_layer,
+    visible_fields,
+)
 from iocgis.access.database import Reader
 from iocgis.layers import LayerDef
 from iocgis.security.audit_window import AuditWindow
@@ -49,6 +57,14 @@ def communes_of(caller: Caller, layers: tuple[LayerDef, ...]) -> tuple[str, ...]
         if communes is not None:
             return communes
     return None
+
+
+def shared_fields(plans: tuple[AccessPlan, ...]) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
+    """Under a sharing agreement, the fields each layer's tile may carry (the agreement's);
+    None for every other caller (the registry's tile attributes)."""
+    if not plans or plans[0].caller.narrowing is None:
+        return None
+    return tuple((p.layer.id, visible_fields(p.caller, p.layer)) for p in plans)
 
 
 def tile_plans(caller: Caller, layers: tuple[LayerDef, ...]) -> tuple[AccessPlan, ...]:
@@ -193,6 +209,11 @@ class TileRenderer:
         if communes is not None:
             digest = hashlib.blake2b("|".join(communes).encode(), digest_size=6).hexdigest()
             visibility = f"{visibility}~{digest}"
+        if caller.narrowing is not None:  # an agreement's layers and fields: its own tiles
+            shared = repr(sorted((layer, sorted(fields))
+                                 for layer, fields in caller.narrowing.layers))
+            digest = hashlib.blake2b(shared.encode(), digest_size=6).hexdigest()
+            visibility = f"{visibility}~a{caller.narrowing.agreement_id}-{digest}"
         memo = self._versions_seen.get((tileset.name, visibility))
         if memo is not None and memo[0] is versions:  # same read of meta.layers: same stamp
             version = memo[1]
@@ -207,16 +228,19 @@ class TileRenderer:
     # -- rendering ------------------------------------------------------------------------
 
     def statement(self, layers: tuple[LayerDef, ...], zoom: int, level: int = 0,
-                  only: tuple[str, ...] | None = None, scoped: bool = False) -> TileStatement:
+                  only: tuple[str, ...] | None = None, scoped: bool = False,
+                  fields: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+                  ) -> TileStatement:
         """The statement for these layers at this zoom, built once and kept. The layers
         stand for tileset and visibility: an anonymous caller's statement never holds an
-        officer's layers."""
-        key = (tuple(layer.id for layer in layers), zoom, level, only, scoped)
+        officer's layers; ``fields`` (``shared_fields``) limits the attributes."""
+        key = (tuple(layer.id for layer in layers), zoom, level, only, scoped, fields)
         found = self._statements.get(key)
         if found is None:
             ts = self.tile_settings
             found = build_statement(layers, zoom, level=level, extent=ts.extent, buffer=ts.buffer,
-                                    only=only, scoped=scoped)
+                                    only=only, scoped=scoped,
+                                    fields=dict(fields) if fields is not None else None)
             self._statements[key] = found
         return found
 
@@ -245,7 +269,8 @@ class TileRenderer:
             return b""
         layers = tuple(p.layer for p in plans)
         scoped = any(p.commune_field for p in plans)
-        results = await self._run(self.statement(layers, tile.z, scoped=scoped), tile, plans)
+        results = await self._run(self.statement(layers, tile.z, scoped=scoped,
+                                                 fields=shared_fields(plans)), tile, plans)
         results = await self._fit_budget(plans, results, tile)
         return b"".join(r.mvt for r in results)
 
@@ -265,8 +290,8 @@ class TileRenderer:
             heavy = heavy or [max(results, key=lambda r: len(r.mvt))]
             names = tuple(r.name for r in heavy)
             if level < MAX_THIN_LEVEL:
-                thinned = await self._run(self.statement(layers, tile.z, level, names, scoped),
-                                          tile, plans)
+                thinned = await self._run(self.statement(layers, tile.z, level, names, scoped,
+                                                         shared_fields(plans)), tile, plans)
                 if any(t.features == 0 < original[t.name].features for t in thinned):
                     level = MAX_THIN_LEVEL - 1  # it would wipe a layer out: keep its largest
                     continue
@@ -279,8 +304,8 @@ class TileRenderer:
                 limits = {f.name: max(1, math.floor(f.features * room / _size(first) * shrink))
                           for f in first}
                 thinned = await self._run(
-                    self.statement(layers, tile.z, MAX_THIN_LEVEL, names, scoped), tile, plans,
-                    limits)
+                    self.statement(layers, tile.z, MAX_THIN_LEVEL, names, scoped,
+                                   shared_fields(plans)), tile, plans, limits)
             by_name = {t.name: t for t in thinned}
             results = [by_name.get(r.name, r) for r in results]
             log.info("tile %s thinned (level %d): %d -> %d bytes", tile, level, before,
@@ -302,6 +327,8 @@ class TileRenderer:
         the tileset. Concurrent requests for the same uncached tile render it once."""
         tileset = self.tilesets.for_caller(name, caller, note_reads=False)
         self.note_restricted_reads(tileset, caller, tile.z)
+        for layer in tileset.layers_at(caller, tile.z):  # under an agreement: usage, audit
+            note_shared(caller, layer.id, tiles=1)
         versions = await self.versions.current(self.pool)
         key = self.key_for(tileset, caller, tile, versions)
         data = await self.cache.get(key)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -77,8 +78,10 @@ class LayerPart:
         return self.kind == "label" or self.layer.geometry in ("Point", "MultiPoint")
 
 
-def tile_attributes(layer: LayerDef, zoom: int) -> tuple[str, ...]:
-    """The registry's attributes for this zoom, never a personal-data field.
+def tile_attributes(layer: LayerDef, zoom: int,
+                    allowed: Collection[str] | None = None) -> tuple[str, ...]:
+    """The registry's attributes for this zoom, never a personal-data field; of those, only
+    the ``allowed`` ones when given (the fields a sharing agreement names).
 
     The registry already refuses personal-data fields in ``tiles.attributes``; this second
     check keeps a hand-edited or future registry from leaking them into public tiles. (So
@@ -87,6 +90,8 @@ def tile_attributes(layer: LayerDef, zoom: int) -> tuple[str, ...]:
     assert layer.tiles is not None
     chosen = []
     for name in layer.tiles.attributes_at(zoom):
+        if allowed is not None and name not in allowed:
+            continue
         if layer.field(name).pii:
             log.error("layer %s: personal-data field %r dropped from tiles", layer.id, name)
             continue
@@ -94,15 +99,17 @@ def tile_attributes(layer: LayerDef, zoom: int) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def has_label_points(layer: LayerDef, zoom: int) -> bool:
+def has_label_points(layer: LayerDef, zoom: int,
+                     allowed: Collection[str] | None = None) -> bool:
     """Polygon layers whose label field is in their tiles at this zoom get label points."""
     return (layer.geometry == "MultiPolygon" and layer.label is not None
-            and layer.label in tile_attributes(layer, zoom))
+            and layer.label in tile_attributes(layer, zoom, allowed))
 
 
-def layer_parts(layer: LayerDef, zoom: int) -> tuple[LayerPart, ...]:
+def layer_parts(layer: LayerDef, zoom: int,
+                allowed: Collection[str] | None = None) -> tuple[LayerPart, ...]:
     assert layer.tiles is not None
-    attributes = tile_attributes(layer, zoom)
+    attributes = tile_attributes(layer, zoom, allowed)
     shown = hidden = None
     rank = layer.tiles.minzoom_by
     if rank is not None:
@@ -111,7 +118,7 @@ def layer_parts(layer: LayerDef, zoom: int) -> tuple[LayerPart, ...]:
         else:
             shown = tuple(v for v, z in rank.values.items() if z <= zoom)
     parts = [LayerPart(layer, attributes, "shape", shown, hidden)]
-    if has_label_points(layer, zoom):
+    if has_label_points(layer, zoom, allowed):
         parts.append(LayerPart(layer, attributes, "label", shown, hidden))
     return tuple(parts)
 
@@ -256,13 +263,16 @@ def _lonlat_box(xmin: float, ymin: float, xmax: float, ymax: float) -> tuple[flo
 def build_statement(layers: tuple[LayerDef, ...], zoom: int, *, level: int = 0,
                     extent: int = 4096, buffer: int = 64,
                     only: tuple[str, ...] | None = None, scoped: bool = False,
-                    tables: dict[str, sql.Composable] | None = None) -> TileStatement:
+                    tables: dict[str, sql.Composable] | None = None,
+                    fields: Mapping[str, Collection[str]] | None = None) -> TileStatement:
     """The statement rendering ``layers`` (all visible and in zoom range) side by side;
     ``only`` keeps just the MVT layers of those names (to re-render some when thinning);
     ``scoped`` keeps only the rows of the bound communes in layers recording a commune;
     ``tables`` reads a layer from another table of its columns (by layer id: the staging
-    table of an import under review, for its map preview)."""
-    parts = tuple(part for layer in layers for part in layer_parts(layer, zoom)
+    table of an import under review, for its map preview); ``fields`` limits each layer's
+    attributes to these (by layer id: a sharing agreement's fields)."""
+    parts = tuple(part for layer in layers
+                  for part in layer_parts(layer, zoom, (fields or {}).get(layer.id))
                   if only is None or part.name in only)
     limited = level >= MAX_THIN_LEVEL
     selects = [sql.SQL("CROSS JOIN LATERAL ({}) {}").format(

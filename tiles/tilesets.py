@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from iocgis.access import Caller, can_see, require_layer
+from iocgis.access import Caller, Narrowing, can_see, require_layer
 from iocgis.errors import ConfigError, NotFound
 from iocgis.layers import LayerDef, Registry, get_registry
 from iocgis.layers.model import Text
@@ -48,18 +48,19 @@ class Tileset:
     def layer_ids(self) -> tuple[str, ...]:
         return tuple(layer.id for layer in self.layers)
 
-    # Answers per sensitivity rank (and zoom), kept: they are asked on every tile request.
-    _visible: dict[int, tuple[LayerDef, ...]] = field(default_factory=dict, compare=False,
-                                                      repr=False)
-    _at_zoom: dict[tuple[int, int], tuple[LayerDef, ...]] = field(default_factory=dict,
-                                                                  compare=False, repr=False)
+    # Answers per sensitivity rank and agreement (and zoom), kept: they are asked on every
+    # tile request.
+    _visible: dict[tuple[int, Narrowing | None], tuple[LayerDef, ...]] = field(
+        default_factory=dict, compare=False, repr=False)
+    _at_zoom: dict[tuple[int, Narrowing | None, int], tuple[LayerDef, ...]] = field(
+        default_factory=dict, compare=False, repr=False)
 
     def visible_to(self, caller: Caller) -> tuple[LayerDef, ...]:
-        rank = caller.max_sensitivity
-        found = self._visible.get(rank)
+        key = (caller.max_sensitivity, caller.narrowing)  # a sharing agreement: its layers
+        found = self._visible.get(key)
         if found is None:
             found = tuple(layer for layer in self.layers if can_see(caller, layer))
-            self._visible[rank] = found
+            self._visible[key] = found
         return found
 
     def restricted_for(self, caller: Caller) -> tuple[LayerDef, ...]:
@@ -68,7 +69,7 @@ class Tileset:
 
     def layers_at(self, caller: Caller, zoom: int) -> tuple[LayerDef, ...]:
         """The caller's layers whose zoom range holds ``zoom``."""
-        key = (caller.max_sensitivity, zoom)
+        key = (caller.max_sensitivity, caller.narrowing, zoom)
         found = self._at_zoom.get(key)
         if found is None:
             found = tuple(layer for layer in self.visible_to(caller)

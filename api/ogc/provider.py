@@ -26,7 +26,7 @@ from pygeoapi.provider.base import (
     ProviderItemNotFoundError,
 )
 
-from iocgis.access import AccessPlan, current_caller, plan_for
+from iocgis.access import AccessPlan, current_caller, note_shared, plan_for
 from iocgis.api.ogc import features_sql, links
 from iocgis.api.ogc.crs import CRS84, OgcCrs, parse_ogc_crs
 from iocgis.api.ogc.params import ItemsQuery, parse_items_query
@@ -197,6 +197,7 @@ class LayerProvider(BaseProvider):
         geometry = self.layer.is_spatial and not query.skip_geometry
         result["features"] = [self._feature(row, fields, geometry) for row in rows]
         result["numberReturned"] = len(rows)
+        note_shared(self.plan.caller, self.layer.id, rows=len(rows))
         result.update(counts)
         result["links"] = self._links(query, rows, has_next, format_)
         return result
@@ -248,6 +249,7 @@ class LayerProvider(BaseProvider):
             rows = run_query(conn, statement, params)
         if not rows:
             raise ProviderItemNotFoundError(user_msg=f"no feature {text} in {self.layer.id}")
+        note_shared(self.plan.caller, self.layer.id, rows=1)
         return self._feature(rows[0], self.visible, self.layer.is_spatial)
 
     def __repr__(self) -> str:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from iocgis.access import AccessPlan
+from iocgis.access import AccessPlan, note_shared
 from iocgis.access.database import Reader
 from iocgis.api.query.spec import Around, AtPoint, LayerQuery, Nearest
 from iocgis.api.query.sql import MAX_GROUPS, Statement, layer_statement
@@ -65,8 +65,11 @@ def _widened(query: LayerQuery) -> LayerQuery:
 
 
 def _result(registry: Registry, query: LayerQuery, row: tuple[Any, ...]) -> LayerResult:
-    return LayerResult(query, int(row[0]), finish_groups(registry, query, json.loads(row[1])),
-                       row[2])
+    count = int(row[0])
+    # rows returned (features or CSV rows), for the usage report of a sharing agreement
+    note_shared(query.plan.caller, query.plan.layer.id,
+                rows=min(count, query.limit or 0) if query.with_features else 0)
+    return LayerResult(query, count, finish_groups(registry, query, json.loads(row[1])), row[2])
 
 
 async def run_one(reader: Reader, registry: Registry, query: LayerQuery, *,

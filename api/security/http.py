@@ -395,13 +395,26 @@ async def _audit_reads(scope: Scope, caller: Caller, notes: AccessNotes, status:
     events = ([("data.read_restricted", "ok", layer) for layer in sorted(notes.restricted)]
               + [("data.read_pii", "ok", layer) for layer in sorted(notes.pii)]
               + [("data.hidden_layer", "denied", layer) for layer in sorted(notes.denied)])
+    # Under a sharing agreement every read is recorded with the agreement's id and how much
+    # it returned: the trail answers who read what under which agreement, and the agreement's
+    # usage report (iocgis/sharing/usage.py) is counted from these records.
+    agreement = caller.narrowing.agreement_id if caller.narrowing is not None else None
+    under = {"agreement": agreement} if agreement is not None else {}
+    shared = [("data.read_shared", layer, {"agreement": agreement, "rows": read.rows,
+                                           "tiles": read.tiles})
+              for layer, read in sorted(notes.shared.items())]
     try:
         async with app_state.pool.connection(timeout=5) as conn:
             for action, outcome, layer in events:
                 await audit.record(conn, actor=caller.name, action=action, outcome=outcome,
                                    target=target, layer=layer, client=caller.client,
                                    details={"status": status, "query": query,
-                                            "auth": caller.auth})
+                                            "auth": caller.auth, **under})
+            for action, layer, counts in shared:
+                await audit.record(conn, actor=caller.name, action=action,
+                                   outcome="ok" if status < 400 else "failed", target=target,
+                                   layer=layer, client=caller.client,
+                                   details={"status": status, "query": query, **counts})
     except Exception:  # noqa: BLE001
         log.exception("could not write the audit record of a read")
 

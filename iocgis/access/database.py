@@ -30,12 +30,14 @@ RETRY_AFTER_S = 5
 
 
 @lru_cache(maxsize=256)
-def scope_sql(prefix: str, scope: DbScope, timeout_ms: int) -> str:
-    """BEGIN and the caller's scope as one simple-protocol query (one round trip)."""
+def scope_sql(prefix: str, scope: DbScope, timeout_ms: int, snapshot: bool = False) -> str:
+    """BEGIN and the caller's scope as one simple-protocol query (one round trip);
+    ``snapshot``: every statement of the transaction sees one state (REPEATABLE READ)."""
     return sql.SQL(
-        "BEGIN; SELECT set_config('role', {role}, true), set_config('iocgis.communes', {c}, true),"
-        " set_config('statement_timeout', {t}, true)"
-    ).format(role=sql.Literal(scope.group_role(prefix)), c=sql.Literal(scope.communes),
+        "BEGIN{iso}; SELECT set_config('role', {role}, true), "
+        "set_config('iocgis.communes', {c}, true), set_config('statement_timeout', {t}, true)"
+    ).format(iso=sql.SQL(" ISOLATION LEVEL REPEATABLE READ" if snapshot else ""),
+             role=sql.Literal(scope.group_role(prefix)), c=sql.Literal(scope.communes),
              t=sql.Literal(str(int(timeout_ms)))).as_string(None)
 
 
@@ -73,11 +75,13 @@ class Reader:
     async def reading(self, plans: AccessPlan | Sequence[AccessPlan], *,
                       timeout_ms: int = DEFAULT_TIMEOUT_MS, what: str = "query",
                       hint: str = "narrow the request", retry_after_s: int = RETRY_AFTER_S,
-                      note: bool = True) -> AsyncIterator[psycopg.AsyncConnection]:
+                      note: bool = True, snapshot: bool = False
+                      ) -> AsyncIterator[psycopg.AsyncConnection]:
         """A connection in a transaction under the plans' caller. ``note=False`` for paths
-        that note their reads for the audit trail themselves (tiles, once per window)."""
+        that note their reads for the audit trail themselves (tiles, once per window);
+        ``snapshot=True`` for reads that must see one state throughout (exports)."""
         caller, found = _one_caller(plans)
-        opening = scope_sql(self.role_prefix, db_scope(caller), timeout_ms)
+        opening = scope_sql(self.role_prefix, db_scope(caller), timeout_ms, snapshot)
         try:
             async with self.pool.connection() as conn:
                 await conn.execute(opening)

@@ -4,6 +4,7 @@ One row per agreement: the receiving agency, the layers with the fields shared o
 communes, purpose, legal basis, start and end dates, and the service account whose API keys
 the agency uses (``iocgis/sharing/agreements.py``). Reads under an agreement are audit events
 ``data.read_shared`` carrying its id; the partial index answers the usage report.
+``sharing.public_data_version`` gives open-data exports their version inside their snapshot.
 
 Revision ID: 0014_sharing_agreements
 Revises: 0013_reports
@@ -39,6 +40,16 @@ CREATE TABLE IF NOT EXISTS sharing.agreements (
 );
 CREATE INDEX IF NOT EXISTS events_shared_reads ON audit.events
     (((details->>'agreement')::bigint), at) WHERE action = 'data.read_shared';
+
+-- The data version of a public layer, read by an open-data export inside its own snapshot
+-- (REPEATABLE READ) as the anonymous caller's group role, which cannot read meta.layers: the
+-- file's version and its rows come from one consistent state of the database.
+CREATE OR REPLACE FUNCTION sharing.public_data_version(layer_id text) RETURNS bigint
+    LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS
+$$ SELECT data_version FROM meta.layers WHERE id = layer_id AND sensitivity = 'public' $$;
+REVOKE ALL ON FUNCTION sharing.public_data_version(text) FROM PUBLIC;
+GRANT USAGE ON SCHEMA sharing TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sharing.public_data_version(text) TO PUBLIC;
 """
 
 # The API role resolves an agreement's key per request and the admin API creates and revokes
@@ -50,6 +61,7 @@ EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
 END $$;
 GRANT USAGE ON SCHEMA sharing TO {api};
 GRANT SELECT, INSERT, UPDATE ON sharing.agreements TO {api};
+GRANT USAGE ON ALL SEQUENCES IN SCHEMA sharing TO {api};
 """
 
 DOWNGRADE = r"""
