@@ -12,6 +12,7 @@ import hashlib
 import os
 import pwd
 import secrets
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from iocgis.errors import DatabaseError
+from iocgis.ops.settings import BackupSettings
 from iocgis.settings import Settings
 
 PG_LIB = Path("/usr/lib/postgresql")
@@ -39,6 +41,14 @@ random_page_cost = 1.1
 timezone = 'UTC'
 log_timezone = 'UTC'
 client_encoding = 'UTF8'
+"""
+ARCHIVE_MARK = "# --- iocgis WAL archive"
+# Every finished WAL segment gzip-compressed into the archive (point-in-time recovery,
+# ``iocgis backup``); a segment already there is an error, never overwritten.
+ARCHIVE_CONF = ARCHIVE_MARK + """ (point-in-time recovery: iocgis backup) ---
+archive_mode = on
+archive_command = '{command}'
+archive_timeout = {timeout}
 """
 
 
@@ -114,9 +124,61 @@ def local_url(settings: Settings, dbname: str | None = None) -> str:
             f"{dbname or settings.pg_dbname}")
 
 
-def _run_as_server_user(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+def run_as_server_user(args: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """Run a PostgreSQL program as the user the server runs as (``postgres`` when root)."""
     cmd = ["runuser", "-u", "postgres", "--", *args] if _is_root() else args
     return subprocess.run(cmd, capture_output=True, text=True, **kwargs)
+
+
+
+def give_to_server_user(path: Path) -> None:
+    """Hand ``path`` (recursively) to the server's user: a data directory or the WAL archive."""
+    if not _is_root():
+        return
+    shutil.chown(path, user="postgres", group="postgres")
+    for root, dirs, files in os.walk(path):
+        for name in dirs + files:
+            os.chown(os.path.join(root, name), *_postgres_ids())
+
+
+def _postgres_ids() -> tuple[int, int]:
+    entry = pwd.getpwnam("postgres")
+    return entry.pw_uid, entry.pw_gid
+
+
+def wal_archive_dir(settings: Settings, backup: BackupSettings | None = None) -> Path:
+    """Where the local cluster archives its WAL: ``<backup dir>/wal``, or beside the data
+    directory's fallback when the checkout is closed to the server's user."""
+    preferred = (backup or BackupSettings()).wal_dir(settings.var_dir)
+    if _reachable_by(_server_user(), preferred.parent):
+        return preferred
+    return data_dir(settings).parent / "wal-archive"
+
+
+def archive_conf(settings: Settings, backup: BackupSettings | None = None) -> str:
+    """The postgresql.conf block that archives WAL into :func:`wal_archive_dir`."""
+    backup = backup or BackupSettings()
+    wal = shlex.quote(str(wal_archive_dir(settings, backup)))
+    command = (f"test ! -f {wal}/%f.gz && gzip -1 < %p > {wal}/%f.gz.part "
+               f"&& mv {wal}/%f.gz.part {wal}/%f.gz")
+    return ARCHIVE_CONF.format(command=command.replace("'", "''"), timeout=backup.archive_timeout_s)
+
+
+def _prepare_archive(settings: Settings, backup: BackupSettings, ddir: Path) -> None:
+    """Create the WAL archive folder and, once, add the archive block to postgresql.conf
+    (a cluster made before archiving existed gets it on its next start)."""
+    if not backup.archive:
+        return
+    conf = ddir / "postgresql.conf"
+    if ARCHIVE_MARK in conf.read_text(encoding="utf-8"):
+        return
+    wal = wal_archive_dir(settings, backup)
+    wal.parent.mkdir(parents=True, exist_ok=True)
+    wal.parent.chmod(0o711)
+    wal.mkdir(mode=0o700, exist_ok=True)
+    give_to_server_user(wal)
+    with open(conf, "a", encoding="utf-8") as handle:
+        handle.write(archive_conf(settings, backup))
 
 
 def status(settings: Settings) -> ClusterStatus:
@@ -125,11 +187,11 @@ def status(settings: Settings) -> ClusterStatus:
     initialised = (ddir / "PG_VERSION").exists() if ddir.parent.exists() else False
     running = False
     if initialised and bin_dir is not None:
-        running = _run_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(ddir), "status"]).returncode == 0
+        running = run_as_server_user([str(bin_dir / "pg_ctl"), "-D", str(ddir), "status"]).returncode == 0
     return ClusterStatus(ddir, settings.pg_port, initialised, running, bin_dir)
 
 
-def _require_bin_dir() -> Path:
+def require_bin_dir() -> Path:
     bin_dir = find_bin_dir()
     if bin_dir is None:
         raise DatabaseError(
@@ -157,7 +219,7 @@ def _initdb(settings: Settings, bin_dir: Path, ddir: Path) -> None:
     try:
         if _is_root():
             shutil.chown(tmp.name, user="postgres")
-        result = _run_as_server_user([
+        result = run_as_server_user([
             str(bin_dir / "initdb"), "-D", str(ddir), "-U", settings.pg_user, f"--pwfile={tmp.name}",
             "--auth=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8",
         ])
@@ -169,9 +231,10 @@ def _initdb(settings: Settings, bin_dir: Path, ddir: Path) -> None:
         conf.write(SERVER_CONF.format(port=settings.pg_port))
 
 
-def start(settings: Settings) -> ClusterStatus:
-    """Create the cluster when missing, start it when stopped, ensure the database exists."""
-    bin_dir = _require_bin_dir()
+def start(settings: Settings, backup: BackupSettings | None = None) -> ClusterStatus:
+    """Create the cluster when missing, start it when stopped (archiving its WAL unless
+    ``IOCGIS_BACKUP_ARCHIVE=false``), ensure the database exists."""
+    bin_dir = require_bin_dir()
     ddir = data_dir(settings)
     if ddir != settings.pg_data_dir:
         print(f"note: {settings.pg_data_dir.parent} is closed to the postgres user; "
@@ -180,7 +243,8 @@ def start(settings: Settings) -> ClusterStatus:
         _initdb(settings, bin_dir, ddir)
     current = status(settings)
     if not current.running:
-        result = _run_as_server_user([
+        _prepare_archive(settings, backup or BackupSettings(), ddir)
+        result = run_as_server_user([
             str(bin_dir / "pg_ctl"), "-D", str(ddir), "-l", str(ddir / "server.log"),
             "-o", f"-p {settings.pg_port}", "-w", "-t", "60", "start",
         ])
@@ -213,7 +277,7 @@ def ensure_database(settings: Settings, dbname: str) -> None:
 def stop(settings: Settings) -> ClusterStatus:
     current = status(settings)
     if current.running and current.bin_dir is not None:
-        result = _run_as_server_user([str(current.bin_dir / "pg_ctl"), "-D", str(current.data_dir),
+        result = run_as_server_user([str(current.bin_dir / "pg_ctl"), "-D", str(current.data_dir),
                                       "-m", "fast", "-w", "stop"])
         if result.returncode != 0:
             raise DatabaseError("the local cluster did not stop", where=str(current.data_dir),

@@ -1,0 +1,1 @@
+"""Operations: backups proven by restores, scratch clusters, metrics."""

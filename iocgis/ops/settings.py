@@ -1,0 +1,35 @@
+"""Settings of backups and WAL archiving (prefix ``IOCGIS_BACKUP_``), built when used."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class BackupSettings(BaseSettings):
+    """Where backups go, how many are kept, and how the local cluster archives its WAL."""
+
+    model_config = SettingsConfigDict(env_prefix="IOCGIS_BACKUP_", extra="ignore")
+
+    # Backup sets and the WAL archive (default ``<var_dir>/backups``; put it on another disk).
+    dir: Path | None = None
+    # Retention: the newest KEEP_SETS sets are kept, and any set younger than KEEP_DAYS;
+    # archived WAL older than the oldest kept set's base backup is removed with them.
+    keep_sets: int = Field(default=7, ge=1)
+    keep_days: int = Field(default=0, ge=0)
+    # The local cluster archives every finished WAL segment (gzip) for point-in-time recovery;
+    # a quiet server still switches segments after ARCHIVE_TIMEOUT_S (the most a lost disk loses).
+    archive: bool = True
+    archive_timeout_s: int = Field(default=300, ge=30)
+    # gzip level of base backups (1 fast ... 9 small); dumps use pg_dump's own compression.
+    compress_level: int = Field(default=1, ge=0, le=9)
+    # Seconds a restore (verify or PITR) may take to replay its WAL before it is given up.
+    recovery_timeout_s: int = Field(default=3600, ge=10)
+
+    def backup_dir(self, var_dir: Path) -> Path:
+        return self.dir or var_dir / "backups"
+
+    def wal_dir(self, var_dir: Path) -> Path:
+        return self.backup_dir(var_dir) / "wal"
