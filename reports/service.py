@@ -1,0 +1,148 @@
+"""What the report routes and the CLI hold: settings, the owner pool for the platform's own
+tables, the map renderer, the record store, and background jobs with their progress."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from iocgis.access import Caller
+from iocgis.api.state import AppState
+from iocgis.errors import IocgisError
+from iocgis.reports.generate import Order, caller_of, generate
+from iocgis.reports.maps import MapRenderer
+from iocgis.reports.store import ReportStore
+
+log = logging.getLogger("iocgis.reports")
+KEEP_JOBS = 200
+
+
+class ReportsSettings(BaseSettings):
+    """``IOCGIS_REPORTS_*``: where the files go, the map renderer's pool and time limit."""
+
+    model_config = SettingsConfigDict(env_prefix="IOCGIS_REPORTS_", extra="ignore")
+    dir: Path | None = None  # default <var>/reports
+    map_pages: int = 2
+    map_timeout_s: float = 60
+    concurrent: int = 1  # generations at once (each uses a core for PDF and maps)
+
+
+@dataclass
+class Job:
+    id: str
+    order: Order
+    user: str
+    status: str = "queued"  # queued, running, done, failed
+    progress: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] | None = None
+    error: dict[str, Any] | None = None
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "report": self.order.report, "period": self.order.period,
+                "area": self.order.area, "formats": list(self.order.formats),
+                "user": self.user, "status": self.status, "progress": self.progress,
+                "record": self.report, "error": self.error,
+                "created_at": self.created_at.isoformat()}
+
+
+class ReportsService:
+    def __init__(self, state: AppState, settings: ReportsSettings | None = None) -> None:
+        self.state = state
+        self.settings = settings or ReportsSettings()
+        self.owner = AsyncConnectionPool(state.database_url, min_size=1, max_size=3, open=False,
+                                         kwargs={"autocommit": True}, name="iocgis-reports")
+        self.maps = MapRenderer(self.settings.map_pages, self.settings.map_timeout_s)
+        root = self.settings.dir or state.settings.var_dir / "reports"
+        self.store = ReportStore(self.owner, root)
+        self.jobs: OrderedDict[str, Job] = OrderedDict()
+        self._opened = False
+        self._lock = asyncio.Lock()
+        self._running = asyncio.Semaphore(self.settings.concurrent)
+        self._tasks: set[asyncio.Task] = set()
+
+    async def open(self) -> ReportsService:
+        if not self._opened:
+            async with self._lock:
+                if not self._opened:
+                    await self.owner.open(wait=True, timeout=30)
+                    self._opened = True
+        return self
+
+    async def close(self) -> None:
+        await self.maps.close()
+        if self._opened:
+            await self.owner.close()
+
+    async def run(self, caller: Caller, order: Order, *, generated_at: datetime | None = None,
+                  regenerates: int | None = None, progress: Any = None) -> dict[str, Any]:
+        """Generate, store and record one report; the record."""
+        await self.open()
+        started = time.monotonic()
+        async with self._running:
+            generated = await generate(self.state, self.owner, caller, order, maps=self.maps,
+                                       generated_at=generated_at, progress=progress)
+        params = {"report": order.report, "period": order.period, "area": order.area,
+                  "formats": list(order.formats)}
+        return await self.store.save(generated, params, int((time.monotonic() - started) * 1000),
+                                     regenerates, caller.client)
+
+    def submit(self, caller: Caller, order: Order) -> Job:
+        job = Job(uuid.uuid4().hex, order.checked(), caller.name)
+        self.jobs[job.id] = job
+        while len(self.jobs) > KEEP_JOBS:
+            self.jobs.popitem(last=False)
+        task = asyncio.get_running_loop().create_task(self._job(job, caller))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job
+
+    async def _job(self, job: Job, caller: Caller) -> None:
+        def progress(event: dict[str, Any]) -> None:
+            job.status = "running"
+            job.progress = event
+
+        try:
+            job.report = jsonable(await self.run(caller, job.order, progress=progress))
+            job.status = "done"
+        except IocgisError as exc:
+            job.error = exc.as_dict()
+            job.status = "failed"
+        except Exception:  # a bug: logged with its traceback, the caller gets a plain message
+            log.exception("report job %s failed", job.id)
+            job.error = {"code": "InternalError",
+                         "description": "the report failed unexpectedly; the error is logged"}
+            job.status = "failed"
+
+    async def regenerate(self, caller: Caller, report_id: str) -> dict[str, Any]:
+        """Generate a recorded report again as its generator, at its recorded time, and say
+        whether every output has the recorded SHA-256 (and if not, what moved)."""
+        record = await self.store.get(caller, report_id)
+        params = record["params"]
+        order = Order(params["report"], params["period"], params.get("area"),
+                      tuple(params.get("formats") or ("pdf", "xlsx")))
+        again = await self.run(caller_of(record["caller"]), order,
+                               generated_at=record["generated_at"], regenerates=record["id"])
+        moved = {k: [v, again["versions"].get(k)] for k, v in record["versions"].items()
+                 if again["versions"].get(k) != v}
+        sections = sorted(k for k, v in record["data_sha256"].items()
+                          if again["data_sha256"].get(k) != v)
+        outputs = {f: {"recorded": o["sha256"], "now": again["outputs"].get(f, {}).get("sha256")}
+                   for f, o in record["outputs"].items()}
+        return {"id": record["id"], "regenerated_as": again["id"],
+                "identical": all(o["recorded"] == o["now"] for o in outputs.values()),
+                "outputs": outputs, "versions_moved": moved, "sections_changed": sections}
+
+
+def jsonable(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in record.items()}
