@@ -191,6 +191,10 @@ def asks(fids: dict[str, int]) -> dict[tuple[str, str], list[Ask]]:
             Ask("GET", "/planning/lookup", {"parcel": f"{A}/8801/1"}),
             Ask("GET", "/planning/lookup", {"point": f"{LON},{LAT}", "f": "geojson"},
                 personal=False)],
+        # Open data: the same public file for every caller; the parcels are never in it.
+        ("GET", "/open-data/{dataset}.{format}"): [
+            Ask("GET", f"/open-data/{dataset}.{fmt}", personal=False)
+            for dataset in ("admin.communes", "land.parcels") for fmt in ("csv", "geojson")],
         ("POST", "/planning/lookup"): [
             Ask("POST", "/planning/lookup", {"f": f}, body=REGION, personal=False)
             for f in ("json", "geojson")],

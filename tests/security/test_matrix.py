@@ -106,6 +106,10 @@ RULES: tuple[Rule, ...] = (
     Rule(r"^/auth/(me)$", "open", rows=False),
     Rule(r"^/auth/(token|refresh|password|logout)$", "auth", rows=False),
     Rule(r"^/admin/", "admin", rows=False, missing_ok=True),
+    # Open data (iocgis/sharing): the open layers' downloads as the anonymous caller, for
+    # everyone alike (a commune limit does not apply: the files are public); the catalogue.
+    Rule(r"^/open-data/catalog\.json$", "open", rows=False),
+    Rule(r"^/open-data/\{dataset\}\.\{format\}$", "open", rows=True),
 )
 
 
@@ -149,7 +153,8 @@ def fill(path: str, layer_id: str | None, fids: dict[str, int]) -> str:
         "z": str(ZOOM), "x": str(x), "y": str(y), "row": str(y), "col": str(x), "fmt": "pbf",
         "name": "no-such-name", "code": "26041", "id": "999999999", "fontstack": "Noto Sans Regular",
         "range": "0-255", "file": "no-such-file", "file:path": "no-such-file",
-        "key_id:int": "999999999",
+        "key_id:int": "999999999", "agreement:int": "999999999",
+        "dataset": "admin.communes", "format": "geojson",
         "action": "lock",
     }
 
