@@ -104,29 +104,43 @@ def _scope(values: AccessPlan, params: dict[str, Any]) -> sql.Composable:
         sql.Identifier(values.commune_field))
 
 
-async def query_kpi(request: Request) -> Response:
-    """Each indicator's value, target and status for one unit (default: the province)."""
-    params = Params(request.query_params, ("admin", "period", "sector", "f"))
-    ctx = QueryContext.of(request)
+async def indicator_rows(ctx: QueryContext, admins: list[str], period: str | None,
+                         sector: str | None) -> list[dict[str, Any]]:
+    """Each indicator's value, target and status for each unit of ``admins`` (official codes
+    already checked), ordered by sector, indicator and unit; the reports call it too."""
     plans = _plans(ctx)
     indicators, values = (p.layer for p in plans)
-    admin = params.text("admin") or ctx.state.settings.province_code
-    unit = await ctx.admin_unit(admin, where="admin", geometry=False)
-    period = _period(params)
-    sector = _sector(ctx, params, indicators)
-    bound: dict[str, Any] = {"admin": unit.code, "period": period, "sector": sector}
+    bound: dict[str, Any] = {"admins": list(admins), "period": period, "sector": sector}
     scope = _scope(plans[1], bound)
     statement = sql.SQL(
-        "SELECT i.code, i.name, i.name_en, i.sector, i.unit, i.target, i.direction,"
-        " l.period, l.value FROM {ind} i LEFT JOIN LATERAL ("
+        "SELECT u.admin_code, i.code, i.name, i.name_en, i.sector, i.unit, i.target,"
+        " i.direction, l.period, l.value FROM unnest(%(admins)s::text[]) u(admin_code)"
+        " CROSS JOIN {ind} i LEFT JOIN LATERAL ("
         " SELECT v.period, v.value FROM {val} v WHERE v.indicator_code = i.code"
-        " AND v.admin_code = %(admin)s AND (%(period)s::text IS NULL OR v.period = %(period)s)"
+        " AND v.admin_code = u.admin_code"
+        " AND (%(period)s::text IS NULL OR v.period = %(period)s)"
         "{scope} ORDER BY v.period DESC LIMIT 1) l ON true"
-        " WHERE (%(sector)s::text IS NULL OR i.sector = %(sector)s) ORDER BY i.sector, i.code"
+        " WHERE (%(sector)s::text IS NULL OR i.sector = %(sector)s)"
+        " ORDER BY i.sector, i.code, u.admin_code"
     ).format(ind=_table(indicators), val=_table(values), scope=scope)
     rows = await _fetch(ctx, plans, statement, bound)
     for row in rows:
         row["status"] = ratio_status(row["value"], row["target"], row["direction"])
+    return rows
+
+
+async def query_kpi(request: Request) -> Response:
+    """Each indicator's value, target and status for one unit (default: the province)."""
+    params = Params(request.query_params, ("admin", "period", "sector", "f"))
+    ctx = QueryContext.of(request)
+    indicators = ctx.plan(INDICATORS).layer
+    admin = params.text("admin") or ctx.state.settings.province_code
+    unit = await ctx.admin_unit(admin, where="admin", geometry=False)
+    period = _period(params)
+    sector = _sector(ctx, params, indicators)
+    rows = await indicator_rows(ctx, [unit.code], period, sector)
+    for row in rows:
+        del row["admin_code"]
     summary = {s: sum(1 for r in rows if r["status"] == s) for s in ("met", "not_met", "no_data")}
     if params.output_format() == "csv":
         header = ["code", "name", "name_en", "sector", "unit", "target", "direction", "period",
@@ -138,14 +152,12 @@ async def query_kpi(request: Request) -> Response:
         "summary": summary, "indicators": rows}))
 
 
-async def query_kpi_alerts(request: Request) -> Response:
-    """Every indicator that misses its target in any unit (latest period, or the one given)."""
-    params = Params(request.query_params, ("period", "sector", "f"))
-    ctx = QueryContext.of(request)
+async def alert_rows(ctx: QueryContext, period: str | None,
+                     sector: str | None) -> list[dict[str, Any]]:
+    """Every indicator that misses its target in any unit the caller may see (latest period,
+    or the one given), with the gap; the reports call it too."""
     plans = _plans(ctx)
     indicators, values = (p.layer for p in plans)
-    period = _period(params)
-    sector = _sector(ctx, params, indicators)
     joins, admin_name = _admin_names(ctx)
     bound: dict[str, Any] = {"period": period, "sector": sector}
     scope = _scope(plans[1], bound)
@@ -169,6 +181,16 @@ async def query_kpi_alerts(request: Request) -> Response:
     rows = await _fetch(ctx, plans, statement, bound)
     for row in rows:
         row["status"] = "not_met"
+    return rows
+
+
+async def query_kpi_alerts(request: Request) -> Response:
+    """Every indicator that misses its target in any unit (latest period, or the one given)."""
+    params = Params(request.query_params, ("period", "sector", "f"))
+    ctx = QueryContext.of(request)
+    period = _period(params)
+    sector = _sector(ctx, params, ctx.plan(INDICATORS).layer)
+    rows = await alert_rows(ctx, period, sector)
     if params.output_format() == "csv":
         header = ["code", "name", "name_en", "sector", "unit", "target", "direction",
                   "admin_code", "admin_name", "period", "value", "gap", "status"]
