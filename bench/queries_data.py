@@ -21,7 +21,7 @@ from iocgis.db import database_url
 from iocgis.settings import get_settings
 
 DB_NAME = "iocgis_query_bench"
-VERSION = "queries-data-v1"
+VERSION = "queries-data-v2"  # v2: houses are points with a footprint
 WEST, SOUTH, EAST, NORTH = 106.60, 10.70, 107.60, 11.90
 GRID = 10
 HOUSES = 500_000
@@ -41,9 +41,11 @@ FROM generate_series(0, %(g)s - 1) i, generate_series(0, %(g)s - 1) j"""),
     # Points clustered around commune centres (a triangular spread, about ±2.5 km)
     ("houses", """
 INSERT INTO housing.houses (house_id, commune_code, address, household_head, household_size,
-                            is_poor, is_near_poor, is_temporary, floors, height_m, geom)
+                            is_poor, is_near_poor, is_temporary, floors, height_m, geom,
+                            footprint)
 SELECT 'H' || n, c.code, 'Số ' || n, 'Chủ hộ ' || n, 1 + n %% 6, n %% 9 = 0, n %% 13 = 0,
        n %% 17 = 0, 1 + n %% 4, 3.5 * (1 + n %% 4),
+       ST_SetSRID(ST_MakePoint(x + 0.00005, y + 0.00005), 4326),
        ST_Multi(ST_MakeEnvelope(x, y, x + 0.0001, y + 0.0001, 4326))
 FROM (SELECT n, %(w)s + (ci + 0.5 + (random() - random()) * 0.45) * %(dx)s AS x,
              %(s)s + (cj + 0.5 + (random() - random()) * 0.45) * %(dy)s AS y, ci, cj

@@ -242,6 +242,14 @@ class LayerDef(Frozen):
         return ("geom", "footprint") if self.footprint else ("geom",)
 
     @property
+    def area_column(self) -> str | None:
+        """The column areas are measured on: the footprints of a layer that keeps them beside
+        its positions, the polygons of a polygon layer; None for points and lines."""
+        if self.footprint:
+            return "footprint"
+        return "geom" if self.geometry == "MultiPolygon" else None
+
+    @property
     def accepted_geometries(self) -> tuple[str, ...]:
         """The geometry types a file of this layer may carry (Multi* promoted on import)."""
         if self.geometry is None:

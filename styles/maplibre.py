@@ -131,9 +131,26 @@ def style_layer(theme: Theme, rule: Rule, index: int, source: str, layer: LayerD
     if rule.maxzoom is not None:
         out["maxzoom"] = rule.maxzoom
     flt = _filter(rule, layer)
+    form = _form_filter(rule, layer)
+    if form is not None:
+        flt = form if flt is None else ["all", form, flt]
     if flt is not None:
         out["filter"] = flt
     return out
+
+
+# What a rule draws of a layer whose shapes come as footprints where there are some and as
+# points elsewhere (tiles/sql.py): circles the points (a circle layer would ring every vertex
+# of a footprint), fills and extrusions the footprints; icons and labels both (MapLibre
+# places them inside a polygon).
+FORMS = {"circle": ["Point", "MultiPoint"], "fill": ["Polygon", "MultiPolygon"],
+         "extrusion": ["Polygon", "MultiPolygon"]}
+
+
+def _form_filter(rule: Rule, layer: LayerDef) -> list[Any] | None:
+    if layer.footprint is None or rule.draw not in FORMS:
+        return None
+    return ["match", ["geometry-type"], FORMS[rule.draw], True, False]
 
 
 def layer_metadata(layer: LayerDef, themes: Themes) -> dict[str, Any]:

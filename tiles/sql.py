@@ -17,6 +17,10 @@ Shape (per layer, joined side by side so one round trip returns every layer):
 Polygon layers with a label field also get a ``<layer id>:label`` layer: one point on each
 polygon's surface, in the one tile that holds it, so a map labels each polygon once instead of
 once per tile it crosses.
+
+A layer with footprints (a house's position and its outline) draws in one MVT layer: the
+footprint where a row has one at least ``min_area_px`` large at the zoom (a polygon, extruded
+by the style), else the position (a point, drawn as a circle or symbol).
 """
 
 from __future__ import annotations
@@ -75,7 +79,14 @@ class LayerPart:
 
     @property
     def is_point(self) -> bool:
-        return self.kind == "label" or self.layer.geometry in ("Point", "MultiPoint")
+        return self.kind == "label" or (self.layer.geometry in ("Point", "MultiPoint")
+                                        and not self.has_footprint)
+
+    @property
+    def has_footprint(self) -> bool:
+        """Shapes of a layer with footprints: the footprint where a row has one big enough
+        to see at this zoom (drawn extruded), else the position (drawn as a symbol)."""
+        return self.kind == "shape" and self.layer.footprint is not None
 
 
 def tile_attributes(layer: LayerDef, zoom: int,
@@ -125,15 +136,28 @@ def layer_parts(layer: LayerDef, zoom: int,
 
 def _size_expr(part: LayerPart) -> sql.Composable:
     """A cheap size of a feature from its bounding box (degrees), for ranking."""
+    if part.has_footprint:
+        return sql.SQL("coalesce((ST_XMax(l.footprint) - ST_XMin(l.footprint)) * "
+                       "(ST_YMax(l.footprint) - ST_YMin(l.footprint)), 0)")
     if part.layer.geometry == "MultiPolygon":
         return sql.SQL("(ST_XMax(l.geom) - ST_XMin(l.geom)) * (ST_YMax(l.geom) - ST_YMin(l.geom))")
     return sql.SQL("(ST_XMax(l.geom) - ST_XMin(l.geom)) + (ST_YMax(l.geom) - ST_YMin(l.geom))")
 
 
+def _shown_shape(part: LayerPart, p: str) -> sql.Composable:
+    """The geometry a shape is drawn from: for a layer with footprints, the footprint when it
+    covers at least min_area_px at this zoom, else the position."""
+    if not part.has_footprint:
+        return sql.SQL("l.geom")
+    return sql.SQL("CASE WHEN {size} >= %({p}_minarea)s THEN l.footprint ELSE l.geom END"
+                   ).format(size=_size_expr(part), p=sql.SQL(p))
+
+
 def _geometry(part: LayerPart, p: str) -> sql.Composable:
     if part.kind == "label":
         return sql.SQL("ST_Transform(ST_PointOnSurface(l.geom), {})").format(sql.Literal(TILE_SRID))
-    projected = sql.SQL("ST_Transform(l.geom, {})").format(sql.Literal(TILE_SRID))
+    projected = sql.SQL("ST_Transform({}, {})").format(_shown_shape(part, p),
+                                                       sql.Literal(TILE_SRID))
     if part.is_point:
         return projected
     # Simplify in map units (EPSG:3857 metres); preserve collapsed shapes: small ones are
@@ -156,9 +180,13 @@ def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
         if field_type(layer.field(name).type).mvt_text:  # MVT values: strings, numbers, booleans
             column = sql.SQL("{}::text AS {}").format(column, sql.Identifier(name))
         columns.append(column)
+    box = sql.SQL("ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, {})").format(
+        sql.Literal(STORAGE_SRID))
+    # a footprint reaching into the tile from a position outside it is drawn too (each
+    # column's GiST index answers its half)
     where: list[sql.Composable] = [sql.SQL(
-        "l.geom && ST_MakeEnvelope(%(w)s, %(s)s, %(e)s, %(n)s, {})").format(
-            sql.Literal(STORAGE_SRID))]
+        "(l.geom && {b} OR l.footprint && {b})" if part.has_footprint else "l.geom && {b}"
+    ).format(b=box)]
     rank = layer.tiles.minzoom_by if layer.tiles else None
     if rank is not None:
         field = sql.SQL("l.{}").format(sql.Identifier(rank.field))
@@ -242,7 +270,7 @@ class TileStatement:
                 params[f"{p}_values"] = list(part.shown_values)
             elif part.hidden_values:
                 params[f"{p}_values"] = list(part.hidden_values)
-            if part.layer.geometry == "MultiPolygon":
+            if part.is_polygon or part.has_footprint:
                 assert part.layer.tiles is not None
                 params[f"{p}_minarea"] = (part.layer.tiles.min_area_px * area_px_deg2
                                           * area_factor(self.level))

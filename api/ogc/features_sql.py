@@ -49,6 +49,13 @@ def envelope(bbox_sql: list[sql.Composable], crs: OgcCrs, span: float) -> sql.Co
         box, sql.Literal(max(span / 32, 1e-9)), sql.Literal(STORAGE_SRID))
 
 
+def shown_geometry(query: ItemsQuery | None = None, *, footprint: bool = False,
+                   alias: str | None = "t") -> sql.Composable:
+    """The geometry column a page shows: the position, or the footprint when asked."""
+    column = "footprint" if footprint or (query is not None and query.footprint) else "geom"
+    return sql.Identifier(alias, column) if alias else sql.Identifier(column)
+
+
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
@@ -128,7 +135,7 @@ def page_sql(plan: AccessPlan, query: ItemsQuery) -> tuple[sql.Composable, dict[
     columns = [sql.SQL("t.fid")] + [sql.SQL("t.{}").format(sql.Identifier(f))
                                         for f in _output_fields(plan, query)]
     if layer.is_spatial and not query.skip_geometry:
-        columns.append(geometry_output(query.crs, sql.SQL("t.geom")))
+        columns.append(geometry_output(query.crs, shown_geometry(query)))
     select = sql.SQL(", ").join(columns)
     if query.cursor is not None and query.keyset:
         params["cursor"] = query.cursor
@@ -171,7 +178,7 @@ def counted_first_page_sql(plan: AccessPlan, query: ItemsQuery,
     columns = [sql.SQL("t.fid")] + [sql.SQL("t.{}").format(sql.Identifier(f))
                                         for f in _output_fields(plan, query)]
     if layer.is_spatial and not query.skip_geometry:
-        columns.append(geometry_output(query.crs, sql.SQL("t.geom")))
+        columns.append(geometry_output(query.crs, shown_geometry(query)))
     statement = sql.SQL(
         "WITH matches AS MATERIALIZED (SELECT {keys} FROM {table}{where} LIMIT {cap}), "
         "page AS (SELECT fid FROM matches ORDER BY {order} LIMIT {limit}) "
@@ -207,13 +214,14 @@ def estimate_sql(plan: AccessPlan, query: ItemsQuery) -> tuple[sql.Composable, d
     return sql.SQL("EXPLAIN (FORMAT JSON) SELECT 1 FROM {}{}").format(table(layer), where), params
 
 
-def item_sql(plan: AccessPlan, crs: OgcCrs, fid: int) -> tuple[sql.Composable, dict[str, Any]]:
+def item_sql(plan: AccessPlan, crs: OgcCrs, fid: int,
+             footprint: bool = False) -> tuple[sql.Composable, dict[str, Any]]:
     """One feature by fid, with the plan's fields; outside the plan's rows it is not found."""
     layer = plan.layer
     params: dict[str, Any] = {"fid": fid}
     columns = [sql.SQL("fid")] + [sql.Identifier(f) for f in plan.fields]
     if layer.is_spatial:
-        columns.append(geometry_output(crs))
+        columns.append(geometry_output(crs, shown_geometry(footprint=footprint, alias=None)))
     where = [sql.SQL("fid = {}").format(sql.Placeholder("fid")), *row_filter(plan, params)]
     return sql.SQL("SELECT {} FROM {}{}").format(
         sql.SQL(", ").join(columns), table(layer), _where(where)), params

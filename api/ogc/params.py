@@ -31,6 +31,9 @@ ITEM_PARAMETERS = ("f", "lang", "limit", "offset", "cursor", "bbox", "bbox-crs",
                    "datetime", "properties", "sortby", "skipGeometry", "filter",
                    "filter-lang", "filter-crs", "q", "resulttype")
 SINGLE_ITEM_PARAMETERS = ("f", "lang", "crs")
+# A layer with footprints answers with the position by default; ``geometry=footprint`` gives
+# each feature its footprint instead (null where it has none).
+GEOMETRY_FORMS = ("position", "footprint")
 FILTER_LANGS = ("cql2-text", "cql2-json", "cql-text", "cql-json")
 
 
@@ -86,6 +89,7 @@ class ItemsQuery:
     properties: tuple[str, ...] | None = None
     crs: OgcCrs = CRS84
     skip_geometry: bool = False
+    footprint: bool = False  # geometry=footprint: the footprint column instead of the position
     hits: bool = False
     params: tuple[tuple[str, str], ...] = ()  # as received, for next/prev links
 
@@ -231,6 +235,19 @@ def check_names(params: Iterable[tuple[str, str]], allowed: Iterable[str]) -> No
                        "parameters of this request: " + ", ".join(sorted(allowed_set)))
 
 
+def geometry_parameters(target: object) -> tuple[str, ...]:
+    """``geometry`` for a layer that keeps footprints beside its positions, else nothing."""
+    return ("geometry",) if getattr(target, "footprint", None) else ()
+
+
+def _footprint_asked(params: dict[str, str]) -> bool:
+    form = params.get("geometry", "position")
+    if form not in GEOMETRY_FORMS:
+        raise _bad(f"geometry={form[:40]!r} is unknown", "geometry",
+                   "give geometry=position (the default) or geometry=footprint")
+    return form == "footprint"
+
+
 def parse_items_query(layer: QueryTarget, visible: tuple[str, ...],
                       raw_params: list[tuple[str, str]], body: bytes = b"",
                       content_type: str = "", *,
@@ -240,11 +257,11 @@ def parse_items_query(layer: QueryTarget, visible: tuple[str, ...],
     ``layer`` is a registry layer or the catalogue (anything with the ``QueryTarget`` shape);
     ``allowed`` are the parameters this collection takes besides its property names.
     """
-    check_names(raw_params, (*allowed, *visible))
+    check_names(raw_params, (*allowed, *geometry_parameters(layer), *visible))
     params = _single(raw_params)
     fields = {name: layer.field(name) for name in visible}
     values: dict[str, Any] = {"layer_id": layer.id, "visible_fields": visible,
-                              "params": tuple(raw_params)}
+                              "params": tuple(raw_params), "footprint": _footprint_asked(params)}
 
     if "limit" in params:
         values["limit"] = _whole_number(params["limit"], "limit", 1, MAX_LIMIT)
@@ -325,8 +342,11 @@ def _parse_filter(layer: QueryTarget, fields: dict[str, FieldDef], params: dict[
     values["filter_params"] = filter_params
 
 
-def parse_item_query(raw_params: list[tuple[str, str]]) -> OgcCrs:
-    """``/collections/{id}/items/{fid}`` takes only f, lang and crs."""
-    check_names(raw_params, SINGLE_ITEM_PARAMETERS)
+def parse_item_query(raw_params: list[tuple[str, str]],
+                     target: object = None) -> tuple[OgcCrs, bool]:
+    """``/collections/{id}/items/{fid}`` takes only f, lang and crs (and ``geometry`` for a
+    layer with footprints): the CRS, and whether the footprint is asked for."""
+    check_names(raw_params, (*SINGLE_ITEM_PARAMETERS, *geometry_parameters(target)))
     params = _single(raw_params)
-    return parse_ogc_crs(params["crs"], where="crs") if "crs" in params else CRS84
+    crs = parse_ogc_crs(params["crs"], where="crs") if "crs" in params else CRS84
+    return crs, _footprint_asked(params)

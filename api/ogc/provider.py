@@ -244,7 +244,8 @@ class LayerProvider(BaseProvider):
             checked_or_invalid(lambda uri: parse_ogc_crs(uri, where="crs"),
                                crs_transform_spec.target_crs_uri)
             if crs_transform_spec is not None else CRS84)
-        statement, params = features_sql.item_sql(self.plan, crs, int(text))
+        footprint = current is not None and current.item_footprint
+        statement, params = features_sql.item_sql(self.plan, crs, int(text), footprint)
         with get_reader(self.pool_key).reading(self.plan, what="feature", hint=SLOW_HINT) as conn:
             rows = run_query(conn, statement, params)
         if not rows:

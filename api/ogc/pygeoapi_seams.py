@@ -57,6 +57,7 @@ class OgcRequest:
     collection_id: str
     items: ItemsQuery | None = None
     item_crs: OgcCrs = CRS84
+    item_footprint: bool = False  # geometry=footprint on one item of a layer with footprints
     format: str = "json"  # as pygeoapi names it in ?f=: the page links' self
 
 

@@ -53,7 +53,7 @@ log = logging.getLogger("iocgis.api.ogc")
 
 # Parameters the provider reads from the checked ItemsQuery; pygeoapi is not given them.
 OWNED_BY_PROVIDER = frozenset({"bbox", "bbox-crs", "datetime", "filter", "filter-lang",
-                               "filter-crs", "q", "sortby", "cursor"})
+                               "filter-crs", "q", "sortby", "cursor", "geometry"})
 # The catalogue's provider reads every parameter from the checked query (it has no other).
 OWNED_BY_CATALOG = OWNED_BY_PROVIDER | {"crs", "skipGeometry", "properties", *CATALOG_FIELDS}
 PAGE_PARAMETERS = ("f", "lang")
@@ -328,11 +328,14 @@ async def item(request: Request) -> Response:
         check_names(params, PAGE_PARAMETERS)
         return await _dispatch(request, itemtypes_api.get_collection_item, collection_id,
                                request.path_params["item_id"], finish=finish)
-    crs = parse_item_query(params)
+    registry = get_registry()
+    crs, footprint = parse_item_query(
+        params, registry.get(collection_id) if collection_id in registry else None)
     return await _dispatch(request, itemtypes_api.get_collection_item, collection_id,
                            request.path_params["item_id"],
-                           ogc=OgcRequest(collection_id, item_crs=crs),
-                           params=_given(params, frozenset(), crs=crs.uri), finish=finish)
+                           ogc=OgcRequest(collection_id, item_crs=crs, item_footprint=footprint),
+                           params=_given(params, frozenset({"geometry"}), crs=crs.uri),
+                           finish=finish)
 
 
 async def tilematrixsets(request: Request) -> Response:

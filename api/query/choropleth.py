@@ -54,6 +54,7 @@ class Aggregate:
     name: str  # the output column
     kind: str  # count, sum, avg, min, max, true, area, length
     field: FieldDef | None = None
+    column: str = "geom"  # what area and length measure (a house's footprint)
 
 
 def parse_aggregates(plan: AccessPlan, items: list[str]) -> list[Aggregate]:
@@ -69,10 +70,11 @@ def parse_aggregates(plan: AccessPlan, items: list[str]) -> list[Aggregate]:
         if kind == "count" and not name:
             out["count"] = Aggregate("count", "count")
         elif kind == "area" and not name:
-            if "Polygon" not in geometry:
+            if layer.area_column is None:
                 raise InvalidInput(f"layer {layer.id} has no polygons to measure", where="agg",
                                    hint="use agg=area on polygon layers, agg=length on lines")
-            out["measured_area_m2"] = Aggregate("measured_area_m2", "area")
+            out["measured_area_m2"] = Aggregate("measured_area_m2", "area",
+                                                column=layer.area_column)
         elif kind == "length" and not name:
             if "LineString" not in geometry:
                 raise InvalidInput(f"layer {layer.id} has no lines to measure", where="agg",
@@ -98,7 +100,8 @@ def _aggregate_sql(agg: Aggregate) -> sql.Composable:
     if agg.kind == "count":
         return sql.SQL("count(t.fid)")
     if agg.kind == "area":
-        return sql.SQL("round(coalesce(sum(ST_Area(t.geom::geography)), 0)::numeric, 2)")
+        return sql.SQL("round(coalesce(sum(ST_Area({}::geography)), 0)::numeric, 2)").format(
+            sql.Identifier("t", agg.column))
     if agg.kind == "length":
         return sql.SQL("round(coalesce(sum(ST_Length(t.geom::geography)), 0)::numeric, 2)")
     assert agg.field is not None

@@ -124,15 +124,16 @@ def condition_sql(bind: Binder, alias: str,
                                                     v=bind(values), t=cast)
 
 
-def _measured_geom(query: LayerQuery) -> sql.Composable:
+def _measured_geom(query: LayerQuery, column: str = "geom") -> sql.Composable:
     """The geometry areas and lengths are measured on: clipped to the region when asked."""
     sel = query.selection
+    shape = sql.Identifier("t", column)
     if isinstance(sel, Inside) and sel.clip:
         # ST_ContainsProperly with the region first runs on GEOS's prepared geometry (cached
         # across rows): several times cheaper than ST_CoveredBy(t.geom, r.g) here.
-        return sql.SQL("CASE WHEN ST_ContainsProperly(r.g, t.geom) THEN t.geom"
-                       " ELSE ST_Intersection(t.geom, r.g) END")
-    return sql.SQL("t.geom")
+        return sql.SQL("CASE WHEN ST_ContainsProperly(r.g, {g}) THEN {g}"
+                       " ELSE ST_Intersection({g}, r.g) END").format(g=shape)
+    return shape
 
 
 def measures(query: LayerQuery, bind: Binder) -> list[tuple[str, sql.Composable]]:
@@ -143,8 +144,10 @@ def measures(query: LayerQuery, bind: Binder) -> list[tuple[str, sql.Composable]
         out.append((DISTANCE, sql.SQL("ST_Distance(t.geom::geography, {}::geography)").format(
             _point(bind, sel.lon, sel.lat))))
     geometry = query.layer.geometry or ""
-    if "Polygon" in geometry:
-        out.append((AREA, sql.SQL("ST_Area(({})::geography)").format(_measured_geom(query))))
+    area = query.layer.area_column  # a house is counted by its position, measured by its footprint
+    if area:
+        out.append((AREA, sql.SQL("ST_Area(({})::geography)").format(
+            _measured_geom(query, area))))
     elif "LineString" in geometry:
         out.append((LENGTH, sql.SQL("ST_Length(({})::geography)").format(
             _measured_geom(query))))

@@ -35,10 +35,11 @@ INSERT INTO iot.stations (station_code, name, kind, commune_code, alert_1, alert
 INSERT INTO emergency.flood_zones (zone_code, scenario, max_depth_m, geom) VALUES
  ('VN-A2', 'bao_dong_2', 1.2, ST_Multi(ST_MakeEnvelope(106.82, 10.94, 106.84, 10.96, 4326))),
  ('VN-A3', 'bao_dong_3', 2.0, ST_Multi(ST_MakeEnvelope(106.815, 10.935, 106.845, 10.965, 4326)));
-INSERT INTO housing.houses (house_id, commune_code, household_size, is_poor, is_near_poor, geom)
-SELECT 'H-' || i, '26041', 4, i % 3 = 0, i % 3 = 1,
-       ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(106.821 + i * 0.0005, 10.95), 4326), 0.0001))
-FROM generate_series(1, 30) i;
+INSERT INTO housing.houses (house_id, commune_code, household_size, is_poor, is_near_poor, geom,
+                            footprint)
+SELECT 'H-' || i, '26041', 4, i % 3 = 0, i % 3 = 1, ST_PointOnSurface(f), f
+FROM generate_series(1, 30) i,
+     ST_Multi(ST_Buffer(ST_SetSRID(ST_MakePoint(106.821 + i * 0.0005, 10.95), 4326), 0.0001)) f;
 INSERT INTO emergency.shelters (shelter_id, name, capacity_people, commune_code, geom) VALUES
  ('SH-1', 'Trường THCS Hòa Bình', 400, '26041', ST_SetSRID(ST_MakePoint(106.85, 10.95), 4326)),
  ('SH-FAR', 'Nhà văn hóa xa', 200, '26068', ST_SetSRID(ST_MakePoint(107.30, 11.30), 4326));

@@ -80,11 +80,13 @@ def test_region_counts_and_clipped_areas(analyst: httpx.Client, qconn: psycopg.C
         "layers": "housing.houses,planning.zones,base.roads"}, json=DRAWN)
     assert response.status_code == 200, response.text
     layers = response.json()["layers"]
-    for layer, measure in (("housing.houses", "ST_Area"), ("planning.zones", "ST_Area"),
-                           ("base.roads", "ST_Length")):
+    # houses are counted by their position and measured by their footprint
+    for layer, measure, shape in (("housing.houses", "ST_Area", "footprint"),
+                                  ("planning.zones", "ST_Area", "geom"),
+                                  ("base.roads", "ST_Length", "geom")):
         schema, table = layer.split(".")
         count, total = qconn.execute(
-            f"SELECT count(*), coalesce(sum({measure}(ST_Intersection(geom,"
+            f"SELECT count(*), coalesce(sum({measure}(ST_Intersection({shape},"
             f" ST_GeomFromText(%s, 4326))::geography)), 0) FROM {schema}.{table}"
             " WHERE ST_Intersects(geom, ST_GeomFromText(%s, 4326))",
             (DRAWN_WKT, DRAWN_WKT)).fetchone()
@@ -126,10 +128,10 @@ def test_admin_unit_equals_the_region_of_its_boundary(analyst: httpx.Client,
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["query"]["admin"]["name"] == "Phường Trấn Biên"
-    for layer in ("housing.houses", "land.parcels"):
+    for layer, shape in (("housing.houses", "footprint"), ("land.parcels", "geom")):
         schema, table = layer.split(".")
         rows = qconn.execute(
-            f"SELECT t.commune_code, count(*), sum(ST_Area(ST_Intersection(t.geom, c.geom)"
+            f"SELECT t.commune_code, count(*), sum(ST_Area(ST_Intersection(t.{shape}, c.geom)"
             f"::geography)) FROM {schema}.{table} t JOIN admin.communes c"
             " ON ST_Intersects(t.geom, c.geom) WHERE c.code = '26041' GROUP BY 1").fetchall()
         groups = {g["key"]: g for g in body["layers"][layer]["groups"]}
@@ -139,13 +141,14 @@ def test_admin_unit_equals_the_region_of_its_boundary(analyst: httpx.Client,
 
 
 def test_admin_table_one_row_per_commune(analyst: httpx.Client, qconn: psycopg.Connection) -> None:
-    """By the commune each house records (the default), and by where each house lies."""
+    """By the commune each house records (the default), and by where each house lies (its
+    position); areas are the footprints'."""
     independent = {
         "field": "SELECT c.code, count(h.fid), sum(h.household_size), count(h.fid) FILTER (WHERE"
-                 " h.is_poor), coalesce(sum(ST_Area(h.geom::geography)), 0) FROM admin.communes c"
+                 " h.is_poor), coalesce(sum(ST_Area(h.footprint::geography)), 0) FROM admin.communes c"
                  " LEFT JOIN housing.houses h ON h.commune_code = c.code GROUP BY c.code",
         "geometry": "SELECT c.code, count(h.fid), sum(h.household_size), count(h.fid) FILTER"
-                    " (WHERE h.is_poor), coalesce(sum(ST_Area(h.geom::geography)), 0) FROM"
+                    " (WHERE h.is_poor), coalesce(sum(ST_Area(h.footprint::geography)), 0) FROM"
                     " admin.communes c LEFT JOIN housing.houses h ON ST_Contains(c.geom,"
                     " ST_PointOnSurface(h.geom)) GROUP BY c.code"}
     total = qconn.execute("SELECT count(*) FROM housing.houses").fetchone()[0]

@@ -19,7 +19,7 @@ def independent_houses_by_commune(conn: psycopg.Connection, radius: float) -> di
     rows = conn.execute(
         "SELECT commune_code, count(*), count(*) FILTER (WHERE is_poor),"
         " count(*) FILTER (WHERE is_near_poor), count(*) FILTER (WHERE is_temporary),"
-        " sum(household_size), sum(ST_Area(geom::geography))"
+        " sum(household_size), sum(ST_Area(footprint::geography))"  # measured by the footprint
         " FROM housing.houses"
         " WHERE ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography)"
         " <= %s GROUP BY 1", (LON, LAT, radius)).fetchall()

@@ -156,3 +156,30 @@ def test_polygon_labels_are_one_point_per_polygon_across_tiles(make_renderer) ->
             seen[feature["properties"]["name"]] = seen.get(feature["properties"]["name"], 0) + 1
             assert feature["geometry"]["type"] == "Point"
     assert len(seen) == 16 and set(seen.values()) == {1}
+
+
+def test_houses_are_footprints_where_drawn_and_points_elsewhere(make_renderer) -> None:
+    """One MVT layer: a house with a footprint is a polygon (extruded by the housing style),
+    a house known by its position only a point (its circle); the style draws each form."""
+    from iocgis.styles.definitions import get_themes
+    from iocgis.styles.maplibre import style_json
+
+    from .tiles_fixtures import FOOTPRINTS
+
+    r = make_renderer(cache="none")
+    forms: dict[int, tuple[str, dict]] = {}
+    tiles = {at(17, (106.8201 + i * 0.0005, 10.9501)) for i in range(20)}
+    for tile in tiles:
+        for feature in decode(r.tile("housing", *tile, ADMIN)).get("housing.houses",
+                                                                    {}).get("features", []):
+            forms[feature["id"]] = (feature["geometry"]["type"], feature["properties"])
+    kinds = sorted(kind for kind, _ in forms.values())
+    assert kinds.count("Point") == 20 - FOOTPRINTS and len(kinds) == 20
+    assert {k for k in kinds if k != "Point"} <= {"Polygon", "MultiPolygon"}
+    assert all("height_m" in props for _, props in forms.values())
+    style = style_json(get_themes(), "housing", ADMIN, "http://test")
+    houses = {la["type"]: la["filter"] for la in style["layers"]
+              if la.get("source-layer") == "housing.houses"}
+    assert houses["fill-extrusion"] == ["match", ["geometry-type"], ["Polygon", "MultiPolygon"],
+                                        True, False]
+    assert houses["circle"] == ["match", ["geometry-type"], ["Point", "MultiPoint"], True, False]

@@ -2,7 +2,7 @@
 
 Around Biên Hòa (106.82 E, 10.95 N): a province, a 4 x 4 grid of communes with Vietnamese
 names, roads of three classes, places, a lake, 400 internal parcels carrying personal data,
-houses with heights, public planning zones, incidents (with a personal-data phone) and a
+houses with heights (most with footprints, some points), public planning zones, incidents (with a personal-data phone) and a
 restricted substation.
 """
 
@@ -13,6 +13,7 @@ import psycopg
 LON0, LAT0 = 106.70, 10.85  # south-west corner of the commune grid
 COMMUNE_SIDE = 0.06
 TINY_PARCEL_LON, TINY_PARCEL_LAT = 106.8305, 10.9405
+FOOTPRINTS = 16  # houses H0-H15 have a footprint, the other four only a position
 COMMUNE_NAMES = [
     "Phường Trấn Biên", "Phường Biên Hòa", "Phường Long Bình", "Phường Tam Hiệp",
     "Phường Hố Nai", "Phường Trảng Dài", "Phường Tân Triều", "Xã Đại Phước",
@@ -78,13 +79,15 @@ def load(conn: psycopg.Connection) -> None:
             "INSERT INTO land.parcels (commune_code, sheet_no, parcel_no, land_use, area_m2,"
             " holder_name, certificate_no, geom) VALUES (%s, %s, %s, %s, %s, %s, %s,"
             " ST_GeomFromText(%s, 4326))", rows)
+        # H0-H15 drawn with their footprints, H16-H19 known by their position only (a survey)
         cur.executemany(
             "INSERT INTO housing.houses (house_id, commune_code, household_head, floors, height_m,"
-            " is_temporary, geom) VALUES (%s, '26000', %s, %s, %s, false,"
-            " ST_GeomFromText(%s, 4326))",
-            [(f"H{i}", f"Trần Thị {i}", 1 + i % 5, 3.5 * (1 + i % 5),
-              box(106.82 + i * 0.0005 + 0.0001, 10.95001, 106.82 + i * 0.0005 + 0.0003, 10.9502))
-             for i in range(20)])
+            " is_temporary, footprint, geom) SELECT %s, '26000', %s, %s, %s, false, f,"
+            " coalesce(ST_PointOnSurface(f), ST_SetSRID(ST_MakePoint(%s, 10.9501), 4326))"
+            " FROM ST_GeomFromText(%s, 4326) f",
+            [(f"H{i}", f"Trần Thị {i}", 1 + i % 5, 3.5 * (1 + i % 5), 106.82 + i * 0.0005 + 0.0002,
+              box(106.82 + i * 0.0005 + 0.0001, 10.95001, 106.82 + i * 0.0005 + 0.0003, 10.9502)
+              if i < FOOTPRINTS else None) for i in range(20)])
     ins("INSERT INTO planning.zones (zone_code, project_code, land_use, far_max, height_max_m,"
         " geom) VALUES ('ODT-01', 'QH-BH-2025', 'ODT', 3.5, 45, ST_GeomFromText(%s, 4326)),"
         " ('TMD-02', 'QH-BH-2025', 'TMD', 6, 90, ST_GeomFromText(%s, 4326))",
