@@ -4,11 +4,13 @@ same partitioned iot.observations, and publish -> SSE alert latency, in one run 
     .venv/bin/python bench/live_bench.py [--readings 100000] [--batch 5000] [--no-write]
 
 A fresh database ``iocgis_bench_live`` (migrated; 200 stations, one datastream each), a
-private Mosquitto on a free port and the real app under uvicorn on a free port:
+private Mosquitto on a free port, the real app (``uvicorn``) and the real consumer (``iocgis
+live consume``) each in its own process, as deployed; the clients in this one:
 
   (a) floor: binary COPY of the readings straight into iot.observations (no checks, no
       idempotency, no latest values, no alarms),
-  (b) HTTP: ``POST /live/observations`` in batches from 2 clients (the whole pipeline),
+  (b) HTTP: ``POST /live/observations`` in batches from 2 clients (the whole pipeline; the
+      bodies are encoded before the clock starts, as a gateway sends bytes it has),
   (c) MQTT: messages of 50 readings (a gateway's batch) at QoS 1 from 2 publishers, the
       platform's consumer writing, timed from the first publish until every reading is in the
       table,
@@ -22,8 +24,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -33,6 +38,7 @@ from pathlib import Path
 
 import common  # noqa: F401  (puts the checkout on sys.path)
 import httpx
+import orjson
 import psycopg
 from common import percentile, write_results_section
 from psycopg import sql
@@ -99,38 +105,67 @@ def bench_copy(url: str, rows: list[dict]) -> float:
         return len(rows) / (time.perf_counter() - started)
 
 
-def serve(settings: Settings) -> tuple[str, object]:
-    import uvicorn
+def _environment(url: str, live: LiveSettings) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": url, "MQTT_URL": "",
+            "IOCGIS_LIVE_BROKER_PORT": str(live.broker_port),
+            "IOCGIS_LIVE_BROKER_DIR": str(live.broker_dir_override)}
 
-    from iocgis.api.app import create_app
 
+def serve(url: str, live: LiveSettings) -> tuple[str, subprocess.Popen]:
+    """The app in its own process (``iocgis serve`` runs the same factory)."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings.model_copy(update={
-        "port": port})), host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "iocgis.api.app:create_app", "--factory", "--host",
+         "127.0.0.1", "--port", str(port), "--log-level", "warning"],
+        env=_environment(url, live), cwd=common.ROOT)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and server.poll() is None:
         try:
             if httpx.get(base + "/health", timeout=1).status_code == 200:
                 return base, server
         except httpx.HTTPError:
-            time.sleep(0.1)
+            time.sleep(0.2)
+    server.kill()
     raise RuntimeError("the bench server did not start")
 
 
 def bench_http(base: str, key: str, rows: list[dict], batch: int) -> float:
-    batches = [rows[i:i + batch] for i in range(0, len(rows), batch)]
-    with httpx.Client(base_url=base, timeout=120, headers={"X-Device-Key": key}) as client:
-        client.post("/live/observations", json=batches[0][:1])  # warm-up (caches)
+    bodies = [orjson.dumps(rows[i:i + batch]) for i in range(0, len(rows), batch)]
+    headers = {"X-Device-Key": key, "Content-Type": "application/json"}
+    with httpx.Client(base_url=base, timeout=120, headers=headers) as client:
+        client.post("/live/observations", content=orjson.dumps(rows[:1]))  # warm-up (caches)
         started = time.perf_counter()
         with ThreadPoolExecutor(2) as pool:
-            answers = list(pool.map(lambda b: client.post("/live/observations", json=b),
-                                    batches))
+            answers = list(pool.map(lambda b: client.post("/live/observations", content=b),
+                                    bodies))
         elapsed = time.perf_counter() - started
     landed = sum(a.json()["accepted"] + a.json()["duplicates"] for a in answers)
     assert landed >= len(rows) - 1, f"HTTP: {landed} of {len(rows)} landed"
     return len(rows) / elapsed
+
+
+def consume(url: str, live: LiveSettings) -> subprocess.Popen:
+    """The platform's consumer in its own process (``iocgis live consume``)."""
+    return subprocess.Popen([str(Path(sys.executable).with_name("iocgis")), "live", "consume"],
+                            env=_environment(url, live), cwd=common.ROOT,
+                            stderr=subprocess.DEVNULL)
+
+
+def landed(conn: psycopg.Connection, last: dict[str, datetime]) -> bool:
+    """Whether every station's last reading is in (each station's readings come from one
+    publisher, in order, and the consumer writes them in order: the rest is in too)."""
+    return conn.execute(
+        "SELECT count(*) FROM live.datastreams d JOIN unnest(%s::text[], %s::timestamptz[]) "
+        "e(station, at) ON d.station_code = e.station WHERE d.parameter = 'water_level' AND "
+        "d.last_observed_at >= e.at", (list(last), list(last.values()))).fetchone()[0] == len(last)
+
+
+def last_times(rows: list[dict]) -> dict[str, datetime]:
+    last: dict[str, datetime] = {}
+    for r in rows:
+        last[r["station"]] = datetime.fromisoformat(r["time"])
+    return last
 
 
 def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base: str,
@@ -140,8 +175,8 @@ def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base:
     broker.set_password(broker.folder(settings, live), "bench", secret)
     broker.reload(settings, live)
     time.sleep(0.3)
-    consumer = mqtt.Consumer(settings, url, live, client_id="bench-ingest").start()
-    consumer.connected.wait(10)
+    consumer = consume(url, live)
+    db = psycopg.connect(url, autocommit=True)
     latencies: list[float] = []
     sent_at: dict[str, float] = {}
     ready = threading.Event()
@@ -170,8 +205,15 @@ def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base:
         client.connect(address.host, address.port)
         client.loop_start()
         publishers.append(client)
-    before = consumer.totals.accepted
     prefix = f"{live.topic_prefix}/bench"
+    probe = {"station": "B-0", "parameter": "water_level", "value": 1.0,
+             "time": (datetime.fromisoformat(rows[0]["time"]) - timedelta(hours=1)).isoformat()}
+    deadline = time.monotonic() + 60
+    while not landed(db, {"B-0": datetime.fromisoformat(probe["time"])}):  # consumer is up
+        if time.monotonic() > deadline:
+            raise RuntimeError("the bench consumer did not write")
+        publishers[0].publish(prefix, json.dumps([probe]), qos=1)
+        time.sleep(0.5)
 
     def publish(part: list[dict], client: object) -> None:
         for r in part:
@@ -199,11 +241,14 @@ def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base:
     with ThreadPoolExecutor(2) as pool:
         list(pool.map(publish_grouped, [load[0::2], load[1::2]], publishers))
     deadline = time.monotonic() + 300
-    while consumer.totals.accepted - before < len(load) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    last = last_times(load)
+    while not landed(db, last) and time.monotonic() < deadline:
+        time.sleep(0.02)
     elapsed = time.perf_counter() - started
-    landed = consumer.totals.accepted - before
-    rate = min(landed, len(load)) / elapsed
+    stored = db.execute("SELECT count(*) FROM iot.observations WHERE observed_at BETWEEN %s AND "
+                        "%s", (load[0]["time"], max(last.values()))).fetchone()[0]
+    assert stored == len(load), f"MQTT: {stored} of {len(load)} landed"
+    rate = len(load) / elapsed
     # latency at a rate the consumer sustains: 80 % of what it just wrote, paced
     triggering = threading.Thread(target=trigger, daemon=True)
     triggering.start()
@@ -222,7 +267,9 @@ def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base:
     for client in publishers:
         client.loop_stop()
         client.disconnect()
-    consumer.stop()
+    consumer.terminate()
+    consumer.wait(30)
+    db.close()
     return rate, latencies
 
 
@@ -238,7 +285,7 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="iocgis-bench-mqtt-"))
     live = LiveSettings(broker_port=free_port(), IOCGIS_LIVE_BROKER_DIR=folder, MQTT_URL="")
     broker.start(settings, live)
-    base, server = serve(settings)
+    base, server = serve(url, live)
     try:
         start = datetime.now(UTC) - timedelta(days=40)
         n = args.readings
@@ -247,7 +294,8 @@ def main() -> None:
         mqtt_rate, latencies = bench_mqtt(settings, live, url, key, base,
                                           readings(start, n, 2 * 10**6))
     finally:
-        server.should_exit = True
+        server.terminate()
+        server.wait(30)
         used = broker.folder(settings, live)
         broker.stop(settings, live)
         shutil.rmtree(used if used == folder else used.parent, ignore_errors=True)

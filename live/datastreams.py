@@ -92,11 +92,18 @@ class Catalog:
             stream = self.by_id.get(datastream_id)
         return stream
 
-    def device(self, conn: psycopg.Connection, code: str) -> tuple[str, Device | None]:
-        """(secret hash, device) of an enabled device; ('', None) when unknown or disabled."""
+    def cached_device(self, code: str) -> tuple[str, Device | None] | None:
+        """(secret hash, device) when read less than ``SCOPE_TTL_S`` ago (no database)."""
         cached = self.devices.get(code)
         if cached is not None and time.monotonic() - cached[0] < SCOPE_TTL_S:
             return cached[1], cached[2]
+        return None
+
+    def device(self, conn: psycopg.Connection, code: str) -> tuple[str, Device | None]:
+        """(secret hash, device) of an enabled device; ('', None) when unknown or disabled."""
+        cached = self.cached_device(code)
+        if cached is not None:
+            return cached
         row = conn.execute(
             "SELECT d.id, d.secret_hash, coalesce(array_agg(s.datastream_id) FILTER (WHERE "
             "s.datastream_id IS NOT NULL), '{}') FROM live.devices d LEFT JOIN "
@@ -106,9 +113,10 @@ class Catalog:
         self.devices[code] = (time.monotonic(), *found)
         return found
 
-    def authenticate(self, conn: psycopg.Connection, code: str, secret: str) -> Device | None:
-        """The device whose code and secret these are, else None (same cost either way)."""
-        stored, device = self.device(conn, code)
+    def authenticate(self, found: tuple[str, Device | None], secret: str) -> Device | None:
+        """The device of ``found`` (``device()``) when the secret is its, else None (same cost
+        either way)."""
+        stored, device = found
         given = secret_hash(secret)
         ok = hmac.compare_digest(stored or "0" * 64, given)
         return device if ok and device is not None else None

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import threading
 import time
 from collections import deque
 from typing import Any
 
+import orjson
 import paho.mqtt.client as paho
 import psycopg
 
 from iocgis.live import broker
-from iocgis.live.pipeline import Ingestor, IngestResult
+from iocgis.live.pipeline import Ingestor, IngestResult, Prepared
 from iocgis.live.readings import BadReading, Reading, from_mapping
 from iocgis.live.settings import LiveSettings
 from iocgis.live.store import NOTIFY_CHANNEL
@@ -47,8 +49,8 @@ def parse(topic: str, payload: bytes, prefix: str,
                                      f"{prefix}/<device>/<station>/<parameter>", device)]
     station, parameter = (parts[1], parts[2]) if len(parts) == 3 else (None, None)
     try:
-        body = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
         return device, [], [Rejected("bad_payload", "the payload is not JSON", device)]
     items = body if isinstance(body, list) else [body]
     readings, bad = [], []
@@ -74,6 +76,9 @@ class Consumer:
         self.totals = IngestResult()
         self._queue: deque[paho.MQTTMessage] = deque()
         self._wake = threading.Event()
+        # checked batches on their way to the writer, in order (a few: memory stays bounded)
+        self._checked: queue.Queue[tuple[list[paho.MQTTMessage], list[Prepared]] | None] = \
+            queue.Queue(maxsize=2)
         self._stop = threading.Event()
         self._client = client(client_id, self.address, clean=False)
         self._client.manual_ack_set(True)
@@ -98,7 +103,7 @@ class Consumer:
     def start(self) -> Consumer:
         self._client.connect(self.address.host, self.address.port, keepalive=30)
         self._client.loop_start()
-        for target in (self._write_loop, self._bridge_loop):
+        for target in (self._check_loop, self._write_loop, self._bridge_loop):
             thread = threading.Thread(target=target, daemon=True, name=target.__name__)
             thread.start()
             self._threads.append(thread)
@@ -121,33 +126,22 @@ class Consumer:
         finally:
             self.stop()
 
-    def _write_loop(self) -> None:
-        swept = time.monotonic()
-        while not self._stop.is_set() or self._queue:
+    def _check_loop(self) -> None:
+        """First stage: take what arrived, parse and check it (while the writer writes the
+        batch before), hand it on in order."""
+        while True:
             self._wake.wait(self.live.batch_wait_ms / 1000)
             self._wake.clear()
             taken = []
             while self._queue and len(taken) < self.live.batch_max:
                 taken.append(self._queue.popleft())
             if taken:
-                try:
-                    self._write(taken)
-                except psycopg.Error:
-                    log.exception("writing %d MQTT messages failed; they stay unacknowledged "
-                                  "and come again", len(taken))
-                    self._queue.extendleft(reversed(taken))
-                    time.sleep(1.0)
-                    continue
-            if time.monotonic() - swept > SWEEP_EVERY_S:
-                swept = time.monotonic()
-                try:
-                    self.ingestor.sweep()
-                except psycopg.Error:
-                    log.exception("the silent-sensor sweep failed")
-            if self._stop.is_set() and not self._queue:
+                self._checked.put((taken, self._prepare(taken)))
+            elif self._stop.is_set():
                 break
+        self._checked.put(None)
 
-    def _write(self, messages: list[paho.MQTTMessage]) -> None:
+    def _prepare(self, messages: list[paho.MQTTMessage]) -> list[Prepared]:
         by_device: dict[str, tuple[list[Reading], list[Rejected]]] = {}
         for number, message in enumerate(messages):
             device, readings, bad = parse(message.topic, message.payload, self.live.topic_prefix,
@@ -155,6 +149,7 @@ class Consumer:
             got = by_device.setdefault(device, ([], []))
             got[0].extend(readings)
             got[1].extend(bad)
+        out = []
         for code, (readings, bad) in by_device.items():
             device = self.ingestor.device(code) if code else None
             if device is None:
@@ -163,10 +158,43 @@ class Consumer:
                 bad = bad + [Rejected("unknown_device", f"device {code!r} is not registered",
                                       code) for _ in readings]
                 readings = []
-            self.totals.add(self.ingestor.ingest(readings, channel="mqtt", device=device,
-                                                 bad=bad))
-        for message in messages:  # committed: now the broker may forget them
-            self._client.ack(message.mid, message.qos)
+            out.append(self.ingestor.prepare(readings, device=device, bad=bad))
+        return out
+
+    def _write_loop(self) -> None:
+        """Second stage: write each checked batch, then acknowledge its messages; sweep silent
+        sensors every few seconds. A failed write is tried again (its messages stay
+        unacknowledged: after a crash the broker delivers them again)."""
+        swept = time.monotonic()
+        while True:
+            try:
+                item = self._checked.get(timeout=1.0)
+            except queue.Empty:
+                item = ()
+            if item is None:
+                break
+            if item:
+                messages, batches = item
+                while batches:
+                    try:
+                        self.totals.add(self.ingestor.write(batches[0], channel="mqtt"))
+                        batches = batches[1:]
+                    except psycopg.Error:
+                        log.exception("writing %d MQTT messages failed; trying again",
+                                      len(messages))
+                        if self._stop.is_set():
+                            break
+                        time.sleep(1.0)
+                if batches:
+                    continue  # stopping: unacknowledged, they come again
+                for message in messages:  # committed: now the broker may forget them
+                    self._client.ack(message.mid, message.qos)
+            if time.monotonic() - swept > SWEEP_EVERY_S:
+                swept = time.monotonic()
+                try:
+                    self.ingestor.sweep()
+                except psycopg.Error:
+                    log.exception("the silent-sensor sweep failed")
 
     def _bridge_loop(self) -> None:
         """Alerts from every process (HTTP ingest too) out on MQTT, from PostgreSQL's NOTIFY."""

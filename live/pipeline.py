@@ -4,6 +4,7 @@ latest readings, alarms, rejections counted, events for the push — one transac
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -49,6 +50,15 @@ def reading_event(stream: Datastream, reading: Reading, level: int) -> dict[str,
             "observed_at": reading.observed_at.isoformat(), "commune_code": stream.commune_code}
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A batch checked against the rules, waiting for its write."""
+
+    checked: Checked
+    device: Device | None
+    bad: list[Rejected]
+
+
 class Ingestor:
     """Owns one connection (the owner's: the platform writes, as imports do). Thread-safe:
     batches from several threads are written one after the other."""
@@ -74,14 +84,19 @@ class Ingestor:
             self._conn.close()
             self._conn = None
 
+    def _device(self, code: str) -> tuple[str, Device | None]:
+        found = self.catalog.cached_device(code)  # the usual case: no lock, no database
+        if found is None:
+            with self._lock:
+                found = self.catalog.device(self.connection(), code)
+        return found
+
     def authenticate(self, code: str, secret: str) -> Device | None:
-        with self._lock:
-            return self.catalog.authenticate(self.connection(), code, secret)
+        return self.catalog.authenticate(self._device(code), secret)
 
     def device(self, code: str) -> Device | None:
         """A device the broker already authenticated (its name is in the topic)."""
-        with self._lock:
-            return self.catalog.device(self.connection(), code)[1]
+        return self._device(code)[1]
 
     def reload(self) -> None:
         with self._lock:
@@ -105,18 +120,25 @@ class Ingestor:
         with self._lock:
             self.catalog.load(self.connection())
 
-    def ingest(self, readings: list[Reading], *, channel: str, device: Device | None,
-               bad: list[Rejected] | None = None) -> IngestResult:
-        # the rules are checked before the lock (in memory: another batch's writes go on
-        # meanwhile), the writes one batch after the other
-        checked = check(self._reload, self.catalog, readings, device,
-                        future_tolerance_s=self.live.future_tolerance_s)
+    def prepare(self, readings: list[Reading], *, device: Device | None,
+                bad: list[Rejected] | None = None) -> Prepared:
+        """The rules checked, before the writer's lock (in memory: another batch's writes go
+        on meanwhile)."""
+        return Prepared(check(self._reload, self.catalog, readings, device,
+                              future_tolerance_s=self.live.future_tolerance_s), device, bad or [])
+
+    def write(self, prepared: Prepared, *, channel: str) -> IngestResult:
+        """One prepared batch written, one after the other (in the order they come here)."""
         with self._lock:
             try:
-                return self._ingest(checked, channel, device, bad or [])
+                return self._ingest(prepared.checked, channel, prepared.device, prepared.bad)
             except psycopg.OperationalError:
                 self.close()
                 raise
+
+    def ingest(self, readings: list[Reading], *, channel: str, device: Device | None,
+               bad: list[Rejected] | None = None) -> IngestResult:
+        return self.write(self.prepare(readings, device=device, bad=bad), channel=channel)
 
     def _ingest(self, checked: Checked, channel: str, device: Device | None,
                 bad: list[Rejected]) -> IngestResult:
@@ -124,13 +146,34 @@ class Ingestor:
         if checked.generation != self.catalog.generation:  # reloaded since: today's objects
             current = self.catalog.by_id
             checked.accepted = [(current.get(s.id, s), r) for s, r in checked.accepted]
-        rejected = bad + checked.rejected
-        result = IngestResult(duplicates=checked.repeated)
         if checked.accepted:
             self.partitions.ensure(conn, [r.observed_at for _, r in checked.accepted])
+        try:
+            result, updates = self._transaction(conn, checked, channel, device, bad, direct=True)
+        except psycopg.errors.UniqueViolation:
+            # one of them is there already (a message sent again): nothing was written; the
+            # batch again, through the session table and ON CONFLICT DO NOTHING
+            result, updates = self._transaction(conn, checked, channel, device, bad,
+                                                direct=False)
+        for stream, reading, level in updates:  # committed: the cache follows
+            stream.last_observed_at = reading.observed_at
+            stream.alarm_level = level
+            stream.silent = False
+        return result
+
+    def _transaction(self, conn: psycopg.Connection, checked: Checked, channel: str,
+                     device: Device | None, bad: list[Rejected], *, direct: bool
+                     ) -> tuple[IngestResult, list[tuple[Datastream, Reading, int]]]:
+        """The batch in one transaction: the readings (binary COPY), then every other write
+        in one round trip (pipeline mode; an alarm move waits for its alert row)."""
+        rejected = bad + checked.rejected
+        result = IngestResult(duplicates=checked.repeated)
+        for reason, n in Counter(r.reason for r in rejected).items():
+            result.rejected[reason] = n
         updates: list[tuple[Datastream, Reading, int]] = []
         with conn.transaction():
-            new = store.write_readings(conn, checked.accepted) if checked.accepted else None
+            new = store.write_readings(conn, checked.accepted, direct=direct) \
+                if checked.accepted else None
             fresh: dict[int, list[Reading]] = {}
             streams: dict[int, Datastream] = {}
             for stream, r in checked.accepted:
@@ -154,28 +197,23 @@ class Ingestor:
                 level, stream_moves = self.evaluator.evaluate(conn, stream, series)
                 moves += stream_moves
                 updates.append((stream, series[-1], level))
-            store.write_latest(conn, updates)
-            result.alerts = alarms.apply(conn, moves)
             came_back = [s.id for s, _, _ in updates if s.silent]
-            result.alerts += alarms.clear_silent(conn, came_back, {
-                s.id: r.observed_at for s, r, _ in updates})
-            store.count_rejections(conn, channel, rejected)
-            if device is not None:
-                conn.execute("UPDATE live.devices SET last_seen_at = now() WHERE id = %s",
-                             (device.id,))
-            if moves or came_back:
-                # the map's colours come from the tiles of iot.latest: they must refresh
-                conn.execute("UPDATE meta.layers SET data_version = data_version + 1 "
-                             "WHERE id = 'iot.latest'")
-            store.notify(conn, [{"type": "alert", **alert_json(a)} for a in result.alerts]
-                         + [reading_event(s, r, lv) for s, r, lv in updates])
-        for stream, reading, level in updates:  # committed: the cache follows
-            stream.last_observed_at = reading.observed_at
-            stream.alarm_level = level
-            stream.silent = False
-        for reason, n in ((r.reason, 1) for r in rejected):
-            result.rejected[reason] = result.rejected.get(reason, 0) + n
-        return result
+            with conn.pipeline():
+                store.write_latest(conn, updates)
+                result.alerts = alarms.apply(conn, moves)
+                result.alerts += alarms.clear_silent(conn, came_back, {
+                    s.id: r.observed_at for s, r, _ in updates})
+                store.count_rejections(conn, channel, rejected)
+                if device is not None:
+                    conn.execute("UPDATE live.devices SET last_seen_at = now() WHERE id = %s",
+                                 (device.id,))
+                if moves or came_back:
+                    # the map's colours come from the tiles of iot.latest: they must refresh
+                    conn.execute("UPDATE meta.layers SET data_version = data_version + 1 "
+                                 "WHERE id = 'iot.latest'")
+                store.notify(conn, [{"type": "alert", **alert_json(a)} for a in result.alerts]
+                             + [reading_event(s, r, lv) for s, r, lv in updates])
+        return result, updates
 
 
 def now_utc() -> datetime:

@@ -81,20 +81,17 @@ def _copy(cur: psycopg.Cursor, statement: str,
                             stream.unit))
 
 
-def write_readings(conn: psycopg.Connection,
-                   accepted: list[tuple[Datastream, Reading]]
-                   ) -> set[tuple[str, str, datetime]] | None:
-    """Write inside the caller's transaction; returns the keys that were new, or None when all
-    were (a repeated message lands once). Fresh readings (the usual case) go straight into the
-    table with binary COPY under a savepoint; when one of them is already there, the savepoint
-    is rolled back and the batch goes through a session table and INSERT … ON CONFLICT DO
-    NOTHING instead."""
-    try:
-        with conn.transaction(), conn.cursor() as cur:
+def write_readings(conn: psycopg.Connection, accepted: list[tuple[Datastream, Reading]], *,
+                   direct: bool = True) -> set[tuple[str, str, datetime]] | None:
+    """Write inside the caller's transaction. ``direct``: binary COPY straight into the table
+    (the usual case; a reading already there raises UniqueViolation and the caller's
+    transaction is lost: it comes again with ``direct=False``), returns None (all new).
+    Else through a session table and INSERT … ON CONFLICT DO NOTHING, returns the keys that
+    were new (a repeated message lands once)."""
+    if direct:
+        with conn.cursor() as cur:
             _copy(cur, DIRECT, accepted)
         return None
-    except psycopg.errors.UniqueViolation:
-        pass
     conn.execute(INCOMING)
     with conn.cursor() as cur:
         _copy(cur, "COPY live_incoming FROM STDIN (FORMAT BINARY)", accepted)
