@@ -20,7 +20,9 @@ from iocgis.errors import NotFound
 from iocgis.planning_docs import codes, rules
 
 WEB_DIR = Path(__file__).parent / "web"
-ASSETS = {"upload.js": "text/javascript", "upload.css": "text/css"}
+# upload.*: the officers' page; lookup_panel.js: the map page's planning panel (/map imports it)
+ASSETS = {"upload.js": "text/javascript", "upload.css": "text/css",
+          "lookup_panel.js": "text/javascript"}
 PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
             "connect-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; "
             "object-src 'none'")

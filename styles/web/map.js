@@ -4,6 +4,7 @@
 // application carries the account's bearer token.
 import { Map, NavigationControl, ScaleControl } from './maplibre-gl.mjs';
 import { Session } from './session.js';
+import { PlanningPanel } from '../../planning/web/lookup_panel.js';
 
 const root = new URL('.', document.baseURI);  // the application's root
 const byId = (id) => document.getElementById(id);
@@ -16,6 +17,7 @@ const signInError = byId('sign-in-error');
 const totpRow = byId('totp-row');
 const params = new URLSearchParams(location.search);
 const session = new Session(root);
+const planning = new PlanningPanel(byId('planning'), session, root);  // click a parcel
 let map = null;  // the MapLibre map, made once the themes are known
 
 window.iocgis = {
@@ -296,6 +298,9 @@ map.on('click', (event) => {
   const features = map.queryRenderedFeatures(event.point).filter((f) => f.sourceLayer);
   if (features.length) showFeature(features[0]);
   else info.hidden = true;
+  const parcel = features.find((f) => f.sourceLayer === 'land.parcels' && f.id !== undefined);
+  if (parcel) planning.show(parcel.id);
+  else planning.hide();
 });
 map.on('mousemove', (event) => {
   const hit = map.queryRenderedFeatures(event.point).some((f) => f.sourceLayer);

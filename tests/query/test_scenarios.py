@@ -17,10 +17,11 @@ CODE, LON, LAT = INCIDENT
 def test_scenarios_list_only_what_the_caller_may_see(anon: httpx.Client,
                                                      analyst: httpx.Client) -> None:
     public = {s["name"] for s in anon.get("/scenarios").json()["scenarios"]}
-    assert public == {"education", "planning_check"}  # the others read internal layers
+    # the others read internal layers
+    assert public == {"education", "planning_check", "planning_lookup"}
     listed = analyst.get("/scenarios").json()["scenarios"]
     assert {s["name"] for s in listed} == {"education", "flood", "health", "land",
-                                           "planning_check"}
+                                           "planning_check", "planning_lookup"}
     flood = next(s for s in listed if s["name"] == "flood")
     assert flood["parameters"]["radius_m"]["default"] == 2000
     assert flood["parameters"]["radius_m"]["max"] == 50000
