@@ -1,0 +1,31 @@
+// The dashboard's words in Vietnamese (first) and English.
+export const WORDS = {
+  vi: {
+    title: 'Bảng điều hành UBND tỉnh', signIn: 'Đăng nhập', signOut: 'Đăng xuất',
+    username: 'Tên tài khoản', password: 'Mật khẩu', totp: 'Mã xác thực một lần (TOTP)',
+    indicator: 'Chỉ tiêu', period: 'Kỳ báo cáo', compare: 'So sánh với', previous: 'Kỳ trước',
+    lastYear: 'Cùng kỳ năm trước', clickMode: 'Nhấp trên bản đồ để', modeCommune: 'Chọn xã, phường',
+    modePoint: 'Chọn điểm', modeRadius: 'Bán kính quanh điểm', modePolygon: 'Vẽ vùng',
+    radius: 'Bán kính (m)', layers: 'Lớp dữ liệu tổng hợp', finishPolygon: 'Kết thúc vùng vẽ',
+    presets: 'Kịch bản', totals: 'Tổng hợp theo nhóm', missing: 'Chỉ tiêu chưa đạt mục tiêu',
+    alerts: 'Cảnh báo trực tuyến', reports: 'Báo cáo', generate: 'Lập báo cáo',
+    allReports: 'Danh sách báo cáo đã lập', met: 'Đạt', not_met: 'Chưa đạt', no_data: 'Chưa có số liệu',
+    value: 'Giá trị', target: 'Mục tiêu', gap: 'Chênh lệch', count: 'Số đối tượng',
+    noAlerts: 'Không có cảnh báo', noMissing: 'Tất cả chỉ tiêu đạt mục tiêu', running: 'Đang lập…',
+    signInFirst: 'Hãy đăng nhập để xem bảng điều hành.', unit: 'Đơn vị',
+  },
+  en: {
+    title: "Provincial leaders' dashboard", signIn: 'Sign in', signOut: 'Sign out',
+    username: 'Username', password: 'Password', totp: 'One-time code (TOTP)',
+    indicator: 'Indicator', period: 'Period', compare: 'Compare with', previous: 'Previous period',
+    lastYear: 'Same period last year', clickMode: 'Click on the map to', modeCommune: 'Pick a commune',
+    modePoint: 'Pick a point', modeRadius: 'Radius around a point', modePolygon: 'Draw an area',
+    radius: 'Radius (m)', layers: 'Layers to total', finishPolygon: 'Finish the area',
+    presets: 'Scenarios', totals: 'Group totals', missing: 'Indicators missing their targets',
+    alerts: 'Live alerts', reports: 'Reports', generate: 'Generate',
+    allReports: 'All generated reports', met: 'Met', not_met: 'Not met', no_data: 'No data',
+    value: 'Value', target: 'Target', gap: 'Gap', count: 'Features',
+    noAlerts: 'No alerts', noMissing: 'Every indicator meets its target', running: 'Generating…',
+    signInFirst: 'Sign in to see the dashboard.', unit: 'Unit',
+  },
+};
