@@ -35,6 +35,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "iocgis.citizen.routes",
     "iocgis.planning_docs.routes",
     "iocgis.live.routes",
+    "iocgis.reports.routes",
     "iocgis.sharing.routes",
 )
 
@@ -76,6 +77,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
             yield
         finally:
             await run_in_threadpool(ogc.close)
+            reports = getattr(app.state, "reports", None)
+            if reports is not None:  # the report service's browser and pool (reports/)
+                await reports.close()
             await state.close()
 
     routes = [Route("/health", health), Route("/ready", ready), Route("/favicon.ico", favicon)]
