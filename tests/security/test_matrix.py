@@ -97,6 +97,15 @@ RULES: tuple[Rule, ...] = (
     Rule(r"^/live/incidents/\{code\}$", "open", rows=True, missing_ok=True),
     Rule(r"^/live/(latest|freshness|alerts|events|flood)$", "open", rows=True),
     Rule(r"^/live/rejections$", "open", rows=False),
+    # Reports and the dashboard (reports/): every route needs a signed-in caller (any role); a
+    # record and its files are its generator's and the administrators' (another's is a 404).
+    # A report's rows are read under its generator's plans when it is generated, so the files
+    # serve no rows of their own (commune-limited generation: tests/reports).
+    Rule(r"^/(dashboard|reports/page)$", "open", rows=False),
+    Rule(r"^/dashboard/assets/\{file\}$", "open", rows=False, missing_ok=True),
+    Rule(r"^/reports(/definitions|/jobs)?$", "signed_in", rows=False),
+    Rule(r"^/reports/(jobs/\{id\}|\{id\}|\{id\}\.\{fmt\}|\{id\}/regenerate)$", "signed_in",
+         rows=False, missing_ok=True),
     Rule(r"^/sta/v1\.1/(Observations|CreateObservations)$", "auth", rows=False),
     Rule(r"^/sta/v1\.1/Datastreams\(\{id\}\)/Observations$", "auth", rows=True,
          missing_ok=True),
@@ -171,6 +180,8 @@ def expected(kind: str, role: str, layer_id: str | None) -> str:
     """'allow' or the denial status."""
     if kind in ("open", "auth"):
         return "allow"
+    if kind == "signed_in":
+        return "401" if role == "anonymous" else "allow"
     if kind == "admin":
         return "allow" if role == "admin" else ("401" if role == "anonymous" else "403")
     if kind == "import":
