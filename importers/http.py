@@ -185,7 +185,8 @@ async def _require_import_target(state: Any, caller: Caller, target: str) -> Non
 
 def routes() -> list[BaseRoute]:
     from iocgis.importers import review_http
+    from iocgis.importers.connectors import http as sources_http
 
     # the review's routes first: /imports/review is a page, not an import id
     return [*review_http.routes(), Route("/imports", start_import, methods=["POST"]),
-            Route("/imports/{id}", import_status, methods=["GET"])]
+            Route("/imports/{id}", import_status, methods=["GET"]), *sources_http.routes()]

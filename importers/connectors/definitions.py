@@ -43,17 +43,17 @@ def load_sources(directory: Path, registry: Registry) -> dict[str, SourceDef]:
             source = validated(SourceDef, {**body, "id": source_id}, WHAT, where)
             if source.layer not in registry:
                 raise ConfigError(f"invalid {WHAT}: unknown layer {source.layer!r}",
-                                  where=f"{where}.layer", hint="list the layers with "
+                                  where=f"{where}: layer", hint="list the layers with "
                                                                 "`iocgis layers`")
             layer = registry.get(source.layer)
             if source.mode == "upsert" or source.incremental:
                 if not layer.key:
                     raise ConfigError(f"invalid {WHAT}: {layer.id} has no key to upsert by",
-                                      where=f"{where}.mode", hint="use mode replace")
+                                      where=f"{where}: mode", hint="use mode replace")
             try:
                 mappingmod.load(source.mapping, layer)
             except Exception as exc:  # the mapping's own message names its key
-                raise ConfigError(f"invalid {WHAT}: {exc}", where=f"{where}.mapping") from None
+                raise ConfigError(f"invalid {WHAT}: {exc}", where=f"{where}: mapping") from None
             seen[source_id] = path
             sources[source_id] = source
     return sources

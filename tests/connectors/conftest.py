@@ -29,6 +29,8 @@ from ..importers.conftest import province_database
 from . import fixture_servers
 
 TOKEN = "mã-bí-mật-arcgis"
+CSV_STATIONS = "station_id,name,kind,lon,lat\n" + "".join(
+    f"BT-{i},Trạm xe buýt số {i},tram_xe_buyt,{106.82 + 0.003 * i},10.95\n" for i in range(1, 4))
 
 
 def commune_square(x: float, y: float, size: float = 0.02) -> str:

@@ -16,6 +16,7 @@ import pytest
 from iocgis.importers.connectors.run import Connectors, run_source, state_of
 from iocgis.importers.staleness import stale_layers
 
+from .conftest import CSV_STATIONS as CSV
 from .conftest import TOKEN, data_version, layer_rows, put_commune
 
 
@@ -241,10 +242,6 @@ def test_postgis_source_streams_a_remote_table(connectors: Connectors, platform,
     _fails_then_stale(connectors, _broken(connectors, "so_ct_tram",
                                           table="so_cong_thuong.khong_co"),
                       "so_ct_tram", platform, "infra.substations", "substation_id")
-
-
-CSV = "station_id,name,kind,lon,lat\n" + "".join(
-    f"BT-{i},Trạm xe buýt số {i},tram_xe_buyt,{106.82 + 0.003 * i},10.95\n" for i in range(1, 4))
 
 
 def test_file_url_source(connectors: Connectors, platform, dept_data, approve_run) -> None:

@@ -75,6 +75,11 @@ RULES: tuple[Rule, ...] = (
     Rule(r"^/imports/\{id\}/(diff|approve|reject|tiles/.*)$", "import", rows=False,
          missing_ok=True),
     Rule(r"^/imports(/\{id\})?$", "import", rows=False, missing_ok=True),
+    # Connectors (importers/connectors): the sources' state (no layer rows) for those who
+    # import or approve, only sources of layers their plan shows; running one needs the
+    # approve right (admin, a steward of the layer's group).
+    Rule(r"^/sources/\{id\}/run$", "admin", rows=False, missing_ok=True),
+    Rule(r"^/sources(/overview|/\{id\})?$", "import", rows=False, missing_ok=True),
     # Citizen reports (iocgis/citizen): Open311 and the public pages read the public layer
     # (POST requests.json authenticates the app by the api_key in its body, like a login);
     # officers' reads take the plan of citizen.reports (404 without it); handlers' actions need
