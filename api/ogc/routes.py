@@ -37,7 +37,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from iocgis.access import current_caller, require_layer, visible_fields
+from iocgis.access import can_see, current_caller, require_layer, visible_fields
 from iocgis.api.kit.urls import public_base_url
 from iocgis.api.ogc import links, pygeoapi_seams
 from iocgis.api.ogc.config import CATALOG_ID
@@ -156,6 +156,13 @@ def _finish_collections(request: Request, api_request: APIRequest, headers: dict
     if text is None:
         return None
     document = links.clean_links(json.loads(text), without_csv=(CATALOG_ID,))
+    if isinstance(document.get("collections"), list):
+        # The API object is the caller's level's; a narrower caller (under a sharing agreement)
+        # is not shown the layers it may not read, as it gets 404 on each of them.
+        caller, registry = current_caller(), get_registry()
+        document["collections"] = [
+            c for c in document["collections"]
+            if c.get("id") not in registry or can_see(caller, registry.get(c["id"]))]
     headers["Link"] = links.link_header(document.get("links", []))
     return _json(document)
 

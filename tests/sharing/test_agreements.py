@@ -69,6 +69,9 @@ def test_the_agreements_key_reads_only_its_layers_fields_and_communes(
         for hidden in ("/collections/housing.houses/items", "/collections/housing.houses",
                        "/collections/admin.communes/items"):
             assert client.get(hidden).status_code == 404, hidden
+        listed = {c["id"] for c in client.get("/collections", params={"f": "json"}).json()[
+            "collections"]}
+        assert "land.parcels" in listed and not listed & {"housing.houses", "admin.communes"}
         query = client.get("/query/radius", params={"lon": LON, "lat": LAT, "radius_m": 300,
                                                     "layers": "land.parcels", "f": "geojson"})
         assert query.status_code == 200, query.text
