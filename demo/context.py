@@ -102,11 +102,11 @@ class DemoContext:
         geoms = None
         if layer.is_spatial:
             geoms = to_wgs84(np.asarray(geoms_m, dtype=object))
-            if (
+            if layer.footprint or (
                 layer.geometry
                 and layer.geometry.startswith("Multi")
                 and layer.geometry != "MultiPoint"
-            ):
+            ):  # a layer with footprints: its polygons as MultiPolygons, its points as they are
                 geoms = as_multi(geoms)
             elif layer.geometry == "MultiPoint":
                 geoms = shapely.multipoints(geoms, indices=np.arange(len(geoms)))

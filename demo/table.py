@@ -185,11 +185,13 @@ def check(table: FeatureTable, layer: LayerDef, registry: Registry) -> None:
         geoms = table.geometry
         if geoms is None or len(geoms) != len(table):
             raise ConfigError("spatial layer without geometries", where=f"demo layer {layer.id}")
-        expected = shapely.GeometryType[_GEOS_TYPE[layer.geometry]]
+        # a layer with footprints takes its positions (points) and footprints (polygons)
+        expected = [shapely.GeometryType[_GEOS_TYPE[g]] for g in layer.accepted_geometries]
         types = shapely.get_type_id(geoms)
-        if (types != expected).any() or shapely.is_empty(geoms).any():
+        if (~np.isin(types, expected)).any() or shapely.is_empty(geoms).any():
             raise ConfigError(
-                f"geometries must be non-empty {layer.geometry}", where=f"demo layer {layer.id}"
+                f"geometries must be non-empty {'/'.join(layer.accepted_geometries)}",
+                where=f"demo layer {layer.id}",
             )
         if not shapely.is_valid(geoms).all():
             raise ConfigError("invalid geometry generated", where=f"demo layer {layer.id}")

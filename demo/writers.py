@@ -126,7 +126,8 @@ class OgrWriter:
                 field_mask=field_mask,
                 layer=self.path.stem,
                 driver=self.driver,
-                geometry_type=self.layer.geometry,
+                # a layer with footprints: points and polygons in one file
+                geometry_type="Unknown" if self.layer.footprint else self.layer.geometry,
                 crs=self.crs.to_string(),
                 encoding="UTF-8",
                 append=self._written > 0,

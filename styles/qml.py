@@ -280,8 +280,23 @@ def _labeling(root: ET.Element, layer: LayerDef, rule: Rule) -> None:
         _data_defined(settings, "dd_properties", expressions)
 
 
-def qml_for(layer_id: str, themes: Themes | None = None) -> str:
-    """The QML of one registry layer, from the theme that draws it.
+# A layer with footprints is two QGIS layers on one table: its positions (``geom``) drawn by
+# the theme's point rules and labelled, its footprints (``footprint``) by its polygon rules.
+POSITION_DRAWS = ("circle", "icon", "label")
+FOOTPRINT_DRAWS = ("fill", "extrusion", "line")
+
+
+def _form(layer: LayerDef, rules: tuple[Rule, ...],
+          column: str) -> tuple[LayerDef, tuple[Rule, ...]]:
+    if column == "footprint":
+        polygons = layer.model_copy(update={"geometry": layer.footprint, "footprint": None})
+        return polygons, tuple(r for r in rules if r.draw in FOOTPRINT_DRAWS)
+    return layer, tuple(r for r in rules if r.draw in POSITION_DRAWS)
+
+
+def qml_for(layer_id: str, themes: Themes | None = None, column: str = "geom") -> str:
+    """The QML of one registry layer, from the theme that draws it (``column="footprint"``:
+    of the footprints of a layer that has them).
 
     Raises ``NotFound`` for an unknown layer or one that no theme draws (layers without
     geometry have no style).
@@ -289,6 +304,8 @@ def qml_for(layer_id: str, themes: Themes | None = None) -> str:
     themes = themes or get_themes()
     layer = themes.registry.get(layer_id)
     _, rules = themes.home_rules(layer_id)
+    if layer.footprint:
+        layer, rules = _form(layer, rules, column)
     symbol_rules = [r for r in rules if r.draw != "label"]
     if layer.admin_level:  # a boundary: its outline, never a fill over other layers
         symbol_rules = [r for r in symbol_rules if r.draw == "line"] or symbol_rules

@@ -206,6 +206,9 @@ def test_parcels_and_houses_are_realistic(small_demo: tuple[Path, Manifest]) -> 
     assert len(tree.query(parcel_geoms, predicate="overlaps")[0]) == 0
     house_idx, parcel_idx = tree.query(house_geoms, predicate="within")
     assert len(np.unique(house_idx)) == len(house_geoms)  # each house stands inside a parcel
+    # a department's survey of positions beside houses drawn with their footprints
+    forms = set(shapely.get_type_id(house_geoms))
+    assert forms == {shapely.GeometryType.POINT, shapely.GeometryType.MULTIPOLYGON}
     uses = np.array(parcels["land_use"], dtype=object)[parcel_idx]
     assert set(uses) <= {"ODT", "ONT"}
     floors = np.array(houses["floors"], float)

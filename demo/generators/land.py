@@ -357,7 +357,8 @@ def _chunk(
         },
         polys,
     )
-    # Houses: one on almost every residential lot, its footprint a shrunk copy of the lot.
+    # Houses: one on almost every residential lot, its footprint a shrunk copy of the lot
+    # (or, for a surveyed house, the footprint's point on surface).
     built = residential & (rng.random(n) < 0.985)
     idx = np.flatnonzero(built)
     m = len(idx)
@@ -376,6 +377,10 @@ def _chunk(
     tenants = rng.random(m) < 0.1
     heads[tenants] = ctx.names.person_names(rng, int(tenants.sum()))
     year = np.clip(np.round(2025 - rng.gamma(2.0, 8.0, m)), 1960, 2025).astype(np.int64)
+    # Some houses come from a department's survey of positions (points, no footprint): most
+    # of a rural commune's, a few of a ward's (chosen by parcel number: no random draw).
+    surveyed = parcel_no[idx] % 10 < (1 if urban else 6)
+    footprints[surveyed] = shapely.point_on_surface(footprints[surveyed])
     houses = ctx.table(
         "housing.houses",
         {

@@ -2,7 +2,8 @@
 
 - ``public.layer_styles`` (QGIS's own table and schema): each layer's QML from
   ``iocgis.styles.qml_for`` as the default style of its table and of its masked view, so a
-  layer opened from the browser panel is styled at once;
+  layer opened from the browser panel is styled at once (a layer with footprints: one style
+  per geometry column, its positions and its footprints);
 - ``public.qgis_projects`` (QGIS's PostgreSQL project storage): one project per role
   (``qgis_project``: the layers that role may see, grouped by the web map's themes, the base
   map on), every datasource naming a ``pg_service.conf`` entry so each user connects with
@@ -16,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from xml.etree import ElementTree as ET
@@ -29,9 +29,10 @@ from iocgis.errors import ConfigError
 from iocgis.layers import Registry
 from iocgis.roles.dbroles import MASKED_SCHEMA, group_role, masked_view_name, needs_mask
 from iocgis.roles.qgis_project import (
-    GEOMETRY_KIND,
     PROJECT_PREFIX,
     Extent,
+    QmlFor,
+    geometry_layers,
     project_name,
     project_qgs,
 )
@@ -75,7 +76,7 @@ class PublishReport:
     projects: list[str] = field(default_factory=list)
 
 
-def style_source() -> Callable[[str], str]:
+def style_source() -> QmlFor:
     """``iocgis.styles.qml_for``: the one style system (the styles package owns it)."""
     try:
         from iocgis.styles import qml_for
@@ -86,13 +87,16 @@ def style_source() -> Callable[[str], str]:
 
 
 def publish_styles(conn: psycopg.Connection, registry: Registry,
-                   qml_for: Callable[[str], str]) -> int:
+                   qml_for: QmlFor) -> int:
     """One default style row per layer table and masked view (ours replaced, others kept)."""
     dbname = conn.execute("SELECT current_database()").fetchone()[0]
     count = 0
     for layer in registry.spatial():
-        qml = qml_for(layer.id)
-        ET.fromstring(qml.encode("utf-8"))  # a broken QML fails here, naming the layer below
+        # the position, and a layer's footprints as a polygon layer of their own column
+        styled = [(column, kind, qml_for(layer.id, column=column) if column != "geom"
+                   else qml_for(layer.id)) for column, kind in geometry_layers(layer)]
+        for *_, qml in styled:
+            ET.fromstring(qml.encode("utf-8"))  # a broken QML fails here, naming the layer
         targets = [(layer.schema_name, layer.table_name)]
         if needs_mask(layer):
             targets.append((MASKED_SCHEMA, masked_view_name(layer)))
@@ -103,14 +107,16 @@ def publish_styles(conn: psycopg.Connection, registry: Registry,
             conn.execute("UPDATE public.layer_styles SET useAsDefault = false WHERE "
                          "f_table_catalog = %s AND f_table_schema = %s AND f_table_name = %s",
                          (dbname, schema, table))
-            conn.execute(
-                "INSERT INTO public.layer_styles (f_table_catalog, f_table_schema, f_table_name, "
-                "f_geometry_column, styleName, styleQML, useAsDefault, description, type) "
-                "VALUES (%s, %s, %s, 'geom', %s, XMLPARSE(DOCUMENT %s), true, %s, %s)",
-                # QGIS matches ``type`` against the geometry kind (Point, Line, Polygon).
-                (dbname, schema, table, f"{layer.id} (iocgis)", qml, STYLE_DESCRIPTION,
-                 GEOMETRY_KIND[layer.geometry or "Point"]))
-            count += 1
+            for column, kind, qml in styled:
+                conn.execute(
+                    "INSERT INTO public.layer_styles (f_table_catalog, f_table_schema, "
+                    "f_table_name, f_geometry_column, styleName, styleQML, useAsDefault, "
+                    "description, type) VALUES (%s, %s, %s, %s, %s, XMLPARSE(DOCUMENT %s), true, "
+                    "%s, %s)",
+                    # QGIS matches ``type`` against the geometry kind (Point, Line, Polygon).
+                    (dbname, schema, table, column, f"{layer.id} (iocgis)", qml,
+                     STYLE_DESCRIPTION, kind))
+                count += 1
     return count
 
 
@@ -139,7 +145,7 @@ def province_extent(conn: psycopg.Connection, registry: Registry) -> Extent | No
 
 
 def publish(conn: psycopg.Connection, registry: Registry, settings: SecuritySettings,
-            qml_for: Callable[[str], str] | None = None) -> PublishReport:
+            qml_for: QmlFor | None = None) -> PublishReport:
     """Styles into layer_styles, a project per role into qgis_projects (one transaction)."""
     qml_for = qml_for or style_source()
     report = PublishReport()

@@ -11,7 +11,9 @@
   the WGS 84 ellipsoid for measurements in metres, the base map's background colour and the
   province's extent as the opening view;
 - datasources name a ``pg_service.conf`` entry, so each user connects with their own login;
-  personal data through the masked views for roles without the right.
+  personal data through the masked views for roles without the right;
+- a layer with footprints is two project layers on its table: the positions (``geom``) and,
+  under them, the footprints (``footprint``), each with its own style.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ WKB = {"Point": "Point", "MultiPoint": "MultiPoint", "MultiLineString": "MultiLi
 GEOMETRY_KIND = {"Point": "Point", "MultiPoint": "Point", "MultiLineString": "Line",
                  "MultiPolygon": "Polygon"}
 MASKED_SUFFIX = " (ẩn dữ liệu cá nhân)"
+FOOTPRINT_SUFFIX = " — khuôn viên (footprint)"
+# ``qml_for(layer_id)``, and ``qml_for(layer_id, column="footprint")`` for a layer's footprints
+QmlFor = Callable[..., str]
 WGS84 = (("wkt", ('GEOGCRS["WGS 84",DATUM["World Geodetic System 1984",ELLIPSOID["WGS 84",'
                  '6378137,298.257223563,LENGTHUNIT["metre",1]]],PRIMEM["Greenwich",0,ANGLEUNIT['
                  '"degree",0.0174532925199433]],CS[ellipsoidal,2],AXIS["geodetic latitude (Lat)",'
@@ -59,13 +64,22 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def datasource(layer: LayerDef, masked: bool, service: str) -> str:
+def geometry_layers(layer: LayerDef) -> list[tuple[str, str]]:
+    """(geometry column, QGIS geometry kind) of each QGIS layer a registry layer is: its
+    position, and its footprints for a layer that keeps them (a polygon layer of their own)."""
+    out = [("geom", GEOMETRY_KIND[layer.geometry or "Point"])]
+    if layer.footprint:
+        out.append(("footprint", GEOMETRY_KIND[layer.footprint]))
+    return out
+
+
+def datasource(layer: LayerDef, masked: bool, service: str, column: str = "geom") -> str:
     """The QGIS postgres datasource of a layer as a role opens it in the project.
 
     QGIS 3.22 logs "Cannot parse json" once per feature and attribute fetch for a NULL jsonb:
     the masked views leave ``extra`` out; the tables are read through a query that turns a
     NULL ``extra`` into an empty object (the columns from the registry, as the tables are)."""
-    geometry = WKB[layer.geometry or "Point"]
+    geometry = WKB[(layer.footprint if column == "footprint" else layer.geometry) or "Point"]
     if masked:
         table = f'{_quoted(MASKED_SCHEMA)}.{_quoted(masked_view_name(layer))}'
     else:
@@ -76,7 +90,7 @@ def datasource(layer: LayerDef, masked: bool, service: str) -> str:
                  f"{_quoted(layer.schema_name)}.{_quoted(layer.table_name)})")
         table = '"' + query.replace("\\", "\\\\").replace('"', '\\"') + '"'
     return (f"service='{service}' key='fid' srid=4326 type={geometry} "
-            f"checkPrimaryKeyUnicity='0' table={table} (geom)")
+            f"checkPrimaryKeyUnicity='0' table={table} ({column})")
 
 
 def _srs(parent: ET.Element) -> ET.Element:
@@ -140,11 +154,10 @@ def theme_groups(themes: Themes, layers: list[LayerDef]) -> list[tuple[Theme, li
     return groups
 
 
-def _map_layer(parent: ET.Element, layer: LayerDef, lid: str, name: str, uri: str,
+def _map_layer(parent: ET.Element, geometry: str, lid: str, name: str, uri: str,
                qml: str) -> None:
     map_layer = ET.SubElement(parent, "maplayer", type="vector",
-                              geometry=GEOMETRY_KIND[layer.geometry or "Point"],
-                              wkbType=WKB[layer.geometry or "Point"])
+                              geometry=GEOMETRY_KIND[geometry], wkbType=WKB[geometry])
     for tag, text in (("id", lid), ("datasource", uri), ("layername", name)):
         ET.SubElement(map_layer, tag).text = text
     _srs(ET.SubElement(map_layer, "srs"))
@@ -159,7 +172,7 @@ def _map_layer(parent: ET.Element, layer: LayerDef, lid: str, name: str, uri: st
 
 
 def project_qgs(registry: Registry, themes: Themes, role: str, service: str,
-                qml_for: Callable[[str], str], extent: Extent | None = None) -> str:
+                qml_for: QmlFor, extent: Extent | None = None) -> str:
     """The .qgs XML of the project of one role: its layers, grouped by theme, styled."""
     caller = Caller(name=role, roles=frozenset({role}))
     layers = [layer for layer in visible_layers(caller, registry) if layer.is_spatial]
@@ -181,14 +194,21 @@ def project_qgs(registry: Registry, themes: Themes, role: str, service: str,
         ET.SubElement(node, "customproperties")
         for layer in members:
             masked = needs_mask(layer) and not sees_pii
-            uri = datasource(layer, masked, service)
-            lid = layer_id(layer)
-            name = layer.title.vi + (MASKED_SUFFIX if masked else "")
-            leaf = ET.SubElement(node, "layer-tree-layer", id=lid, name=name, source=uri,
-                                 providerKey="postgres", checked="Qt::Checked", expanded="0")
-            ET.SubElement(leaf, "customproperties")
-            _map_layer(layers_el, layer, lid, name, uri, qml_for(layer.id))
-            ET.SubElement(order, "layer", id=lid)
+            # the position on top, then the footprints (drawn underneath)
+            for column, _ in geometry_layers(layer):
+                footprints = column == "footprint"
+                uri = datasource(layer, masked, service, column)
+                lid = layer_id(layer) + ("_footprint" if footprints else "")
+                name = (layer.title.vi + (FOOTPRINT_SUFFIX if footprints else "")
+                        + (MASKED_SUFFIX if masked else ""))
+                leaf = ET.SubElement(node, "layer-tree-layer", id=lid, name=name, source=uri,
+                                     providerKey="postgres", checked="Qt::Checked",
+                                     expanded="0")
+                ET.SubElement(leaf, "customproperties")
+                qml = qml_for(layer.id, column=column) if footprints else qml_for(layer.id)
+                geometry = (layer.footprint if footprints else layer.geometry) or "Point"
+                _map_layer(layers_el, geometry, lid, name, uri, qml)
+                ET.SubElement(order, "layer", id=lid)
     _properties(root, basemap.background)
     if extent is not None:
         _view(root, extent)

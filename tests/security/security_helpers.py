@@ -148,7 +148,13 @@ def insert_sample(conn: psycopg.Connection, layer_id: str, **values: object) -> 
     columns = list(row)
     params = [row[c] for c in columns]
     parts = [psql.Placeholder()] * len(columns)
-    if layer.geometry:
+    if layer.footprint and "footprint" in values:  # the position: its point on surface
+        columns += ["footprint", "geom"]
+        parts += [psql.SQL("ST_GeomFromText({}, 4326)").format(psql.Placeholder()),
+                  psql.SQL("ST_PointOnSurface(ST_GeomFromText({}, 4326))").format(
+                      psql.Placeholder())]
+        params += [values["footprint"]] * 2
+    elif layer.geometry:
         columns.append("geom")
         parts.append(psql.SQL("ST_GeomFromText({}, 4326)").format(psql.Placeholder()))
         params.append(values.get("geom", SAMPLE_WKT[layer.geometry]))

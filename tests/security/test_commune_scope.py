@@ -57,7 +57,7 @@ def scoped_rows(db_url: str) -> dict[str, Marks]:
                                    geom=_square(lon, lat))
             house = insert_sample(conn, "housing.houses", commune_code=commune,
                                   house_id=f"SCOPE-{sheet}", household_head=head,
-                                  geom=_square(lon, lat, 0.0001))
+                                  footprint=_square(lon, lat, 0.0001))
             conn.execute("INSERT INTO kpi.values (indicator_code, admin_code, period, value) "
                          "VALUES ('SCOPE_IND', %s, '2026-Q3', %s)", (commune, sheet / 100))
             marks[commune] = Marks(plain=(str(sheet), f"SCOPE-{sheet}", str(area)),

@@ -188,10 +188,13 @@ def test_each_role_project_renders_as_a_map(role, demo_db, role_logins, artifact
     assert project["read"] and project["crs"] == "EPSG:4326"
     leaves = _tree_layers(project["tree"])
     assert not [leaf["name"] for leaf in leaves if leaf["orphan"]]
-    assert {leaf["layer"] for leaf in leaves} == {layer_id(layer) for layer in visible}
+    # a layer with footprints is two project layers: its positions and its footprints
+    ids = {layer_id(layer) for layer in visible} | {
+        layer_id(layer) + "_footprint" for layer in visible if layer.footprint}
+    assert {leaf["layer"] for leaf in leaves} == ids
     assert all(len(leaf["layer"]) > 10 for leaf in leaves)
     layers = {layer["id"]: layer for layer in project["layers"]}
-    assert set(layers) == {layer_id(layer) for layer in visible}
+    assert set(layers) == ids
     assert not [layer["name"] for layer in layers.values() if not layer["valid"]]
 
     # Groups mirror the web map's themes: the base map on, every other theme off.
@@ -214,6 +217,11 @@ def test_each_role_project_renders_as_a_map(role, demo_db, role_logins, artifact
         assert not [e for e in shown["expressions"] if e["error"]], layer.id
         if _masked(role, layer):
             assert all(row[f] is None for row in shown["rows"] for f in layer.pii_fields)
+        if layer.footprint:
+            outlines = layers[layer_id(layer) + "_footprint"]
+            footprint_qml = ET.fromstring(qml_for(layer.id, column="footprint").encode())
+            assert outlines["style"]["renderer"] == footprint_qml.find("renderer-v2").get("type")
+            assert outlines["fetched"] == rows[layer.id], layer.id
     # A NULL jsonb is not a warning per feature (QGIS 3.22 cannot parse an empty value).
     assert "Cannot parse json" not in log
 
