@@ -72,38 +72,32 @@ def _result(registry: Registry, query: LayerQuery, row: tuple[Any, ...]) -> Laye
     return LayerResult(query, count, finish_groups(registry, query, json.loads(row[1])), row[2])
 
 
-async def run_one(reader: Reader, registry: Registry, query: LayerQuery, *,
-                  rows: bool = False, layer_property: bool = False) -> LayerResult:
-    async with reading(reader, _read_plan(query)) as conn:
-        for _ in range(MAX_CANDIDATE_ROUNDS):
-            statement = layer_statement(query, rows=rows, layer_property=layer_property)
-            cur = await conn.execute(statement.query, statement.params)
-            row = await cur.fetchone()
-            assert row is not None
-            if _complete(query, statement, row):
-                break
-            query = _widened(query)
-    return _result(registry, query, row)
-
-
 async def run_pipelined(reader: Reader, registry: Registry,
                         queries: list[LayerQuery], *, rows: bool = False,
-                        layer_property: bool = False) -> list[LayerResult]:
-    """Cheap queries of several layers on one connection, in one round trip."""
+                        layer_property: bool = False, rounds: int = 1) -> list[LayerResult]:
+    """Queries of one or more layers on one connection: the scope, every statement and the
+    COMMIT in one round trip (``Reader.first_rows``)."""
     statements = [layer_statement(q, rows=rows, layer_property=layer_property) for q in queries]
-    async with reading(reader, [_read_plan(q) for q in queries]) as conn:
-        async with conn.pipeline():
-            cursors = [await conn.execute(st.query, st.params) for st in statements]
-        rows_out = [await cur.fetchone() for cur in cursors]
+    rows_out = await reader.first_rows(
+        [_read_plan(q) for q in queries], [(st.query, st.params) for st in statements],
+        timeout_ms=STATEMENT_TIMEOUT_MS, what="query", hint=SLOW_HINT)
     results = []
     for query, statement, row in zip(queries, statements, rows_out):
         assert row is not None
-        if _complete(query, statement, row):
+        if _complete(query, statement, row) or rounds >= MAX_CANDIDATE_ROUNDS:
             results.append(_result(registry, query, row))
         else:  # rare: the nearest features lie beyond the first candidates; ask again, wider
-            results.append(await run_one(reader, registry, _widened(query), rows=rows,
-                                         layer_property=layer_property))
+            (wider,) = await run_pipelined(reader, registry, [_widened(query)], rows=rows,
+                                           layer_property=layer_property, rounds=rounds + 1)
+            results.append(wider)
     return results
+
+
+async def run_one(reader: Reader, registry: Registry, query: LayerQuery, *,
+                  rows: bool = False, layer_property: bool = False) -> LayerResult:
+    (result,) = await run_pipelined(reader, registry, [query], rows=rows,
+                                    layer_property=layer_property)
+    return result
 
 
 # Selections that touch few rows through the index: several layers go down one connection

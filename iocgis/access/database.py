@@ -7,7 +7,8 @@ the group role's column grants refuse personal-data columns to callers without t
 its policy keeps a commune-limited caller to their communes (``security.visible_communes()``).
 
 One round trip opens the scope (BEGIN, role, communes, time limit in one simple query); the
-statement(s) follow; COMMIT (or ROLLBACK) ends it. A statement over its time limit is a 503
+statement(s) follow; COMMIT (or ROLLBACK) ends it. ``Reader.first_rows`` sends all of that in
+one pipeline when the statements are known up front (the query API): one round trip in all. A statement over its time limit is a 503
 with Retry-After on every path.
 """
 
@@ -16,9 +17,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from functools import lru_cache
+from typing import Any
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import Params, Query
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from iocgis.access.plan import AccessPlan, DbScope, db_scope, note_read
@@ -27,6 +31,16 @@ from iocgis.errors import DatabaseError, TemporarilyUnavailable
 
 DEFAULT_TIMEOUT_MS = 30_000
 RETRY_AFTER_S = 5
+
+
+@lru_cache(maxsize=256)
+def scope_select(prefix: str, scope: DbScope, timeout_ms: int) -> str:
+    """The caller's scope as one statement, for a transaction already begun (a pipeline)."""
+    return sql.SQL(
+        "SELECT set_config('role', {role}, true), set_config('iocgis.communes', {c}, true),"
+        " set_config('statement_timeout', {t}, true)"
+    ).format(role=sql.Literal(scope.group_role(prefix)), c=sql.Literal(scope.communes),
+             t=sql.Literal(str(int(timeout_ms)))).as_string(None)
 
 
 @lru_cache(maxsize=256)
@@ -99,6 +113,37 @@ class Reader:
         if note:
             for plan in found:
                 note_read(plan)
+
+
+    async def first_rows(self, plans: AccessPlan | Sequence[AccessPlan],
+                         statements: Sequence[tuple[Query, Params]], *,
+                         timeout_ms: int = DEFAULT_TIMEOUT_MS, what: str = "query",
+                         hint: str = "narrow the request", retry_after_s: int = RETRY_AFTER_S,
+                         ) -> list[tuple[Any, ...] | None]:
+        """The first row of each statement, run as ``reading`` runs them, with BEGIN, the
+        scope, the statements and COMMIT sent in one pipeline: one round trip in all."""
+        caller, found = _one_caller(plans)
+        opening = scope_select(self.role_prefix, db_scope(caller), timeout_ms)
+        try:
+            async with self.pool.connection() as conn:
+                try:
+                    async with conn.pipeline():
+                        await conn.execute("BEGIN")
+                        await conn.execute(opening)
+                        cursors = [await conn.execute(q, p) for q, p in statements]
+                        await conn.execute("COMMIT")
+                    rows = [await cur.fetchone() for cur in cursors]
+                except BaseException:
+                    if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                        await conn.execute("ROLLBACK")
+                    raise
+        except psycopg.errors.QueryCanceled:
+            raise _timeout(what, timeout_ms, hint, retry_after_s) from None
+        except psycopg.OperationalError as exc:
+            raise _unreachable(exc) from None
+        for plan in found:
+            note_read(plan)
+        return rows
 
 
 class SyncReader:
