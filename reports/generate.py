@@ -18,8 +18,9 @@ from iocgis.errors import InvalidInput, Unauthorized
 from iocgis.reports.context import ReportContext, area_of
 from iocgis.reports.definitions import definition as find_definition
 from iocgis.reports.document import Report
+from iocgis.reports.model import Definition
 from iocgis.reports.pdf import report_pdf
-from iocgis.reports.periods import parse_period
+from iocgis.reports.periods import Period, parse_period
 from iocgis.reports.sections import collect
 from iocgis.reports.xlsx import report_xlsx
 
@@ -75,9 +76,8 @@ def caller_of(facts: dict[str, Any]) -> Caller:
                   mfa=bool(facts["mfa"]))
 
 
-async def generate(state: AppState, owner: AsyncConnectionPool, caller: Caller, order: Order,
-                   *, maps: Any = None, generated_at: datetime | None = None,
-                   progress: Progress | None = None) -> Generated:
+def check_order(caller: Caller, order: Order) -> tuple[Order, Definition, Period]:
+    """The order checked before any work: the caller may ask for it, the period suits it."""
     order = order.checked()
     definition = find_definition(order.report)
     if caller.is_anonymous:
@@ -92,6 +92,16 @@ async def generate(state: AppState, owner: AsyncConnectionPool, caller: Caller, 
                            hint={"quarter": "e.g. 2026-Q3", "month": "e.g. 2026-07",
                                  "half": "e.g. 2026-H1", "year": "e.g. 2026"}
                            [definition.periodicity or "quarter"])
+    if definition.area == "commune" and (order.area is None or len(order.area) != 5):
+        raise InvalidInput(f"report {definition.name} is for one commune", where="area",
+                           hint="give the commune's 5-digit code, e.g. 26041")
+    return order, definition, period
+
+
+async def generate(state: AppState, owner: AsyncConnectionPool, caller: Caller, order: Order,
+                   *, maps: Any = None, generated_at: datetime | None = None,
+                   progress: Progress | None = None) -> Generated:
+    order, definition, period = check_order(caller, order)
     area, communes = await area_of(state, caller, order.area, definition)
     at = (generated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     ctx = ReportContext(state=state, owner=owner, caller=caller, definition=definition,

@@ -59,7 +59,8 @@ def report_html(report: Report) -> str:
     return _template().render(
         title=f"{report.title.vi} – {report.period.title_vi}", title_vi=report.title.vi,
         title_en=report.title.en, header=f"{report.title.vi} · {report.period.title_vi}",
-        period_vi=report.period.title_vi.capitalize(), period_en=report.period.title_en,
+        period_vi=report.period.title_vi[:1].upper() + report.period.title_vi[1:],
+        period_en=report.period.title_en,
         area_name=report.area_name, generated_by=report.generated_by,
         generated_local=local.strftime("%H:%M ngày %d/%m/%Y"),
         created=report.generated_at.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -164,9 +164,9 @@ def routes() -> list[BaseRoute]:
         Route("/reports/jobs", submit, methods=["POST"]),
         Route("/reports/jobs/{id}", job_status, methods=["GET"]),
         Route("/reports/page", page, methods=["GET"]),
+        Route("/reports/{id}.{fmt}", report_file, methods=["GET"], name="report_file"),
         Route("/reports/{id}", report_record, methods=["GET"]),
         Route("/reports/{id}/regenerate", regenerate, methods=["POST"]),
-        Route("/reports/{id}.{fmt}", report_file, methods=["GET"], name="report_file"),
         Route("/dashboard", page, methods=["GET"]),
         Route("/dashboard/assets/{file}", asset, methods=["GET"]),
     ]

@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from iocgis.access import Caller
 from iocgis.api.state import AppState
 from iocgis.errors import IocgisError
-from iocgis.reports.generate import Order, caller_of, generate
+from iocgis.reports.generate import Order, caller_of, check_order, generate
 from iocgis.reports.maps import MapRenderer
 from iocgis.reports.store import ReportStore
 
@@ -98,7 +98,8 @@ class ReportsService:
                                      regenerates, caller.client)
 
     def submit(self, caller: Caller, order: Order) -> Job:
-        job = Job(uuid.uuid4().hex, order.checked(), caller.name)
+        order, _, _ = check_order(caller, order)  # bad input is a 4xx now, not a failed job
+        job = Job(uuid.uuid4().hex, order, caller.name)
         self.jobs[job.id] = job
         while len(self.jobs) > KEEP_JOBS:
             self.jobs.popitem(last=False)
