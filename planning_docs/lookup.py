@@ -8,6 +8,7 @@ adjustments (API role) -> one ``Lookup``, shown as JSON, GeoJSON or the printed 
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import date
@@ -54,32 +55,48 @@ class Lookup:
 
 async def run_lookup(ctx: QueryContext, where: Place | ParcelRequest, as_of: date, *,
                      shapes: bool = False) -> Lookup:
+    """Latency is round trips: the day's facts are read on the API connection while the
+    reader opens the caller's scope (and reads the parcel), and the plans' dossiers are read
+    (both statements in one pipeline) while the reader commits."""
     zones_plan = ctx.plan(codes.ZONES)
     projects_plan = ctx.plan(codes.PROJECTS)
     plans = [zones_plan, projects_plan] + (
         [where.plan] if isinstance(where, ParcelRequest) else [])
     async with ctx.pool.connection() as api:  # the dossier tables: the API role's own
-        facts = await asof.in_force(api, as_of)
-        async with ctx.reader.reading(plans, what="planning lookup",
-                                      hint="look up a smaller place") as conn:
-            place = await where.read(conn) if isinstance(where, ParcelRequest) else where
-            area = place.kind != "point"
-            zones_q = zones_statement(zones_plan, projects_plan, facts, place.wkb, area=area,
-                                      shapes=shapes)
-            cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(zones_q.query, zones_q.params)
-            zone_rows = [r for r in await cur.fetchall()
-                         if not area or (r["overlap_m2"] or 0) >= MIN_OVERLAP_M2]
-            projects_q = projects_statement(projects_plan, facts, place.wkb,
-                                            sorted({r["project_code"] for r in zone_rows}))
-            await cur.execute(projects_q.query, projects_q.params)
-            project_rows = await cur.fetchall()
-        found = {r["project_code"]: PlanResult(dict(r)) for r in project_rows}
-        for row in zone_rows:
-            plan = found.setdefault(row["project_code"],
-                                    PlanResult({"project_code": row["project_code"]}))
-            plan.zones.append(zone_view(ctx, row, place))
-        await attach_dossiers(api, ctx.caller, list(found.values()), facts)
+        facts_read = asyncio.ensure_future(asof.in_force(api, as_of))
+        dossiers_read: asyncio.Future[DossierRows] | None = None
+        try:
+            async with ctx.reader.reading(plans, what="planning lookup",
+                                          hint="look up a smaller place") as conn:
+                place = await where.read(conn) if isinstance(where, ParcelRequest) else where
+                facts = await facts_read
+                area = place.kind != "point"
+                zones_q = zones_statement(zones_plan, projects_plan, facts, place.wkb,
+                                          area=area, shapes=shapes)
+                cur = conn.cursor(row_factory=dict_row)
+                await cur.execute(zones_q.query, zones_q.params)
+                zone_rows = [r for r in await cur.fetchall()
+                             if not area or (r["overlap_m2"] or 0) >= MIN_OVERLAP_M2]
+                projects_q = projects_statement(projects_plan, facts, place.wkb,
+                                                sorted({r["project_code"] for r in zone_rows}))
+                await cur.execute(projects_q.query, projects_q.params)
+                project_rows = await cur.fetchall()
+                found = {r["project_code"]: PlanResult(dict(r)) for r in project_rows}
+                for row in zone_rows:
+                    found.setdefault(row["project_code"],
+                                     PlanResult({"project_code": row["project_code"]}))
+                if found:
+                    dossiers_read = asyncio.ensure_future(dossier_rows(
+                        api, dossier_params(ctx.caller, list(found), as_of)))
+            dossiers = await dossiers_read if dossiers_read is not None else None
+        finally:  # a failed lookup still lets the API connection's statement end
+            for pending in (facts_read, dossiers_read):
+                if pending is not None and not pending.done():
+                    await asyncio.gather(pending, return_exceptions=True)
+    for row in zone_rows:
+        found[row["project_code"]].zones.append(zone_view(ctx, row, place))
+    if dossiers is not None:
+        attach_dossiers(ctx.caller, list(found.values()), dossiers)
     ordered = sorted(found.values(), key=lambda p: (
         KIND_ORDER.index(p.project.get("kind")) if p.project.get("kind") in KIND_ORDER else 9,
         p.code))
@@ -100,32 +117,41 @@ def zone_view(ctx: QueryContext, row: dict[str, Any], place: Place) -> dict[str,
     return out
 
 
-async def attach_dossiers(conn: psycopg.AsyncConnection, caller: Caller,
-                          plans: list[PlanResult], facts: asof.InForce) -> None:
+@dataclass(frozen=True)
+class DossierRows:
+    dossiers: list[dict[str, Any]]
+    pending: list[dict[str, Any]]
+
+
+async def dossier_rows(conn: psycopg.AsyncConnection, params: dict[str, Any]) -> DossierRows:
+    """The plans' dossiers and pending adjustments: two statements, one round trip."""
+    async with conn.pipeline():
+        dossiers = conn.cursor(row_factory=dict_row)
+        pending = conn.cursor(row_factory=dict_row)
+        await dossiers.execute(PLAN_DOSSIERS_SQL, params)
+        await pending.execute(PENDING_SQL, params)
+    return DossierRows(await dossiers.fetchall(), await pending.fetchall())
+
+
+def attach_dossiers(caller: Caller, plans: list[PlanResult], rows: DossierRows) -> None:
     """Each found plan's dossier (when the caller may read it), decision and pending
     adjustments (draft ones only for callers who read drafts)."""
-    if not plans:
-        return
     by_code = {p.code: p for p in plans}
-    params = dossier_params(caller, list(by_code), facts.as_of)
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(PLAN_DOSSIERS_SQL, params)
-        for row in await cur.fetchall():
-            if rules.may_read_dossier(caller, row["status"]):
-                by_code[row["project_code"]].dossier = dossier_summary(caller, row)
-        await cur.execute(PENDING_SQL, params)
-        for row in await cur.fetchall():
-            plan = by_code[row["adjusted_code"]]
-            zone_codes = {z["zone_code"] for z in plan.zones}
-            affects = row["replaces_all"] or bool(zone_codes & set(row["zones"])) \
-                or not row["zones"]
-            plan.pending.append({
-                "dossier_id": row["id"], "project_code": row["project_code"],
-                "title": row["title"], "status": row["status"],
-                "status_title": rules.STATUS_TITLES[row["status"]],
-                "effective_from": row["effective_from"], "replaces_all": row["replaces_all"],
-                "superseded_zones": row["zones"], "affects_this_place": affects,
-                "href": f"/planning/dossiers/{row['id']}"})
+    for row in rows.dossiers:
+        if rules.may_read_dossier(caller, row["status"]):
+            by_code[row["project_code"]].dossier = dossier_summary(caller, row)
+    for row in rows.pending:
+        plan = by_code[row["adjusted_code"]]
+        zone_codes = {z["zone_code"] for z in plan.zones}
+        affects = row["replaces_all"] or bool(zone_codes & set(row["zones"])) \
+            or not row["zones"]
+        plan.pending.append({
+            "dossier_id": row["id"], "project_code": row["project_code"],
+            "title": row["title"], "status": row["status"],
+            "status_title": rules.STATUS_TITLES[row["status"]],
+            "effective_from": row["effective_from"], "replaces_all": row["replaces_all"],
+            "superseded_zones": row["zones"], "affects_this_place": affects,
+            "href": f"/planning/dossiers/{row['id']}"})
     for plan in plans:
         if plan.dossier and "name" not in plan.project:  # zones of a plan the layer lacks
             plan.project.update(name=plan.dossier["title"], kind=plan.dossier["kind"],
