@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from iocgis.importers.report import ImportReport
+from iocgis.importers.report import Dimension, ImportReport
 from iocgis.layers import FieldDef
 from iocgis.layers.types import FIELD_TYPES
 
@@ -79,43 +79,52 @@ def _clean_text(values: pa.Array) -> tuple[pa.Array, np.ndarray]:
     return cleaned, changed
 
 
+def _whole_numbers(text: pa.Array) -> pa.Array:
+    ok = pc.match_substring_regex(text, _INT_RE)
+    return pc.cast(pc.if_else(ok, pc.replace_substring_regex(text, r"\.0*$", ""),
+                              pa.scalar(None, pa.string())), pa.int64())
+
+
+def _numbers(text: pa.Array) -> pa.Array:
+    ok = pc.match_substring_regex(text, _NUM_RE)
+    return pc.cast(pc.if_else(ok, pc.replace_substring(text, ",", "."),
+                              pa.scalar(None, pa.string())), pa.float64())
+
+
+def _booleans(text: pa.Array) -> pa.Array:
+    lower = pc.utf8_lower(text)
+    is_true = _mask(pc.is_in(lower, value_set=pa.array(_TRUE)))
+    ok = is_true | _mask(pc.is_in(lower, value_set=pa.array(_FALSE)))
+    return pa.array(np.where(ok, is_true, False), mask=~ok, type=pa.bool_())
+
+
+def _dates(text: pa.Array) -> pa.Array:
+    out = pa.nulls(len(text), pa.timestamp("us"))
+    for fmt in _DATE_FORMATS:
+        out = pc.coalesce(out, pc.strptime(text, format=fmt, unit="us", error_is_null=True))
+    return out.cast(pa.date32())
+
+
+def _timestamps(text: pa.Array) -> pa.Array:
+    utc = pa.timestamp("us", tz="UTC")
+    out = pa.nulls(len(text), utc)
+    for fmt in _TS_FORMATS:
+        parsed = pc.strptime(text, format=fmt, unit="us", error_is_null=True)
+        if parsed.type.tz is None:  # local times in Vietnam unless the text says otherwise
+            parsed = pc.assume_timezone(parsed, "Asia/Ho_Chi_Minh")
+        out = pc.coalesce(out, parsed.cast(utc))
+    return out
+
+
+_PARSERS = {"integer": _whole_numbers, "bigint": _whole_numbers, "numeric": _numbers,
+            "boolean": _booleans, "date": _dates, "timestamptz": _timestamps}
+
+
 def _parse(text: pa.Array, ftype: str) -> tuple[pa.Array, np.ndarray]:
-    """Text -> the field's type; returns values and the rows that could not be read."""
-    present = ~_mask(pc.is_null(text))
-    if ftype in ("integer", "bigint"):
-        ok = _mask(pc.match_substring_regex(text, _INT_RE))
-        clean = pc.replace_substring_regex(text, r"\.0*$", "")
-        values = pc.cast(pc.if_else(pa.array(ok), clean, pa.scalar(None, pa.string())), pa.int64())
-    elif ftype == "numeric":
-        ok = _mask(pc.match_substring_regex(text, _NUM_RE))
-        clean = pc.replace_substring(text, ",", ".")
-        values = pc.cast(pc.if_else(pa.array(ok), clean, pa.scalar(None, pa.string())),
-                         pa.float64())
-    elif ftype == "boolean":
-        lower = pc.utf8_lower(text)
-        is_true = _mask(pc.is_in(lower, value_set=pa.array(_TRUE)))
-        is_false = _mask(pc.is_in(lower, value_set=pa.array(_FALSE)))
-        ok = is_true | is_false
-        values = pa.array(np.where(ok, is_true, False), mask=~ok, type=pa.bool_())
-    elif ftype == "date":
-        out = pa.nulls(len(text), pa.timestamp("us"))
-        for fmt in _DATE_FORMATS:
-            out = pc.coalesce(out, pc.strptime(text, format=fmt, unit="us", error_is_null=True))
-        values = out.cast(pa.date32())
-        ok = ~_mask(pc.is_null(values))
-    elif ftype == "timestamptz":
-        utc = pa.timestamp("us", tz="UTC")
-        out = pa.nulls(len(text), utc)
-        for fmt in _TS_FORMATS:
-            parsed = pc.strptime(text, format=fmt, unit="us", error_is_null=True)
-            if parsed.type.tz is None:  # local times in Vietnam unless the text says otherwise
-                parsed = pc.assume_timezone(parsed, "Asia/Ho_Chi_Minh")
-            out = pc.coalesce(out, parsed.cast(utc))
-        values = out
-        ok = ~_mask(pc.is_null(values))
-    else:
-        raise AssertionError(ftype)
-    return values, present & ~ok
+    """Text -> the field's type; returns values and the rows that could not be read (a value
+    was there, and it is null once parsed)."""
+    values = _PARSERS[ftype](text)
+    return values, ~_mask(pc.is_null(text)) & _mask(pc.is_null(values))
 
 
 def _direct(values: pa.Array, ftype: str) -> pa.Array | None:
@@ -139,96 +148,144 @@ def _direct(values: pa.Array, ftype: str) -> pa.Array | None:
     return None
 
 
+@dataclass
+class _Values:
+    """One field of one batch on its way through the checks."""
+
+    field: FieldDef
+    typed: pa.Array
+    fids: np.ndarray
+    report: ImportReport
+    where: str  # the field, and the source field it came from
+    rejected: np.ndarray
+    fixed: np.ndarray
+
+    @property
+    def present(self) -> np.ndarray:
+        return ~_mask(pc.is_null(self.typed))
+
+    def example(self, mask: np.ndarray) -> str:
+        return repr(self.typed.filter(pa.array(mask))[0].as_py())
+
+    def reject(self, mask: np.ndarray, rule: str, dimension: Dimension, message: str,
+               example: str | None = None) -> None:
+        if mask.any():
+            self.report.note(rule, "reject", dimension, f"{self.where}: {message}",
+                             self.fids[mask], self.field.name, example=example)
+            self.rejected |= mask
+
+    def fix(self, mask: np.ndarray, rule: str, dimension: Dimension, message: str) -> None:
+        if mask.any():
+            self.report.note(rule, "fix", dimension, message, self.fids[mask], self.field.name)
+            self.fixed |= mask
+
+
+def _source(values: pa.Array | None, n: int, ftype: str) -> pa.Array:
+    """The source column as one plain array (nulls when the file has no such field)."""
+    if values is None:
+        return pa.nulls(n, TARGET_TYPES[ftype])
+    if pa.types.is_dictionary(values.type):
+        values = values.dictionary_decode()
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return values
+
+
+def _typed(rows: _Values, values: pa.Array) -> None:
+    """đúng: the values in the field's type; text cleaned (whitespace, NFC)."""
+    field = rows.field
+    typed = _direct(values, field.type)
+    if typed is not None:
+        rows.typed = typed
+        return
+    text, changed = _clean_text(_as_text(values))
+    if field.type == "text":
+        rows.typed = text
+        rows.fix(changed, "text.normalised", "sạch",
+                 "whitespace trimmed or text normalised to Unicode NFC")
+        return
+    rows.typed, bad = _parse(text, field.type)
+    if bad.any():
+        rows.reject(bad, "field.type", "đúng", f"value is not a valid {field.type}",
+                    example=repr(text.filter(pa.array(bad))[0].as_py()))
+
+
+def _required(rows: _Values, refused: np.ndarray | None) -> None:
+    """đủ: a required field has a value (rows refused for it already are not counted again)."""
+    if rows.field.required:
+        missing = ~rows.present & ~rows.rejected & (~refused if refused is not None else True)
+        rows.reject(missing, "field.required", "đủ", "required value is missing")
+
+
+def _short_enough(rows: _Values) -> None:
+    """sạch: text within the field's max_length (or the general limit)."""
+    limit = rows.field.max_length or MAX_TEXT_LENGTH
+    too_long = _mask(pc.greater(pc.utf8_length(rows.typed), limit))
+    if too_long.any():
+        longest = int(pc.max(pc.utf8_length(rows.typed.filter(pa.array(too_long)))).as_py())
+        rows.reject(too_long, "field.too_long", "sạch",
+                    f"text longer than {limit} characters (up to {longest})")
+
+
+def _in_code_list(rows: _Values, codes: tuple[str, ...]) -> None:
+    """đúng: a code of the field's list; a code written in lower case is fixed."""
+    present = rows.present
+    inside = _mask(pc.is_in(rows.typed, value_set=pa.array(codes)))
+    upper = pc.utf8_upper(rows.typed)
+    case_fix = present & ~inside & _mask(pc.is_in(upper, value_set=pa.array(codes)))
+    if case_fix.any():
+        rows.typed = pc.if_else(pa.array(case_fix), upper, rows.typed)
+        rows.fix(case_fix, "code.case", "đúng", f"{rows.where}: code written in lower case")
+        inside |= case_fix
+    outside = present & ~inside
+    if outside.any():
+        rows.reject(outside, "code.domain", "đúng", "code not in the field's code list",
+                    example=rows.example(outside))
+
+
+def _matches_pattern(rows: _Values) -> None:
+    pattern = rows.field.pattern
+    if pattern:
+        miss = rows.present & ~_mask(pc.match_substring_regex(rows.typed, pattern))
+        if miss.any():
+            rows.reject(miss, "field.pattern", "đúng", f"value does not match {pattern}",
+                        example=rows.example(miss))
+
+
+def _in_range(rows: _Values) -> None:
+    """đúng: numbers within the field's min/max (an integer within 32 bits)."""
+    field = rows.field
+    numbers = rows.typed.cast(pa.float64())
+    out = np.zeros(len(rows.fids), dtype=bool)
+    low = field.min if field.min is not None else (INT32[0] if field.type == "integer" else None)
+    high = field.max if field.max is not None else (INT32[1] if field.type == "integer" else None)
+    if low is not None:
+        out |= _mask(pc.less(numbers, low))
+    if high is not None:
+        out |= _mask(pc.greater(numbers, high))
+    out &= ~rows.rejected
+    if out.any():
+        rows.reject(out, "field.range", "đúng", f"value outside [{low}, {high}]",
+                    example=rows.example(out))
+
+
 def coerce(field: FieldDef, values: pa.Array | None, n: int, codes: tuple[str, ...] | None,
            fids: np.ndarray, report: ImportReport, source_name: str | None,
            refused: np.ndarray | None = None) -> FieldResult:
     """One registry field for one batch: typed values plus rejected/fixed rows, findings noted.
     ``refused``: rows already rejected for this field's value (not reported missing again)."""
-    rejected = np.zeros(n, dtype=bool)
-    fixed = np.zeros(n, dtype=bool)
     where = f"{field.name}" + (f" (source field {source_name})" if source_name and
                                source_name != field.name else "")
-    if values is None:
-        values = pa.nulls(n, TARGET_TYPES[field.type])
-    elif pa.types.is_dictionary(values.type):
-        values = values.dictionary_decode()
-    if isinstance(values, pa.ChunkedArray):
-        values = values.combine_chunks()
-
-    typed = _direct(values, field.type)
-    if typed is None:
-        text, changed = _clean_text(_as_text(values))
-        if field.type == "text":
-            typed = text
-            fixed |= changed
-            if changed.any():
-                report.note("text.normalised", "fix", "sạch", "whitespace trimmed or text "
-                            "normalised to Unicode NFC", fids[changed], field.name)
-        else:
-            typed, bad = _parse(text, field.type)
-            if bad.any():
-                example = text.filter(pa.array(bad))[0].as_py()
-                report.note("field.type", "reject", "đúng",
-                            f"{where}: value is not a valid {field.type}", fids[bad], field.name,
-                            example=repr(example))
-                rejected |= bad
-
-    present = ~_mask(pc.is_null(typed))
-    if field.required:
-        missing = ~present & ~rejected & (~refused if refused is not None else True)
-        if missing.any():
-            report.note("field.required", "reject", "đủ", f"{where}: required value is missing",
-                        fids[missing], field.name)
-            rejected |= missing
-
+    source = _source(values, n, field.type)
+    rows = _Values(field, source, fids, report, where, np.zeros(n, dtype=bool),
+                   np.zeros(n, dtype=bool))
+    _typed(rows, source)
+    _required(rows, refused)
     if field.type == "text":
-        limit = field.max_length or MAX_TEXT_LENGTH
-        too_long = _mask(pc.greater(pc.utf8_length(typed), limit))
-        if too_long.any():
-            longest = int(pc.max(pc.utf8_length(typed.filter(pa.array(too_long)))).as_py())
-            report.note("field.too_long", "reject", "sạch",
-                        f"{where}: text longer than {limit} characters (up to {longest})",
-                        fids[too_long], field.name)
-            rejected |= too_long
+        _short_enough(rows)
         if codes is not None:
-            inside = _mask(pc.is_in(typed, value_set=pa.array(codes)))
-            upper = pc.utf8_upper(typed)
-            case_fix = present & ~inside & _mask(pc.is_in(upper, value_set=pa.array(codes)))
-            if case_fix.any():
-                typed = pc.if_else(pa.array(case_fix), upper, typed)
-                fixed |= case_fix
-                report.note("code.case", "fix", "đúng", f"{where}: code written in lower case",
-                            fids[case_fix], field.name)
-                inside |= case_fix
-            outside = present & ~inside
-            if outside.any():
-                example = typed.filter(pa.array(outside))[0].as_py()
-                report.note("code.domain", "reject", "đúng",
-                            f"{where}: code not in the field's code list", fids[outside],
-                            field.name, example=repr(example))
-                rejected |= outside
-        if field.pattern:
-            miss = present & ~_mask(pc.match_substring_regex(typed, field.pattern))
-            if miss.any():
-                example = typed.filter(pa.array(miss))[0].as_py()
-                report.note("field.pattern", "reject", "đúng",
-                            f"{where}: value does not match {field.pattern}", fids[miss],
-                            field.name, example=repr(example))
-                rejected |= miss
+            _in_code_list(rows, codes)
+        _matches_pattern(rows)
     if field.is_numeric:
-        numbers = typed.cast(pa.float64())
-        out = np.zeros(n, dtype=bool)
-        low = field.min if field.min is not None else (INT32[0] if field.type == "integer" else None)
-        high = field.max if field.max is not None else (INT32[1] if field.type == "integer" else None)
-        if low is not None:
-            out |= _mask(pc.less(numbers, low))
-        if high is not None:
-            out |= _mask(pc.greater(numbers, high))
-        out &= ~rejected
-        if out.any():
-            example = typed.filter(pa.array(out))[0].as_py()
-            report.note("field.range", "reject", "đúng",
-                        f"{where}: value outside [{low}, {high}]", fids[out], field.name,
-                        example=repr(example))
-            rejected |= out
-    return FieldResult(typed.cast(TARGET_TYPES[field.type]), rejected, fixed)
+        _in_range(rows)
+    return FieldResult(rows.typed.cast(TARGET_TYPES[field.type]), rows.rejected, rows.fixed)
