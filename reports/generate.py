@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -63,6 +64,10 @@ class Generated:
         return {f: hashlib.sha256(b).hexdigest() for f, b in self.outputs.items()}
 
 
+def write(fmt: str, report: Report) -> bytes:
+    return WRITERS[fmt](report)
+
+
 def caller_facts(caller: Caller) -> dict[str, Any]:
     """What the record keeps of the caller: enough to read again as they did."""
     return {"name": caller.name, "roles": sorted(caller.roles), "pii": caller.pii,
@@ -100,7 +105,10 @@ def check_order(caller: Caller, order: Order) -> tuple[Order, Definition, Period
 
 async def generate(state: AppState, owner: AsyncConnectionPool, caller: Caller, order: Order,
                    *, maps: Any = None, generated_at: datetime | None = None,
-                   progress: Progress | None = None) -> Generated:
+                   progress: Progress | None = None, writers: Executor | None = None
+                   ) -> Generated:
+    """The report's data read as ``caller``, then its files written by ``writers`` (a process
+    pool keeps WeasyPrint's CPU time off the server's event loop; None: a thread)."""
     order, definition, period = check_order(caller, order)
     area, communes = await area_of(state, caller, order.area, definition)
     at = (generated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
@@ -121,7 +129,8 @@ async def generate(state: AppState, owner: AsyncConnectionPool, caller: Caller, 
     for j, fmt in enumerate(order.formats):
         if progress:
             progress({"step": fmt, "done": len(definition.sections) + j, "total": total})
-        outputs[fmt] = await asyncio.to_thread(WRITERS[fmt], report)
+        outputs[fmt] = await asyncio.get_running_loop().run_in_executor(writers, write, fmt,
+                                                                        report)
     if progress:
         progress({"step": "done", "done": total, "total": total})
     return Generated(report, outputs)

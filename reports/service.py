@@ -8,8 +8,10 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,9 @@ class ReportsService:
         self._lock = asyncio.Lock()
         self._running = asyncio.Semaphore(self.settings.concurrent)
         self._tasks: set[asyncio.Task] = set()
+        # PDF and XLSX are written in a process of their own (spawned: no fork of a threaded
+        # server), so a long PDF never holds the server's interpreter lock.
+        self.writers = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
 
     async def open(self) -> ReportsService:
         if not self._opened:
@@ -80,6 +85,7 @@ class ReportsService:
         return self
 
     async def close(self) -> None:
+        self.writers.shutdown(wait=False, cancel_futures=True)
         await self.maps.close()
         if self._opened:
             await self.owner.close()
@@ -91,7 +97,8 @@ class ReportsService:
         started = time.monotonic()
         async with self._running:
             generated = await generate(self.state, self.owner, caller, order, maps=self.maps,
-                                       generated_at=generated_at, progress=progress)
+                                       generated_at=generated_at, progress=progress,
+                                       writers=self.writers)
         params = {"report": order.report, "period": order.period, "area": order.area,
                   "formats": list(order.formats)}
         return await self.store.save(generated, params, int((time.monotonic() - started) * 1000),
