@@ -8,8 +8,8 @@ its policy keeps a commune-limited caller to their communes (``security.visible_
 
 One round trip opens the scope (BEGIN, role, communes, time limit in one simple query); the
 statement(s) follow; COMMIT (or ROLLBACK) ends it. ``Reader.first_rows`` sends all of that in
-one pipeline when the statements are known up front (the query API): one round trip in all. A statement over its time limit is a 503
-with Retry-After on every path.
+one pipeline when the statements are known up front (the query API): one round trip in all.
+A statement over its time limit is a 503 with Retry-After on every path.
 """
 
 from __future__ import annotations

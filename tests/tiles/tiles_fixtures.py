@@ -2,8 +2,8 @@
 
 Around Biên Hòa (106.82 E, 10.95 N): a province, a 4 x 4 grid of communes with Vietnamese
 names, roads of three classes, places, a lake, 400 internal parcels carrying personal data,
-houses with heights (most with footprints, some points), public planning zones, incidents (with a personal-data phone) and a
-restricted substation.
+houses with heights (most with footprints, some points), public planning zones, incidents (with
+a personal-data phone) and a restricted substation.
 """
 
 from __future__ import annotations
