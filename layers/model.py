@@ -159,31 +159,6 @@ class OpenData(Frozen):
         return value
 
 
-# Licences an open layer may carry (SPDX id -> the licence's page, for the DCAT catalogue).
-OPEN_LICENCES: dict[str, str] = {
-    "CC-BY-4.0": "https://creativecommons.org/licenses/by/4.0/",
-    "CC-BY-SA-4.0": "https://creativecommons.org/licenses/by-sa/4.0/",
-    "CC0-1.0": "https://creativecommons.org/publicdomain/zero/1.0/",
-    "ODbL-1.0": "https://opendatacommons.org/licenses/odbl/1-0/",
-}
-
-
-class OpenData(Frozen):
-    """A layer published as open data (iocgis/sharing/open_data.py): bulk downloads under a
-    licence, listed in the DCAT catalogue a national portal harvests."""
-
-    licence: str
-    # Who publishes it (DCAT publisher); default: the IOC of the province.
-    publisher: Text | None = None
-
-    @field_validator("licence")
-    @classmethod
-    def _licence(cls, value: str) -> str:
-        if value not in OPEN_LICENCES:
-            raise ValueError(f"licence {value!r} is not one of {', '.join(OPEN_LICENCES)}")
-        return value
-
-
 class LayerDef(Frozen):
     group: str
     name: str
@@ -207,11 +182,6 @@ class LayerDef(Frozen):
     # only their rows (the access plan, and row-level security in PostgreSQL).
     commune_field: str | None = None
     tiles: TileSpec | None = None
-    # Its personal-data fields may be shared with another agency under a sharing agreement
-    # that names them (iocgis/sharing; Decree 356/2025: only where the law allows it).
-    share_pii: bool = False
-    # Published as open data under a licence (public layers only).
-    open: OpenData | None = None
     # Its personal-data fields may be shared with another agency under a sharing agreement
     # that names them (iocgis/sharing; Decree 356/2025: only where the law allows it).
     share_pii: bool = False
