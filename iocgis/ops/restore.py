@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import psycopg
 from psycopg import sql
@@ -244,7 +245,7 @@ def restore(settings: Settings, backup: BackupSettings, *, to: datetime | None =
         say(f"the damaged cluster is kept in {aside}")
     _start_restored(data_dir, port, backup.recovery_timeout_s)
     user, password = _credentials(settings)
-    url = f"postgresql://{user}:{password}@127.0.0.1:{port}/{bset.database}"
+    url = f"postgresql://{quote(user)}:{quote(password)}@127.0.0.1:{port}/{quote(bset.database)}"
     wait_until_open(url, data_dir, data_dir / "server.log", backup.recovery_timeout_s)
     with psycopg.connect(url, autocommit=True) as conn:
         for key in ("recovery_target", "recovery_target_name", "recovery_target_time"):
