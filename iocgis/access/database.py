@@ -21,7 +21,7 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.abc import Params, Query
+from psycopg.abc import Params
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
@@ -31,6 +31,10 @@ from iocgis.errors import DatabaseError, TemporarilyUnavailable
 
 DEFAULT_TIMEOUT_MS = 30_000
 RETRY_AFTER_S = 5
+
+# A statement psycopg's execute takes (its abc.Query also names t-string templates, which
+# execute's signature does not).
+Statement = str | bytes | sql.SQL | sql.Composed
 
 
 @lru_cache(maxsize=256)
@@ -114,9 +118,8 @@ class Reader:
             for plan in found:
                 note_read(plan)
 
-
     async def first_rows(self, plans: AccessPlan | Sequence[AccessPlan],
-                         statements: Sequence[tuple[Query, Params]], *,
+                         statements: Sequence[tuple[Statement, Params]], *,
                          timeout_ms: int = DEFAULT_TIMEOUT_MS, what: str = "query",
                          hint: str = "narrow the request", retry_after_s: int = RETRY_AFTER_S,
                          ) -> list[tuple[Any, ...] | None]:
