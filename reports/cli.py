@@ -45,11 +45,11 @@ async def _caller(service: Any, user: str) -> Caller:
 
 async def _with_service(work: Any) -> Any:
     from iocgis.api.state import AppState
-    from iocgis.reports.service import ReportsService
+    from iocgis.reports.service import ReportsService, ReportsSettings
 
     state = AppState.build(get_settings())
     await state.open()
-    service = ReportsService(state)
+    service = ReportsService(state, ReportsSettings(write_in_process=False))
     try:
         await service.open()
         return await work(service)

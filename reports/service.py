@@ -37,6 +37,7 @@ class ReportsSettings(BaseSettings):
     map_pages: int = 2
     map_timeout_s: float = 60
     concurrent: int = 1  # generations at once (each uses a core for PDF and maps)
+    write_in_process: bool = True  # PDF/XLSX in a spawned process (servers); the CLI: a thread
 
 
 @dataclass
@@ -74,7 +75,8 @@ class ReportsService:
         self._tasks: set[asyncio.Task] = set()
         # PDF and XLSX are written in a process of their own (spawned: no fork of a threaded
         # server), so a long PDF never holds the server's interpreter lock.
-        self.writers = ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+        self.writers = (ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn"))
+                        if self.settings.write_in_process else None)
 
     async def open(self) -> ReportsService:
         if not self._opened:
@@ -85,7 +87,8 @@ class ReportsService:
         return self
 
     async def close(self) -> None:
-        self.writers.shutdown(wait=False, cancel_futures=True)
+        if self.writers is not None:
+            self.writers.shutdown(wait=False, cancel_futures=True)
         await self.maps.close()
         if self._opened:
             await self.owner.close()
