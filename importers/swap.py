@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from iocgis import summaries
 from iocgis.importers.staging import (
     HISTORY_SCHEMA,
     STAGING_SCHEMA,
@@ -275,6 +276,7 @@ def make_live(conn: psycopg.Connection, layer: LayerDef, import_id: int, mode: s
             layer_facts = facts(conn, layer, live_ident(layer))
             how = "copied"
         version = update_catalog(conn, layer, import_id, layer_facts, source_date)
+        summaries.rebuild(conn, layer, version)  # exact group totals of the new rows (issue 20)
         report = finish["report"]
         report["data_version"] = version
         report.setdefault("extra", {})["history"] = how

@@ -1,9 +1,9 @@
 """summaries: exact group totals per layer, group field, commune and grid cell (issue 20)
 
 ``summaries.cells`` holds, for each summarised layer (``iocgis/summaries.py``), the count,
-sums, non-null counts, true counts and geodesic area/length of its features per group field
-value, commune and fixed grid cell (cell -1: the commune's total over every feature); features
-larger than the cell margin are listed in ``summaries.big_features`` and always measured
+sums, non-null counts, true counts and geodesic area/length of its features (``values``, in
+the order of ``built.metrics``) per group field value, commune and fixed grid cell (cell -1:
+the commune's total over every feature); features larger than the cell margin are listed in ``summaries.big_features`` and always measured
 exactly. ``summaries.built`` says for which data version, grid and fields they were built: a
 query uses them only when that matches. Rebuilt by the import swap, in its transaction.
 
@@ -41,8 +41,7 @@ CREATE TABLE summaries.cells (
     group_key text,
     commune_code text NOT NULL,
     cell bigint NOT NULL,
-    metric text NOT NULL,
-    value numeric NOT NULL
+    "values" numeric[] NOT NULL  -- one per metric of summaries.built, in its order
 );
 CREATE INDEX cells_lookup ON summaries.cells (layer_id, group_field, cell);
 CREATE TABLE summaries.big_features (
@@ -59,7 +58,7 @@ CREATE POLICY readable ON summaries.cells FOR SELECT
     USING (has_any_column_privilege((SELECT b.table_name FROM summaries.built b
                                      WHERE b.layer_id = cells.layer_id), 'SELECT')
            AND (commune_code = '' OR (SELECT security.visible_communes()) IS NULL
-                OR commune_code = ANY ((SELECT security.visible_communes()))));
+                OR commune_code = ANY ((SELECT security.visible_communes())::text[])));
 CREATE POLICY readable ON summaries.big_features FOR SELECT
     USING (has_any_column_privilege((SELECT b.table_name FROM summaries.built b
                                      WHERE b.layer_id = big_features.layer_id), 'SELECT'));
