@@ -316,6 +316,7 @@ async function start() {
     transformRequest: async (url) => (session.sameOrigin(url)
       ? { url, headers: await session.headers(url) } : { url }),
   });
+  window.iocgis.project = (lon, lat) => map.project([lon, lat]);  // for tests and the console
   map.on('error', (e) => window.iocgis.errors.push(String(e.error?.message || e)));
   map.on('load', async () => {
     map.addSource('choropleth', { type: 'geojson', data: communes });
@@ -357,7 +358,7 @@ session.addEventListener('change', () => {
   byId('who').textContent = signedIn ? session.account.name : '';
   byId('sign-in-open').hidden = signedIn;
   byId('sign-out').hidden = !signedIn;
-  if (signedIn) start().catch((e) => { window.iocgis.errors.push(e.message); say(e.message); });
+  if (signedIn) { say(''); start().catch((e) => { window.iocgis.errors.push(e.message); say(e.message); }); }
   else { byId('board').hidden = true; if (map) { map.remove(); map = null; } say(t('signInFirst')); }
 });
 translate();
