@@ -68,21 +68,41 @@ def summary_fields(layer: LayerDef) -> SummaryFields | None:
                          area or "geom")
 
 
+def cell_id_sql(i: sql.Composable, j: sql.Composable) -> sql.Composed:
+    """The id of the grid cell of column ``i`` and row ``j`` (whole numbers), in SQL."""
+    return sql.SQL("(({i}::bigint + {o}) * {b} + ({j}::bigint + {o}))").format(
+        i=i, j=j, o=sql.Literal(CELL_OFFSET), b=sql.Literal(CELL_BASE))
+
+
 def cell_sql(x: sql.Composable, y: sql.Composable) -> sql.Composed:
     """The id of the grid cell holding (x, y), in SQL."""
-    return sql.SQL("((floor({x} / {g})::bigint + {o}) * {b} + (floor({y} / {g})::bigint + {o}))"
-                   ).format(x=x, y=y, g=sql.Literal(GRID_DEG), o=sql.Literal(CELL_OFFSET),
-                            b=sql.Literal(CELL_BASE))
+    g = sql.Literal(GRID_DEG)
+    return cell_id_sql(sql.SQL("floor({} / {})").format(x, g), sql.SQL("floor({} / {})").format(y, g))
 
 
-def _box(layer: LayerDef, what: str) -> sql.Composable:
+def _box(layer: LayerDef, what: str, alias: str) -> sql.Composable:
     """ST_XMin/... of the feature's position and footprint together."""
-    parts = [sql.SQL("ST_{}(t.geom)").format(sql.SQL(what))]
+    parts = [sql.SQL("ST_{}({})").format(sql.SQL(what), sql.Identifier(alias, "geom"))]
     if layer.footprint:
-        parts.append(sql.SQL("ST_{}(t.footprint)").format(sql.SQL(what)))
+        parts.append(sql.SQL("ST_{}({})").format(sql.SQL(what),
+                                                 sql.Identifier(alias, "footprint")))
     pick = "LEAST" if what.endswith("Min") else "GREATEST"
     return parts[0] if len(parts) == 1 else sql.SQL("{}({})").format(
         sql.SQL(pick), sql.SQL(", ").join(parts))
+
+
+def feature_cell(layer: LayerDef, alias: str = "t") -> sql.Composed:
+    """The cell of a feature: the one holding its box's centre."""
+    xmin, xmax, ymin, ymax = (_box(layer, w, alias) for w in ("XMin", "XMax", "YMin", "YMax"))
+    return cell_sql(sql.SQL("({} + {}) / 2").format(xmin, xmax),
+                    sql.SQL("({} + {}) / 2").format(ymin, ymax))
+
+
+def feature_small(layer: LayerDef, alias: str = "t") -> sql.Composed:
+    """The feature's box lies within the margin of its centre (so inside its grown cell)."""
+    xmin, xmax, ymin, ymax = (_box(layer, w, alias) for w in ("XMin", "XMax", "YMin", "YMax"))
+    return sql.SQL("(({xmax} - {xmin}) / 2 <= {m} AND ({ymax} - {ymin}) / 2 <= {m})").format(
+        xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax, m=sql.Literal(MARGIN_DEG))
 
 
 def rebuild(conn: psycopg.Connection, layer: LayerDef, data_version: int) -> bool:
@@ -95,7 +115,6 @@ def rebuild(conn: psycopg.Connection, layer: LayerDef, data_version: int) -> boo
     if fields is None:
         return False
     table = sql.Identifier(layer.schema_name, layer.table_name)
-    xmin, xmax, ymin, ymax = (_box(layer, w) for w in ("XMin", "XMax", "YMin", "YMax"))
     commune = (sql.SQL("t.{}").format(sql.Identifier(layer.commune_field))
                if layer.commune_field else sql.SQL("''"))
     measure = sql.SQL("NULL::numeric")
@@ -107,15 +126,12 @@ def rebuild(conn: psycopg.Connection, layer: LayerDef, data_version: int) -> boo
                      *(f.name for f in fields.flags)} - {layer.commune_field or ""})
     conn.execute(sql.SQL(
         "CREATE TEMP TABLE summary_rows ON COMMIT DROP AS SELECT t.fid, {commune} AS commune,"
-        " {cols} CASE WHEN ({xmax} - {xmin}) / 2 <= {m} AND ({ymax} - {ymin}) / 2 <= {m}"
-        " THEN {cell} ELSE {big} END AS cell, {measure} AS measure FROM {table} t"
-        " WHERE t.geom IS NOT NULL").format(
+        " {cols} CASE WHEN {small} THEN {cell} ELSE {big} END AS cell, {measure} AS measure"
+        " FROM {table} t WHERE t.geom IS NOT NULL").format(
         commune=commune, cols=sql.SQL("").join(sql.SQL("t.{}, ").format(sql.Identifier(n))
                                                for n in wanted),
-        xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax, m=sql.Literal(MARGIN_DEG),
-        cell=cell_sql(sql.SQL("({} + {}) / 2").format(xmin, xmax),
-                      sql.SQL("({} + {}) / 2").format(ymin, ymax)),
-        big=sql.Literal(BIG), measure=measure, table=table))
+        small=feature_small(layer), cell=feature_cell(layer), big=sql.Literal(BIG),
+        measure=measure, table=table))
     conn.execute(sql.SQL("INSERT INTO summaries.big_features (layer_id, fid)"
                          " SELECT {}, fid FROM summary_rows WHERE cell = {}").format(
         sql.Literal(layer.id), sql.Literal(BIG)))

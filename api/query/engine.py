@@ -13,6 +13,7 @@ from iocgis.access import AccessPlan, note_shared
 from iocgis.access.database import Reader
 from iocgis.api.query.spec import Around, AtPoint, LayerQuery, Nearest
 from iocgis.api.query.sql import MAX_GROUPS, Statement, layer_statement
+from iocgis.api.query.summaries import summary_statement
 from iocgis.errors import InvalidInput
 from iocgis.geodesy import M_PER_DEG_LAT_MIN, M_PER_DEG_LON_EQ
 from iocgis.layers import Registry
@@ -77,13 +78,21 @@ async def run_pipelined(reader: Reader, registry: Registry,
                         layer_property: bool = False, rounds: int = 1) -> list[LayerResult]:
     """Queries of one or more layers on one connection: the scope, every statement and the
     COMMIT in one round trip (``Reader.first_rows``)."""
-    statements = [layer_statement(q, rows=rows, layer_property=layer_property) for q in queries]
+    statements = [summary_statement(q, rows=rows, layer_property=layer_property)
+                  or layer_statement(q, rows=rows, layer_property=layer_property)
+                  for q in queries]
     rows_out = await reader.first_rows(
         [_read_plan(q) for q in queries], [(st.query, st.params) for st in statements],
         timeout_ms=STATEMENT_TIMEOUT_MS, what="query", hint=SLOW_HINT)
     results = []
     for query, statement, row in zip(queries, statements, rows_out):
         assert row is not None
+        if statement.summary and not row[3]:  # summaries older than the data: ask exactly
+            exact = layer_statement(query, rows=rows, layer_property=layer_property)
+            (row,) = await reader.first_rows(
+                _read_plan(query), [(exact.query, exact.params)],
+                timeout_ms=STATEMENT_TIMEOUT_MS, what="query", hint=SLOW_HINT)
+            assert row is not None
         if _complete(query, statement, row) or rounds >= MAX_CANDIDATE_ROUNDS:
             results.append(_result(registry, query, row))
         else:  # rare: the nearest features lie beyond the first candidates; ask again, wider

@@ -63,6 +63,7 @@ class Statement:
     query: bytes
     params: dict[str, Any]
     nearest: Nearest | None = None
+    summary: bool = False  # from the summaries: a fourth column says whether they were fresh
 
 
 def condition_value(cond: Condition) -> Any:
@@ -276,7 +277,9 @@ def _properties(query: LayerQuery, measure_names: list[str], *, layer_property: 
 
 
 def _features(query: LayerQuery, measure_names: list[str], page: sql.Composable, *,
-              rows: bool, layer_property: bool) -> sql.Composable:
+              rows: bool, layer_property: bool,
+              matched: sql.Composable = sql.SQL("(SELECT count(*) FROM q)")) -> sql.Composable:
+    """The page as GeoJSON (or flat rows); ``matched``: how many features match in all."""
     porder = _order(measure_names, "p")
     if rows:
         item = _properties(query, measure_names, layer_property=layer_property, with_fid=True)
@@ -288,9 +291,9 @@ def _features(query: LayerQuery, measure_names: list[str], page: sql.Composable,
         props=_properties(query, measure_names, layer_property=layer_property, with_fid=False))
     return sql.SQL(
         "SELECT json_build_object('type', 'FeatureCollection', 'numberMatched',"
-        " (SELECT count(*) FROM q), 'numberReturned', count(*), 'features',"
+        " {matched}, 'numberReturned', count(*), 'features',"
         " coalesce(json_agg({feature} ORDER BY {po}), '[]'::json))::text FROM ({page}) p").format(
-        feature=feature, po=porder, page=page)
+        feature=feature, po=porder, page=page, matched=matched)
 
 
 # Radius: the geodesic distance on the WGS84 spheroid (D) over the great-circle distance on

@@ -62,7 +62,18 @@ CREATE POLICY readable ON summaries.cells FOR SELECT
 CREATE POLICY readable ON summaries.big_features FOR SELECT
     USING (has_any_column_privilege((SELECT b.table_name FROM summaries.built b
                                      WHERE b.layer_id = big_features.layer_id), 'SELECT'));
+-- Whether a layer's summaries match its data version, grid and fields (meta is not readable
+-- by the group roles; this says only yes or no).
+CREATE FUNCTION summaries.fresh(layer text, grid float8, margin float8, group_fields text[],
+                                metrics text[]) RETURNS boolean
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog AS $$
+    SELECT coalesce((SELECT b.data_version = l.data_version AND b.grid_deg = $2
+                            AND b.margin_deg = $3 AND b.group_fields = $4 AND b.metrics = $5
+                     FROM summaries.built b JOIN meta.layers l ON l.id = b.layer_id
+                     WHERE b.layer_id = $1), false)
+$$;
 GRANT USAGE ON SCHEMA summaries TO PUBLIC;
+GRANT EXECUTE ON FUNCTION summaries.fresh(text, float8, float8, text[], text[]) TO PUBLIC;
 GRANT SELECT ON summaries.built, summaries.cells, summaries.big_features TO PUBLIC;
 """
 
