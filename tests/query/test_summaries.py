@@ -1,0 +1,145 @@
+"""Totals from the summaries (``iocgis/summaries.py``, kept by the import swap) equal the exact
+statement's, after an import, an append and an upsert, for a drawn polygon crossing grid
+cells and a commune border, for every caller and for a caller limited to one commune."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import psycopg
+import pytest
+import shapely
+
+from iocgis.access import Caller
+from iocgis.api.query import allowlist
+from iocgis.api.query.context import QueryContext
+from iocgis.api.query.handlers import build_queries
+from iocgis.api.query.params import Params
+from iocgis.api.query.spec import Inside
+from iocgis.api.query.sql import layer_statement
+from iocgis.api.query.summaries import summary_statement
+from iocgis.importers import ImportOptions, import_path
+from iocgis.importers.settings import ImportSettings
+from iocgis.layers import get_registry
+from iocgis.settings import Settings
+from iocgis.summaries import GRID_DEG, MARGIN_DEG
+
+from ..conftest import scratch_database
+from ..importers.importer_fixtures import write_vector
+
+ANALYST = Caller(name="analyst", roles=frozenset({"analyst"}))
+ONE_COMMUNE = Caller(name="scoped", roles=frozenset({"analyst"}),
+                     commune_codes=frozenset({"26041"}))
+USES = ["ODT", "ONT", "CLN", "LUC"]
+# An irregular polygon across about 7 x 6 grid cells and the communes' border at 106.83
+DRAWN = shapely.Polygon([(106.8013, 10.9031), (106.8370, 10.9007), (106.8391, 10.9322),
+                         (106.8208, 10.9288), (106.8046, 10.9355)])
+
+
+def parcels(n_side: int, start: int, use_shift: int = 0) -> tuple[list[Any], dict[str, list]]:
+    """A grid of small parcels (some straddling cell edges) and every 37th one large (wider
+    than the summaries' margin), commune by longitude, land use and area by number."""
+    geoms, fields = [], {"commune_code": [], "sheet_no": [], "parcel_no": [], "land_use": [],
+                         "area_m2": []}
+    step = 0.0013
+    for i in range(n_side):
+        for j in range(n_side):
+            k = start + i * n_side + j
+            x, y = 106.800 + i * step, 10.900 + j * step
+            size = 4 * MARGIN_DEG if k % 37 == 0 else 0.0009
+            geoms.append(shapely.MultiPolygon([shapely.box(x, y, x + size, y + size)]))
+            fields["commune_code"].append("26041" if x < 106.83 else "26042")
+            fields["sheet_no"].append(1 + k // 1000)
+            fields["parcel_no"].append(1 + k % 1000)
+            fields["land_use"].append(USES[(k + use_shift) % 4])
+            fields["area_m2"].append(round(800 + (k % 50) * 10.25, 2))
+    return geoms, fields
+
+
+@pytest.fixture(scope="module")
+def db(base_settings: Settings) -> Iterator[tuple[str, Settings]]:
+    with scratch_database(base_settings, "qsum") as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("INSERT INTO admin.provinces (code, name, geom) VALUES ('75',"
+                         " 'Đồng Nai', ST_Multi(ST_MakeEnvelope(106.3, 10.45, 107.6, 12.35,"
+                         " 4326)))")
+        yield url, base_settings.model_copy(update={
+            "database_url": url, "imports": ImportSettings(auto_approve=True)})
+
+
+def load(db: tuple[str, Settings], path: Path, mode: str) -> None:
+    url, settings = db
+    report = import_path(path, "land.parcels", ImportOptions(mode=mode), url=url,
+                         settings=settings)
+    assert report.rows_loaded > 0, report
+
+
+def answers(conn: psycopg.Connection, caller: Caller, group_by: str | None
+            ) -> list[tuple[tuple, tuple]]:
+    """(summaries, exact) of the drawn polygon's parcels: count, groups, features, fresh."""
+    registry = get_registry()
+    ctx = QueryContext(SimpleNamespace(registry=registry), caller)  # type: ignore[arg-type]
+    values = {"layers": "land.parcels", "limit": "25", **({"group_by": group_by}
+                                                          if group_by else {})}
+    plans = allowlist.spatial_plans(caller, registry, ["land.parcels"])
+    (query,) = build_queries(ctx, Params(values, values.keys()), plans,
+                             lambda _layer: Inside(shapely.to_wkb(DRAWN)))
+    summary = summary_statement(query)
+    assert summary is not None, "the summaries should answer this query"
+    exact = layer_statement(query)
+    return [(conn.execute(summary.query, summary.params).fetchone(),
+             conn.execute(exact.query, exact.params).fetchone())]
+
+
+def assert_same(summary: tuple, exact: tuple) -> None:
+    assert summary[3] is True  # the summaries were fresh: they answered
+    assert summary[0] == exact[0] > 0
+    ours, theirs = json.loads(summary[1]), json.loads(exact[1])
+    assert [g["key"] for g in ours] == [g["key"] for g in theirs]
+    for mine, other in zip(ours, theirs):
+        for name in ("count", "sum", "true_count"):
+            assert mine.get(name) == other.get(name), (name, mine, other)
+        assert mine["measured_area_m2"] == pytest.approx(other["measured_area_m2"], abs=0.011)
+        for field, value in other["avg"].items():
+            assert mine["avg"][field] == pytest.approx(value, rel=1e-12)
+    assert json.loads(summary[2]) == json.loads(exact[2])  # the same page of features
+
+
+def check(db: tuple[str, Settings]) -> None:
+    with psycopg.connect(db[0], autocommit=True) as conn:
+        deep = conn.execute(
+            "SELECT count(*) FROM generate_series(0, 20) i, generate_series(0, 20) j"
+            " WHERE ST_CoveredBy(ST_MakeEnvelope(106.8 + i * %(g)s - %(m)s, 10.9 + j * %(g)s"
+            " - %(m)s, 106.8 + (i + 1) * %(g)s + %(m)s, 10.9 + (j + 1) * %(g)s + %(m)s, 4326),"
+            " ST_GeomFromText(%(wkt)s, 4326))",
+            {"g": GRID_DEG, "m": MARGIN_DEG, "wkt": DRAWN.wkt}).fetchone()[0]
+        assert deep >= 4  # cells the polygon covers: their totals come from the summaries
+        for caller in (ANALYST, ONE_COMMUNE):
+            for group_by in ("commune_code", "land_use", None):
+                for summary, exact in answers(conn, caller, group_by):
+                    assert_same(summary, exact)
+        scoped = json.loads(answers(conn, ONE_COMMUNE, "commune_code")[0][0][1])
+        assert [g["key"] for g in scoped] == ["26041"]
+
+
+def test_summaries_equal_exact_totals_after_import_append_and_upsert(
+        db: tuple[str, Settings], tmp_path: Path) -> None:
+    load(db, write_vector(tmp_path / "first.gpkg", *parcels(30, 0)), "replace")
+    check(db)
+    # append: more parcels (other numbers) on the same ground
+    more, fields = parcels(12, 5000)
+    more = [shapely.affinity.translate(g, 0.0004, 0.0005) for g in more]
+    load(db, write_vector(tmp_path / "more.gpkg", more, fields), "append")
+    check(db)
+    # upsert: the first import's parcels again with other land uses
+    load(db, write_vector(tmp_path / "again.gpkg", *parcels(30, 0, use_shift=1)), "upsert")
+    check(db)
+    with psycopg.connect(db[0], autocommit=True) as conn:
+        conn.execute("UPDATE meta.layers SET data_version = data_version + 1"
+                     " WHERE id = 'land.parcels'")  # a write the summaries have not seen
+        (summary, _), = answers(conn, ANALYST, None)
+        assert summary[3] is False  # stale: the engine asks the exact statement instead
