@@ -6,7 +6,7 @@ incidents needs the respond right: signed-in operators (gis_officer, admin)."""
 from __future__ import annotations
 
 from iocgis.access import AccessPlan, Caller, plan_for
-from iocgis.errors import Forbidden, Unauthorized
+from iocgis.errors import Forbidden, NotFound, Unauthorized
 from iocgis.layers import Registry
 
 LATEST_LAYER = "iot.latest"
@@ -18,6 +18,29 @@ RESPOND_ROLES = frozenset({"gis_officer", "admin"})
 
 def readings_plan(caller: Caller, registry: Registry | None = None) -> AccessPlan:
     return plan_for(caller, LATEST_LAYER, registry)
+
+
+def incidents_plan(caller: Caller, registry: Registry | None = None) -> AccessPlan | None:
+    """The caller's plan of the incidents, or None when it may not see them."""
+    try:
+        return plan_for(caller, INCIDENTS_LAYER, registry)
+    except NotFound:
+        return None
+
+
+def sees_alert(readings: AccessPlan | None, incidents: AccessPlan | None, event: dict) -> bool:
+    """Whether a pushed alert or reading is the caller's to see (None: a layer it may not
+    see): an overdue-step alert as the incidents, any other as the readings."""
+    plan = incidents if event.get("kind") == "overdue" else readings
+    return plan is not None and sees_commune(plan, event.get("commune_code"))
+
+
+def optional_readings_plan(caller: Caller, registry: Registry | None = None
+                           ) -> AccessPlan | None:
+    try:
+        return readings_plan(caller, registry)
+    except NotFound:
+        return None
 
 
 def sees_commune(plan: AccessPlan, commune: str | None) -> bool:

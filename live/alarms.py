@@ -19,7 +19,8 @@ LEVELS_TTL_S = 30.0  # a threshold edited in live.thresholds applies within this
 
 ALERT_COLUMNS = ("id, kind, station_code, parameter, commune_code, level, peak_level, state, "
                  "observed_at, value, threshold, source, raised_at, acknowledged_at, "
-                 "acknowledged_by, note, cleared_at, cleared_value, cleared_observed_at")
+                 "acknowledged_by, note, cleared_at, cleared_value, cleared_observed_at, "
+                 "incident_code, incident_status")
 
 
 @dataclass(frozen=True)

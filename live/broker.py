@@ -44,7 +44,13 @@ max_inflight_messages 1000
 max_queued_messages 200000
 max_queued_bytes 0
 """
-ACL = """# platform account: reads every reading, publishes alerts and latest values
+ACL = """# every account (dashboards, devices) may read what the platform re-publishes: the public
+# latest readings and alerts (live/republish.py); `pattern` lines apply to every user (`topic`
+# lines before the first `user` line would apply to anonymous clients only)
+pattern read {latest}/#
+pattern read {alerts}/#
+
+# platform account: reads every reading, publishes alerts and latest values
 user {platform}
 topic readwrite #
 
@@ -204,7 +210,8 @@ def _write_config(directory: Path, live: LiveSettings) -> Path:
     (directory / "data").mkdir(parents=True, exist_ok=True)
     conf = directory / "mosquitto.conf"
     conf.write_text(CONFIG.format(port=live.broker_port, dir=directory, user=user))
-    (directory / "acl").write_text(ACL.format(platform=PLATFORM_USER, prefix=live.topic_prefix))
+    (directory / "acl").write_text(ACL.format(platform=PLATFORM_USER, prefix=live.topic_prefix,
+                                              latest=live.latest_topic, alerts=live.alert_topic))
     set_password(directory, PLATFORM_USER, platform_password(directory))
     for path in (directory, directory / "data", directory / "acl", conf):
         _chown(path, user)

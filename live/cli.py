@@ -3,6 +3,8 @@ silent-sensor sweep and the partitions; ``iocgis demo live`` is the simulator.""
 
 from __future__ import annotations
 
+import sys
+
 import typer
 from rich.console import Console
 
@@ -43,6 +45,9 @@ def consume() -> None:
     live = LiveSettings()
     if not live.mqtt_url:
         broker.start(settings, live)
+    # the writer thread waits on PostgreSQL while the checker parses the next batch: at the
+    # default 5 ms switch interval every round trip would wait that long for the GIL
+    sys.setswitchinterval(0.0005)
     console.print(f"consuming {live.topic_prefix}/# (QoS 1)")
     Consumer(settings, database_url(settings), live).run_forever()
 
@@ -83,13 +88,14 @@ def device(code: str, streams: list[str] = typer.Argument(..., help="STATION/PAR
 
 @live_app.command("sweep")
 def sweep() -> None:
-    """Flag datastreams silent beyond their cadence (the consumer does it every 10 s)."""
+    """Flag datastreams silent beyond their cadence and incident steps overdue (the consumer
+    does it every 10 s)."""
     from iocgis.live.pipeline import Ingestor
 
     ingestor = Ingestor(database_url())
     raised = ingestor.sweep()
     ingestor.close()
-    console.print(f"{len(raised)} silent-sensor alerts raised")
+    console.print(f"{len(raised)} alerts raised (silent sensors, overdue steps)")
 
 
 @live_app.command("partitions")

@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from iocgis.access import current_caller
 from iocgis.errors import InvalidInput
-from iocgis.live.access import readings_plan, sees_commune
+from iocgis.live.access import incidents_plan, readings_plan, sees_alert
 from iocgis.live.context import live_context
 from iocgis.live.reads import alert_rows, latest_rows
 
@@ -29,6 +29,7 @@ TYPES = frozenset({"alert", "latest"})
 async def events(request: Request) -> Response:
     caller = current_caller()
     plan = readings_plan(caller, request.app.state.iocgis.registry)
+    incidents = incidents_plan(caller, request.app.state.iocgis.registry)
     wanted = set(request.query_params.get("types", "alert,latest").split(","))
     if not wanted <= TYPES:
         raise InvalidInput(f"unknown event types {sorted(wanted - TYPES)}", where="types",
@@ -55,7 +56,7 @@ async def events(request: Request) -> Response:
                     continue
                 for event in batch:
                     kind = event.get("type")
-                    if kind in wanted and sees_commune(plan, event.get("commune_code")):
+                    if kind in wanted and sees_alert(plan, incidents, event):
                         data = json.dumps(event, ensure_ascii=False, separators=(",", ":"))
                         yield f"event: {kind}\ndata: {data}\n\n"
         finally:

@@ -5,7 +5,6 @@ alerts. Topics: ``<prefix>/<device>/<station>/<parameter>`` with ``{"time", "val
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -17,9 +16,11 @@ import orjson
 import paho.mqtt.client as paho
 import psycopg
 
+from iocgis.layers import get_registry
 from iocgis.live import broker
 from iocgis.live.pipeline import Ingestor, IngestResult, Prepared
 from iocgis.live.readings import BadReading, Reading, from_mapping
+from iocgis.live.republish import Republisher
 from iocgis.live.settings import LiveSettings
 from iocgis.live.store import NOTIFY_CHANNEL
 from iocgis.live.validate import Rejected
@@ -65,7 +66,8 @@ def parse(topic: str, payload: bytes, prefix: str,
 
 class Consumer:
     """Subscribes, batches what arrives, writes through the pipeline, acknowledges, sweeps
-    silent sensors every few seconds and re-publishes alerts on ``alert_topic``."""
+    silent sensors every few seconds and re-publishes latest readings and alerts for the
+    public (``republish``)."""
 
     def __init__(self, settings: Settings, db_url: str, live: LiveSettings | None = None,
                  *, client_id: str = "iocgis-ingest") -> None:
@@ -197,18 +199,21 @@ class Consumer:
                     log.exception("the silent-sensor sweep failed")
 
     def _bridge_loop(self) -> None:
-        """Alerts from every process (HTTP ingest too) out on MQTT, from PostgreSQL's NOTIFY."""
+        """Latest readings and alerts from every process (HTTP ingest too) out on MQTT, from
+        PostgreSQL's NOTIFY, as the public may see them (``republish``)."""
+        public = Republisher(self.live, get_registry())
         while not self._stop.is_set():
             try:
                 with psycopg.connect(self.db_url, autocommit=True) as conn:
                     conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=0.5):
-                            for event in json.loads(note.payload):
-                                if event.get("type") == "alert":
-                                    self._client.publish(
-                                        f"{self.live.alert_topic}/{event['station_code']}",
-                                        json.dumps(event, ensure_ascii=False), qos=1)
+                            for event in orjson.loads(note.payload):
+                                for topic, body, retain in public.messages(event):
+                                    # alerts at least once; a latest value is replaced by
+                                    # the next one anyway
+                                    self._client.publish(topic, body, retain=retain,
+                                                         qos=0 if retain else 1)
             except psycopg.Error:
                 log.exception("the alert bridge lost the database; reconnecting")
                 time.sleep(1.0)

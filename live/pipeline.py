@@ -105,8 +105,9 @@ class Ingestor:
 
     def sweep(self) -> list[dict[str, Any]]:
         """Move imported rows out of the default partition, flag silent datastreams (see
-        ``silence``); returns the alerts raised."""
-        from iocgis.live import silence
+        ``silence``) and overdue incident steps (``overdue``); returns the alerts raised."""
+        from iocgis.live import overdue, silence
+        from iocgis.live.workflow import workflow
 
         with self._lock:
             self.partitions.drain_default(self.connection())
@@ -114,7 +115,7 @@ class Ingestor:
             for stream_id in silenced:
                 if stream_id in self.catalog.by_id:
                     self.catalog.by_id[stream_id].silent = True
-            return raised
+            return raised + overdue.sweep(self.connection(), workflow())
 
     def _reload(self) -> None:
         with self._lock:

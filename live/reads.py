@@ -9,10 +9,11 @@ from psycopg.rows import dict_row
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from iocgis.access import current_caller
+from iocgis.access import Caller, current_caller
 from iocgis.errors import InvalidInput, NotFound
 from iocgis.jsonbody import parse_json
-from iocgis.live.access import readings_plan, require_respond
+from iocgis.layers import Registry
+from iocgis.live.access import incidents_plan, readings_plan, require_respond
 from iocgis.live.alarms import ALERT_COLUMNS
 from iocgis.live.context import live_context
 from iocgis.live.jsonable import jsonable
@@ -27,8 +28,9 @@ def _limit(request: Request, default: int = 500, most: int = 10_000) -> int:
     return int(raw)
 
 
-def _commune_filter(communes: tuple[str, ...] | None, column: str = "commune_code") -> str:
-    return "" if communes is None else f" AND {column} = ANY(%(communes)s)"
+def _commune_filter(communes: tuple[str, ...] | None, column: str = "commune_code",
+                    param: str = "communes") -> str:
+    return "" if communes is None else f" AND {column} = ANY(%({param})s)"
 
 
 async def latest_rows(request: Request) -> list[dict[str, Any]]:
@@ -48,16 +50,28 @@ async def latest(request: Request) -> JSONResponse:
     return JSONResponse({"readings": await latest_rows(request)})
 
 
+def _visible_alerts(caller: Caller, registry: Registry) -> tuple[str, dict[str, Any]]:
+    """The rows of live.alerts the caller may see: sensor alerts as the readings (iot.latest's
+    plan), overdue-step alerts as the incidents (emergency.incidents's plan)."""
+    plan = readings_plan(caller, registry)
+    incidents = incidents_plan(caller, registry)
+    sensors = "kind <> 'overdue'" + _commune_filter(plan.communes)
+    steps = "false" if incidents is None else "kind = 'overdue'" + _commune_filter(
+        incidents.communes, "commune_code", "incident_communes")
+    return f" AND (({sensors}) OR ({steps}))", {
+        "communes": list(plan.communes or ()),
+        "incident_communes": list(incidents.communes or ()) if incidents else []}
+
+
 async def alert_rows(request: Request, *, open_only: bool, limit: int) -> list[dict[str, Any]]:
-    plan = readings_plan(current_caller(), request.app.state.iocgis.registry)
+    visible, params = _visible_alerts(current_caller(), request.app.state.iocgis.registry)
     pool = await live_context(request).owner()
     state_filter = " AND state <> 'cleared'" if open_only else ""
     async with pool.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(f"SELECT {ALERT_COLUMNS} FROM live.alerts WHERE true{state_filter}"
-                          f"{_commune_filter(plan.communes)} ORDER BY raised_at DESC, id DESC "
-                          "LIMIT %(limit)s", {"communes": list(plan.communes or ()),
-                                              "limit": limit})
+                          f"{visible} ORDER BY raised_at DESC, id DESC LIMIT %(limit)s",
+                          {**params, "limit": limit})
         return [jsonable(r) for r in await cur.fetchall()]
 
 
@@ -74,7 +88,7 @@ async def acknowledge(request: Request) -> JSONResponse:
     """``POST /live/alerts/{id}/ack`` (``{"note": "..."}``): raised -> acknowledged, audited."""
     caller = current_caller()
     require_respond(caller, "acknowledging an alert")
-    plan = readings_plan(caller, request.app.state.iocgis.registry)
+    visible, params = _visible_alerts(caller, request.app.state.iocgis.registry)
     raw = await request.body()
     body = parse_json(raw) if raw.strip() else {}
     note = body.get("note") if isinstance(body, dict) else None
@@ -87,8 +101,7 @@ async def acknowledge(request: Request) -> JSONResponse:
     async with pool.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
         await cur.execute(f"SELECT {ALERT_COLUMNS} FROM live.alerts WHERE id = %(id)s"
-                          f"{_commune_filter(plan.communes)}",
-                          {"id": alert_id, "communes": list(plan.communes or ())})
+                          f"{visible}", {**params, "id": alert_id})
         found = await cur.fetchone()
         if found is None:
             raise NotFound(f"no alert {alert_id}", where="id", hint="list them at /live/alerts")

@@ -18,6 +18,7 @@ def routes() -> list[BaseRoute]:
         Route("/live/rejections", reads.rejections),
         Route("/live/events", events.events),
         Route("/live/flood", flood.flood),
+        Route("/live/incidents", incidents.create, methods=["POST"]),
         Route("/live/incidents/{code}", incidents.show),
         Route("/live/incidents/{code}/steps", incidents.step, methods=["POST"]),
         *sta.routes(),

@@ -22,7 +22,9 @@ class LiveSettings(BaseSettings):
     # Topics: <prefix>/<device>/<station>/<parameter>; the broker lets a device publish only
     # under its own name (ACL pattern), the platform checks the datastream is the device's.
     topic_prefix: str = "iocgis/obs"
+    # Re-published for dashboards (public layers only): alerts, and latest readings (retained).
     alert_topic: str = "iocgis/alerts"
+    latest_topic: str = "iocgis/latest"
     # A reading stamped later than now + this is refused (clock of a logger gone wrong).
     future_tolerance_s: float = 300.0
     # A datastream is late after 1.5 cadences without data, silent after this many.

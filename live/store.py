@@ -150,11 +150,12 @@ NOTIFY_CHANNEL = "iocgis_live"
 NOTIFY_LIMIT = 7000  # bytes per NOTIFY payload (PostgreSQL's limit is 8000)
 
 
-def notify(conn: psycopg.Connection, events: list[dict]) -> None:
-    """Queue events for the SSE hubs and the MQTT bridge (delivered at COMMIT), in payloads of
-    at most ``NOTIFY_LIMIT`` bytes, all in one statement."""
-    if not events:
-        return
+NOTIFY_SQL = ("SELECT pg_notify(%s, p) FROM unnest(%s::text[]) WITH ORDINALITY u(p, n) "
+              "ORDER BY n")
+
+
+def notify_payloads(events: list[dict]) -> list[str]:
+    """Events as JSON arrays of at most ``NOTIFY_LIMIT`` bytes each."""
     payloads: list[str] = []
     chunk: list[bytes] = []
     size = 0
@@ -165,6 +166,13 @@ def notify(conn: psycopg.Connection, events: list[dict]) -> None:
             chunk, size = [], 0
         chunk.append(text)
         size += len(text) + 1
-    payloads.append((b"[" + b",".join(chunk) + b"]").decode())
-    conn.execute("SELECT pg_notify(%s, p) FROM unnest(%s::text[]) WITH ORDINALITY u(p, n) "
-                 "ORDER BY n", (NOTIFY_CHANNEL, payloads))
+    if chunk:
+        payloads.append((b"[" + b",".join(chunk) + b"]").decode())
+    return payloads
+
+
+def notify(conn: psycopg.Connection, events: list[dict]) -> None:
+    """Queue events for the SSE hubs and the MQTT bridge (delivered at COMMIT), all in one
+    statement."""
+    if events:
+        conn.execute(NOTIFY_SQL, (NOTIFY_CHANNEL, notify_payloads(events)))

@@ -24,6 +24,9 @@ from ..conftest import LiveServer, free_port, scratch_database
 
 A, B = "26041", "26068"
 FIXTURES = """
+INSERT INTO admin.communes (code, name, type, province_code, geom) VALUES
+ ('26041', 'Phường A', 'Phường', '75', ST_Multi(ST_MakeEnvelope(106.80, 10.90, 106.90, 11.00, 4326))),
+ ('26068', 'Xã B', 'Xã', '75', ST_Multi(ST_MakeEnvelope(106.90, 10.75, 107.00, 10.85, 4326)));
 INSERT INTO iot.stations (station_code, name, kind, commune_code, alert_1, alert_2, alert_3,
                           alert_source, geom) VALUES
  ('TV-A', 'Trạm thủy văn A', 'muc_nuoc_song', '26041', 1.8, 2.2, 2.6,

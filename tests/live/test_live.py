@@ -150,14 +150,14 @@ class SseClient:
                 if self.stop.is_set():
                     return
 
-    def next_alert(self, timeout: float = 20.0) -> dict:
+    def next_alert(self, timeout: float = 20.0, kind: str = "threshold") -> dict:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                kind, data = self.events.get(timeout=0.5)
+                event, data = self.events.get(timeout=0.5)
             except queue.Empty:
                 continue
-            if kind == "alert" and data.get("kind") == "threshold":
+            if event == "alert" and data.get("kind") == kind:
                 return data
         raise AssertionError("no alert arrived on the SSE stream")
 
@@ -293,7 +293,8 @@ def test_the_incident_workflow_refuses_illegal_steps_and_audits_each(
     assert all(s["at"] for s in shown["steps"]) and shown["next"] == []
     assert shown["incident"]["assigned_unit"] == "Đội PCCC&CNCH khu vực Biên Hòa"
     audited = db.execute("SELECT outcome, count(*) FROM audit.events WHERE action = "
-                         "'live.incident_step' GROUP BY 1 ORDER BY 1").fetchall()
+                         "'live.incident_step' AND target = 'incident SC-LIVE-1' GROUP BY 1 "
+                         "ORDER BY 1").fetchall()
     assert dict(audited) == {"denied": 2, "ok": 5}
     scoped = {"X-API-Key": world.api_keys["l_scoped"]}
     assert http.post("/live/incidents/SC-LIVE-B/steps", json={"to": "xac_minh"},

@@ -175,6 +175,9 @@ def asks(fids: dict[str, int]) -> dict[tuple[str, str], list[Ask]]:
                         "/live/flood", "/live/incidents/{code}", "/sta/v1.1/Things",
                         "/sta/v1.1/Things({id})", "/sta/v1.1/Things({id})/Datastreams",
                         "/sta/v1.1/Datastreams")},
+        ("POST", "/live/incidents"): [
+            Ask("POST", "/live/incidents", body={"kind": "chay", "title": "Cháy thử phạm vi",
+                                                 "lon": LON, "lat": LAT}, personal=False)],
         **{(method, f"/sta/v1.1/Datastreams({{id}}){tail}"): [
             Ask(method, f"/sta/v1.1/Datastreams(1){tail}", body={} if method == "POST" else None,
                 personal=False)]
