@@ -100,6 +100,8 @@ RULES: tuple[Rule, ...] = (
     Rule(r"^/live/(alerts/\{id\}/ack|incidents/\{code\}/steps)$", "import", rows=False,
          missing_ok=True),
     Rule(r"^/live/incidents/\{code\}$", "open", rows=True, missing_ok=True),
+    # reporting an incident (respond right; answers the new row under the caller's plan)
+    Rule(r"^/live/incidents$", "import", rows=True, missing_ok=True),
     Rule(r"^/live/(latest|freshness|alerts|events|flood)$", "open", rows=True),
     Rule(r"^/live/rejections$", "open", rows=False),
     # Reports and the dashboard (reports/): every route needs a signed-in caller (any role); a
