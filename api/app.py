@@ -23,6 +23,8 @@ from iocgis.api.ogc import routes as ogc_routes
 from iocgis.api.ogc.service import OgcService
 from iocgis.api.security.http import install as install_security
 from iocgis.api.state import AppState
+from iocgis.ops import logs
+from iocgis.ops.http import RequestRecord
 from iocgis.settings import Settings, get_settings
 
 # Each module exposes ``routes() -> list[BaseRoute]``; add a module here to mount its routes.
@@ -37,6 +39,7 @@ ROUTE_MODULES: tuple[str, ...] = (
     "iocgis.live.routes",
     "iocgis.reports.routes",
     "iocgis.sharing.routes",
+    "iocgis.ops.http",
 )
 
 
@@ -93,4 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
     install_error_handlers(app)
     # Authentication (sets the caller of every request), CORS, size/rate limits, headers.
     install_security(app, settings)
+    # Outermost: every answer measured (route kind, status, time) and logged once.
+    app.add_middleware(RequestRecord)
+    logs.configure(settings.log_format)
     return app

@@ -32,6 +32,7 @@ from iocgis.importers.options import ImportOptions
 from iocgis.importers.report import ImportReport
 from iocgis.importers.sources import Dataset, resolve
 from iocgis.layers import LayerDef, Registry, get_registry
+from iocgis.ops import metrics
 from iocgis.settings import Settings, get_settings
 
 Progress = Callable[[dict[str, Any]], None]
@@ -187,6 +188,7 @@ class Importer:
         if self.options.mode == "upsert" and not self.layer.key:
             raise InvalidInput(f"layer {self.layer.id} has no key, so it cannot be upserted",
                                where="--mode", hint="use --mode replace or --mode append")
+        started = time.monotonic()
         with connect(self.url, autocommit=True) as conn:
             self._lock(conn)
             self.report.import_id = self._begin(conn)
@@ -209,6 +211,8 @@ class Importer:
                     pass  # the connection itself failed; the next import cleans up
                 raise
             finally:
+                # the status the run recorded: loaded, dry_run, pending, aborted, failed...
+                metrics.import_finished(self.report.status, time.monotonic() - started)
                 if dataset is not None:
                     dataset.cleanup()
                 conn.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))",

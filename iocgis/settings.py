@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     # (the access plan), appends to the audit trail and cannot change it. Empty: the
     # connecting user. Imports always use the connecting user.
     serving_role: str = Field(default="iocgis_api", pattern=r"^([a-z_][a-z0-9_]{0,62})?$")
+    # Log lines: "text", or "json" (one JSON object a line with the request id; iocgis.ops.logs).
+    log_format: str = Field(default="text", pattern=r"^(text|json)$")
     # The province the data belongs to (official 2-digit code); checks "inside the province".
     province_code: str = "75"
     # Level-3 security values (accounts, sessions, audit, HTTP hardening): IOCGIS_SECURITY_*.

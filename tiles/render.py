@@ -31,6 +31,7 @@ from iocgis.access import (
 )
 from iocgis.access.database import Reader
 from iocgis.layers import LayerDef
+from iocgis.ops import metrics
 from iocgis.security.audit_window import AuditWindow
 from iocgis.tiles.cache import DiskCache, MemoryCache, NoCache, RedisCache, TileCache, TileKey
 from iocgis.tiles.grid import TileAddress
@@ -332,6 +333,7 @@ class TileRenderer:
         versions = await self.versions.current(self.pool)
         key = self.key_for(tileset, caller, tile, versions)
         data = await self.cache.get(key)
+        metrics.tile_cache(hit=data is not None)
         if data is not None:
             return RenderedTile(key, data, from_cache=True)
         waiting = self._inflight.get(key)

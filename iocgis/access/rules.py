@@ -20,7 +20,7 @@ ROLE_RIGHTS: dict[str, dict[str, object]] = {
     "analyst": {"sensitivity": "internal", "pii": False, "import": False, "admin": False},
     "gis_officer": {"sensitivity": "restricted", "pii": False, "import": True, "admin": False},
     "admin": {"sensitivity": "restricted", "pii": True, "import": True, "admin": True,
-              "approve": True, "groups": "all"},
+              "approve": True, "groups": "all", "metrics": True},  # metrics: GET /metrics
     # Approves (or rejects) the pending imports of the layer groups stored with the account
     # (``security.accounts.steward_groups``, like its communes); see importers/review.py.
     "data_steward": {"sensitivity": "restricted", "pii": False, "import": False, "admin": False,

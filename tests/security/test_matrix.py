@@ -41,6 +41,8 @@ class Rule:
 # rows of layers (then test_commune_scope.asks() must ask it, or that test fails).
 RULES: tuple[Rule, ...] = (
     Rule(r"^/(health|ready|openapi|conformance|favicon\.ico)?$", "open", rows=False),
+    # Prometheus (iocgis/ops/http.py): the 'metrics' right, administrators only (their API key)
+    Rule(r"^/metrics$", "admin", rows=False),
     Rule(r"^/TileMatrixSets(/\{tms\})?$", "open", rows=False),
     Rule(r"^/collections$", "open", rows=False),
     Rule(r"^/collections/\{collection_id\}/items(/\{item_id\})?$", "layer", rows=True),
