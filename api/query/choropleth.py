@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from iocgis.access import AccessPlan
-from iocgis.api.query import allowlist, render
+from iocgis.api.query import allowlist, render, summaries
 from iocgis.api.query.context import QueryContext
 from iocgis.api.query.engine import reading
 from iocgis.api.query.params import Params
@@ -193,8 +193,17 @@ async def query_admin_table(request: Request) -> Response:
                                              ctx.state.settings.province_code,
                                              with_geometry=fmt == "geojson",
                                              by_field=recorded if method == "field" else None)
+    by_field = recorded if method == "field" else None
+    summed = summaries.units_statement(unit_layer, plan, aggregates,
+                                       ctx.state.settings.province_code, fmt == "geojson",
+                                       by_field, len(conditions) > len(scope_conditions_of(plan)))
+    fresh = summaries.fresh_statement(layer)
     read = plan.with_fields([a.field.name for a in aggregates if a.field is not None])
     async with reading(ctx.reader, [unit_plan.with_fields(()), read]) as conn:
+        if summed is not None and fresh is not None:  # the communes' totals, when up to date
+            cur = await conn.execute(*fresh)
+            if (await cur.fetchone() or (False,))[0]:
+                statement, values = summed
         cur = await conn.execute(statement, values)
         names = [d.name for d in cur.description or ()]
         rows = [dict(zip(names, r)) for r in await cur.fetchall()]

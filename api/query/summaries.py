@@ -20,11 +20,13 @@ import shapely
 from psycopg import sql
 
 from iocgis import summaries
+from iocgis.access import AccessPlan
 from iocgis.api.query import sql as qsql
 from iocgis.api.query.spec import Inside, LayerQuery
+from iocgis.layers import LayerDef
 
 _TEMPLATES: dict[tuple[Any, ...], bytes] = {}
-MIN_CELLS = 9  # regions whose box spans fewer grid cells are measured exactly
+MIN_CELLS = 36  # regions whose box spans fewer grid cells are measured exactly (as fast)
 
 
 def usable(query: LayerQuery) -> summaries.SummaryFields | None:
@@ -192,3 +194,72 @@ def summary_statement(query: LayerQuery, *, rows: bool = False,
         text = composed.as_bytes(None)
         _TEMPLATES[key] = text
     return qsql.Statement(text, values, None, summary=True)
+
+
+def fresh_statement(layer: LayerDef) -> tuple[bytes, tuple[Any, ...]] | None:
+    """Whether the layer's summaries match its data, grid and fields (one boolean)."""
+    fields = summaries.summary_fields(layer)
+    if fields is None:
+        return None
+    return (b"SELECT summaries.fresh(%s, %s, %s, %s, %s)",
+            (layer.id, summaries.GRID_DEG, summaries.MARGIN_DEG, list(fields.group_fields),
+             list(fields.metrics)))
+
+
+def units_statement(unit_layer: LayerDef, plan: AccessPlan, aggregates: list[Any],
+                    province_code: str, with_geometry: bool, by_field: str | None,
+                    has_conditions: bool) -> tuple[sql.Composed, dict[str, Any]] | None:
+    """``choropleth_statement``'s rows (features placed by the commune they record) from the
+    communes' totals (cell -1), or None when the summaries cannot give them: another method,
+    conditions, min or max, a field they do not hold."""
+    layer = plan.layer
+    fields = summaries.summary_fields(layer)
+    if (fields is None or has_conditions or by_field is None or by_field != layer.commune_field
+            or unit_layer.admin_level != "commune"):
+        return None
+    sums = {f.name: f for f in fields.sums}
+    flags = {f.name for f in fields.flags}
+
+    def v(metric: str) -> sql.Composable:
+        return sql.SQL("a.v[{}]").format(_index(fields, metric))
+
+    outer: list[sql.Composable] = []
+    for agg in aggregates:
+        name = sql.Identifier(agg.name)
+        if agg.kind == "count":
+            expr: sql.Composable = sql.SQL("coalesce({}, 0)::bigint").format(v("n"))
+        elif agg.kind in ("area", "length") and fields.measure == agg.kind:
+            expr = sql.SQL("round(coalesce({}, 0), 2)").format(v(agg.kind))
+        elif agg.kind == "true" and agg.field.name in flags:
+            expr = sql.SQL("coalesce({}, 0)::bigint").format(v(f"true:{agg.field.name}"))
+        elif agg.kind in ("sum", "avg") and agg.field.name in sums:
+            f = agg.field.name
+            cast = sql.SQL("::bigint" if sums[f].type in ("integer", "bigint") else "")
+            total = sql.SQL("CASE WHEN {c} > 0 THEN {s} END").format(c=v(f"cnt:{f}"),
+                                                                     s=v(f"sum:{f}"))
+            expr = (sql.SQL("({}){}").format(total, cast) if agg.kind == "sum" else
+                    sql.SQL("{} / {}").format(total, v(f"cnt:{f}")))
+        else:
+            return None
+        outer.append(sql.SQL("{} AS {}").format(expr, name))
+    key = unit_layer.key[0]
+    bind = qsql.Binder()
+    scope = sql.SQL("")
+    if plan.commune_field is not None:
+        scope = sql.SQL(" AND c.commune_code = ANY({}::text[])").format(
+            bind(list(plan.communes or ())))
+    unit_filter = sql.SQL("")
+    if unit_layer.has_field("province_code"):
+        unit_filter = sql.SQL(" WHERE u.province_code = {}").format(bind(province_code))
+    columns = [sql.SQL("u.{} AS code").format(sql.Identifier(key)),
+               sql.SQL("u.{} AS name").format(sql.Identifier(unit_layer.label or key)), *outer]
+    if with_geometry:
+        columns.append(sql.SQL("ST_AsGeoJSON(u.geom, 6) AS geometry"))
+    statement = sql.SQL(
+        "SELECT {cols} FROM {units} u LEFT JOIN (SELECT c.group_key AS code, c.\"values\" AS v"
+        " FROM summaries.cells c WHERE c.layer_id = {layer} AND c.group_field = {field}"
+        " AND c.cell = {total}{scope}) a ON a.code = u.{key}{unit_filter} ORDER BY 1").format(
+        cols=sql.SQL(", ").join(columns), units=qsql._table(unit_layer),
+        layer=bind(layer.id), field=bind(by_field), total=sql.Literal(summaries.COMMUNE_TOTAL),
+        scope=scope, key=sql.Identifier(key), unit_filter=unit_filter)
+    return statement, bind.params

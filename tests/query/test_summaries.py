@@ -1,11 +1,13 @@
 """Totals from the summaries (``iocgis/summaries.py``, kept by the import swap) equal the exact
 statement's, after an import, an append and an upsert, for a drawn polygon crossing grid
-cells and a commune border, for every caller and for a caller limited to one commune."""
+cells and a commune border and for the table of communes, for every caller and for a caller
+limited to one commune."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,12 +18,13 @@ import shapely
 
 from iocgis.access import Caller
 from iocgis.api.query import allowlist
+from iocgis.api.query.choropleth import choropleth_statement, parse_aggregates
 from iocgis.api.query.context import QueryContext
 from iocgis.api.query.handlers import build_queries
 from iocgis.api.query.params import Params
 from iocgis.api.query.spec import Inside
-from iocgis.api.query.sql import layer_statement
-from iocgis.api.query.summaries import summary_statement
+from iocgis.api.query.sql import layer_statement, scope_conditions_of
+from iocgis.api.query.summaries import summary_statement, units_statement
 from iocgis.importers import ImportOptions, import_path
 from iocgis.importers.settings import ImportSettings
 from iocgis.layers import get_registry
@@ -67,6 +70,10 @@ def db(base_settings: Settings) -> Iterator[tuple[str, Settings]]:
             conn.execute("INSERT INTO admin.provinces (code, name, geom) VALUES ('75',"
                          " 'Đồng Nai', ST_Multi(ST_MakeEnvelope(106.3, 10.45, 107.6, 12.35,"
                          " 4326)))")
+            for code, west in (("26041", 106.78), ("26042", 106.83)):
+                conn.execute("INSERT INTO admin.communes (code, name, type, province_code, geom)"
+                             " VALUES (%s, %s, 'Phường', '75', ST_Multi(ST_MakeEnvelope(%s, 10.88,"
+                             " %s, 10.98, 4326)))", (code, f"Phường {code}", west, west + 0.05))
         yield url, base_settings.model_copy(update={
             "database_url": url, "imports": ImportSettings(auto_approve=True)})
 
@@ -124,6 +131,29 @@ def check(db: tuple[str, Settings]) -> None:
                     assert_same(summary, exact)
         scoped = json.loads(answers(conn, ONE_COMMUNE, "commune_code")[0][0][1])
         assert [g["key"] for g in scoped] == ["26041"]
+        for caller in (ANALYST, ONE_COMMUNE):  # the choropleth: one row per commune
+            ours, exact = communes_table(conn, caller)
+            assert [r[:4] for r in ours] == [r[:4] for r in exact]  # code, name, count, sum
+            assert sum(r[2] for r in ours) > 0
+            for mine, other in zip(ours, exact):
+                assert mine[4] == (None if other[4] is None else pytest.approx(other[4],
+                                                                                rel=1e-12))
+                assert mine[5] == pytest.approx(other[5], abs=0.011)
+
+
+def communes_table(conn: psycopg.Connection, caller: Caller) -> tuple[list, list]:
+    """(from the summaries, exact) rows of /query/admin?level=commune&layer=land.parcels."""
+    registry = get_registry()
+    units = registry.admin_layer("commune")
+    (plan,) = allowlist.spatial_plans(caller, registry, ["land.parcels"])
+    aggregates = parse_aggregates(plan, ["count", "sum:area_m2", "avg:area_m2", "area"])
+    summed = units_statement(units, plan, aggregates, "75", False, "commune_code", False)
+    assert summed is not None
+    exact = choropleth_statement(units, plan.layer, aggregates, scope_conditions_of(plan), "75",
+                                 with_geometry=False, by_field="commune_code")
+    # numeric -> float, as the endpoint answers
+    return [[tuple(float(v) if isinstance(v, Decimal) else v for v in row)
+             for row in conn.execute(*st).fetchall()] for st in (summed, exact)]
 
 
 def test_summaries_equal_exact_totals_after_import_append_and_upsert(
