@@ -52,10 +52,18 @@ def export(fmt: str = typer.Option("jsonl", "--format", help="jsonl or syslog (R
            until: str | None = typer.Option(None, help="until (date)"),
            layer: str | None = typer.Option(None, help="only events about this layer"),
            output: Path | None = typer.Option(None, "--output", "-o",
-                                                 help="file (default: standard output)")) -> None:
-    """Export events for the provincial SOC's SIEM."""
+                                                 help="file (default: standard output)"),
+           to: str | None = typer.Option(None, "--to", help="send to a syslog collector: "
+                                         "udp://host:514 or tcp://host:601 (RFC 5424)"),
+           resume: bool = typer.Option(False, "--resume", help="with --to: only the records "
+                                       "after the last one sent there (var/audit_feed.json)")
+           ) -> None:
+    """Export events for the provincial SOC's SIEM, to a file or a syslog collector."""
     if fmt not in ("jsonl", "syslog"):
         raise InvalidInput(f"unknown format {fmt!r}", where="--format", hint="jsonl or syslog")
+    if to is not None:
+        _feed(to, resume, since, until, layer)
+        return
     render = audit.as_json_line if fmt == "jsonl" else audit.as_syslog
     out = output.open("w", encoding="utf-8") if output else sys.stdout
     count = 0
@@ -69,6 +77,19 @@ def export(fmt: str = typer.Option("jsonl", "--format", help="jsonl or syslog (R
         if output:
             out.close()
     console.print(f"{count} events exported" + (f" to {output}" if output else ""))
+
+
+def _feed(to: str, resume: bool, since: str | None, until: str | None,
+          layer: str | None) -> None:
+    from iocgis.ops import syslog_feed
+
+    collector = syslog_feed.Collector.parse(to)
+    with database_errors(), connect(database_url(), autocommit=True) as conn:
+        sent, after = syslog_feed.feed(
+            conn, collector, get_settings().var_dir / "audit_feed.json", resume=resume,
+            since=parse_when(since, option="--since"), until=parse_when(until, option="--until"),
+            layer=layer)
+    console.print(f"{sent} events sent to {to}" + (f" (after record {after})" if after else ""))
 
 
 @app.command("who-accessed")

@@ -166,10 +166,10 @@ def _check_anchor(conn: psycopg.Connection, anchor_file: Path, result: VerifyRes
 
 def events(conn: psycopg.Connection, *, since: datetime | None = None,
            until: datetime | None = None, layer: str | None = None,
-           actor: str | None = None) -> Iterator[dict[str, Any]]:
+           actor: str | None = None, after_seq: int | None = None) -> Iterator[dict[str, Any]]:
     clauses, params = [], []
     for column, op, value in (("at", ">=", since), ("at", "<", until), ("layer", "=", layer),
-                              ("actor", "=", actor)):
+                              ("actor", "=", actor), ("seq", ">", after_seq)):
         if value is not None:
             clauses.append(f"{column} {op} %s")
             params.append(value)
