@@ -111,6 +111,18 @@ def partitions(months_ahead: int = typer.Option(3, "--months-ahead", min=0, max=
     console.print(f"{made} partitions made")
 
 
+@live_app.command("retention")
+def retention(dry_run: bool = typer.Option(False, "--dry-run",
+                                           help="say what would be dropped, change nothing")
+              ) -> None:
+    """Roll readings up into hourly and daily aggregates, drop raw partitions and aggregates
+    past their retention (live.retention); only new hours and late ones are read."""
+    from iocgis.live.retention import apply_retention
+
+    with connect(database_url(), autocommit=True) as conn:
+        print(apply_retention(conn, dry_run=dry_run).describe())
+
+
 def demo_live(duration_s: float = typer.Option(120.0, "--duration", min=1, max=3600,
                                                help="seconds to run"),
               step_s: float = typer.Option(1.0, "--step", min=0.05, max=60,

@@ -177,6 +177,7 @@ class Ingestor:
                 if checked.accepted else None
             fresh: dict[int, list[Reading]] = {}
             streams: dict[int, Datastream] = {}
+            late_hours: set[datetime] = set()  # the roll-up may have passed them (retention)
             for stream, r in checked.accepted:
                 if new is not None and (stream.station_code, stream.parameter,
                                         r.observed_at) not in new:
@@ -185,6 +186,7 @@ class Ingestor:
                 last = stream.last_observed_at
                 if last is not None and r.observed_at <= last:
                     result.late += 1
+                    late_hours.add(r.observed_at.replace(minute=0, second=0, microsecond=0))
                     continue
                 series = fresh.get(stream.id)
                 if series is None:
@@ -205,6 +207,9 @@ class Ingestor:
                 result.alerts += alarms.clear_silent(conn, came_back, {
                     s.id: r.observed_at for s, r, _ in updates})
                 store.count_rejections(conn, channel, rejected)
+                if late_hours:
+                    conn.execute("INSERT INTO live.rollup_pending SELECT unnest(%s::timestamptz[])"
+                                 " ON CONFLICT DO NOTHING", (sorted(late_hours),))
                 if device is not None:
                     conn.execute("UPDATE live.devices SET last_seen_at = now() WHERE id = %s",
                                  (device.id,))
