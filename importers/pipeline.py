@@ -34,6 +34,7 @@ from iocgis.importers.sources import Dataset, resolve
 from iocgis.layers import LayerDef, Registry, get_registry
 from iocgis.ops import metrics
 from iocgis.settings import Settings, get_settings
+from iocgis.tiles import generalised
 
 Progress = Callable[[dict[str, Any]], None]
 LOCK_NAMESPACE = 7_510_001  # advisory lock class for "an import of layer X is running"
@@ -364,7 +365,13 @@ class Importer:
                         f"to {', '.join(options.communes)} replaces only their rows", [])
             deleted += 1 if kept else 0  # the staged rows are no longer what was written
         if options.mode == "replace":
-            staging.build_indexes(conn, layer, report.import_id, self.url)
+            # the tile-ready copy (iocgis.tiles.generalised), built beside the indexes
+            copy_built = generalised.start_staged(conn, self.url, layer, report.import_id,
+                                                  staging.staging_ident(report.import_id))
+            try:
+                staging.build_indexes(conn, layer, report.import_id, self.url)
+            finally:
+                copy_built()
         conn.execute(
             "UPDATE meta.imports SET source_format = %s, source_checksum = %s, source_crs = %s, "
             "source_encoding = %s WHERE id = %s",

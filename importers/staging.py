@@ -23,6 +23,7 @@ from iocgis.importers import copy_binary
 from iocgis.layers import LayerDef
 from iocgis.layers.tables import STORAGE_SRID, layer_table
 from iocgis.layers.types import field_type
+from iocgis.tiles import generalised
 
 STAGING_SCHEMA = "import_staging"
 HISTORY_SCHEMA = "import_history"
@@ -58,6 +59,7 @@ def create(conn: psycopg.Connection, layer: LayerDef, import_id: int, *, unlogge
 
 def drop(conn: psycopg.Connection, import_id: int) -> None:
     conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(staging_ident(import_id)))
+    generalised.drop_staged(conn, import_id)  # the tile-ready copy built beside it
 
 
 class StagingWriter:

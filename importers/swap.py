@@ -29,6 +29,7 @@ from iocgis.importers.staging import (
     staging_name,
 )
 from iocgis.layers import LayerDef
+from iocgis.tiles import generalised
 
 LOCK_TIMEOUT = "60s"
 
@@ -277,6 +278,7 @@ def make_live(conn: psycopg.Connection, layer: LayerDef, import_id: int, mode: s
             how = "copied"
         version = update_catalog(conn, layer, import_id, layer_facts, source_date)
         summaries.rebuild(conn, layer, version)  # exact group totals of the new rows (issue 20)
+        generalised.publish(conn, layer, import_id, version)  # the tile-ready copy (issue 20)
         report = finish["report"]
         report["data_version"] = version
         report.setdefault("extra", {})["history"] = how

@@ -34,6 +34,7 @@ from iocgis.layers import LayerDef
 from iocgis.ops import metrics
 from iocgis.security.audit_window import AuditWindow
 from iocgis.tiles.cache import DiskCache, MemoryCache, NoCache, RedisCache, TileCache, TileKey
+from iocgis.tiles.generalised import GeneralisedTable
 from iocgis.tiles.grid import TileAddress
 from iocgis.tiles.settings import TileSettings
 from iocgis.tiles.sql import MAX_THIN_LEVEL, TileStatement, build_statement
@@ -230,18 +231,20 @@ class TileRenderer:
 
     def statement(self, layers: tuple[LayerDef, ...], zoom: int, level: int = 0,
                   only: tuple[str, ...] | None = None, scoped: bool = False,
-                  fields: tuple[tuple[str, tuple[str, ...]], ...] | None = None
-                  ) -> TileStatement:
+                  fields: tuple[tuple[str, tuple[str, ...]], ...] | None = None,
+                  copies: tuple[GeneralisedTable, ...] = ()) -> TileStatement:
         """The statement for these layers at this zoom, built once and kept. The layers
         stand for tileset and visibility: an anonymous caller's statement never holds an
-        officer's layers; ``fields`` (``shared_fields``) limits the attributes."""
-        key = (tuple(layer.id for layer in layers), zoom, level, only, scoped, fields)
+        officer's layers; ``fields`` (``shared_fields``) limits the attributes; ``copies``
+        are the current tile-ready copies of some of the layers (``current_copies``)."""
+        key = (tuple(layer.id for layer in layers), zoom, level, only, scoped, fields, copies)
         found = self._statements.get(key)
         if found is None:
             ts = self.tile_settings
             found = build_statement(layers, zoom, level=level, extent=ts.extent, buffer=ts.buffer,
                                     only=only, scoped=scoped,
-                                    fields=dict(fields) if fields is not None else None)
+                                    fields=dict(fields) if fields is not None else None,
+                                    copies={c.layer_id: c for c in copies})
             self._statements[key] = found
         return found
 
@@ -263,6 +266,12 @@ class TileRenderer:
         return [LayerResult(part.name, part.layer, bytes(row[2 * i] or b""),
                             int(row[2 * i + 1] or 0)) for i, part in enumerate(statement.parts)]
 
+    def current_copies(self, layers: tuple[LayerDef, ...]) -> tuple[GeneralisedTable, ...]:
+        """The tile-ready copies built for the layers' versions as last read (``tile`` reads
+        them before rendering): the same tiles, fewer rows read and no per-tile transform."""
+        copies = self.versions.copies
+        return tuple(copies[layer.id] for layer in layers if layer.id in copies)
+
     async def render_mvt(self, plans: tuple[AccessPlan, ...], tile: TileAddress) -> bytes:
         """The uncompressed MVT of the plans' layers, thinned to fit the size budget; layers
         recording a commune hold only the rows of the communes the plans allow."""
@@ -271,7 +280,8 @@ class TileRenderer:
         layers = tuple(p.layer for p in plans)
         scoped = any(p.commune_field for p in plans)
         results = await self._run(self.statement(layers, tile.z, scoped=scoped,
-                                                 fields=shared_fields(plans)), tile, plans)
+                                                 fields=shared_fields(plans),
+                                                 copies=self.current_copies(layers)), tile, plans)
         results = await self._fit_budget(plans, results, tile)
         return b"".join(r.mvt for r in results)
 
@@ -283,6 +293,7 @@ class TileRenderer:
         original = {r.name: r for r in results}
         layers = tuple(p.layer for p in plans)
         scoped = any(p.commune_field for p in plans)
+        copies = self.current_copies(layers)
         level = 0
         while _size(results) > budget and level < MAX_THIN_LEVEL + 4:
             level += 1
@@ -292,7 +303,8 @@ class TileRenderer:
             names = tuple(r.name for r in heavy)
             if level < MAX_THIN_LEVEL:
                 thinned = await self._run(self.statement(layers, tile.z, level, names, scoped,
-                                                         shared_fields(plans)), tile, plans)
+                                                         shared_fields(plans), copies),
+                                          tile, plans)
                 if any(t.features == 0 < original[t.name].features for t in thinned):
                     level = MAX_THIN_LEVEL - 1  # it would wipe a layer out: keep its largest
                     continue
@@ -306,7 +318,7 @@ class TileRenderer:
                           for f in first}
                 thinned = await self._run(
                     self.statement(layers, tile.z, MAX_THIN_LEVEL, names, scoped,
-                                   shared_fields(plans)), tile, plans, limits)
+                                   shared_fields(plans), copies), tile, plans, limits)
             by_name = {t.name: t for t in thinned}
             results = [by_name.get(r.name, r) for r in results]
             log.info("tile %s thinned (level %d): %d -> %d bytes", tile, level, before,

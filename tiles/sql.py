@@ -35,6 +35,7 @@ from psycopg import sql
 
 from iocgis.layers import LayerDef
 from iocgis.layers.types import STORAGE_SRID, field_type
+from iocgis.tiles.generalised import GeneralisedTable
 from iocgis.tiles.grid import ORIGIN_SHIFT, TileAddress, mercator_to_lonlat
 
 log = logging.getLogger("iocgis.tiles")
@@ -134,8 +135,11 @@ def layer_parts(layer: LayerDef, zoom: int,
     return tuple(parts)
 
 
-def _size_expr(part: LayerPart) -> sql.Composable:
-    """A cheap size of a feature from its bounding box (degrees), for ranking."""
+def _size_expr(part: LayerPart, copy: GeneralisedTable | None = None) -> sql.Composable:
+    """A cheap size of a feature from its bounding box (degrees), for ranking (stored in the
+    layer's tile-ready copy, ``iocgis.tiles.generalised``)."""
+    if copy is not None:
+        return sql.SQL("l.size")
     if part.has_footprint:
         return sql.SQL("coalesce((ST_XMax(l.footprint) - ST_XMin(l.footprint)) * "
                        "(ST_YMax(l.footprint) - ST_YMin(l.footprint)), 0)")
@@ -153,11 +157,13 @@ def _shown_shape(part: LayerPart, p: str) -> sql.Composable:
                    ).format(size=_size_expr(part), p=sql.SQL(p))
 
 
-def _geometry(part: LayerPart, p: str) -> sql.Composable:
+def _geometry(part: LayerPart, p: str, copy: GeneralisedTable | None = None) -> sql.Composable:
     if part.kind == "label":
+        if copy is not None:
+            return sql.SQL("l.label")
         return sql.SQL("ST_Transform(ST_PointOnSurface(l.geom), {})").format(sql.Literal(TILE_SRID))
-    projected = sql.SQL("ST_Transform({}, {})").format(_shown_shape(part, p),
-                                                       sql.Literal(TILE_SRID))
+    projected = sql.SQL("l.shape") if copy is not None else sql.SQL("ST_Transform({}, {})").format(
+        _shown_shape(part, p), sql.Literal(TILE_SRID))
     if part.is_point:
         return projected
     # Simplify in map units (EPSG:3857 metres); preserve collapsed shapes: small ones are
@@ -172,7 +178,10 @@ def is_commune_scoped(layer: LayerDef) -> bool:
 
 
 def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
-                  limited: bool, scoped: bool, table: sql.Composable | None = None) -> sql.Composed:
+                  limited: bool, scoped: bool, table: sql.Composable | None = None,
+                  copy: GeneralisedTable | None = None, zoom: int = 0) -> sql.Composed:
+    """One MVT layer's sub-select; from the layer's tile-ready ``copy`` when given (the same
+    rows, shapes and attributes, read without per-tile transforms)."""
     layer = part.layer
     columns: list[sql.Composable] = [sql.SQL("l.fid")]
     for name in part.attributes:
@@ -185,8 +194,12 @@ def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
     # a footprint reaching into the tile from a position outside it is drawn too (each
     # column's GiST index answers its half)
     where: list[sql.Composable] = [sql.SQL(
-        "(l.geom && {b} OR l.footprint && {b})" if part.has_footprint else "l.geom && {b}"
+        "(l.geom && {b} OR l.footprint && {b})" if part.has_footprint
+        else "l.bbox && {b}" if copy is not None else "l.geom && {b}"
     ).format(b=box)]
+    floor = copy.floor_at(zoom) if copy is not None else None
+    if floor is not None:  # every row this zoom draws reaches it: its partial index serves
+        where.append(sql.SQL("l.size >= {}").format(sql.Literal(floor)))
     rank = layer.tiles.minzoom_by if layer.tiles else None
     if rank is not None:
         field = sql.SQL("l.{}").format(sql.Identifier(rank.field))
@@ -199,13 +212,13 @@ def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
         where.append(sql.SQL("l.{} = ANY(%(communes)s)").format(
             sql.Identifier(layer.commune_field)))
     if layer.geometry == "MultiPolygon":
-        where.append(sql.SQL("{} >= %({p}_minarea)s").format(_size_expr(part), p=sql.SQL(p)))
+        where.append(sql.SQL("{} >= %({p}_minarea)s").format(_size_expr(part, copy), p=sql.SQL(p)))
     # OFFSET 0 fences the subquery: without it the planner pushes "geom IS NOT NULL" into the
     # scan and evaluates ST_AsMVTGeom twice per row (five times for label points).
     order = sql.SQL(" OFFSET 0")
     if limited:
         order = sql.SQL(" ORDER BY {} DESC, l.fid LIMIT %({p}_limit)s").format(
-            _size_expr(part), p=sql.SQL(p))
+            _size_expr(part, copy), p=sql.SQL(p))
     # Label points: no buffer, no clipping, so each point lands in exactly one tile.
     buffer_px, clip = (0, "false") if part.kind == "label" else (buffer, "true")
     return sql.SQL(
@@ -214,9 +227,10 @@ def _layer_select(part: LayerPart, p: str, extent: int, buffer: int,
         " {extent}, {buffer}, {clip}) AS geom, {columns}"
         " FROM {table} l WHERE {where}{order}) t WHERE t.geom IS NOT NULL{inside}"
     ).format(p=sql.SQL(p), extent=sql.Literal(extent), buffer=sql.Literal(buffer_px),
-             clip=sql.SQL(clip), geom=_geometry(part, p), srid=sql.Literal(TILE_SRID),
+             clip=sql.SQL(clip), geom=_geometry(part, p, copy), srid=sql.Literal(TILE_SRID),
              columns=sql.SQL(", ").join(columns),
-             table=table or sql.Identifier(layer.schema_name, layer.table_name),
+             table=table or (copy.ident if copy is not None
+                             else sql.Identifier(layer.schema_name, layer.table_name)),
              where=sql.SQL(" AND ").join(where), order=order,
              inside=sql.SQL(
                  " AND ST_X(t.geom) >= 0 AND ST_X(t.geom) < {e} AND ST_Y(t.geom) > 0"
@@ -292,20 +306,24 @@ def build_statement(layers: tuple[LayerDef, ...], zoom: int, *, level: int = 0,
                     extent: int = 4096, buffer: int = 64,
                     only: tuple[str, ...] | None = None, scoped: bool = False,
                     tables: dict[str, sql.Composable] | None = None,
-                    fields: Mapping[str, Collection[str]] | None = None) -> TileStatement:
+                    fields: Mapping[str, Collection[str]] | None = None,
+                    copies: Mapping[str, GeneralisedTable] | None = None) -> TileStatement:
     """The statement rendering ``layers`` (all visible and in zoom range) side by side;
     ``only`` keeps just the MVT layers of those names (to re-render some when thinning);
     ``scoped`` keeps only the rows of the bound communes in layers recording a commune;
     ``tables`` reads a layer from another table of its columns (by layer id: the staging
     table of an import under review, for its map preview); ``fields`` limits each layer's
-    attributes to these (by layer id: a sharing agreement's fields)."""
+    attributes to these (by layer id: a sharing agreement's fields); ``copies`` reads a layer
+    from its current tile-ready copy (by layer id, ``iocgis.tiles.generalised``)."""
     parts = tuple(part for layer in layers
                   for part in layer_parts(layer, zoom, (fields or {}).get(layer.id))
                   if only is None or part.name in only)
     limited = level >= MAX_THIN_LEVEL
     selects = [sql.SQL("CROSS JOIN LATERAL ({}) {}").format(
         _layer_select(part, f"l{i}", extent, buffer, limited, scoped,
-                      (tables or {}).get(part.layer.id)), sql.Identifier(f"q{i}"))
+                      (tables or {}).get(part.layer.id),
+                      None if part.layer.id in (tables or {}) else (copies or {}).get(part.layer.id),
+                      zoom), sql.Identifier(f"q{i}"))
         for i, part in enumerate(parts)]
     outputs = [sql.SQL("{q}.mvt, {q}.n").format(q=sql.Identifier(f"q{i}"))
                for i in range(len(parts))]

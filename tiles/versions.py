@@ -2,7 +2,9 @@
 
 Every import or rollback bumps a layer's version, so the keys of exactly that layer's tiles
 change and the stale tiles are never served again. The versions are read at most once per
-``ttl`` seconds per process (one small query), so a change shows within that time.
+``ttl`` seconds per process (one small query), so a change shows within that time. The same
+query says which layers have a tile-ready copy built for their live version
+(``iocgis.tiles.generalised``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ from collections.abc import Mapping
 
 from psycopg_pool import AsyncConnectionPool
 
-QUERY = "SELECT id, data_version FROM meta.layers"
+from iocgis.tiles.generalised import GeneralisedTable, current_tables
+
+QUERY = ("SELECT l.id, l.data_version, b.table_name, b.floors FROM meta.layers l "
+         "LEFT JOIN generalised.built b ON b.layer_id = l.id AND b.data_version = l.data_version")
 
 
 class LayerVersions:
@@ -22,6 +27,8 @@ class LayerVersions:
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
         self._versions: dict[str, int] = {}
+        # layers whose tile-ready copy matches the versions read with it
+        self.copies: dict[str, GeneralisedTable] = {}
         self._read_at = -float("inf")
         self._lock = asyncio.Lock()
 
@@ -38,6 +45,8 @@ class LayerVersions:
             async with pool.connection() as conn:
                 cur = await conn.execute(QUERY)
                 rows = await cur.fetchall()
-            self._versions = {layer_id: int(version) for layer_id, version in rows}
+            self._versions = {row[0]: int(row[1]) for row in rows}
+            self.copies = current_tables([(row[0], row[2], row[3]) for row in rows
+                                          if row[2] is not None])
             self._read_at = time.monotonic()
             return self._versions
