@@ -17,6 +17,11 @@ SESSION_SETTINGS = (
     ("max_parallel_workers_per_gather", "0"),
     ("jit", "off"),
 )
+# Statements are prepared from their second run on a connection: the pool hands its
+# connections out in turn, so with psycopg's default (the fifth run) a statement run across 16
+# connections was parsed and planned again for its first 80 runs (milliseconds for a query
+# statement; the query API reuses a few texts, see api/query/sql.py).
+PREPARE_AFTER = 1
 _SET = "SELECT " + ", ".join(f"set_config('{name}', '{value}', false)"
                              for name, value in SESSION_SETTINGS)
 
@@ -33,7 +38,8 @@ def async_pool(url: str, *, min_size: int = 1, max_size: int = 16,
                name: str = "iocgis") -> AsyncConnectionPool:
     """An unopened async pool (``await pool.open(wait=True)``) of autocommit connections."""
     return AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
-                               kwargs={"autocommit": True}, configure=configure_async, name=name)
+                               kwargs={"autocommit": True, "prepare_threshold": PREPARE_AFTER},
+                               configure=configure_async, name=name)
 
 
 def sync_pool(url: str, *, min_size: int = 1, max_size: int = 8,
