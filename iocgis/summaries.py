@@ -117,7 +117,7 @@ def rebuild(conn: psycopg.Connection, layer: LayerDef, data_version: int) -> boo
     table = sql.Identifier(layer.schema_name, layer.table_name)
     commune = (sql.SQL("t.{}").format(sql.Identifier(layer.commune_field))
                if layer.commune_field else sql.SQL("''"))
-    measure = sql.SQL("NULL::numeric")
+    measure: sql.Composable = sql.SQL("NULL::numeric")
     if fields.measure:
         fn = "ST_Area" if fields.measure == "area" else "ST_Length"
         measure = sql.SQL("coalesce({}({}::geography), 0)::numeric").format(
@@ -135,7 +135,7 @@ def rebuild(conn: psycopg.Connection, layer: LayerDef, data_version: int) -> boo
     conn.execute(sql.SQL("INSERT INTO summaries.big_features (layer_id, fid)"
                          " SELECT {}, fid FROM summary_rows WHERE cell = {}").format(
         sql.Literal(layer.id), sql.Literal(BIG)))
-    aggregates = [sql.SQL("count(*)::numeric")]
+    aggregates: list[sql.Composable] = [sql.SQL("count(*)::numeric")]
     for f in fields.sums:
         col = sql.Identifier(f.name)
         aggregates += [sql.SQL("coalesce(sum({}), 0)::numeric").format(col),
