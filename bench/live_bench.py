@@ -17,7 +17,8 @@ live consume``) each in its own process, as deployed; the clients in this one:
       table,
   (a) and (b), then (a) and (c), alternate in rounds (the machine's load moves; each ratio is
       against the floor of its round, the median is reported),
-  (d) latency: then, for 15 s of MQTT load paced at 80 % of the rate (c) reached, one datastream
+  (d) latency: then, for 15 s of MQTT load paced at 20,000 readings/s (or 80 % of the rate (c)
+      reached, when less), one datastream
       is pushed over and back under its alarm level every 100 ms; each raised alert's time
       from publish to its event on /live/events.
 Results go to the ``live`` section of bench/RESULTS.md.
@@ -56,6 +57,7 @@ from iocgis.settings import Settings
 
 STATIONS = 200
 LATENCY_S = 15.0  # how long the paced phase runs
+PACED_GOAL = 20_000.0  # readings/s of the latency phase (the issue's MQTT goal)
 PER_MESSAGE = 50  # readings per MQTT message in the throughput phase (a gateway's batch)
 DBNAME = "iocgis_bench_live"
 
@@ -177,10 +179,10 @@ def last_times(rows: list[dict]) -> dict[str, datetime]:
 
 def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base: str,
                rounds: list[tuple[list[dict], list[dict]]]
-               ) -> tuple[list[float], list[float], list[float]]:
+               ) -> tuple[list[float], list[float], list[float], float]:
     """Per round: binary COPY of its first rows, then MQTT of its second (the floor measured
     beside each MQTT round: the machine's load moves between rounds); then the latency phase.
-    Returns the COPY rates, the MQTT rates and the latencies."""
+    Returns the COPY rates, the MQTT rates, the latencies and the paced rate."""
     rows = rounds[0][1]
     address = broker.address(settings, live)
     secret = key.split(":", 1)[1]
@@ -265,10 +267,12 @@ def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base:
         rates.append(len(load) / elapsed)
     rate = statistics.median(rates)
     rows = rounds[-1][1]
-    # latency at a rate the consumer sustains: 80 % of what it just wrote, paced
+    # latency at the goal's rate (20,000 readings/s), or 80 % of what the consumer just wrote
+    # when that is less (a burst drains faster than a steady load is written: paced beyond
+    # what it sustains, the queue grows and so does every latency)
     triggering = threading.Thread(target=trigger, daemon=True)
     triggering.start()
-    pace = 0.8 * rate
+    pace = min(0.8 * rate, PACED_GOAL)
     paced = readings(datetime.fromisoformat(rows[-1]["time"]) + timedelta(hours=1),
                      int(pace * LATENCY_S), 0)
     begun = time.perf_counter()
@@ -286,7 +290,7 @@ def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base:
     consumer.terminate()
     consumer.wait(30)
     db.close()
-    return copy_rates, rates, latencies
+    return copy_rates, rates, latencies, pace
 
 
 def main() -> None:
@@ -312,7 +316,7 @@ def main() -> None:
             http_floor.append(bench_copy(url, readings(start, part, 10**5 * i)))
             http_rates.append(bench_http(base, key, readings(start, part, 10**6 + 10**5 * i),
                                          args.batch))
-        mqtt_floor, mqtt_rates, latencies = bench_mqtt(
+        mqtt_floor, mqtt_rates, latencies, paced = bench_mqtt(
             settings, live, url, key, base,
             [(readings(start, part, 3 * 10**6 + 10**5 * i),
               readings(start, part, 2 * 10**6 + 10**5 * i)) for i in range(r)])
@@ -346,7 +350,8 @@ def main() -> None:
         (f"| MQTT QoS 1, {PER_MESSAGE} readings a message, 2 publishers | {mqtt_rate:,.0f} | "
          f"{mqtt_ratio:.2f}× | ≥ 20,000/s: {'met' if mqtt_rate >= 20_000 else 'missed'} |"),
         "",
-        (f"Publish → alert on SSE with MQTT load at 80 % of that rate: {len(latencies)} alerts, "
+        (f"Publish → alert on SSE with MQTT load paced at {paced:,.0f} readings/s for "
+         f"{LATENCY_S:.0f} s: {len(latencies)} alerts, "
          f"p50 {p50:.0f} ms, p95 {p95:.0f} ms (goal p95 < 1,000 ms: "
          f"{'met' if p95 < 1000 else 'missed'})."),
     ]
