@@ -5,7 +5,7 @@
 On the ``province`` demo (``common.ensure_province_db()``: about 1M parcels, 500k houses):
 a point, a 500 m and a 5 km radius, one commune, all communes (choropleth) and a drawn polygon.
 For each, our HTTP endpoint (uvicorn in its own process, an analyst's API key) and the very
-statements the endpoint runs (built by the same code, ``iocgis.api.query.sql``), executed
+statements the endpoint runs (built once by the same code, ``iocgis.api.query.sql``), executed
 with psycopg 3 on a warm connection: sequential p50/p95, then 16 concurrent clients. Prints
 ratios and rewrites the ``queries`` section of bench/RESULTS.md.
 """
@@ -69,14 +69,20 @@ def _ctx() -> QueryContext:
     return QueryContext(state, ANALYST)  # type: ignore[arg-type]
 
 
-def _run_layers(conn: psycopg.Connection, queries: list) -> None:  # noqa: ANN001
-    for query in queries:
-        statement = layer_statement(query)
-        conn.execute(statement.query, statement.params).fetchone()
+def _prebuilt(queries: list) -> Callable[[psycopg.Connection], None]:  # noqa: ANN001
+    """The layers' statements, built once (the SQL floor: no Python composes them per call),
+    run one after the other."""
+    statements = [layer_statement(query) for query in queries]
+
+    def run(conn: psycopg.Connection) -> None:
+        for statement in statements:
+            conn.execute(statement.query, statement.params).fetchone()
+    return run
 
 
 def _layers(ctx: QueryContext, ids: str) -> tuple:
-    return allowlist.spatial_layers(ctx.caller, ctx.registry, ids.split(","))
+    """The caller's plans for the layers, as the endpoint builds them."""
+    return allowlist.spatial_plans(ctx.caller, ctx.registry, ids.split(","))
 
 
 def build_cases(conn: psycopg.Connection) -> list[Case]:
@@ -97,10 +103,9 @@ def build_cases(conn: psycopg.Connection) -> list[Case]:
                    "emergency.shelters"
     point_params = {"lon": lon, "lat": lat, "layers": point_layers, "nearest": 5}
 
-    def point_raw(c: psycopg.Connection) -> None:
-        queries = build_queries(ctx, _params(point_params), _layers(ctx, point_layers), lambda layer: (
-            AtPoint(lon, lat) if "Polygon" in (layer.geometry or "") else Nearest(lon, lat, 5)))
-        _run_layers(c, queries)
+    point_raw = _prebuilt(build_queries(
+        ctx, _params(point_params), _layers(ctx, point_layers), lambda layer: (
+            AtPoint(lon, lat) if "Polygon" in (layer.geometry or "") else Nearest(lon, lat, 5))))
 
     cases.append(Case("point", "GET", "/query/point", point_params, None, point_raw))
 
@@ -109,11 +114,8 @@ def build_cases(conn: psycopg.Connection) -> list[Case]:
                   "layers": "housing.houses,infra.schools", "group_by": "commune_code",
                   "limit": 100}
 
-        def radius_raw(c: psycopg.Connection, params: dict = params, radius: int = radius) -> None:
-            queries = build_queries(ctx, _params(params),
-                                    _layers(ctx, params["layers"]),
-                                    lambda _l: Around(lon, lat, radius))
-            _run_layers(c, queries)
+        radius_raw = _prebuilt(build_queries(ctx, _params(params), _layers(ctx, params["layers"]),
+                                             lambda _l, radius=radius: Around(lon, lat, radius)))
 
         cases.append(Case(label, "GET", "/query/radius", params, None, radius_raw))
 
@@ -121,28 +123,35 @@ def build_cases(conn: psycopg.Connection) -> list[Case]:
                       "limit": 100}
     unit_layer = ctx.registry.admin_layer("commune")
 
-    def commune_raw(c: psycopg.Connection, commune: str) -> None:
-        from psycopg import sql
+    boundary = psycopg.sql.SQL("SELECT ST_AsBinary(ST_Union(geom)), min(name) FROM {}"
+                               " WHERE code = %s HAVING count(*) > 0").format(
+        psycopg.sql.Identifier(unit_layer.schema_name, unit_layer.table_name))
 
-        wkb, _ = c.execute(sql.SQL("SELECT ST_AsBinary(ST_Union(geom)), min(name) FROM {}"
-                                   " WHERE code = %s HAVING count(*) > 0").format(
-            sql.Identifier(unit_layer.schema_name, unit_layer.table_name)), (commune,)).fetchone()
-        queries = build_queries(ctx, _params(commune_params),
-                                _layers(ctx, commune_params["layers"]),
-                                lambda _l: Inside(bytes(wkb)))
-        _run_layers(c, queries)
+    def commune_raw(commune: str) -> Callable[[psycopg.Connection], None]:
+        """The boundary's statement (the endpoint reads it per call too), then the layers'."""
+        wkb, _ = conn.execute(boundary, (commune,)).fetchone()
+        layers = _prebuilt(build_queries(ctx, _params(commune_params),
+                                         _layers(ctx, commune_params["layers"]),
+                                         lambda _l: Inside(bytes(wkb))))
+
+        def run(c: psycopg.Connection) -> None:
+            c.execute(boundary, (commune,)).fetchone()
+            layers(c)
+        return run
 
     for label, commune in (("one commune", typical), ("densest commune", densest)):
         cases.append(Case(label, "GET", f"/query/admin/{commune}", commune_params, None,
-                          lambda c, commune=commune: commune_raw(c, commune)))
+                          commune_raw(commune)))
 
     all_params = {"level": "commune", "layer": "housing.houses",
                   "agg": "count,sum:household_size,true:is_poor"}
     houses = ctx.registry.get("housing.houses")
 
+    aggregates = parse_aggregates(ctx.plan(houses), all_params["agg"].split(","))
+
     def all_raw(c: psycopg.Connection) -> None:
         statement, values = choropleth_statement(
-            unit_layer, houses, parse_aggregates(ctx, houses, all_params["agg"].split(",")), (),
+            unit_layer, houses, aggregates, (),
             get_settings().province_code, with_geometry=False,
             by_field=unit_field(houses, unit_layer))  # the endpoint's default for houses
         c.execute(statement, values).fetchall()
@@ -156,13 +165,12 @@ def build_cases(conn: psycopg.Connection) -> list[Case]:
     region_params = {"layers": "housing.houses,land.parcels", "group_by": "commune_code",
                      "limit": 100}
 
-    def region_raw(c: psycopg.Connection) -> None:
-        import shapely
-        from shapely.geometry import shape
-        wkb = shapely.to_wkb(shape(polygon))
-        queries = build_queries(ctx, _params(region_params),
-                                _layers(ctx, region_params["layers"]), lambda _l: Inside(wkb))
-        _run_layers(c, queries)
+    import shapely
+    from shapely.geometry import shape
+    wkb = shapely.to_wkb(shape(polygon))
+    region_raw = _prebuilt(build_queries(ctx, _params(region_params),
+                                         _layers(ctx, region_params["layers"]),
+                                         lambda _l: Inside(wkb)))
 
     cases.append(Case("drawn polygon", "POST", "/query/region", region_params, polygon,
                       region_raw))
@@ -267,6 +275,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--per-client", type=int, default=5)
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
+    parser.add_argument("--only", help="comma-separated questions, e.g. 'point,radius 500 m'"
+                                       " (implies --no-write)")
     args = parser.parse_args()
     url, source = args.url, "the database given with --url"
     if url is None:
@@ -284,6 +294,10 @@ def main() -> None:
                                    " (SELECT count(*) FROM housing.houses))) v(layer, n)"
                                    ).fetchall())
         cases = build_cases(conn)
+    if args.only:
+        wanted = {name.strip() for name in args.only.split(",")}
+        cases = [case for case in cases if case.name in wanted]
+        args.no_write = True
     key = common.api_key(url, "bench_analyst", "analyst", "bench")
     server = Server(url)
     rows, lines = [], []
@@ -349,8 +363,9 @@ def main() -> None:
         f"{time.strftime('%Y-%m-%d')}, {source}: {data}; {args.repeat} sequential rounds per "
         "question (ours and the same SQL alternating, so both meet the same load), then "
         f"{CONCURRENCY} concurrent clients × {args.per_client} calls. \"Same SQL\" runs the "
-        "statements the endpoint runs (built by the same code) through psycopg 3 on a warm "
-        "connection, one layer after the other (the endpoint pipelines cheap layers on one "
+        "statements the endpoint runs (built once by the same code: the SQL floor, no Python "
+        "composing them per call) through psycopg 3 on a warm connection, one layer after "
+        "the other (the endpoint pipelines cheap layers on one "
         "connection and runs heavier ones side by side). \"One commune\": the median commune "
         "by parcels; \"densest\": the one with the most. "
         "Ours: one uvicorn worker, an analyst's API key (authentication included); the floor "
