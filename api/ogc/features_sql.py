@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from psycopg import sql
 
 from iocgis.access import AccessPlan
 from iocgis.api.ogc.crs import STORAGE_SRID, OgcCrs
-from iocgis.api.ogc.params import ItemsQuery, free_text_fields
+from iocgis.api.ogc.params import Bbox, ItemsQuery, free_text_fields
 from iocgis.layers.model import LayerDef
 
 # numberMatched is exact when the planner expects at most this many matches and a count
@@ -89,7 +90,8 @@ def conditions(plan: AccessPlan, query: ItemsQuery, params: dict[str, Any]) -> l
         box = envelope([sql.Placeholder(n) for n in names], b.crs, max(b.maxx - b.minx, b.maxy - b.miny))
         # "&&" first: under row-level security only a leakproof condition may use the index
         # (``dbroles`` marks the bounding-box operator leakproof; ST_Intersects is not).
-        where.append(sql.SQL("geom && {box} AND ST_Intersects(geom, {box})").format(box=box))
+        where.append(sql.SQL("geom && {box} AND ({inside}ST_Intersects(geom, {box}))").format(
+            box=box, inside=_surely_inside(b, params)))
     if query.interval is not None and layer.temporal:
         column = sql.Identifier(layer.temporal)
         start, end = query.interval
@@ -114,6 +116,36 @@ def conditions(plan: AccessPlan, query: ItemsQuery, params: dict[str, Any]) -> l
         params.update(query.filter_params)
         where.append(query.filter_sql)
     return where
+
+
+def _float_below(value: float) -> float:
+    """The largest single-precision value at most ``value``."""
+    f = np.float32(value)
+    return float(f if float(f) <= value else np.nextafter(f, np.float32(-np.inf)))
+
+
+def _float_above(value: float) -> float:
+    f = np.float32(value)
+    return float(f if float(f) >= value else np.nextafter(f, np.float32(np.inf)))
+
+
+def _surely_inside(b: Bbox, params: dict[str, Any]) -> sql.Composable:
+    """``geom @ <inner box> OR ``, which answers ST_Intersects without GEOS for the rows lying
+    inside a storage-CRS bbox (most of a page: a 2 km box of parcels, 2.5x faster), else
+    nothing. PostGIS compares single-precision boxes, the row's rounded outwards; the inner
+    box is the bbox rounded inwards to single precision, so a row it takes lies inside the
+    bbox and ST_Intersects would say true: the same rows as ST_Intersects alone."""
+    if b.crs.srid != STORAGE_SRID:
+        return sql.SQL("")
+    west, south, east, north = (b.miny, b.minx, b.maxy, b.maxx) if b.crs.north_first else (
+        b.minx, b.miny, b.maxx, b.maxy)
+    inner = (_float_above(west), _float_above(south), _float_below(east), _float_below(north))
+    if inner[0] > inner[2] or inner[1] > inner[3]:
+        return sql.SQL("")
+    names = ("bi1", "bi2", "bi3", "bi4")
+    params.update(zip(names, inner))
+    return sql.SQL("geom @ ST_MakeEnvelope({}, {}, {}, {}, {}) OR ").format(
+        *map(sql.Placeholder, names), sql.Literal(STORAGE_SRID))
 
 
 def _where(parts: list[sql.Composable]) -> sql.Composable:

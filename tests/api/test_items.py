@@ -178,3 +178,24 @@ def test_large_results_state_an_estimate_instead_of_counting(ogc: httpx.Client,
     assert body["numberMatchedEstimate"] > 10 and body["numberReturned"] == 10
     last_page = ogc.get(ITEMS, params={"limit": 100}).json()  # one page counts itself exactly
     assert last_page["numberMatched"] == TOTAL
+
+
+@pytest.mark.parametrize("north_first", [False, True], ids=["crs84", "epsg4326"])
+def test_bbox_edges_a_hair_from_a_point_select_as_st_intersects_does(ogc: httpx.Client, ogc_conn,
+                                                                     north_first: bool) -> None:
+    """Rows inside the bbox are taken without GEOS (single-precision boxes, rounded inwards);
+    a point a nanodegree outside or exactly on an edge is decided as ST_Intersects decides."""
+    x, y = 106.90 + 3 * 0.001, 10.96  # an extra incident (ogc_fixtures)
+    for box in [(x - 0.0015, y - 0.01, x - 1e-9, y + 0.01), (x + 1e-9, y - 0.01, x + 0.0015, y + 0.01),
+                (x - 0.0015, y - 0.01, x, y + 0.01), (x - 0.0005, y - 1e-9, x + 0.0005, y),
+                (x - 0.0025, y - 0.01, x + 0.0025, y + 0.01)]:
+        expected = sorted(r[0] for r in ogc_conn.execute(
+            "SELECT fid FROM emergency.incidents WHERE ST_Intersects(geom, "
+            "ST_MakeEnvelope(%s, %s, %s, %s, 4326))", box))
+        sent = (box[1], box[0], box[3], box[2]) if north_first else box
+        params = {"bbox": ",".join(repr(v) for v in sent), "limit": 100}
+        if north_first:
+            params["bbox-crs"] = EPSG.format(4326)
+        body = ogc.get(ITEMS, params=params).json()
+        assert sorted(_ids(body)) == expected and body["numberMatched"] == len(expected), box
+    assert expected  # the widest box holds some
