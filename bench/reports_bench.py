@@ -5,8 +5,7 @@ Chromium screenshot of the same style page, in one run.
 
 Data: the report tests' small province (tests/reports/reports_fixtures.py: three communes,
 indicators for three periods, houses, incidents, citizen reports, an alert) in its own database
-``iocgis_bench_reports``, made fresh each run; the province demo is not used while its houses
-generator lags the registry (houses became points in migration 0011).
+``iocgis_bench_reports``, made fresh each run (seconds; the demo's timings are in the README).
 
 - generation: ``ReportsService.run`` in-process as an analyst (the administrator for the
   operation report): data, maps, PDF and XLSX written (in the service's writer process), the
@@ -169,8 +168,8 @@ def main() -> None:
             "other work was running):\n\n" + "\n".join(rows)
             + "\n\nThe map is the quarterly report's (basemap theme over three communes). Ours "
             "answers style and tiles in-process from a warm pool page; the peer loads the /map "
-            "page of a server in another process over HTTP. The province demo was not used: its "
-            "houses generator lags the registry (points since migration 0011).")
+            "page of a server in another process over HTTP. Data: the report tests' small "
+            "province (the small demo's timings from the CLI are in the README).")
     print(text)
     if not args.no_write:
         write_results_section("reports", text)
