@@ -262,6 +262,8 @@ def make_live(conn: psycopg.Connection, layer: LayerDef, import_id: int, mode: s
         if mode == "replace" and not blocks_rename(conn, layer):
             restart_identity(conn, staged)
             layer_facts = known_facts or facts(conn, layer, staged)
+            # the new rows' group totals, before the swap locks the live table (issue 20)
+            summarised = summaries.rebuild(conn, layer, 0, source=staged)
             swap_in(conn, layer, STAGING_SCHEMA, staging_name(import_id),
                     staging_name(import_id) + "_", history)
             how = "renamed"
@@ -275,9 +277,13 @@ def make_live(conn: psycopg.Connection, layer: LayerDef, import_id: int, mode: s
                 _insert(conn, layer, staged, with_fid=False, upsert=(mode == "upsert"))
             conn.execute(sql.SQL("DROP TABLE {}").format(staged))
             layer_facts = facts(conn, layer, live_ident(layer))
+            summarised = False
             how = "copied"
         version = update_catalog(conn, layer, import_id, layer_facts, source_date)
-        summaries.rebuild(conn, layer, version)  # exact group totals of the new rows (issue 20)
+        if summarised:
+            summaries.stamp(conn, layer, version)
+        else:  # appended or copied: the totals of the whole live table (issue 20)
+            summaries.rebuild(conn, layer, version)
         generalised.publish(conn, layer, import_id, version)  # the tile-ready copy (issue 20)
         report = finish["report"]
         report["data_version"] = version

@@ -105,16 +105,24 @@ def feature_small(layer: LayerDef, alias: str = "t") -> sql.Composed:
         xmin=xmin, xmax=xmax, ymin=ymin, ymax=ymax, m=sql.Literal(MARGIN_DEG))
 
 
-def rebuild(conn: psycopg.Connection, layer: LayerDef, data_version: int) -> bool:
-    """Rebuild the summaries of ``layer`` from its live table (inside the caller's
-    transaction). False, and nothing kept, when the layer is not summarised."""
+def stamp(conn: psycopg.Connection, layer: LayerDef, data_version: int) -> None:
+    """Record the data version the layer's summaries (built from its incoming rows) are of."""
+    conn.execute("UPDATE summaries.built SET data_version = %s WHERE layer_id = %s",
+                 (data_version, layer.id))
+
+
+def rebuild(conn: psycopg.Connection, layer: LayerDef, data_version: int,
+            source: sql.Composable | None = None) -> bool:
+    """Rebuild the summaries of ``layer`` from its live table, or from ``source`` (the staged
+    table about to replace it: built before the swap takes its locks, then ``stamp``), inside
+    the caller's transaction. False, and nothing kept, when the layer is not summarised."""
     fields = summary_fields(layer)
     conn.execute("DELETE FROM summaries.cells WHERE layer_id = %s", (layer.id,))
     conn.execute("DELETE FROM summaries.big_features WHERE layer_id = %s", (layer.id,))
     conn.execute("DELETE FROM summaries.built WHERE layer_id = %s", (layer.id,))
     if fields is None:
         return False
-    table = sql.Identifier(layer.schema_name, layer.table_name)
+    table = source if source is not None else sql.Identifier(layer.schema_name, layer.table_name)
     commune = (sql.SQL("t.{}").format(sql.Identifier(layer.commune_field))
                if layer.commune_field else sql.SQL("''"))
     measure: sql.Composable = sql.SQL("NULL::numeric")
