@@ -7,6 +7,7 @@ from typing import Any
 
 from psycopg import sql
 
+from iocgis import summaries
 from iocgis.db import connect, database_url
 from iocgis.errors import ImportFailed, NotFound
 from iocgis.importers import swap
@@ -95,6 +96,7 @@ def rollback(layer_id: str, *, url: str | None = None, user: str = "cli",
                     swap.restart_identity(conn, live_ident(layer))
                 layer_facts = swap.facts(conn, layer, live_ident(layer))
                 version = swap.update_catalog(conn, layer, rollback_id, layer_facts, None)
+                summaries.rebuild(conn, layer, version)  # the restored rows' totals (issue 20)
                 conn.execute("UPDATE meta.imports SET status = 'rolled_back', previous_table = NULL "
                              "WHERE id = %s", (undone_id,))
                 conn.execute(

@@ -1,5 +1,5 @@
 """Totals from the summaries (``iocgis/summaries.py``, kept by the import swap) equal the exact
-statement's, after an import, an append and an upsert, for a drawn polygon crossing grid
+statement's, after an import, an append, an upsert and a rollback, for a drawn polygon crossing grid
 cells and a commune border and for the table of communes, for every caller and for a caller
 limited to one commune."""
 
@@ -26,6 +26,7 @@ from iocgis.api.query.spec import Inside
 from iocgis.api.query.sql import layer_statement, scope_conditions_of
 from iocgis.api.query.summaries import summary_statement, units_statement
 from iocgis.importers import ImportOptions, import_path
+from iocgis.importers.history import rollback
 from iocgis.importers.settings import ImportSettings
 from iocgis.layers import get_registry
 from iocgis.settings import Settings
@@ -156,7 +157,7 @@ def communes_table(conn: psycopg.Connection, caller: Caller) -> tuple[list, list
              for row in conn.execute(*st).fetchall()] for st in (summed, exact)]
 
 
-def test_summaries_equal_exact_totals_after_import_append_and_upsert(
+def test_summaries_equal_exact_totals_after_import_append_upsert_and_rollback(
         db: tuple[str, Settings], tmp_path: Path) -> None:
     load(db, write_vector(tmp_path / "first.gpkg", *parcels(30, 0)), "replace")
     check(db)
@@ -167,6 +168,8 @@ def test_summaries_equal_exact_totals_after_import_append_and_upsert(
     check(db)
     # upsert: the first import's parcels again with other land uses
     load(db, write_vector(tmp_path / "again.gpkg", *parcels(30, 0, use_shift=1)), "upsert")
+    check(db)
+    rollback("land.parcels", url=db[0], user="test")  # back to before the upsert
     check(db)
     with psycopg.connect(db[0], autocommit=True) as conn:
         conn.execute("UPDATE meta.layers SET data_version = data_version + 1"
