@@ -23,6 +23,7 @@ from iocgis.api.ogc import routes as ogc_routes
 from iocgis.api.ogc.service import OgcService
 from iocgis.api.security.http import install as install_security
 from iocgis.api.state import AppState
+from iocgis.changes import ChangeListener
 from iocgis.ops import logs
 from iocgis.ops.http import RequestRecord
 from iocgis.settings import Settings, get_settings
@@ -75,10 +76,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.open()
+        # key revocations and imports pushed to this worker (PostgreSQL NOTIFY)
+        changes = ChangeListener(state.serving_url, state.shared, ogc.mark_stale)
         try:
             await run_in_threadpool(ogc.open)  # generates the pygeoapi config + OpenAPI
+            changes.start()
             yield
         finally:
+            await changes.stop()
             await run_in_threadpool(ogc.close)
             reports = getattr(app.state, "reports", None)
             if reports is not None:  # the report service's browser and pool (reports/)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from iocgis.errors import InternalError, IocgisError
+from iocgis.errors import DatabaseError, InternalError, IocgisError
 
 log = logging.getLogger("iocgis.api")
 
@@ -36,6 +37,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"code": "HTTPError", "description": exc.detail}, status_code=exc.status_code)
 
 
+async def _database_away(request: Request, exc: Exception) -> JSONResponse:
+    """The database stopped or restarts (a lost connection, no pooled connection in time):
+    503 with Retry-After on every path, never a 500; the pool reconnects by itself."""
+    log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+    return error_response(DatabaseError("the database is not reachable", where="database",
+                                        hint="retry in a few seconds"))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(InternalError())
@@ -44,4 +53,5 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: Starlette) -> None:
     app.add_exception_handler(IocgisError, _iocgis_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(psycopg.OperationalError, _database_away)
     app.add_exception_handler(Exception, _unexpected)

@@ -11,6 +11,7 @@ from iocgis.db import database_url, with_role
 from iocgis.layers import Registry, get_registry
 from iocgis.pools import async_pool
 from iocgis.settings import Settings
+from iocgis.shared_state import SharedState
 
 
 @dataclass
@@ -21,18 +22,23 @@ class AppState:
     serving_url: str  # requests: the same server, as ``settings.serving_role`` when set
     pool: AsyncConnectionPool
     reader: Reader  # data statements: each under the caller's access plan
+    shared: SharedState | None = None  # what the workers share (Redis), when REDIS_URL is set
 
     @classmethod
     def build(cls, settings: Settings) -> AppState:
         url = database_url(settings)
         serving_url = with_role(url, settings.serving_role)
-        pool = async_pool(serving_url, min_size=2, max_size=16, name="iocgis-requests")
+        pool = async_pool(serving_url, min_size=2, max_size=16, name="iocgis-requests",
+                          timeout_s=settings.pool_timeout_s)
         return cls(settings=settings, registry=get_registry(), database_url=url,
                    serving_url=serving_url, pool=pool,
-                   reader=Reader(pool, settings.security.db_role_prefix))
+                   reader=Reader(pool, settings.security.db_role_prefix),
+                   shared=SharedState(settings.redis_url) if settings.redis_url else None)
 
     async def open(self) -> None:
         await self.pool.open(wait=True, timeout=30)
 
     async def close(self) -> None:
         await self.pool.close()
+        if self.shared is not None:
+            await self.shared.close()

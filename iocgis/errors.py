@@ -56,6 +56,7 @@ class DatabaseError(IocgisError):
 
     http_status = 503
     code = "DatabaseUnavailable"
+    retry_after_s = 5  # an outage: a retry in a few seconds may succeed (no 500, no hang)
     exit_code = 4
 
 

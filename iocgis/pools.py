@@ -22,6 +22,8 @@ SESSION_SETTINGS = (
 # connections was parsed and planned again for its first 80 runs (milliseconds for a query
 # statement; the query API reuses a few texts, see api/query/sql.py).
 PREPARE_AFTER = 1
+# How long a caller waits for a pooled connection (a database outage: then a 503 + Retry-After).
+POOL_TIMEOUT_S = 5.0
 _SET = "SELECT " + ", ".join(f"set_config('{name}', '{value}', false)"
                              for name, value in SESSION_SETTINGS)
 
@@ -35,15 +37,21 @@ async def configure_async(conn: psycopg.AsyncConnection) -> None:
 
 
 def async_pool(url: str, *, min_size: int = 1, max_size: int = 16,
-               name: str = "iocgis") -> AsyncConnectionPool:
-    """An unopened async pool (``await pool.open(wait=True)``) of autocommit connections."""
+               name: str = "iocgis", timeout_s: float = POOL_TIMEOUT_S) -> AsyncConnectionPool:
+    """An unopened async pool (``await pool.open(wait=True)``) of autocommit connections.
+    A connection is checked as it is handed out (one empty round trip), so one left broken by a
+    database restart is replaced instead of failing a request; a request waits ``timeout_s``
+    at most for one (then PoolTimeout, a 503 with Retry-After)."""
     return AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
                                kwargs={"autocommit": True, "prepare_threshold": PREPARE_AFTER},
-                               configure=configure_async, name=name)
+                               configure=configure_async, name=name,
+                               check=AsyncConnectionPool.check_connection, timeout=timeout_s)
 
 
 def sync_pool(url: str, *, min_size: int = 1, max_size: int = 8,
-              name: str = "iocgis-sync") -> ConnectionPool:
-    """An unopened synchronous pool (``pool.open(wait=True)``) of autocommit connections."""
+              name: str = "iocgis-sync", timeout_s: float = POOL_TIMEOUT_S) -> ConnectionPool:
+    """An unopened synchronous pool (``pool.open(wait=True)``) of autocommit connections,
+    checked and bounded like ``async_pool``."""
     return ConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
-                          kwargs={"autocommit": True}, configure=configure, name=name)
+                          kwargs={"autocommit": True}, configure=configure, name=name,
+                          check=ConnectionPool.check_connection, timeout=timeout_s)

@@ -34,6 +34,18 @@ class Settings(BaseSettings):
     rasters_dir_override: Path | None = Field(default=None, validation_alias="IOCGIS_RASTERS_DIR")
     host: str = "127.0.0.1"
     port: int = 8000
+    # Worker processes of `iocgis serve` (uvicorn's process manager); 0: one per CPU core.
+    workers: int = Field(default=0, ge=0)
+    # A worker that does not answer the manager's ping for this long is killed and replaced
+    # (uvicorn's default, 5 s, kills workers still importing on a loaded 2-core machine).
+    worker_healthcheck_s: int = Field(default=30, ge=1)
+    # Shared state of the workers (rate limits, the API-key cache): REDIS_URL names an
+    # existing Redis; empty: the project-local one (`iocgis redis start`, port redis_port)
+    # when it runs, else each process keeps its own (one worker).
+    redis_url: str = Field(default="", validation_alias="REDIS_URL")
+    redis_port: int = 56379
+    # How long a request waits for a pooled database connection before a 503 + Retry-After.
+    pool_timeout_s: float = Field(default=5.0, gt=0)
     # The URL clients reach the server at, for links in OGC API responses (behind a proxy);
     # empty: the scheme and Host of each request.
     public_url: str = ""

@@ -165,6 +165,11 @@ class OgcService:
                           json.dumps(document, ensure_ascii=False, indent=1, default=str))
 
     # --- per request ----------------------------------------------------------------------
+    def mark_stale(self) -> None:
+        """The catalog changed (NOTIFY iocgis_catalog, ``iocgis.changes``): check it on the
+        next request instead of after the poll."""
+        self._checked_at = float("-inf")
+
     async def ensure_fresh(self, pool: AsyncConnectionPool) -> None:
         """Regenerate when the catalog changed; checked at most every ``refresh_seconds``."""
         if time.monotonic() - self._checked_at < self.refresh_seconds:

@@ -26,6 +26,7 @@ from iocgis.errors import (
     InternalError,
     IocgisError,
     PayloadTooLarge,
+    TemporarilyUnavailable,
     TooManyRequests,
     Unauthorized,
 )
@@ -34,6 +35,7 @@ from iocgis.security.audit_window import AuditWindow
 from iocgis.security.keys import jwt_signing_key
 from iocgis.security.settings import SecuritySettings, in_networks
 from iocgis.settings import Settings
+from iocgis.shared_state import SharedState, SharedUnavailable
 
 log = logging.getLogger("iocgis.security")
 
@@ -119,7 +121,8 @@ class _Bucket:
 
 @dataclass
 class RateLimiter:
-    """Token buckets per client address (in memory, per process; bounded in size)."""
+    """Token buckets per client address in memory, per process (bounded in size): the limit of
+    a single worker, and of each worker while the shared buckets in Redis are unreachable."""
 
     per_minute: int
     burst: int
@@ -158,6 +161,29 @@ class Hardening:
         self.logins = RateLimiter(s.login_rate_limit_per_minute,
                                   max(1, min(s.login_rate_limit_per_minute, 10)))
 
+    async def _wait(self, scope: Scope, client: str, path: str) -> float:
+        """Seconds to wait before this request may pass (0: now). With several workers the
+        buckets are in Redis, shared; Redis down: logins SharedUnavailable (fail closed),
+        the rest under this process's own buckets."""
+        s = self.context.settings
+        login_path = path in LOGIN_PATHS
+        shared = _shared(scope)
+        if shared is not None:
+            try:
+                wait = await shared.take("req:" + client, s.rate_limit_per_minute,
+                                         s.rate_limit_burst)
+                if not wait and login_path:
+                    wait = await shared.take("login:" + client, s.login_rate_limit_per_minute,
+                                             self.logins.burst)
+                return wait
+            except SharedUnavailable:
+                if login_path:
+                    raise
+        wait = self.requests.allow(client)
+        if not wait and login_path:
+            wait = self.logins.allow(client)
+        return wait
+
     def _limit_for(self, path: str) -> int:
         s = self.context.settings
         return s.upload_max_bytes if path.startswith(tuple(s.upload_paths)) else s.max_body_bytes
@@ -177,9 +203,14 @@ class Hardening:
             extra.append((b"strict-transport-security", b"max-age=31536000; includeSubDomains"))
 
         if not in_networks(client, s.rate_limit_exempt):
-            wait = self.requests.allow(client)
-            if not wait and path in LOGIN_PATHS:
-                wait = self.logins.allow(client)
+            try:
+                wait = await self._wait(scope, client, path)
+            except SharedUnavailable:
+                closed = TemporarilyUnavailable(
+                    "logins are paused: the shared login limits cannot be checked",
+                    where="rate limit", hint="retry in a few seconds", retry_after_s=5)
+                await _refuse(scope, send, closed, client, extra)
+                return
             if wait:
                 limited = TooManyRequests("too many requests from this address",
                                           hint="wait and retry; the limit is "
@@ -240,6 +271,11 @@ class Hardening:
                 await send_error(send, InternalError(), extra)
 
 
+def _shared(scope: Scope) -> SharedState | None:
+    app_state = getattr(getattr(scope.get("app"), "state", None), "iocgis", None)
+    return getattr(app_state, "shared", None)
+
+
 async def _refuse(scope: Scope, send: Send, exc: IocgisError, client: str,
                   headers: list[tuple[bytes, bytes]]) -> None:
     # Logged before the answer leaves: whoever reads the trail after the refusal finds it.
@@ -297,6 +333,11 @@ class Authentication:
                                hint="send 'Bearer <access token>' or an X-API-Key header")
         pool = scope["app"].state.iocgis.pool
         s = self.context.settings
+        shared = _shared(scope)
+        if kind == "api_key":  # the workers' shared cache first: no database round trip
+            cached = await login.caller_for_cached_key(shared, s, value, client)
+            if cached is not None:
+                return cached
         async with pool.connection() as conn:
             if time.monotonic() - self.context.last_inactive_sweep > 3600:
                 self.context.last_inactive_sweep = time.monotonic()
@@ -304,7 +345,7 @@ class Authentication:
             if kind == "bearer":
                 return await login.caller_for_token(conn, s, self.context.signing_key, value,
                                                     client)
-            return await login.caller_for_api_key(conn, s, value, client)
+            return await login.caller_for_api_key(conn, s, value, client, shared)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

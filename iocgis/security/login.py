@@ -25,7 +25,8 @@ from iocgis.errors import Forbidden, InvalidInput, Unauthorized
 from iocgis.security import audit, passwords, throttle, tokens, totp
 from iocgis.security.accounts import NAME_RE, Actor, needs_totp
 from iocgis.security.settings import SecuritySettings, in_networks
-from iocgis.sharing.narrowing import IN_FORCE_SQL, under_agreement
+from iocgis.shared_state import SharedState
+from iocgis.sharing.narrowing import IN_FORCE_SQL, TIME_ZONE, under_agreement
 
 REFUSED = "wrong account name, password or one-time code, or the account is locked"
 UNUSED = "account unused: disabled"
@@ -361,26 +362,20 @@ async def list_api_keys(conn: psycopg.AsyncConnection, name: str) -> list[dict[s
     return await cur.fetchall()
 
 
-async def caller_for_api_key(conn: psycopg.AsyncConnection, settings: SecuritySettings,
-                             key: str, client: str | None) -> Caller:
-    prefix = tokens.api_key_prefix(key)
+# Seconds until the row's answer could change by the clock alone (the key's or the account's
+# expiry, the agreement's first or last day), for the shared key cache.
+_VALID_S = (f"extract(epoch FROM least(k.expires_at, a.expires_at, CASE WHEN g.id IS NOT NULL THEN "
+            f"(CASE WHEN (now() AT TIME ZONE '{TIME_ZONE}')::date < g.starts_on THEN g.starts_on "
+            f"ELSE g.ends_on + 1 END)::timestamp AT TIME ZONE '{TIME_ZONE}' END) - now()) "
+            "AS valid_s")
+
+
+def _key_row_caller(row: dict[str, Any], settings: SecuritySettings, key: str,
+                    client: str | None) -> Caller:
+    """The caller a key's row gives (read now, or cached), or Unauthorized."""
     refused = Unauthorized("the API key is not valid, revoked or expired", where="X-API-Key",
                            hint="ask an administrator for a new key")
-    if prefix is None:
-        raise refused
-    cur = conn.cursor(row_factory=dict_row)
-    await cur.execute(
-        "SELECT k.id AS key_id, k.key_hash, k.networks, k.revoked_at, "
-        "(k.expires_at IS NOT NULL AND k.expires_at <= now()) AS key_expired, "
-        "k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' AS stale, "
-        "a.id, a.name, a.roles, a.pii, a.commune_codes, a.status, a.must_change_password, "
-        "(a.expires_at IS NOT NULL AND a.expires_at <= now()) AS account_expired, "
-        f"g.id AS agreement_id, g.layers, g.communes, {IN_FORCE_SQL} AS in_force "
-        "FROM security.api_keys k JOIN security.accounts a ON a.id = k.account_id "
-        "LEFT JOIN sharing.agreements g ON g.account_id = a.id "
-        "WHERE k.prefix = %s", (prefix,))
-    row = await cur.fetchone()
-    if row is None or not hmac.compare_digest(row["key_hash"], tokens.hash_api_key(key)):
+    if not hmac.compare_digest(row["key_hash"], tokens.hash_api_key(key)):
         raise refused
     if row["revoked_at"] is not None or row["key_expired"] or row["status"] != "active" \
             or row["account_expired"]:
@@ -402,6 +397,46 @@ async def caller_for_api_key(conn: psycopg.AsyncConnection, settings: SecuritySe
     if row["agreement_id"] is not None:  # an agency's key: what its agreement names, in force
         caller = under_agreement(caller, row["agreement_id"], row["layers"], row["communes"],
                                  row["in_force"])
+    return caller
+
+
+async def caller_for_cached_key(shared: SharedState | None, settings: SecuritySettings,
+                                key: str, client: str | None) -> Caller | None:
+    """The caller of a key from the workers' shared cache, or None (not cached, no cache)."""
+    prefix = tokens.api_key_prefix(key)
+    if shared is None or prefix is None:
+        return None
+    row = await shared.cached_key(prefix)
+    return None if row is None else _key_row_caller(row, settings, key, client)
+
+
+async def caller_for_api_key(conn: psycopg.AsyncConnection, settings: SecuritySettings,
+                             key: str, client: str | None,
+                             shared: SharedState | None = None) -> Caller:
+    prefix = tokens.api_key_prefix(key)
+    if prefix is None:
+        raise Unauthorized("the API key is not valid, revoked or expired", where="X-API-Key",
+                           hint="ask an administrator for a new key")
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(
+        "SELECT k.id AS key_id, k.key_hash, k.networks, k.revoked_at, "
+        "(k.expires_at IS NOT NULL AND k.expires_at <= now()) AS key_expired, "
+        "k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' AS stale, "
+        "a.id, a.name, a.roles, a.pii, a.commune_codes, a.status, a.must_change_password, "
+        "(a.expires_at IS NOT NULL AND a.expires_at <= now()) AS account_expired, "
+        f"g.id AS agreement_id, g.layers, g.communes, {IN_FORCE_SQL} AS in_force, {_VALID_S} "
+        "FROM security.api_keys k JOIN security.accounts a ON a.id = k.account_id "
+        "LEFT JOIN sharing.agreements g ON g.account_id = a.id "
+        "WHERE k.prefix = %s", (prefix,))
+    row = await cur.fetchone()
+    if row is None:
+        raise Unauthorized("the API key is not valid, revoked or expired", where="X-API-Key",
+                           hint="ask an administrator for a new key")
+    caller = _key_row_caller(row, settings, key, client)
+    if shared is not None:  # only a key that works is cached, never past its next expiry
+        valid_s = float(row["valid_s"]) if row["valid_s"] is not None else float("inf")
+        await shared.cache_key(prefix, row["id"], {k: v for k, v in row.items()
+                                                   if k not in ("stale", "valid_s")}, valid_s)
     if row["stale"]:
         await conn.execute("UPDATE security.api_keys SET last_used_at = now() WHERE id = %s",
                            (row["key_id"],))
