@@ -17,6 +17,7 @@ from iocgis.live.jsonable import jsonable
 from iocgis.live.readings import Reading
 from iocgis.live.settings import LiveSettings
 from iocgis.live.validate import Checked, Rejected, check
+from iocgis.ops import metrics
 
 
 @dataclass
@@ -132,10 +133,12 @@ class Ingestor:
         """One prepared batch written, one after the other (in the order they come here)."""
         with self._lock:
             try:
-                return self._ingest(prepared.checked, channel, prepared.device, prepared.bad)
+                result = self._ingest(prepared.checked, channel, prepared.device, prepared.bad)
             except psycopg.OperationalError:
                 self.close()
                 raise
+        metrics.readings_ingested(channel, result.accepted, result.duplicates, result.rejected)
+        return result
 
     def ingest(self, readings: list[Reading], *, channel: str, device: Device | None,
                bad: list[Rejected] | None = None) -> IngestResult:

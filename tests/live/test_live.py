@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import paho.mqtt.client as paho
 import psycopg
+from prometheus_client import REGISTRY
 
 from iocgis.live import broker, mqtt
 
@@ -91,7 +92,14 @@ def test_a_device_writes_only_its_own_datastreams(world: LiveWorld, http) -> Non
     assert answer["rejected"] == {"not_your_datastream": 1} and answer["accepted"] == 0
 
 
+def _ingested(outcome: str) -> float:
+    """The readings the consumer (in this process) counted in the metrics, by outcome."""
+    return REGISTRY.get_sample_value("iocgis_live_readings_total",
+                                     {"channel": "mqtt", "outcome": outcome}) or 0.0
+
+
 def test_mqtt_messages_land_once_and_bad_ones_are_counted(world: LiveWorld, db) -> None:
+    counted = {outcome: _ingested(outcome) for outcome in ("accepted", "duplicate", "rejected")}
     publisher = _publisher(world, "gw-mqtt")
     try:
         topic = f"{world.live.topic_prefix}/gw-mqtt/KK-A/aqi"
@@ -110,6 +118,9 @@ def test_mqtt_messages_land_once_and_bad_ones_are_counted(world: LiveWorld, db) 
         publisher.loop_stop()
         publisher.disconnect()
     assert _count(db, "KK-A", "aqi") == 20
+    assert _ingested("accepted") - counted["accepted"] == 20  # the metrics moved with them
+    assert _ingested("duplicate") - counted["duplicate"] == 5
+    assert _ingested("rejected") - counted["rejected"] == 2
 
 
 def test_the_broker_refuses_a_device_writing_under_another_name(world: LiveWorld, db) -> None:
