@@ -159,16 +159,35 @@ def order_by(query: ItemsQuery) -> sql.Composable:
     return sql.SQL(", ").join(keys)
 
 
-def page_sql(plan: AccessPlan, query: ItemsQuery) -> tuple[sql.Composable, dict[str, Any]]:
-    """One page plus one row (to know whether a next page exists)."""
+def page_columns(plan: AccessPlan, query: ItemsQuery, as_json: bool) -> list[sql.Composable]:
+    """A page row: fid, then each output field and the geometry's GeoJSON; or, ``as_json``,
+    fid and the whole GeoJSON Feature as text, written by PostgreSQL (the field values as
+    JSON: numbers, booleans, ISO 8601 dates; UTF-8 as it is stored), so a JSON page is not
+    decoded and encoded again in Python."""
+    fields = _output_fields(plan, query)
+    geometry = plan.layer.is_spatial and not query.skip_geometry
+    if not as_json:
+        columns = [sql.SQL("t.fid")] + [sql.SQL("t.{}").format(sql.Identifier(f)) for f in fields]
+        if geometry:
+            columns.append(geometry_output(query.crs, shown_geometry(query)))
+        return columns
+    # json_build_object takes at most 100 arguments: 50 fields, more than any layer has
+    properties = sql.SQL("json_build_object({})").format(sql.SQL(", ").join(
+        sql.SQL("{}, t.{}").format(sql.Literal(f), sql.Identifier(f)) for f in fields))
+    shape = sql.SQL("coalesce({}, 'null')").format(
+        geometry_output(query.crs, shown_geometry(query))) if geometry else sql.SQL("'null'")
+    feature = sql.SQL("""'{{"type":"Feature","id":' || t.fid || ',"geometry":' || {} """
+                      """|| ',"properties":' || {}::text || '}}'""").format(shape, properties)
+    return [sql.SQL("t.fid"), feature]
+
+
+def page_sql(plan: AccessPlan, query: ItemsQuery,
+             as_json: bool = False) -> tuple[sql.Composable, dict[str, Any]]:
+    """One page plus one row (to know whether a next page exists); rows as ``page_columns``."""
     params: dict[str, Any] = {"page_limit": query.limit + 1}
     layer = plan.layer
     where = conditions(plan, query, params)
-    columns = [sql.SQL("t.fid")] + [sql.SQL("t.{}").format(sql.Identifier(f))
-                                        for f in _output_fields(plan, query)]
-    if layer.is_spatial and not query.skip_geometry:
-        columns.append(geometry_output(query.crs, shown_geometry(query)))
-    select = sql.SQL(", ").join(columns)
+    select = sql.SQL(", ").join(page_columns(plan, query, as_json))
     if query.cursor is not None and query.keyset:
         params["cursor"] = query.cursor
         where = [*where, sql.SQL("fid > {}").format(sql.Placeholder("cursor"))]
@@ -194,8 +213,8 @@ def _qualified_order(query: ItemsQuery) -> sql.Composable:
     return sql.SQL(", ").join(keys)
 
 
-def counted_first_page_sql(plan: AccessPlan, query: ItemsQuery,
-                           cap: int) -> tuple[sql.Composable, dict[str, Any]]:
+def counted_first_page_sql(plan: AccessPlan, query: ItemsQuery, cap: int,
+                           as_json: bool = False) -> tuple[sql.Composable, dict[str, Any]]:
     """A first page and the exact number of matches in one scan, for results expected small.
 
     The matches (their fid and sort keys, at most ``cap + 1``) are collected once; the count
@@ -207,10 +226,7 @@ def counted_first_page_sql(plan: AccessPlan, query: ItemsQuery,
     layer = plan.layer
     where = conditions(plan, query, params)
     keys = [sql.SQL("fid")] + [sql.Identifier(name) for name, _ in query.sortby]
-    columns = [sql.SQL("t.fid")] + [sql.SQL("t.{}").format(sql.Identifier(f))
-                                        for f in _output_fields(plan, query)]
-    if layer.is_spatial and not query.skip_geometry:
-        columns.append(geometry_output(query.crs, shown_geometry(query)))
+    columns = page_columns(plan, query, as_json)
     statement = sql.SQL(
         "WITH matches AS MATERIALIZED (SELECT {keys} FROM {table}{where} LIMIT {cap}), "
         "page AS (SELECT fid FROM matches ORDER BY {order} LIMIT {limit}) "

@@ -31,7 +31,7 @@ from iocgis.api.ogc import features_sql, links
 from iocgis.api.ogc.crs import CRS84, OgcCrs, parse_ogc_crs
 from iocgis.api.ogc.params import ItemsQuery, parse_items_query
 from iocgis.api.ogc.pool import get_reader
-from iocgis.api.ogc.pygeoapi_seams import OgcRequest, checked_request
+from iocgis.api.ogc.pygeoapi_seams import OgcRequest, checked_request, features_json
 from iocgis.errors import DatabaseError, InvalidInput, IocgisError
 from iocgis.layers import LayerDef, get_registry
 from iocgis.layers.types import FIELD_TYPES
@@ -143,6 +143,7 @@ class LayerProvider(BaseProvider):
               q: str | None = None, filterq: Any = None, crs_transform_spec: Any = None,
               **kwargs: Any) -> dict[str, Any]:
         current = checked_request(self.layer.id)
+        through_adapter = current is not None and current.items is not None
         if current is not None and current.items is not None:
             query = current.items
         else:  # not through the adapter: pygeoapi's arguments, checked by the same parser
@@ -153,10 +154,10 @@ class LayerProvider(BaseProvider):
             current = OgcRequest(self.layer.id, items=query)
         reading = self.plan.with_fields(() if query.hits else query.output_fields)
         with get_reader(self.pool_key).reading(reading, what="filter", hint=SLOW_HINT) as conn:
-            return self._page(conn, query, current.format)
+            return self._page(conn, query, current, through_adapter)
 
-    def _page(self, conn: psycopg.Connection, query: ItemsQuery,
-              format_: str) -> dict[str, Any]:
+    def _page(self, conn: psycopg.Connection, query: ItemsQuery, current: OgcRequest,
+              through_adapter: bool = False) -> dict[str, Any]:
         """One page; on a first page also numberMatched (exact) or numberMatchedEstimate.
 
         Counting never reads a large result: the planner's estimate (EXPLAIN, nothing read)
@@ -165,6 +166,9 @@ class LayerProvider(BaseProvider):
         offset) carry no count.
         """
         result: dict[str, Any] = {"type": "FeatureCollection", "features": []}
+        # JSON through the adapter: PostgreSQL writes each feature, the adapter puts them in
+        # pygeoapi's answer (``pygeoapi_seams.features_json``)
+        as_json = through_adapter and current.format == "json"
         if query.hits:
             statement, params = features_sql.count_sql(self.plan, query, cap=None)
             result["numberMatched"] = run_query(conn, statement, params)[0][0]
@@ -176,7 +180,8 @@ class LayerProvider(BaseProvider):
             estimate = self._estimate(conn, query)
             cap = features_sql.EXACT_COUNT_CAP
             if estimate <= cap:
-                statement, params = features_sql.counted_first_page_sql(self.plan, query, cap)
+                statement, params = features_sql.counted_first_page_sql(self.plan, query, cap,
+                                                                        as_json)
                 counted = run_query(conn, statement, params)
                 matched = counted[0][0] if counted else 0
                 if matched <= cap:
@@ -184,7 +189,7 @@ class LayerProvider(BaseProvider):
             if rows is None:
                 counts = {"numberMatchedEstimate": estimate}
         if rows is None:
-            statement, params = features_sql.page_sql(self.plan, query)
+            statement, params = features_sql.page_sql(self.plan, query, as_json)
             rows = run_query(conn, statement, params)
         has_next = len(rows) > query.limit
         rows = rows[:query.limit]
@@ -193,13 +198,16 @@ class LayerProvider(BaseProvider):
                 counts["numberMatchedEstimate"] = max(counts["numberMatchedEstimate"], len(rows) + 1)
             else:  # the whole result is on this page: its size is the exact count
                 counts = {"numberMatched": len(rows)}
-        fields = query.output_fields
-        geometry = self.layer.is_spatial and not query.skip_geometry
-        result["features"] = [self._feature(row, fields, geometry) for row in rows]
+        if as_json:
+            features_json(current, [row[1] for row in rows])
+        else:
+            fields = query.output_fields
+            geometry = self.layer.is_spatial and not query.skip_geometry
+            result["features"] = [self._feature(row, fields, geometry) for row in rows]
         result["numberReturned"] = len(rows)
         note_shared(self.plan.caller, self.layer.id, rows=len(rows))
         result.update(counts)
-        result["links"] = self._links(query, rows, has_next, format_)
+        result["links"] = self._links(query, rows, has_next, current.format)
         return result
 
     def _estimate(self, conn: psycopg.Connection, query: ItemsQuery) -> int:

@@ -185,7 +185,8 @@ def _page_links(request: Request, collection_id: str, page_links: list[dict[str,
 
 def _finish_features(collection_id: str, formats: tuple[tuple[str, str], ...],
                      content_crs: str | None, request: Request, api_request: APIRequest,
-                     headers: dict[str, str], text: str | None) -> str | None:
+                     headers: dict[str, str], text: str | None,
+                     ogc: OgcRequest | None = None) -> str | None:
     """Items pages and single features: GeoJSON media type, the provider's page links first
     (``pygeoapi_seams.provider_links_first``) and the Link header. An items page may be
     megabytes: only its top-level links are read and written again."""
@@ -204,8 +205,8 @@ def _finish_features(collection_id: str, formats: tuple[tuple[str, str], ...],
     if start < 0:
         document = json.loads(text)
         document["links"] = page_links
-        return _json(document)
-    return text[:start] + _json(page_links) + text[end:]
+        return pygeoapi_seams.with_features(_json(document), ogc)
+    return pygeoapi_seams.with_features(text[:start] + _json(page_links) + text[end:], ogc)
 
 
 def _finish_other(collection_id: str, formats: tuple[tuple[str, str], ...], request: Request,
@@ -303,12 +304,12 @@ async def items(request: Request) -> Response:
     caller = current_caller()
     layer = require_layer(caller, collection_id)
     query = parse_items_query(layer, visible_fields(caller, layer), params, body, content_type)
+    ogc = OgcRequest(collection_id, items=query)  # its copies share what the provider wrote
     return await _dispatch(request, itemtypes_api.get_collection_items, collection_id,
-                           ogc=OgcRequest(collection_id, items=query),
-                           params=_given(params, OWNED_BY_PROVIDER, crs=query.crs.uri),
+                           ogc=ogc, params=_given(params, OWNED_BY_PROVIDER, crs=query.crs.uri),
                            check_format=False,
                            finish=partial(_finish_features, collection_id, links.ITEMS_FORMATS,
-                                          None))
+                                          None, ogc=ogc))
 
 
 def _given(params: Params, owned: frozenset[str], **checked: str) -> Params:

@@ -199,3 +199,24 @@ def test_bbox_edges_a_hair_from_a_point_select_as_st_intersects_does(ogc: httpx.
         body = ogc.get(ITEMS, params=params).json()
         assert sorted(_ids(body)) == expected and body["numberMatched"] == len(expected), box
     assert expected  # the widest box holds some
+
+
+@pytest.mark.parametrize("collection", ["emergency.incidents", "infra.schools",
+                                        "admin.communes"])
+def test_features_written_by_postgresql_equal_the_single_items(ogc: httpx.Client,
+                                                               collection: str) -> None:
+    """A JSON page's features come as PostgreSQL writes them (pygeoapi_seams.features_json);
+    each equals the same feature answered alone (decoded and written by Python): geometry,
+    id, Vietnamese text, numbers, nulls and timestamps."""
+    page = ogc.get(f"/collections/{collection}/items", params={"limit": 100})
+    assert page.status_code == 200 and page.headers["content-type"].startswith(
+        "application/geo+json")
+    body = page.json()
+    assert body["features"] and body["numberReturned"] == len(body["features"])
+    for feature in body["features"]:
+        alone = ogc.get(f"/collections/{collection}/items/{feature['id']}").json()
+        assert {k: alone[k] for k in ("type", "id", "geometry", "properties")} == feature
+    assert "\\u" not in page.text  # UTF-8 as stored
+    again = ogc.get(f"/collections/{collection}/items",
+                    params={"limit": 100, "crs": EPSG.format(5899), "skipGeometry": "true"})
+    assert all(f["geometry"] is None for f in again.json()["features"])
