@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
-from iocgis.live import events, flood, http_ingest, incidents, reads, sta
+from iocgis.live import edr, events, flood, http_ingest, incidents, reads, sta
 
 
 def routes() -> list[BaseRoute]:
@@ -22,4 +22,5 @@ def routes() -> list[BaseRoute]:
         Route("/live/incidents/{code}", incidents.show),
         Route("/live/incidents/{code}/steps", incidents.step, methods=["POST"]),
         *sta.routes(),
+        *edr.routes(),
     ]

@@ -60,6 +60,15 @@ def scoped_rows(db_url: str) -> dict[str, Marks]:
                                   footprint=_square(lon, lat, 0.0001))
             conn.execute("INSERT INTO kpi.values (indicator_code, admin_code, period, value) "
                          "VALUES ('SCOPE_IND', %s, '2026-Q3', %s)", (commune, sheet / 100))
+            # a station with a reading (live/edr.py finds stations in iot.latest)
+            station = {"code": f"SCOPE-{sheet}-TRAM", "commune": commune, "x": lon, "y": lat}
+            conn.execute("INSERT INTO iot.latest (station_code, parameter, value, unit, "
+                         "observed_at, commune_code, geom) VALUES (%(code)s, 'water_level', "
+                         "1.5, 'm', now(), %(commune)s, ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), "
+                         "4326))", station)
+            conn.execute("INSERT INTO iot.observations (station_code, parameter, observed_at, "
+                         "value, unit) VALUES (%(code)s, 'water_level', now(), 1.5, 'm')",
+                         station)
             marks[commune] = Marks(plain=(str(sheet), f"SCOPE-{sheet}", str(area)),
                                    personal=(holder, head),
                                    fids={"land.parcels": parcel, "housing.houses": house})
@@ -175,6 +184,16 @@ def asks(fids: dict[str, int]) -> dict[tuple[str, str], list[Ask]]:
                         "/live/flood", "/live/incidents/{code}", "/sta/v1.1/Things",
                         "/sta/v1.1/Things({id})", "/sta/v1.1/Things({id})/Datastreams",
                         "/sta/v1.1/Datastreams")},
+        **{("GET", f"/collections/iot.timeseries{tail}"): [
+            Ask("GET", f"/collections/iot.timeseries{tail.replace('{station}', 'TV-NONE')}",
+                {**params, "f": f}, personal=False)
+            for f in (("GeoJSON",) if tail == "/items" else ("CoverageJSON", "GeoJSON"))]
+           for tail, params in (
+               ("/position", {"coords": f"POINT({LON} {LAT})"}),
+               ("/area", {"coords": f"POLYGON(({LON - 0.01} {LAT - 0.01},{LON + 0.01} "
+                                    f"{LAT - 0.01},{LON + 0.01} {LAT + 0.01},{LON - 0.01} "
+                                    f"{LAT + 0.01},{LON - 0.01} {LAT - 0.01}))"}),
+               ("/items", {}), ("/items/{station}", {}))},
         ("POST", "/live/incidents"): [
             Ask("POST", "/live/incidents", body={"kind": "chay", "title": "Cháy thử phạm vi",
                                                  "lon": LON, "lat": LAT}, personal=False)],
@@ -272,6 +291,12 @@ def test_the_caller_sees_its_own_commune(live_server, scoped_rows, scoped_keys) 
                            params={"lon": LON, "lat": LAT, "radius_m": 300,
                                    "layers": "housing.houses"})
         assert "SCOPE-8801" in radius.text
+        area = httpx.get(f"{live_server.url}/collections/iot.timeseries/area", headers=headers,
+                         params={"coords": f"POLYGON(({LON - 0.01} {LAT - 0.01},{LON + 0.01} "
+                                           f"{LAT - 0.01},{LON + 0.01} {LAT + 0.01},"
+                                           f"{LON - 0.01} {LAT + 0.01},{LON - 0.01} "
+                                           f"{LAT - 0.01}))"}, timeout=60)
+        assert [c["id"] for c in area.json()["coverages"]] == ["SCOPE-8801-TRAM"], area.text
         other = httpx.get(f"{live_server.url}/collections/land.parcels/items/"
                           f"{scoped_rows[B].fids['land.parcels']}", headers=headers, timeout=60)
         assert other.status_code == 404  # as if it did not exist

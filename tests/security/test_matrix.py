@@ -106,6 +106,12 @@ RULES: tuple[Rule, ...] = (
     Rule(r"^/live/incidents$", "import", rows=True, missing_ok=True),
     Rule(r"^/live/(latest|freshness|alerts|events|flood)$", "open", rows=True),
     Rule(r"^/live/rejections$", "open", rows=False),
+    # OGC API - EDR over the stations' series (live/edr.py): iot.latest's and
+    # iot.observations' plans (a commune-limited caller finds its communes' stations only)
+    Rule(r"^/collections/iot\.timeseries$", "open", rows=False),
+    Rule(r"^/collections/iot\.timeseries/items/\{station\}$", "open", rows=True,
+         missing_ok=True),
+    Rule(r"^/collections/iot\.timeseries/(position|area|items)$", "open", rows=True),
     # Reports and the dashboard (reports/): every route needs a signed-in caller (any role); a
     # record and its files are its generator's and the administrators' (another's is a 404).
     # A report's rows are read under its generator's plans when it is generated, so the files
@@ -173,7 +179,7 @@ def fill(path: str, layer_id: str | None, fids: dict[str, int]) -> str:
         "range": "0-255", "file": "no-such-file", "file:path": "no-such-file",
         "key_id:int": "999999999", "agreement:int": "999999999",
         "dataset": "admin.communes", "format": "geojson",
-        "action": "lock",
+        "action": "lock", "station": "TV-NONE",
     }
 
     def sub(match: re.Match) -> str:
