@@ -10,11 +10,14 @@ parameter list). Answers: CoverageJSON (``PointSeries``, the default; ``f=Covera
 GeoJSON (``f=GeoJSON``: one point feature per reading). Both layers are read through the
 caller's access plans (a commune-limited caller finds only its communes' stations).
 
-Why not pygeoapi's EDR (``pygeoapi.api.environmental_data_retrieval``): pygeoapi 0.24 has no
-``items`` query there, writes CoverageJSON only, parses ``coords``, ``datetime`` and
-``parameter-name`` itself (its refusals are not the project's errors), and mounting it means
-new handlers, a provider type and OpenAPI paths in the shared OGC adapter (``api/ogc``); these
-routes answer the same requests with the project's parameter checks and errors.
+Why not pygeoapi's EDR (``pygeoapi.api.environmental_data_retrieval``): in pygeoapi 0.24 its
+handler has no ``items`` query (items would come from a second, feature provider), answers
+CoverageJSON unless a formatter plugin is written, refuses a ``datetime`` outside the
+collection's configured extent (a live series' extent moves with every reading: the same
+problem ``pygeoapi_seams`` works around for features), parses ``coords`` itself (its refusals
+are not the project's errors), and mounting it means new handlers, a provider type and OpenAPI
+paths in the shared OGC adapter (``api/ogc``). These routes answer the same requests with the
+project's parameter checks and errors; the media types are pygeoapi's (``vnd.cov+json``).
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from iocgis.live.access import readings_plan
 
 COLLECTION = "iot.timeseries"
 OBSERVATIONS = "iot.observations"
-COVJSON = "application/prs.coverage+json"
+COVJSON = "application/vnd.cov+json"  # CoverageJSON (OGC Community Standard 1.0)
 GEOJSON = "application/geo+json"
 FORMATS = {"coveragejson": COVJSON, "covjson": COVJSON, "geojson": GEOJSON, "json": COVJSON}
 MAX_READINGS = 50_000  # one answer; a longer series: a narrower datetime

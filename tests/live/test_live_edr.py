@@ -48,7 +48,7 @@ def _get(world: LiveWorld, path: str, as_: str | None = None, **params: str) -> 
 
 def _coverages(answer: httpx.Response) -> dict[str, dict]:
     assert answer.status_code == 200, answer.text
-    assert answer.headers["content-type"].startswith("application/prs.coverage+json")
+    assert answer.headers["content-type"].startswith("application/vnd.cov+json")
     document = answer.json()
     assert document["type"] == "CoverageCollection"
     return {c["id"]: c for c in document["coverages"]}
