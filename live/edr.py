@@ -153,12 +153,13 @@ async def _read(request: Request, *, where: str, order: str, params: dict[str, A
                                   hint="a smaller area or fewer parameters")
         if stations_only or not stations:
             return stations, []
+        # only the bounds given: the monthly partitions outside them are pruned at planning
+        bounds = ("" if window[0] is None else " AND observed_at >= %(start)s") + (
+            "" if window[1] is None else " AND observed_at <= %(end)s")
         await cur.execute(
             "SELECT station_code, parameter, observed_at, value, unit FROM iot.observations "
             "WHERE station_code = ANY(%(stations)s) AND parameter = ANY(%(parameters)s)"
-            " AND (%(start)s::timestamptz IS NULL OR observed_at >= %(start)s)"
-            " AND (%(end)s::timestamptz IS NULL OR observed_at <= %(end)s)"
-            " ORDER BY station_code, observed_at, parameter LIMIT %(limit)s",
+            f"{bounds} ORDER BY station_code, observed_at, parameter LIMIT %(limit)s",
             {**args, "stations": [s["station_code"] for s in stations],
              "limit": MAX_READINGS + 1})
         readings = await cur.fetchall()
