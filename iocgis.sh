@@ -22,7 +22,7 @@ fi
 # Chromium for the map page test, Node.js/npm for MapLibre and the style validator, fonts for glyphs,
 # Redis for the optional shared tile cache (its test starts a private server), Mosquitto for the
 # project-local MQTT broker of live data (its own port; tests start a private one).
-APT_PACKAGES=(postgresql gdal-bin fonts-noto-core redis-server poppler-utils mosquitto)
+APT_PACKAGES=(postgresql gdal-bin fonts-noto-core redis-server poppler-utils mosquitto apache2-utils)
 apt_updated=0
 apt_install() {
   local missing=()
@@ -134,6 +134,9 @@ case "$MODE" in
     [ -n "${MQTT_URL:-}" ] || "$VENV/bin/iocgis" live broker start
     "$VENV/bin/iocgis" live consume >"$ROOT/var/live-consumer.log" 2>&1 &
     trap 'kill $! 2>/dev/null || true' EXIT
+    # What the worker processes share (rate limits, the API-key cache): the project-local Redis
+    # (its own port, never the machine's 6379; REDIS_URL: an existing one).
+    [ -n "${REDIS_URL:-}" ] || "$VENV/bin/iocgis" redis start
     say "serving on http://${IOCGIS_HOST:-127.0.0.1}:${IOCGIS_PORT:-8000} (Ctrl-C stops)"
     "$VENV/bin/iocgis" serve "$@"
     ;;

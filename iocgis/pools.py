@@ -4,6 +4,9 @@ the same session settings from one configure hook."""
 
 from __future__ import annotations
 
+import time
+import weakref
+
 import psycopg
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
@@ -36,16 +39,41 @@ async def configure_async(conn: psycopg.AsyncConnection) -> None:
     await conn.execute(_SET)
 
 
+# A connection back in the pool within this many seconds is handed out unchecked: a database
+# restart breaks the connections idle in the pool, which are checked (one empty round trip)
+# before use; a busy server's connections skip the round trip.
+CHECK_IDLE_S = 1.0
+_RETURNED: weakref.WeakKeyDictionary[object, float] = weakref.WeakKeyDictionary()
+
+
+async def _returned_async(conn: psycopg.AsyncConnection) -> None:
+    _RETURNED[conn] = time.monotonic()
+
+
+def _returned(conn: psycopg.Connection) -> None:
+    _RETURNED[conn] = time.monotonic()
+
+
+async def _check_async(conn: psycopg.AsyncConnection) -> None:
+    if time.monotonic() - _RETURNED.get(conn, 0.0) > CHECK_IDLE_S:
+        await AsyncConnectionPool.check_connection(conn)
+
+
+def _check(conn: psycopg.Connection) -> None:
+    if time.monotonic() - _RETURNED.get(conn, 0.0) > CHECK_IDLE_S:
+        ConnectionPool.check_connection(conn)
+
+
 def async_pool(url: str, *, min_size: int = 1, max_size: int = 16,
                name: str = "iocgis", timeout_s: float = POOL_TIMEOUT_S) -> AsyncConnectionPool:
     """An unopened async pool (``await pool.open(wait=True)``) of autocommit connections.
-    A connection is checked as it is handed out (one empty round trip), so one left broken by a
-    database restart is replaced instead of failing a request; a request waits ``timeout_s``
-    at most for one (then PoolTimeout, a 503 with Retry-After)."""
+    A connection idle for over ``CHECK_IDLE_S`` is checked as it is handed out, so one left
+    broken by a database restart is replaced instead of failing a request; a request waits
+    ``timeout_s`` at most for one (then PoolTimeout, a 503 with Retry-After)."""
     return AsyncConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
                                kwargs={"autocommit": True, "prepare_threshold": PREPARE_AFTER},
                                configure=configure_async, name=name,
-                               check=AsyncConnectionPool.check_connection, timeout=timeout_s)
+                               check=_check_async, reset=_returned_async, timeout=timeout_s)
 
 
 def sync_pool(url: str, *, min_size: int = 1, max_size: int = 8,
@@ -54,4 +82,4 @@ def sync_pool(url: str, *, min_size: int = 1, max_size: int = 8,
     checked and bounded like ``async_pool``."""
     return ConnectionPool(url, min_size=min_size, max_size=max_size, open=False,
                           kwargs={"autocommit": True}, configure=configure, name=name,
-                          check=ConnectionPool.check_connection, timeout=timeout_s)
+                          check=_check, reset=_returned, timeout=timeout_s)

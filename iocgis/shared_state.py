@@ -120,7 +120,7 @@ class SharedState:
     async def drop_account(self, account_id: int | None) -> None:
         """Forget the cached keys of an account (``None``: of every account)."""
         if account_id is None:
-            names = [name async for name in self.client.scan_iter(PREFIX + "apikey*")]
+            names = await self._run(self._names(PREFIX + "apikey*"))
             if names:
                 await self._run(self.client.delete(*names))
             return
@@ -129,12 +129,8 @@ class SharedState:
         names = [PREFIX + "apikey:" + p.decode() for p in prefixes] + [members]
         await self._run(self.client.delete(*names))
 
-    async def ping(self) -> bool:
-        try:
-            await self._run(self.client.ping())
-            return True
-        except SharedUnavailable:
-            return False
+    async def _names(self, pattern: str) -> list[bytes]:
+        return [name async for name in self.client.scan_iter(pattern)]
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -97,7 +97,7 @@ def served(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
         finally:
             process.send_signal(signal.SIGTERM)
             try:
-                process.wait(timeout=20)
+                process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
             redis_local.stop(redis_settings)
