@@ -63,7 +63,9 @@ ZOOMS = range(6, 17)
 DRAWN_FROM = 13  # the registry's minzoom of the parcels
 CONCURRENCY = 16
 BUDGET = 500_000
-GOAL_FLOOR, GOAL_TIPG, GOAL_CACHED = 0.7, 2.0, 1500.0
+# issue 20: uncached z13-16 >= 1.5x the raw floor and >= 2x TiPG sequentially, >= 3x TiPG at
+# 16 clients
+GOAL_FLOOR, GOAL_TIPG, GOAL_TIPG_16, GOAL_CACHED = 1.5, 2.0, 3.0, 1500.0
 
 
 # -- the tile list -------------------------------------------------------------------------
@@ -492,7 +494,7 @@ def report(band_results: dict[str, dict[str, tuple[Run, Run]]], n_tiles: int,
     checks = [
         ("uncached / raw floor (16 clients)", ratio(un_conc.rate, floor_conc.rate), GOAL_FLOOR),
         ("uncached / raw floor (sequential)", ratio(un_seq.rate, floor_seq.rate), GOAL_FLOOR),
-        ("uncached / TiPG (16 clients)", ratio(un_conc.rate, tipg_conc.rate), GOAL_TIPG),
+        ("uncached / TiPG (16 clients)", ratio(un_conc.rate, tipg_conc.rate), GOAL_TIPG_16),
         ("uncached / TiPG (sequential)", ratio(un_seq.rate, tipg_seq.rate), GOAL_TIPG),
     ]
     lines = []

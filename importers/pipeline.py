@@ -366,8 +366,9 @@ class Importer:
             deleted += 1 if kept else 0  # the staged rows are no longer what was written
         if options.mode == "replace":
             # the tile-ready copy (iocgis.tiles.generalised), built beside the indexes
-            copy_built = generalised.start_staged(conn, self.url, layer, report.import_id,
-                                                  staging.staging_ident(report.import_id))
+            copy_built = generalised.start_staged(
+                conn, self.url, layer, report.import_id, staging.staging_ident(report.import_id)
+            ) if self.settings.tiles.copies else (lambda: None)
             try:
                 staging.build_indexes(conn, layer, report.import_id, self.url)
             finally:

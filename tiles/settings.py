@@ -37,6 +37,10 @@ class TileSettings(BaseSettings):
     # Retry-After (retry_after_s), never a 500.
     statement_timeout_ms: int = Field(default=15_000, ge=1)
     retry_after_s: int = Field(default=30, ge=1)
+    # Imports in replace mode build the tile-ready copy of tiled polygon and line layers
+    # (``iocgis.tiles.generalised``: about 10 s of one core per million parcels, the tiles 2x
+    # faster); off: tiles read the layers themselves.
+    copies: bool = True
     # Restricted layers in tiles: one audit record per (caller, address, tileset, zoom) per
     # this many seconds in the process (TileJSON fetches are always recorded). 0: every tile.
     audit_window_s: float = Field(default=600, ge=0)

@@ -14,6 +14,7 @@ from iocgis.importers.review import Reviewer
 from iocgis.layers import get_registry
 from iocgis.tiles import generalised
 
+from .conftest import Importer
 from .importer_fixtures import parcels, write_vector
 
 LAYER = "land.parcels"
@@ -36,7 +37,8 @@ def staged_exists(conn: psycopg.Connection, import_id: int) -> bool:
         f"{generalised.SCHEMA}.{generalised.staged_name(import_id)}",)).fetchone()[0]
 
 
-def test_the_copy_follows_replace_append_review_and_rebuild(run, imp_conn, tmp_path: Path) -> None:
+def test_the_copy_follows_replace_append_review_and_rebuild(run, imp_conn, imp_url, imp_settings,
+                                                            tmp_path: Path) -> None:
     geoms, fields = parcels(6)
     first = run(write_vector(tmp_path / "p6.gpkg", geoms, fields), LAYER, approval="auto")
     copy = current(imp_conn)
@@ -65,3 +67,9 @@ def test_the_copy_follows_replace_append_review_and_rebuild(run, imp_conn, tmp_p
     review.approve(imp_conn, get_registry(), again.import_id, Reviewer.operator("pytest"))
     assert current(imp_conn) is not None and not staged_exists(imp_conn, again.import_id)
     assert [n for _, n, _, _ in copied(imp_conn)] == [100, 101, 102]
+
+    off = imp_settings.model_copy(update={"tiles": imp_settings.tiles.model_copy(
+        update={"copies": False})})  # IOCGIS_TILES_COPIES=false: imports build none
+    Importer(imp_url, off)(write_vector(tmp_path / "p6b.gpkg", *parcels(6)), LAYER,
+                           approval="auto")
+    assert current(imp_conn) is None
