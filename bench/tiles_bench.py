@@ -19,7 +19,8 @@ tiles across z6-z16 over the parcels (the same list for every target), for the l
       (statement_timeout on its connections, the same as the client timeout).
 
 Each target runs sequentially (one client) and with 16 concurrent clients (each walks the list
-from its own starting point, so clients seldom ask for the same tile at the same moment).
+from its own starting point, so clients seldom ask for the same tile at the same moment);
+(a), (b) and (d), the goal ratios, are measured by turns in --turns rounds.
 Servers run one uvicorn worker each, in their own processes; peers come from bench/peers.sh.
 Prints tiles/s, p50/p95 latency, bytes per tile (uncompressed MVT), errors, and the ratios of
 the goals, and rewrites the ``tiles`` section of bench/RESULTS.md.
@@ -169,6 +170,12 @@ class Run:
                 f"{percentile(self.latencies, 95) * 1000:.1f}", f"{mean_kb:.1f}",
                 f"{max(self.sizes) / 1000:.1f}",
                 f"{self.errors + self.timeouts}" + (f" ({self.timeouts} timeouts)" if self.timeouts else "")]
+
+    def merged(self, other: Run) -> Run:
+        """This run and another of the same target: samples pooled, walls added."""
+        return Run(self.latencies + other.latencies, self.sizes + other.sizes,
+                   self.errors + other.errors, self.timeouts + other.timeouts,
+                   self.wall + other.wall)
 
     @property
     def rate(self) -> float:
@@ -374,6 +381,8 @@ def main() -> None:
                         help="seconds allowed per pygeoapi tile")
     parser.add_argument("--pygeoapi-tiles", type=int, default=3,
                         help="tiles per zoom asked of pygeoapi (it is slow)")
+    parser.add_argument("--turns", type=int, default=3,
+                        help="rounds of the floor, ours uncached and TiPG by turns")
     parser.add_argument("--no-write", action="store_true", help="do not touch bench/RESULTS.md")
     args = parser.parse_args()
 
@@ -400,21 +409,44 @@ def main() -> None:
             f"errors {seq[b].errors + seq[b].timeouts + conc[b].errors + conc[b].timeouts}"
             for b in seq))
 
-    print("(a) raw SQL floor")
-    store("raw SQL floor", *per_band(lambda ts, c: raw_floor(url, ts, c)))
-
     def our_path(tile: TileAddress) -> str:
         return f"/tiles/{LAYER}/{tile.z}/{tile.x}/{tile.y}.mvt"
 
+    def tipg_path(tile: TileAddress) -> str:
+        # the same attributes as ours at that zoom (TiPG would send every column otherwise)
+        props = ",".join(tile_attributes(layer, max(tile.z, DRAWN_FROM)))
+        return (f"/collections/{LAYER}/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}"
+                f"?properties={props}")
+
     key = common.api_key(url, "bench_tiles", "viewer", "tiles bench")
     auth = f"X-API-Key: {key}\r\n"
-    print("(b) iocgis, uncached")
+    # The goal ratios compare (a), (b) and (d): measured by turns, band by band and mode by
+    # mode in rotating order, so a load spike on this shared machine falls on all of them.
+    print(f"(a) raw SQL floor, (b) iocgis uncached, (d) TiPG: {args.turns} rounds by turns")
     server = ours(url, "none", work / "cache-none", work / "iocgis-uncached.log")
+    peer = tipg(url, work / "tipg.log")
     try:
-        store("iocgis uncached", *per_band(
-            lambda ts, c: drive(our_path, ts, c, "127.0.0.1", server.port, 60, headers=auth)))
+        targets = {
+            "raw SQL floor": lambda ts, c: raw_floor(url, ts, c),
+            "iocgis uncached": lambda ts, c: drive(our_path, ts, c, "127.0.0.1", server.port, 60,
+                                                   headers=auth),
+            "TiPG": lambda ts, c: drive(tipg_path, ts, c, "127.0.0.1", peer.port, 60),
+        }
+        turns: dict[str, tuple[dict[str, Run], dict[str, Run]]] = {n: ({}, {}) for n in targets}
+        names = list(targets)
+        for r in range(args.turns):
+            order = names[r % len(names):] + names[:r % len(names)]
+            for b, ts in bands(tiles).items():
+                for mode, clients in ((0, 1), (1, CONCURRENCY)):
+                    for name in order:
+                        done = asyncio.run(targets[name](ts, clients))
+                        turns[name][mode][b] = turns[name][mode][b].merged(done) \
+                            if b in turns[name][mode] else done
+        for name, (seq, conc) in turns.items():
+            store(name, seq, conc)
     finally:
         server.stop()
+        peer.stop()
 
     print("(c) iocgis, cached")
     server = ours(url, "disk", work / "cache", work / "iocgis-cached.log")
@@ -435,19 +467,6 @@ def main() -> None:
         store("iocgis cached, anonymous basemap", *per_band(
             lambda ts, c: drive(basemap_path, ts, c, "127.0.0.1", server.port, 60,
                                 rounds=3 if c == 1 else 2)))
-    finally:
-        server.stop()
-
-    def tipg_path(tile: TileAddress) -> str:
-        # the same attributes as ours at that zoom (TiPG would send every column otherwise)
-        props = ",".join(tile_attributes(layer, max(tile.z, DRAWN_FROM)))
-        return (f"/collections/{LAYER}/tiles/WebMercatorQuad/{tile.z}/{tile.x}/{tile.y}"
-                f"?properties={props}")
-
-    print("(d) TiPG")
-    server = tipg(url, work / "tipg.log")
-    try:
-        store("TiPG", *per_band(lambda ts, c: drive(tipg_path, ts, c, "127.0.0.1", server.port, 60)))
     finally:
         server.stop()
 
