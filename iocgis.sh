@@ -148,9 +148,7 @@ case "$MODE" in
     "$VENV/bin/ruff" check . || die "ruff found problems (fix them, or run ruff check --fix)"
     "$VENV/bin/mypy" || die "mypy found type errors"
     set +e
-    # The areas (folders of tests/) run side by side, each on one worker with its own database
-    # and servers (tests/conftest.py groups them); IOCGIS_TEST_WORKERS=0 runs them in one process.
-    "$VENV/bin/python" -m pytest -n "${IOCGIS_TEST_WORKERS:-auto}" --dist loadgroup "$@"
+    "$VENV/bin/python" -m pytest "$@"
     rc=$?
     set -e
     if [ $rc -eq 5 ]; then die "pytest ran no test"; fi

@@ -34,16 +34,6 @@ def _with_dbname(url: str, dbname: str) -> str:
     return f"{head}/{dbname}{query}"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist (``--dist loadgroup``, as ``./iocgis.sh test`` runs it) every test of an
-    area (a folder of tests/, or a module at the top) goes to one worker: the area's database and
-    servers are built once, and areas run side by side."""
-    tests = Path(__file__).resolve().parent
-    for item in items:
-        parts = item.path.resolve().relative_to(tests).parts
-        item.add_marker(pytest.mark.xdist_group(parts[0] if len(parts) > 1 else item.path.stem))
-
-
 @pytest.fixture(scope="session")
 def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     tmp = tmp_path_factory.mktemp("iocgis-var")

@@ -26,7 +26,7 @@ from typer.core import TyperGroup
 from iocgis.errors import InvalidInput
 
 console = Console()
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # a message (a path) is never broken into lines
 DEFAULT_COMMAND = "file"
 
 

@@ -36,7 +36,7 @@ def test_dashboard(reports_server, accounts, reports_db_url, artifacts_dir) -> N
         page.fill("#username", accounts["analyst"].name)
         page.fill("#password", PASSWORD)
         page.click("#sign-in-submit")
-        wait_until(page, "() => window.iocgis.ready === true")
+        wait_until(page, "() => window.iocgis.ready === true", timeout=150)  # loaded CI
         statuses = page.evaluate("() => window.iocgis.statuses")
         assert statuses == expected and set(statuses) == set(COMMUNES)
         assert page.evaluate("() => window.iocgis.missing") == missing
