@@ -16,7 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 
 from iocgis.access import Caller
-from iocgis.planning_docs import rules, sniff
+from iocgis.planning_docs import rules
 from iocgis.planning_docs.vntext import normalise
 
 DOSSIER_PREFIX, DOCUMENT_PREFIX = "planning.dossier.", "planning.document."
@@ -86,7 +86,7 @@ def document_record(row: dict[str, Any], base_url: str) -> dict[str, Any]:
               "href": href, "length": row["size_bytes"]},
              {"rel": "related", "type": "application/json", "title": "Hồ sơ / dossier",
               "href": f"{base_url}/planning/dossiers/{row['dossier_id']}"}]
-    if row["media_type"] == sniff.TIFF:
+    if rules.has_map_tiles(row["media_type"]):
         links.append({"rel": "http://www.opengis.net/def/rel/ogc/1.0/tilesets-map",
                       "type": "application/json", "title": "Bản đồ quét / map tiles",
                       "href": f"{href}/map/tiles"})

@@ -38,7 +38,7 @@ MAX_AGE = {"public": "public, max-age=3600", "internal": "private, max-age=300",
 
 async def _scan(request: Request) -> tuple[dict[str, Any], dict[str, Any], Scan]:
     doc, dossier = await readable_document(request)
-    if doc["media_type"] != sniff.TIFF:
+    if not rules.has_map_tiles(doc["media_type"]):
         raise not_a_scan(doc["id"], f"it is {sniff.NAMES[doc['media_type']]}")
     planning = Planning.of(request)
     scan = await prepared(planning.store, planning.state.settings.cache_dir, doc["sha256"],

@@ -162,7 +162,7 @@ def dossier_params(caller: Caller, project_codes: list[str], as_of: date) -> dic
     """Parameters of the plans' dossier and pending-adjustment statements."""
     return {"codes": project_codes, "as_of": as_of,
             "pending": [s for s in rules.PENDING_STATUSES if rules.may_read_dossier(caller, s)],
-            "approved": list(rules.APPROVED_STATUSES)}
+            "approved": list(rules.APPROVED_STATUSES), "map_types": list(rules.MAP_TILE_TYPES)}
 
 
 def dossier_summary(caller: Caller, row: dict[str, Any]) -> dict[str, Any]:
@@ -182,4 +182,16 @@ def dossier_summary(caller: Caller, row: dict[str, Any]) -> dict[str, Any]:
             "effective_from": row["effective_from"], "effective_to": row["effective_to"],
             "adjusts": None if row["adjusts_id"] is None else {
                 "id": row["adjusts_id"], "project_code": row["adjusts_project_code"]},
-            "decision": decision, "href": f"/planning/dossiers/{row['id']}"}
+            "decision": decision, "scans": scans_of(caller, row),
+            "href": f"/planning/dossiers/{row['id']}"}
+
+
+def scans_of(caller: Caller, row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dossier's scans the caller may read, with their map tiles (the web map's overlay;
+    the tile routes ask the same rule)."""
+    base = "/planning/documents/{}"
+    return [{"id": scan["id"], "title": scan["title"],
+             "tilejson": base.format(scan["id"]) + "/tiles.json",
+             "tiles": base.format(scan["id"]) + "/tiles/{z}/{x}/{y}.png"}
+            for scan in row["scans"]
+            if rules.may_read_document(caller, scan["sensitivity"], row["status"])]

@@ -52,6 +52,12 @@ DOCUMENT_TITLES = {
 }
 DEFAULT_SENSITIVITY = {"drawing": "public", "note": "public", "decision": "public",
                        "consultation": "internal"}
+# Documents served as map tiles (``scan_tiles``): GeoTIFF scans; the lookup lists them too.
+MAP_TILE_TYPES = (sniff.TIFF,)
+
+
+def has_map_tiles(media_type: str) -> bool:
+    return media_type in MAP_TILE_TYPES
 
 
 def dossier_level(status: str) -> str:

@@ -1,8 +1,10 @@
 // The planning lookup panel of the map page (/map): click a parcel and read what the plans in
 // force say there — the zones with their land use and limits, the parcel's share in each, the
 // approving decision (with its file when the caller may read it), pending adjustments — and
-// open the printable sheet. It asks GET /planning/lookup as the signed-in caller (session.js),
-// so the access plan decides what it shows; nothing here builds HTML from text (textContent).
+// open the printable sheet, and overlay a plan's georeferenced scan (its map tiles as a raster
+// layer). It asks GET /planning/lookup as the signed-in caller (session.js), so the access plan
+// decides what it shows, scans included (the tiles are asked with the same credentials, and
+// every overlay is removed when the caller changes); nothing builds HTML from text.
 
 const number = new Intl.NumberFormat('vi-VN', { maximumFractionDigits: 2 });
 
@@ -23,19 +25,75 @@ function shown(value, unit = '') {
   return value === null || value === undefined ? '–' : `${number.format(value)}${unit}`;
 }
 
+const SCAN_PREFIX = 'planning-scan-';
+
 export class PlanningPanel {
   constructor(panel, session, root) {
     this.panel = panel;
     this.session = session;
     this.root = root;
+    this.map = null;  // set by attach() once the map exists
+    this.scans = new Map();  // document id -> the scan shown over the map
     this.asked = 0;  // the latest click wins when answers arrive out of order
     session.addEventListener('change', () => this.hide());
+  }
+
+  attach(map) {
+    this.map = map;
+    // A new theme is a new style: the scans shown are drawn again over it.
+    map.on('style.load', () => { for (const scan of this.scans.values()) this.drawScan(scan); });
   }
 
   hide() {
     this.asked += 1;
     this.panel.hidden = true;
     this.panel.replaceChildren();
+    for (const id of [...this.scans.keys()]) this.removeScan(id);
+  }
+
+  // --- scans over the map ---------------------------------------------------------------------
+
+  drawScan(scan) {
+    const id = `${SCAN_PREFIX}${scan.id}`;
+    if (!this.map || this.map.getLayer(id)) return;
+    if (!this.map.getSource(id)) {
+      this.map.addSource(id, { type: 'raster', tileSize: 256,
+        url: new URL(scan.tilejson.replace(/^\//, ''), this.root).href });
+    }
+    // Under the first label, over the fills: the zones' lines and names stay readable.
+    const labels = this.map.getStyle().layers.find((layer) => layer.type === 'symbol');
+    this.map.addLayer({ id, type: 'raster', source: id, paint: { 'raster-opacity': 0.8 } },
+      labels && labels.id);
+  }
+
+  removeScan(documentId) {
+    const id = `${SCAN_PREFIX}${documentId}`;
+    this.scans.delete(documentId);
+    if (!this.map) return;
+    if (this.map.getLayer(id)) this.map.removeLayer(id);
+    if (this.map.getSource(id)) this.map.removeSource(id);
+  }
+
+  scanButton(scan) {
+    const button = element('button', '', 'planning-scan');
+    button.type = 'button';
+    button.dataset.document = String(scan.id);
+    const label = () => {
+      const shown = this.scans.has(scan.id);
+      button.textContent = `${shown ? 'Ẩn' : 'Hiện'} bản đồ quét: ${scan.title}`;
+      button.title = shown ? 'Hide the scan' : 'Show the scan over the map';
+      button.setAttribute('aria-pressed', String(shown));
+    };
+    button.addEventListener('click', () => {
+      if (this.scans.has(scan.id)) this.removeScan(scan.id);
+      else {
+        this.scans.set(scan.id, scan);
+        this.drawScan(scan);
+      }
+      label();
+    });
+    label();
+    return button;
   }
 
   async show(parcelId) {
@@ -116,6 +174,9 @@ export class PlanningPanel {
       row('Phần diện tích thửa', zone.share === null ? '–' : `${number.format(zone.share * 100)} %`));
     }
     block.append(table);
+    for (const scan of (plan.dossier && plan.dossier.scans) || []) {
+      block.append(this.scanButton(scan));
+    }
     return block;
   }
 }

@@ -279,6 +279,7 @@ map = new Map({
   attributionControl: { compact: true, customAttribution: 'iocgis' },
 });
 window.iocgis.map = map;
+planning.attach(map);  // the panel's scan overlays
 map.addControl(new NavigationControl({ visualizePitch: true }), 'top-right');
 map.addControl(new ScaleControl({ unit: 'metric' }), 'bottom-right');
 if (wanted && !offered(wanted)) ask(wanted);
