@@ -208,3 +208,37 @@ def test_point_in_time_restore_and_retention(source: Source, first_set: backups.
     assert wal and wal[0][8:24] >= second.manifest["base"]["start_wal"][8:24]
     assert second.manifest["tables"]["iot_parts.readings_2026"]["rows"] == 250
     assert isinstance(second.created_at, datetime)
+
+
+def test_restore_replace_puts_the_recovered_cluster_in_place(
+        source: Source, first_set: backups.BackupSet) -> None:  # noqa: ARG001 - runs after the sets
+    """The recovery an operator runs after a bad change: stop the cluster, `iocgis backup restore
+    --replace --to <before the change>`; the same port answers with the data as it was, the
+    damaged cluster is kept aside, and the restored one archives its WAL again."""
+    with psycopg.connect(source.url, autocommit=True) as conn:
+        conn.execute("INSERT INTO iot.stations VALUES (4, 4, 'Trạm Trị An')")
+        good = table_checksums(conn)
+        good_at = conn.execute("SELECT clock_timestamp()").fetchone()[0]
+        time.sleep(0.2)
+        conn.execute("DELETE FROM iot.stations WHERE id >= 2")  # the bad change
+        conn.execute("DROP VIEW views.parcels_by_commune")
+    _archived_now(source.url)
+    cluster.stop(source.settings)
+
+    done = source.cli("restore", "--replace", "--to", good_at.isoformat())
+    assert done.returncode == 0, done.stderr + done.stdout
+    said = " ".join((done.stderr + done.stdout).split())  # the console wraps long lines
+    assert "the damaged cluster is kept in" in said and "take a new backup now" in said
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    assert report["replaced"] is True and report["port"] == source.settings.pg_port
+    assert Path(report["data_dir"]) == source.settings.pg_data_dir
+    aside = list(source.settings.pg_data_dir.parent.glob(
+        source.settings.pg_data_dir.name + ".before-restore-*"))
+    assert len(aside) == 1 and (aside[0] / "PG_VERSION").exists()
+
+    with psycopg.connect(source.url, autocommit=True) as conn:  # same URL, same port
+        assert compare(good, table_checksums(conn)).ok
+        assert conn.execute("SELECT name FROM iot.stations WHERE id = 4").fetchone() == ("Trạm Trị An",)
+        assert conn.execute("SELECT to_regclass('views.parcels_by_commune')").fetchone()[0]
+        assert not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]
+    _archived_now(source.url)  # archiving is on again in the replaced cluster
