@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from functools import lru_cache
+from types import MappingProxyType
 from typing import Any
 
 from iocgis.errors import InvalidInput
@@ -11,10 +14,12 @@ PROJECTS = "planning.projects"
 ZONES = "planning.zones"
 
 
-def domain(registry: Registry, layer_id: str, field: str) -> dict[str, Any]:
-    """Code -> Code of a registry field's code list."""
+@lru_cache(maxsize=64)
+def domain(registry: Registry, layer_id: str, field: str) -> Mapping[str, Any]:
+    """Code -> Code of a registry field's code list (the registry is frozen: built once per
+    registry; the lookup titles every zone and plan with it)."""
     found = registry.resolve_domain(registry.get(layer_id).field(field)) or ()
-    return {c.code: c for c in found}
+    return MappingProxyType({c.code: c for c in found})
 
 
 def titled(registry: Registry, layer_id: str, field: str, code: str | None) -> dict | None:

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
+from PIL import Image
 from playwright.sync_api import Browser, Page
 
 from ..tiles.browser import chromium, new_page
@@ -117,7 +119,10 @@ def test_an_officer_uploads_a_detailed_plan_in_the_page(
     pdf = tmp_path / "sheet.pdf"
     pdf.write_bytes(sheet.content)
     subprocess.run(["pdftoppm", "-r", "40", "-png", str(pdf), str(tmp_path / "p")], check=True)
-    assert len(list(tmp_path.glob("p*.png"))) == 1
+    pages = list(tmp_path.glob("p*.png"))
+    assert len(pages) == 1
+    image = np.asarray(Image.open(pages[0]).convert("RGB"))
+    assert (image < 250).any(axis=2).mean() > 0.03  # the page is printed, not blank
     text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True,
                           text=True).stdout
     assert "THÔNG TIN QUY HOẠCH" in text and "PG-ODT-01" in text and "321/QĐ-UBND" in text
