@@ -20,12 +20,14 @@ from starlette.routing import Mount, Route
 
 from iocgis.api.errors import install_error_handlers
 from iocgis.api.ogc import routes as ogc_routes
+from iocgis.api.ogc.pool import get_pool
 from iocgis.api.ogc.service import OgcService
 from iocgis.api.security.http import install as install_security
 from iocgis.api.state import AppState
 from iocgis.changes import ChangeListener
 from iocgis.ops import logs
 from iocgis.ops.http import RequestRecord
+from iocgis.read_routing import ReadRouting
 from iocgis.settings import Settings, get_settings
 
 # Each module exposes ``routes() -> list[BaseRoute]``; add a module here to mount its routes.
@@ -60,12 +62,21 @@ async def health(request: Request) -> JSONResponse:
 
 
 async def ready(request: Request) -> JSONResponse:
-    """Readiness: the database answers and is migrated."""
+    """Readiness: the database answers and is migrated; beside it, what degrades without
+    failing readiness: Redis (shared limits and key cache), this worker's NOTIFY listener
+    (revocations, catalog changes) and the read replica (where reads go, its lag)."""
     state: AppState = request.app.state.iocgis
     async with state.pool.connection() as conn:
         cur = await conn.execute("SELECT count(*), current_user FROM meta.layers")
         (layers, role) = await cur.fetchone()
-    return JSONResponse({"status": "ready", "layers": layers, "db_role": role})
+    changes = getattr(request.app.state, "changes", None)
+    body = {"status": "ready", "layers": layers, "db_role": role,
+            "redis": None if state.shared is None else
+            ("up" if await state.shared.ping() else "down"),
+            "notify_listener": "listening" if changes is not None and changes.connected.is_set()
+            else "not listening",
+            "replica": None if state.router is None else state.router.describe()}
+    return JSONResponse(body)
 
 
 def create_app(settings: Settings | None = None) -> Starlette:
@@ -78,8 +89,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await state.open()
         # key revocations and imports pushed to this worker (PostgreSQL NOTIFY)
         changes = ChangeListener(state.serving_url, state.shared, ogc.mark_stale)
+        app.state.changes = changes
         try:
             await run_in_threadpool(ogc.open)  # generates the pygeoapi config + OpenAPI
+            if state.router is not None:  # pygeoapi's pool reads from the replica too
+                await run_in_threadpool(state.router.attach_sync, get_pool(ogc.pool_key))
             changes.start()
             yield
         finally:
@@ -99,6 +113,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.iocgis = state
     app.state.ogc = ogc
     install_error_handlers(app)
+    # Inside authentication: which reads may go to the replica; a writer's pin to the primary.
+    app.add_middleware(ReadRouting)
     # Authentication (sets the caller of every request), CORS, size/rate limits, headers.
     install_security(app, settings)
     # Outermost: every answer measured (route kind, status, time) and logged once.

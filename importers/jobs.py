@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from iocgis import read_routing
 from iocgis.errors import IocgisError
 from iocgis.importers.options import ImportOptions
 from iocgis.settings import Settings
@@ -83,6 +84,8 @@ class JobRunner:
                                  settings=self.settings, progress=progress)
             job.import_id = report.import_id
             job.report = report.as_dict()
+            # before the status says done: the caller's next reads wait for the replica
+            read_routing.pin_from_thread(job.user, self.url)
             job.status = report.status
         except IocgisError as exc:
             job.error = exc.as_dict()

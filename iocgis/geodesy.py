@@ -25,6 +25,14 @@ def expansion(lat: float, metres: float) -> tuple[float, float]:
     return dx, dy
 
 
+def min_metres_per_degree(lat: float, reach_deg: float) -> float:
+    """Metres a degree (in any direction, lon/lat taken as a plane) is at least long within
+    ``reach_deg`` of latitude ``lat``, with 1 % to spare: a feature ``p`` degrees away in the
+    plane is at least ``p`` times this many metres away on the spheroid."""
+    top = min(abs(lat) + reach_deg, 89.0)
+    return min(M_PER_DEG_LAT_MIN, M_PER_DEG_LON_EQ * math.cos(math.radians(top))) * 0.99
+
+
 def expansion_sql(metres: sql.Composable, geom: sql.Composable) -> sql.Composable:
     """The same rule in SQL, for a geometry known only to the database (a CQL2 literal or
     column): degrees of longitude to expand its box by, at its most poleward latitude."""

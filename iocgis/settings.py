@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from iocgis.importers.connectors.settings import SourceSettings
 from iocgis.importers.settings import ImportSettings
+from iocgis.ops.settings import ReplicaSettings
 from iocgis.security.settings import SecuritySettings
 from iocgis.tiles.settings import TileSettings
 
@@ -66,6 +67,8 @@ class Settings(BaseSettings):
     imports: ImportSettings = Field(default_factory=ImportSettings)
     # Connectors: source definitions, their secrets file, back-off: IOCGIS_SOURCES_*.
     sources: SourceSettings = Field(default_factory=SourceSettings)
+    # The streaming read replica and read routing: REPLICA_URL, IOCGIS_REPLICA_*.
+    replica: ReplicaSettings = Field(default_factory=ReplicaSettings)
 
     @property
     def cache_dir(self) -> Path:

@@ -129,6 +129,33 @@ class SharedState:
         names = [PREFIX + "apikey:" + p.decode() for p in prefixes] + [members]
         await self._run(self.client.delete(*names))
 
+    async def ping(self) -> bool:
+        """Does Redis answer now (for ``/ready``)?"""
+        try:
+            await self._run(self.client.ping())
+        except SharedUnavailable:
+            return False
+        return True
+
+    # --- read-your-own-writes pins (iocgis.read_routing) ----------------------------------
+    async def pin_reads(self, name: str, lsn: int, ttl_s: float) -> None:
+        """Keep the newest WAL position a caller wrote at, for every worker (lost if Redis is
+        down: the worker's own pin still holds)."""
+        key = PREFIX + "readpin:" + name
+        try:
+            current = await self._run(self.client.get(key))
+            if current is None or int(current) < lsn:
+                await self._run(self.client.set(key, str(lsn), ex=max(1, int(ttl_s))))
+        except SharedUnavailable:
+            pass
+
+    async def read_pin(self, name: str) -> int | None:
+        try:
+            raw = await self._run(self.client.get(PREFIX + "readpin:" + name))
+        except SharedUnavailable:
+            return None
+        return int(raw) if raw else None
+
     async def _names(self, pattern: str) -> list[bytes]:
         return [name async for name in self.client.scan_iter(pattern)]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -15,7 +14,7 @@ from iocgis.api.query.spec import Around, AtPoint, LayerQuery, Nearest
 from iocgis.api.query.sql import MAX_GROUPS, Statement, layer_statement
 from iocgis.api.query.summaries import summary_statement
 from iocgis.errors import InvalidInput
-from iocgis.geodesy import M_PER_DEG_LAT_MIN, M_PER_DEG_LON_EQ
+from iocgis.geodesy import min_metres_per_degree
 from iocgis.layers import Registry
 
 MAX_CANDIDATE_ROUNDS = 4
@@ -47,9 +46,7 @@ def nearest_is_complete(sel: Nearest, candidates_asked: int, candidates: int,
     """
     if candidates < candidates_asked or max_planar_deg is None or max_distance_m is None:
         return True
-    top = min(abs(sel.lat) + max_planar_deg, 89.0)
-    m_per_deg = min(M_PER_DEG_LAT_MIN, M_PER_DEG_LON_EQ * math.cos(math.radians(top))) * 0.99
-    return max_distance_m <= max_planar_deg * m_per_deg
+    return max_distance_m <= max_planar_deg * min_metres_per_degree(sel.lat, max_planar_deg)
 
 
 def _complete(query: LayerQuery, statement: Statement, row: tuple[Any, ...]) -> bool:

@@ -25,9 +25,11 @@ from psycopg.abc import Params
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
+from iocgis import read_routing
 from iocgis.access.plan import AccessPlan, DbScope, db_scope, note_read
 from iocgis.access.rules import Caller
 from iocgis.errors import DatabaseError, TemporarilyUnavailable
+from iocgis.ops import metrics
 
 DEFAULT_TIMEOUT_MS = 30_000
 RETRY_AFTER_S = 5
@@ -101,8 +103,8 @@ class Reader:
         caller, found = _one_caller(plans)
         opening = scope_sql(self.role_prefix, db_scope(caller), timeout_ms, snapshot)
         try:
-            async with self.pool.connection() as conn:
-                await conn.execute(opening)
+            pool, conn = await self._opened(caller, opening)
+            try:
                 try:
                     yield conn
                 except BaseException:
@@ -110,6 +112,8 @@ class Reader:
                         await conn.execute("ROLLBACK")
                     raise
                 await conn.execute("COMMIT")
+            finally:
+                await pool.putconn(conn)
         except psycopg.errors.QueryCanceled:
             raise _timeout(what, timeout_ms, hint, retry_after_s) from None
         except psycopg.OperationalError as exc:
@@ -117,6 +121,35 @@ class Reader:
         if note:
             for plan in found:
                 note_read(plan)
+
+    async def _opened(self, caller: Caller, opening: str
+                      ) -> tuple[AsyncConnectionPool, psycopg.AsyncConnection]:
+        """A connection with the caller's scope opened: on the read replica when the request
+        may read there and it keeps up (``iocgis.read_routing``), else on the primary; a
+        replica that fails here is marked down and the primary serves the read."""
+        router = read_routing.router_of(self.pool)
+        if router is not None:
+            reason = router.use_replica(caller.name, caller.is_anonymous)
+            if reason == "replica":
+                conn = None
+                try:
+                    conn = await router.replica.getconn()
+                    await conn.execute(opening)
+                    metrics.read_routed("replica")
+                    return router.replica, conn
+                except psycopg.OperationalError as exc:  # PoolTimeout included
+                    if conn is not None:
+                        await router.replica.putconn(conn)
+                    router.mark_down(exc)
+                    reason = "replica-failed"
+            metrics.read_routed(reason)
+        conn = await self.pool.getconn()
+        try:
+            await conn.execute(opening)
+        except BaseException:
+            await self.pool.putconn(conn)
+            raise
+        return self.pool, conn
 
     async def first_rows(self, plans: AccessPlan | Sequence[AccessPlan],
                          statements: Sequence[tuple[Statement, Params]], *,
@@ -127,25 +160,51 @@ class Reader:
         scope, the statements and COMMIT sent in one pipeline: one round trip in all."""
         caller, found = _one_caller(plans)
         opening = scope_select(self.role_prefix, db_scope(caller), timeout_ms)
-        try:
-            async with self.pool.connection() as conn:
+        router = read_routing.router_of(self.pool)
+        pool = self.pool
+        if router is not None:
+            reason = router.use_replica(caller.name, caller.is_anonymous)
+            if reason == "replica":
                 try:
-                    async with conn.pipeline():
-                        await conn.execute("BEGIN")
-                        await conn.execute(opening)
-                        cursors = [await conn.execute(q, p) for q, p in statements]
-                        await conn.execute("COMMIT")
-                    rows = [await cur.fetchone() for cur in cursors]
-                except BaseException:
-                    if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
-                        await conn.execute("ROLLBACK")
-                    raise
+                    rows = await self._first_rows_on(router.replica, opening, statements)
+                except psycopg.errors.QueryCanceled:
+                    raise _timeout(what, timeout_ms, hint, retry_after_s) from None
+                except psycopg.OperationalError as exc:  # the replica went away: the primary
+                    router.mark_down(exc)
+                    reason = "replica-failed"
+                else:
+                    metrics.read_routed("replica")
+                    for plan in found:
+                        note_read(plan)
+                    return rows
+            metrics.read_routed(reason)
+        try:
+            rows = await self._first_rows_on(pool, opening, statements)
         except psycopg.errors.QueryCanceled:
             raise _timeout(what, timeout_ms, hint, retry_after_s) from None
         except psycopg.OperationalError as exc:
             raise _unreachable(exc) from None
         for plan in found:
             note_read(plan)
+        return rows
+
+    @staticmethod
+    async def _first_rows_on(pool: AsyncConnectionPool, opening: str,
+                             statements: Sequence[tuple[Statement, Params]]
+                             ) -> list[tuple[Any, ...] | None]:
+        """BEGIN, the scope, the statements and COMMIT in one pipeline on ``pool``."""
+        async with pool.connection() as conn:
+            try:
+                async with conn.pipeline():
+                    await conn.execute("BEGIN")
+                    await conn.execute(opening)
+                    cursors = [await conn.execute(q, p) for q, p in statements]
+                    await conn.execute("COMMIT")
+                rows = [await cur.fetchone() for cur in cursors]
+            except BaseException:
+                if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                    await conn.execute("ROLLBACK")
+                raise
         return rows
 
 
@@ -160,6 +219,31 @@ class SyncReader:
     def reading(self, plans: AccessPlan | Sequence[AccessPlan], *,
                 timeout_ms: int = DEFAULT_TIMEOUT_MS, what: str = "query",
                 hint: str = "narrow the request") -> Iterator[psycopg.Connection]:
+        caller, _ = _one_caller(plans)
+        router = read_routing.router_of(self.pool)
+        if router is not None:
+            reason = router.use_replica(caller.name, caller.is_anonymous)
+            replica = router.sync_replica if reason == "replica" else None
+            if replica is not None:
+                conn = None
+                try:  # the replica answers, or the primary serves the read
+                    conn = replica.getconn()
+                    conn.execute(scope_sql(self.role_prefix, db_scope(caller), timeout_ms))
+                except psycopg.OperationalError as exc:
+                    if conn is not None:
+                        replica.putconn(conn)
+                    router.mark_down(exc)
+                    reason = "replica-failed"
+                else:
+                    metrics.read_routed("replica")
+                    try:
+                        with reading_on(conn, plans, self.role_prefix, timeout_ms=timeout_ms,
+                                        what=what, hint=hint, opened=True):
+                            yield conn
+                    finally:
+                        replica.putconn(conn)
+                    return
+            metrics.read_routed(reason)
         with self.pool.connection() as conn:
             with reading_on(conn, plans, self.role_prefix, timeout_ms=timeout_ms, what=what,
                             hint=hint):
@@ -169,11 +253,14 @@ class SyncReader:
 @contextmanager
 def reading_on(conn: psycopg.Connection, plans: AccessPlan | Sequence[AccessPlan],
                role_prefix: str, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, what: str = "query",
-               hint: str = "narrow the request") -> Iterator[psycopg.Connection]:
-    """Statements on an open autocommit connection under the plans' caller, then COMMIT."""
+               hint: str = "narrow the request", opened: bool = False
+               ) -> Iterator[psycopg.Connection]:
+    """Statements on an open autocommit connection under the plans' caller, then COMMIT
+    (``opened``: the caller's scope was begun on it already)."""
     caller, found = _one_caller(plans)
     try:
-        conn.execute(scope_sql(role_prefix, db_scope(caller), timeout_ms))
+        if not opened:
+            conn.execute(scope_sql(role_prefix, db_scope(caller), timeout_ms))
         try:
             yield conn
         except BaseException:

@@ -68,6 +68,30 @@ POOL_WAITING = Gauge("iocgis_pool_requests_waiting", "Requests waiting for a con
 POOL_MAX = Gauge("iocgis_pool_max_connections", "A pool's largest size", ["pool"],
                  multiprocess_mode="livesum")
 
+# Read routing (iocgis.read_routing): the replica's lag at the last check, whether reads go to
+# it, and reads per target (replica, or primary with the reason).
+REPLICA_LAG = Gauge("iocgis_replica_lag_seconds", "The read replica's lag at the last check",
+                    multiprocess_mode="livemax")
+REPLICA_USABLE = Gauge("iocgis_replica_in_use", "1 while reads are routed to the replica",
+                       multiprocess_mode="livemin")
+READS_ROUTED = Counter("iocgis_reads_routed_total", "Data reads by the server they ran on",
+                       ["target", "reason"])
+READ_ROUTE_REASONS = frozenset({"replica", "write-path", "replica-down", "replica-lagging",
+                                "own-write", "replica-failed"})
+_ROUTED_HERE: dict[str, int] = {}  # this process's counts, for /ready
+
+
+def read_routed(reason: str) -> None:
+    """One data read: ``replica``, or the reason it ran on the primary."""
+    reason = reason if reason in READ_ROUTE_REASONS else "other"
+    target = "replica" if reason == "replica" else "primary"
+    READS_ROUTED.labels(target, reason).inc()
+    _ROUTED_HERE[reason] = _ROUTED_HERE.get(reason, 0) + 1
+
+
+def reads_routed_snapshot() -> dict[str, int]:
+    return dict(_ROUTED_HERE)
+
 
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or os.environ.get("prometheus_multiproc_dir")

@@ -1,11 +1,12 @@
 """Totals from the summaries (``iocgis/summaries.py``, kept by the import swap) equal the exact
 statement's, after an import, an append, an upsert and a rollback, for a drawn polygon crossing grid
-cells and a commune border and for the table of communes, for every caller and for a caller
-limited to one commune."""
+cells and a commune border, for random circles (and independent SQL) and for the table of
+communes, for every caller and for a caller limited to one commune."""
 
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -18,19 +19,20 @@ import shapely
 
 from iocgis.access import Caller
 from iocgis.api.query import allowlist
+from iocgis.api.query import summaries as qsummaries
 from iocgis.api.query.choropleth import choropleth_statement, parse_aggregates
 from iocgis.api.query.context import QueryContext
 from iocgis.api.query.handlers import build_queries
 from iocgis.api.query.params import Params
-from iocgis.api.query.spec import Inside
-from iocgis.api.query.sql import layer_statement, scope_conditions_of
+from iocgis.api.query.spec import Around, Inside, Selection
+from iocgis.api.query.sql import SPHERE_HIGH, SPHERE_LOW, layer_statement, scope_conditions_of
 from iocgis.api.query.summaries import summary_statement, units_statement
 from iocgis.importers import ImportOptions, import_path
 from iocgis.importers.history import rollback
 from iocgis.importers.settings import ImportSettings
 from iocgis.layers import get_registry
 from iocgis.settings import Settings
-from iocgis.summaries import GRID_DEG, MARGIN_DEG
+from iocgis.summaries import CELL_BASE, CELL_OFFSET, GRID_DEG, MARGIN_DEG
 
 from ..conftest import scratch_database
 from ..importers.importer_fixtures import write_vector
@@ -42,6 +44,11 @@ USES = ["ODT", "ONT", "CLN", "LUC"]
 # An irregular polygon across about 7 x 6 grid cells and the communes' border at 106.83
 DRAWN = shapely.Polygon([(106.8013, 10.9031), (106.8370, 10.9007), (106.8391, 10.9322),
                          (106.8208, 10.9288), (106.8046, 10.9355)])
+# Random circles over the parcels (and across their edge and the communes' border): centre,
+# radius in metres; the smaller ones are asked with the size limit of circles lifted.
+_RND = random.Random(20)
+CIRCLES = [(_RND.uniform(106.805, 106.835), _RND.uniform(10.905, 10.935), _RND.uniform(700, 2600))
+           for _ in range(4)]
 
 
 def parcels(n_side: int, start: int, use_shift: int = 0) -> tuple[list[Any], dict[str, list]]:
@@ -86,16 +93,17 @@ def load(db: tuple[str, Settings], path: Path, mode: str) -> None:
     assert report.rows_loaded > 0, report
 
 
-def answers(conn: psycopg.Connection, caller: Caller, group_by: str | None
-            ) -> list[tuple[tuple, tuple]]:
-    """(summaries, exact) of the drawn polygon's parcels: count, groups, features, fresh."""
+def answers(conn: psycopg.Connection, caller: Caller, group_by: str | None,
+            selection: Selection | None = None, offset: int = 0) -> list[tuple[tuple, tuple]]:
+    """(summaries, exact) of the drawn polygon's (or ``selection``'s) parcels: count, groups,
+    features, fresh."""
     registry = get_registry()
     ctx = QueryContext(SimpleNamespace(registry=registry), caller)  # type: ignore[arg-type]
-    values = {"layers": "land.parcels", "limit": "25", **({"group_by": group_by}
-                                                          if group_by else {})}
+    values = {"layers": "land.parcels", "limit": "25", "offset": str(offset),
+              **({"group_by": group_by} if group_by else {})}
     plans = allowlist.spatial_plans(caller, registry, ["land.parcels"])
-    (query,) = build_queries(ctx, Params(values, values.keys()), plans,
-                             lambda _layer: Inside(shapely.to_wkb(DRAWN)))
+    chosen = selection or Inside(shapely.to_wkb(DRAWN))
+    (query,) = build_queries(ctx, Params(values, values.keys()), plans, lambda _layer: chosen)
     summary = summary_statement(query)
     assert summary is not None, "the summaries should answer this query"
     exact = layer_statement(query)
@@ -117,7 +125,7 @@ def assert_same(summary: tuple, exact: tuple) -> None:
     assert json.loads(summary[2]) == json.loads(exact[2])  # the same page of features
 
 
-def check(db: tuple[str, Settings]) -> None:
+def check(db: tuple[str, Settings], circles: bool = False) -> None:
     with psycopg.connect(db[0], autocommit=True) as conn:
         deep = conn.execute(
             "SELECT count(*) FROM generate_series(0, 20) i, generate_series(0, 20) j"
@@ -130,6 +138,8 @@ def check(db: tuple[str, Settings]) -> None:
             for group_by in ("commune_code", "land_use", None):
                 for summary, exact in answers(conn, caller, group_by):
                     assert_same(summary, exact)
+        if circles:  # the circle logic once on fresh summaries, once after changes
+            check_circles(conn)
         scoped = json.loads(answers(conn, ONE_COMMUNE, "commune_code")[0][0][1])
         assert [g["key"] for g in scoped] == ["26041"]
         for caller in (ANALYST, ONE_COMMUNE):  # the choropleth: one row per commune
@@ -140,6 +150,39 @@ def check(db: tuple[str, Settings]) -> None:
                 assert mine[4] == (None if other[4] is None else pytest.approx(other[4],
                                                                                 rel=1e-12))
                 assert mine[5] == pytest.approx(other[5], abs=0.011)
+
+
+def independent_circle(conn: psycopg.Connection, caller: Caller, group_by: str | None,
+                       lon: float, lat: float, radius: float) -> list[tuple]:
+    """Per group: count, sum of area_m2 and geodesic area of the parcels within the radius,
+    by ST_Distance on the spheroid (not the query API's sphere-then-spheroid test)."""
+    key = group_by or "NULL"
+    scope = " AND commune_code = ANY(%(communes)s)" if caller.commune_codes else ""
+    return conn.execute(
+        f"SELECT {key}, count(*), sum(area_m2), sum(ST_Area(geom::geography)) FROM land.parcels"
+        " WHERE ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326)"
+        f"::geography) <= %(r)s{scope} GROUP BY 1 ORDER BY 1 NULLS LAST",
+        {"lon": lon, "lat": lat, "r": radius,
+         "communes": sorted(caller.commune_codes or ())}).fetchall()
+
+
+def check_circles(conn: psycopg.Connection) -> None:
+    """Circles from the summaries equal the exact statement (groups, page) and independent SQL."""
+    covered = 0
+    for n, (lon, lat, radius) in enumerate(CIRCLES):
+        covered += len(qsummaries.circle_cells(lon, lat, radius)[0])
+        for caller, group_by in ((ANALYST, "commune_code"), (ANALYST, None),
+                                 (ONE_COMMUNE, "commune_code")):
+            (summary, exact), = answers(conn, caller, group_by, Around(lon, lat, radius),
+                                        offset=10 * n)
+            assert_same(summary, exact)
+            expected = independent_circle(conn, caller, group_by, lon, lat, radius)
+            groups = json.loads(summary[1])
+            assert [(g["key"], g["count"]) for g in groups] == [r[:2] for r in expected]
+            for group, row in zip(groups, expected):
+                assert group["sum"]["area_m2"] == pytest.approx(float(row[2]), abs=1e-6)
+                assert group["measured_area_m2"] == pytest.approx(row[3], abs=0.011)
+    assert covered >= 10  # the circles cover cells: their totals come from the summaries
 
 
 def communes_table(conn: psycopg.Connection, caller: Caller) -> tuple[list, list]:
@@ -158,9 +201,10 @@ def communes_table(conn: psycopg.Connection, caller: Caller) -> tuple[list, list
 
 
 def test_summaries_equal_exact_totals_after_import_append_upsert_and_rollback(
-        db: tuple[str, Settings], tmp_path: Path) -> None:
+        db: tuple[str, Settings], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(qsummaries, "MIN_CIRCLE_CELLS", 0)  # circles of any size (see CIRCLES)
     load(db, write_vector(tmp_path / "first.gpkg", *parcels(30, 0)), "replace")
-    check(db)
+    check(db, circles=True)
     # append: more parcels (other numbers) on the same ground
     more, fields = parcels(12, 5000)
     more = [shapely.affinity.translate(g, 0.0004, 0.0005) for g in more]
@@ -170,9 +214,50 @@ def test_summaries_equal_exact_totals_after_import_append_upsert_and_rollback(
     load(db, write_vector(tmp_path / "again.gpkg", *parcels(30, 0, use_shift=1)), "upsert")
     check(db)
     rollback("land.parcels", url=db[0], user="test")  # back to before the upsert
-    check(db)
+    check(db, circles=True)
     with psycopg.connect(db[0], autocommit=True) as conn:
         conn.execute("UPDATE meta.layers SET data_version = data_version + 1"
                      " WHERE id = 'land.parcels'")  # a write the summaries have not seen
         (summary, _), = answers(conn, ANALYST, None)
         assert summary[3] is False  # stale: the engine asks the exact statement instead
+
+
+def test_circle_cells_cover_only_cells_inside_and_miss_no_reachable_one(
+        db: tuple[str, Settings]) -> None:
+    """``circle_cells`` against PostGIS on random circles: every covered cell's grown box lies
+    within the radius (its corners, on the spheroid and on the sphere with the margin the exact
+    statement trusts), no cell left out could hold a match (sphere distance within
+    r / SPHERE_LOW), and a covered cell is not left to the exact pass needlessly."""
+    rnd = random.Random(5)
+    rows = []
+    for _ in range(40):
+        lon, lat, radius = rnd.uniform(106.3, 107.6), rnd.uniform(10.5, 12.3), rnd.uniform(300, 8000)
+        deep, edge_i, edge_j = qsummaries.circle_cells(lon, lat, radius)
+        edge = {(i, j) for i, j in zip(edge_i, edge_j)}
+        span = radius / 100_000 + 0.02
+        for i in range(int((lon - span) // GRID_DEG), int((lon + span) // GRID_DEG) + 1):
+            for j in range(int((lat - span) // GRID_DEG), int((lat + span) // GRID_DEG) + 1):
+                cell = (i + CELL_OFFSET) * CELL_BASE + j + CELL_OFFSET
+                kind = "deep" if cell in deep else "edge" if (i, j) in edge else "out"
+                rows.append((lon, lat, radius, i, j, kind))
+    with psycopg.connect(db[0], autocommit=True) as conn:
+        bad = conn.execute(
+            "WITH c AS (SELECT * FROM unnest(%s::float8[], %s::float8[], %s::float8[], %s::int[],"
+            " %s::int[], %s::text[]) c(lon, lat, r, i, j, kind)),"
+            " d AS (SELECT c.*, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography AS p,"
+            " ST_MakeEnvelope(i * %s - %s, j * %s - %s, (i + 1) * %s + %s, (j + 1) * %s + %s,"
+            " 4326) AS box FROM c),"
+            " m AS (SELECT d.*, (SELECT max(ST_Distance(q.geom::geography, p)) FROM"
+            " ST_DumpPoints(box) q) AS far, (SELECT max(ST_Distance(q.geom::geography, p, false))"
+            " FROM ST_DumpPoints(box) q) AS far_sphere, ST_Distance(box::geography, p, false)"
+            " AS near FROM d)"
+            " SELECT kind, count(*) FILTER (WHERE kind = 'deep' AND (far > r OR far_sphere"
+            " > r / %s)), count(*) FILTER (WHERE kind = 'out' AND near <= r / %s),"
+            " count(*) FILTER (WHERE kind <> 'deep' AND far_sphere < r / %s * 0.9999),"
+            " count(*) FROM m GROUP BY kind ORDER BY kind",
+            [[r[k] for r in rows] for k in range(6)] + [GRID_DEG, MARGIN_DEG] * 4
+            + [SPHERE_HIGH, SPHERE_LOW, SPHERE_HIGH]).fetchall()
+    counts = {kind: (wrong_deep, missed, needless, n) for kind, wrong_deep, missed, needless, n in bad}
+    assert counts["deep"][0] == 0 and counts["deep"][3] > 1000
+    assert counts["out"][1] == 0 and counts["edge"][3] > 500
+    assert counts["edge"][2] == 0 and counts["out"][2] == 0

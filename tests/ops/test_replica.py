@@ -1,0 +1,248 @@
+"""The streaming read replica and read routing, on a primary of the test's own (never the shared
+55432) and one replica for the module made by the real ``iocgis replica start``.
+
+The proof that a read was served by the replica: its replay is paused
+(``pg_wal_replay_pause()``) while the primary takes more rows, so an answer from the replica
+shows the old rows; /ready's per-target counts move too. Then: a caller's own import is read
+from the primary while others still read the replica; a replica over its lag bound, and one
+killed, leave reads to the primary with no error; when it is back, reads return to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+
+from iocgis import cluster, migrate, replica
+from iocgis.importers.settings import ImportSettings
+from iocgis.ops.settings import BackupSettings, ReplicaSettings
+from iocgis.security import accounts, login
+from iocgis.security.accounts import Actor
+from iocgis.security.settings import SecuritySettings
+from iocgis.settings import Settings
+from tests.conftest import LiveServer, free_port
+from tests.importers.importer_fixtures import BIEN_HOA, places, write_vector
+
+IOCGIS = Path(sys.executable).parent / "iocgis"
+MAX_LAG_S = 30.0  # an import on a loaded machine stays within it; the bound is lowered later
+LOW_LAG_S = 1.0
+CHECK_S = 0.25
+ITEMS = "/collections/base.places/items?limit=100&f=json"
+RADIUS = {"lon": BIEN_HOA[0], "lat": BIEN_HOA[1], "radius_m": 50_000, "layers": "base.places"}
+
+
+@dataclass
+class Rig:
+    settings: Settings
+    primary_url: str
+    replica_url: str  # the replica as the connecting (super)user: pause and resume its replay
+    server: LiveServer
+    officer_key: str
+    root: Path
+
+    def get(self, path: str, key: str | None = None, **params: Any) -> httpx.Response:
+        headers = {"X-API-Key": key} if key else {}
+        return httpx.get(self.server.url + path, headers=headers, params=params, timeout=30)
+
+    def places_seen(self, key: str | None = None) -> int:
+        answer = self.get(ITEMS, key)
+        assert answer.status_code == 200, answer.text
+        return len(answer.json()["features"])
+
+    def radius_seen(self, key: str | None = None) -> int:
+        answer = self.get("/query/radius", key, **RADIUS)
+        assert answer.status_code == 200, answer.text
+        return int(_count(answer.json()))
+
+    def ready(self) -> dict[str, Any]:
+        answer = self.get("/ready")
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def lag_bound(self, seconds: float) -> None:
+        """Change the running server's lag bound (as IOCGIS_REPLICA_MAX_LAG_S would)."""
+        router = self.server.app.state.iocgis.router
+        router.settings = router.settings.model_copy(update={"max_lag_s": seconds})
+
+    def routed(self) -> dict[str, int]:
+        return dict(self.ready()["replica"]["routed"])
+
+    def replay(self, pause: bool) -> None:
+        with psycopg.connect(self.replica_url, autocommit=True) as conn:
+            conn.execute("SELECT pg_wal_replay_pause()" if pause else "SELECT pg_wal_replay_resume()")
+
+    def import_places(self, n: int) -> dict[str, Any]:
+        geoms, fields = places(n)
+        path = write_vector(Path(tempfile.mkdtemp(dir=self.root)) / "places.gpkg", geoms, fields)
+        with path.open("rb") as fh:
+            answer = httpx.post(self.server.url + "/imports", timeout=60,
+                                headers={"X-API-Key": self.officer_key},
+                                data={"layer": "base.places"}, files={"file": (path.name, fh)})
+        assert answer.status_code == 202, answer.text
+        job = answer.json()["id"]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            body = self.get(f"/imports/{job}", self.officer_key).json()
+            if body["status"] not in ("queued", "running"):
+                assert body["status"] == "loaded", body
+                return body
+            time.sleep(0.2)
+        raise AssertionError("the import job did not finish")
+
+
+def _count(body: dict[str, Any]) -> int:
+    """The number of base.places features in a radius answer."""
+    layer = body["layers"]["base.places"]
+    return len(layer["features"]["features"] if isinstance(layer["features"], dict)
+               else layer["features"])
+
+
+def _only_replica_moved(before: dict[str, int], after: dict[str, int]) -> bool:
+    """Reads were made between the two counts and every one was served by the replica."""
+    moved = {k: after.get(k, 0) - before.get(k, 0) for k in after.keys() | before.keys()}
+    assert moved.get("replica", 0) >= 2 and all(v == 0 for k, v in moved.items()
+                                                if k != "replica"), moved
+    return True
+
+
+def _until(check: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout_s} s: {what}"
+        time.sleep(0.1)
+
+
+async def _officer_key(url: str) -> str:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await accounts.create(conn, SecuritySettings(), Actor("pytest"), name="can.bo.replica",
+                              roles=["gis_officer"], password="Ban-Sao-Doc-Dong-Nai-2026!")
+        await conn.execute("UPDATE security.accounts SET must_change_password = false "
+                           "WHERE name = 'can.bo.replica'")
+        key, _ = await login.create_api_key(conn, Actor("pytest"), "can.bo.replica",
+                                            networks=["127.0.0.0/8"])
+    return key
+
+
+@pytest.fixture(scope="module")
+def rig() -> Iterator[Rig]:
+    root = Path(tempfile.mkdtemp(prefix="iocgis-replica-", dir="/tmp"))
+    root.chmod(0o755)  # the server's user traverses it
+    primary_port, replica_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("IOCGIS_") and k not in ("DATABASE_URL", "REPLICA_URL")}
+    env.update(IOCGIS_PG_PORT=str(primary_port), IOCGIS_PG_DATA_DIR=str(root / "pgdata"),
+               IOCGIS_VAR_DIR=str(root / "var"), IOCGIS_REPLICA_PORT=str(replica_port))
+    base = Settings(pg_port=primary_port, pg_data_dir=root / "pgdata", var_dir=root / "var",
+                    database_url="", IOCGIS_CACHE_DIR=root / "cache",
+                    imports=ImportSettings(auto_approve=True),
+                    replica=ReplicaSettings(local=True, port=replica_port, max_lag_s=MAX_LAG_S,
+                                            check_s=CHECK_S))
+    server = None
+    try:
+        cluster.start(base, BackupSettings(archive=False))
+        primary_url = cluster.local_url(base)
+        migrate.upgrade(primary_url)
+        key = asyncio.run(_officer_key(primary_url))
+        made = subprocess.run([str(IOCGIS), "replica", "start"], env=env, capture_output=True,
+                              text=True, timeout=180)
+        assert made.returncode == 0, made.stdout + made.stderr
+        assert f"local read replica running: data {root / 'pgdata-replica'}, port {replica_port}" \
+            in made.stdout, made.stdout
+        settings = base.model_copy(update={"database_url": primary_url})
+        server = LiveServer(settings).start()
+        yield Rig(settings, primary_url, replica.url(base), server, key, root)
+    finally:
+        if server is not None:
+            server.stop()
+        replica.stop(base, "immediate")
+        cluster.stop(base)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def test_replica_start_is_one_idempotent_command_and_streams(rig: Rig) -> None:
+    status = subprocess.run([str(IOCGIS), "replica", "start"], capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "IOCGIS_PG_PORT": str(rig.settings.pg_port),
+                                              "IOCGIS_PG_DATA_DIR": str(rig.settings.pg_data_dir),
+                                              "IOCGIS_VAR_DIR": str(rig.settings.var_dir),
+                                              "IOCGIS_REPLICA_PORT": str(replica.port(rig.settings)),
+                                              "DATABASE_URL": ""})
+    assert status.returncode == 0, status.stderr
+    assert "running" in status.stdout and "(streaming)" in status.stdout, status.stdout
+    with psycopg.connect(rig.replica_url) as conn:
+        assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+        # the same roles and policies: a physical copy
+        assert conn.execute("SELECT count(*) FROM pg_roles WHERE rolname = 'iocgis_api'"
+                            ).fetchone() == (1,)
+    with psycopg.connect(rig.primary_url) as conn:
+        assert conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = "
+                            "'iocgis_replica'").fetchone() == (True,)
+    ready = rig.ready()
+    assert ready["notify_listener"] == "listening" and ready["redis"] is None
+    _until(lambda: rig.ready()["replica"]["reads_to"] == "replica", "reads go to the replica")
+    assert rig.ready()["replica"]["in_recovery"] is True
+
+
+def test_reads_are_served_by_the_replica_and_own_import_by_the_primary(rig: Rig) -> None:
+    rig.import_places(3)
+    _until(lambda: rig.places_seen() == 3, "the first import reaches the replica")
+    rig.replay(pause=True)
+    try:
+        before = rig.routed()
+        rig.import_places(5)  # the primary now holds 5 places, the paused replica 3
+        # the caller who imported reads their import (from the primary) ...
+        assert rig.places_seen(rig.officer_key) == 5
+        assert rig.radius_seen(rig.officer_key) == 5
+        # ... anonymous reads of features and queries are served by the replica: the old rows
+        assert rig.places_seen() == 3
+        assert rig.radius_seen() == 3
+        after = rig.routed()
+        assert after.get("replica", 0) - before.get("replica", 0) >= 2
+        assert after.get("own-write", 0) - before.get("own-write", 0) >= 2
+        # past the lag bound, every read goes to the primary (no error, the new rows)
+        rig.lag_bound(LOW_LAG_S)
+        _until(lambda: rig.ready()["replica"]["reads_to"] == "primary", "the lag bound", 15)
+        assert rig.ready()["replica"]["lag_s"] > LOW_LAG_S
+        assert rig.places_seen() == 5 and rig.radius_seen() == 5
+        assert rig.routed().get("replica-lagging", 0) >= 2
+    finally:
+        rig.replay(pause=False)
+        rig.lag_bound(MAX_LAG_S)
+    # the replica caught up: reads return to it, and the import's pin is released
+    _until(lambda: rig.ready()["replica"]["reads_to"] == "replica", "reads back to the replica")
+    before = rig.routed()
+    assert rig.places_seen() == 5 and rig.places_seen(rig.officer_key) == 5
+    assert _only_replica_moved(before, rig.routed())
+
+
+def test_replica_killed_reads_move_to_the_primary_then_return(rig: Rig) -> None:
+    with psycopg.connect(rig.primary_url) as conn:
+        held = conn.execute("SELECT count(*) FROM base.places").fetchone()[0]  # type: ignore[index]
+    _until(lambda: rig.ready()["replica"]["reads_to"] == "replica", "the replica in use")
+    replica.stop(rig.settings, "immediate")
+    try:
+        # every read answers, from the primary, while the replica is away
+        for _ in range(6):
+            assert rig.places_seen() == held and rig.radius_seen() == held
+        ready = rig.ready()["replica"]
+        assert ready["reads_to"] == "primary" and ready["reachable"] is False
+        routed = rig.routed()
+        assert routed.get("replica-down", 0) + routed.get("replica-failed", 0) >= 12
+    finally:
+        replica.start(rig.settings)
+    _until(lambda: rig.ready()["replica"]["reads_to"] == "replica", "the replica back", 60)
+    before = rig.routed()
+    assert rig.places_seen() == held and rig.radius_seen() == held
+    assert _only_replica_moved(before, rig.routed())
