@@ -22,6 +22,27 @@ COLUMNS = ("id", "layer_id", "mode", "status", "dry_run", "source_path", "source
            "previous_table", "data_version", "error")
 
 
+# The tables still keeping given data versions of layers: an import that made version v + 1
+# live moved version v aside to its ``previous_table`` (rollbacks too; pruning and a rollback
+# of that import clear the column), with the columns each has, to check it against the layer.
+KEPT_SQL = """
+SELECT w.layer_id, w.version, i.previous_table,
+       (SELECT array_agg(a.attname::text) FROM pg_attribute a
+        WHERE a.attrelid = to_regclass(i.previous_table) AND a.attnum > 0 AND NOT a.attisdropped)
+FROM unnest(%(layers)s::text[], %(versions)s::bigint[]) w(layer_id, version)
+JOIN LATERAL (SELECT previous_table FROM meta.imports m WHERE m.layer_id = w.layer_id
+              AND m.data_version = w.version + 1 AND m.status = 'loaded'
+              AND m.previous_table IS NOT NULL ORDER BY m.id DESC LIMIT 1) i ON true
+WHERE to_regclass(i.previous_table) IS NOT NULL
+"""
+
+
+def kept_ident(previous_table: str) -> tuple[str, str]:
+    """``import_history.h<id>`` as (schema, table)."""
+    schema, table = previous_table.split(".", 1)
+    return schema, table
+
+
 def history(layer_id: str, *, url: str | None = None, limit: int = 50,
             settings: Settings | None = None, registry: Registry | None = None
             ) -> list[dict[str, Any]]:

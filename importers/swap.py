@@ -87,12 +87,26 @@ def dependents(conn: psycopg.Connection, oid: str, live: sql.Composable) -> list
             if options else sql.SQL("")
         out.append(sql.SQL("CREATE OR REPLACE VIEW {}{} AS {}").format(
             sql.Identifier(schema, name), with_, sql.SQL(definition.rstrip().rstrip(";"))))
+    out += row_security(conn, oid, live)
+    triggers = conn.execute("SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s "
+                            "AND NOT tgisinternal ORDER BY tgname", (oid,)).fetchall()
+    for (definition,) in triggers:
+        out.append(sql.SQL(definition))
+    conn.execute("RESET search_path")
+    return out
+
+
+def row_security(conn: psycopg.Connection, oid: str, target: sql.Composable
+                 ) -> list[sql.Composable]:
+    """Statements giving ``target`` the row-level security and policies of the table ``oid``
+    (run with ``search_path = pg_catalog``, so the expressions print fully qualified)."""
+    out: list[sql.Composable] = []
     flags = conn.execute("SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE oid = %s",
                          (oid,)).fetchone()
     if flags and flags[0]:
-        out.append(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(live))
+        out.append(sql.SQL("ALTER TABLE {} ENABLE ROW LEVEL SECURITY").format(target))
     if flags and flags[1]:
-        out.append(sql.SQL("ALTER TABLE {} FORCE ROW LEVEL SECURITY").format(live))
+        out.append(sql.SQL("ALTER TABLE {} FORCE ROW LEVEL SECURITY").format(target))
     policies = conn.execute(
         """
         SELECT polname, polpermissive, polcmd,
@@ -107,14 +121,9 @@ def dependents(conn: psycopg.Connection, oid: str, live: sql.Composable) -> list
                 f" TO {', '.join(roles)}" + (f" USING ({qual})" if qual else "")
                 + (f" WITH CHECK ({check})" if check else ""))
         # a table swapped back in (rollback) still has its own: replace, never duplicate
-        out.append(sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(sql.Identifier(name), live))
-        out.append(sql.SQL("CREATE POLICY {} ON {}").format(sql.Identifier(name), live)
+        out.append(sql.SQL("DROP POLICY IF EXISTS {} ON {}").format(sql.Identifier(name), target))
+        out.append(sql.SQL("CREATE POLICY {} ON {}").format(sql.Identifier(name), target)
                    + sql.SQL(text))
-    triggers = conn.execute("SELECT pg_get_triggerdef(oid) FROM pg_trigger WHERE tgrelid = %s "
-                            "AND NOT tgisinternal ORDER BY tgname", (oid,)).fetchall()
-    for (definition,) in triggers:
-        out.append(sql.SQL(definition))
-    conn.execute("RESET search_path")
     return out
 
 
@@ -197,9 +206,18 @@ def restart_identity(conn: psycopg.Connection, table: sql.Composable) -> None:
 
 
 def snapshot(conn: psycopg.Connection, layer: LayerDef, history: str) -> None:
-    """A plain copy of the live rows, for rollback of in-place changes."""
-    conn.execute(sql.SQL("CREATE TABLE {} AS TABLE {}").format(
-        sql.Identifier(HISTORY_SCHEMA, history), live_ident(layer)))
+    """A plain copy of the live rows, for rollback of in-place changes, readable under the
+    live table's grants and row-level security (a regenerated report reads it)."""
+    kept = sql.Identifier(HISTORY_SCHEMA, history)
+    conn.execute(sql.SQL("CREATE TABLE {} AS TABLE {}").format(kept, live_ident(layer)))
+    oid = str(conn.execute("SELECT to_regclass(%s)::oid",
+                           (live_ident(layer).as_string(conn),)).fetchone()[0])
+    _copy_grants(conn, oid, kept)
+    conn.execute("SET LOCAL search_path = pg_catalog")
+    statements = row_security(conn, oid, kept)
+    conn.execute("RESET search_path")
+    for statement in statements:
+        conn.execute(statement)
 
 
 def _insert(conn: psycopg.Connection, layer: LayerDef, source: sql.Composable, *,

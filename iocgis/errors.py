@@ -74,6 +74,14 @@ class NotFound(IocgisError):
     exit_code = 2
 
 
+class Gone(IocgisError):
+    """What was asked for existed once and is no longer kept (e.g. an older data version)."""
+
+    http_status = 410
+    code = "Gone"
+    exit_code = 2
+
+
 class Unauthorized(IocgisError):
     http_status = 401
     code = "Unauthorized"

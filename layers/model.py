@@ -7,7 +7,7 @@ import unicodedata
 from datetime import timedelta
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 Sensitivity = Literal["public", "internal", "restricted"]
 GeometryType = Literal["Point", "MultiPoint", "MultiLineString", "MultiPolygon"]
@@ -187,6 +187,8 @@ class LayerDef(Frozen):
     share_pii: bool = False
     # Published as open data under a licence (public layers only).
     open: OpenData | None = None
+    # Set only on a copy from ``kept_in``: the table holding an older data version.
+    _kept: tuple[str, str] | None = PrivateAttr(default=None)
 
     @property
     def id(self) -> str:
@@ -194,11 +196,23 @@ class LayerDef(Frozen):
 
     @property
     def schema_name(self) -> str:
-        return self.group
+        return self._kept[0] if self._kept else self.group
 
     @property
     def table_name(self) -> str:
-        return self.name
+        return self._kept[1] if self._kept else self.name
+
+    @property
+    def kept(self) -> tuple[str, str] | None:
+        """The kept table this copy reads (an older data version), None for the live one."""
+        return self._kept
+
+    def kept_in(self, schema: str, table: str) -> LayerDef:
+        """The same layer read from a kept table of an older data version (the import
+        history): every statement built from the copy names that table instead."""
+        copy = self.model_copy()
+        copy._kept = (schema, table)
+        return copy
 
     @property
     def is_spatial(self) -> bool:

@@ -5,7 +5,7 @@ A wrong file fails at start-up with the file, the key and the reason.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,14 @@ class Registry:
         for group in self.groups:
             for layer in group.layers:
                 self._layers[layer.id] = layer
+
+    def reading_kept(self, tables: Mapping[str, tuple[str, str]]) -> Registry:
+        """The same registry with some layers read from kept tables of older data versions
+        (layer id -> schema, table): a report regenerated at the versions it recorded."""
+        copy = Registry(self.groups, self.codelists)
+        for layer_id, (schema, table) in tables.items():
+            copy._layers[layer_id] = self.get(layer_id).kept_in(schema, table)
+        return copy
 
     def __iter__(self) -> Iterator[LayerDef]:
         return iter(self._layers.values())

@@ -3,8 +3,9 @@ and its communes, and the layers it has read (their data versions are recorded).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from psycopg import sql
@@ -14,16 +15,19 @@ from iocgis.access import AccessPlan, Caller, plan_for
 from iocgis.api.query.context import AdminUnit, QueryContext
 from iocgis.api.state import AppState
 from iocgis.errors import Forbidden, InvalidInput, TemporarilyUnavailable
+from iocgis.layers import Registry
 from iocgis.reports.model import Definition
 from iocgis.reports.periods import Period
-
-VERSIONS_SQL = "SELECT id, data_version FROM meta.layers"
+from iocgis.reports.versions import live_versions
 
 
 @dataclass
 class ReportContext:
     state: AppState
     owner: AsyncConnectionPool  # the platform's own tables (live.alerts, audit, meta.imports)
+    # the registry the data is read through: the live one, or one reading some layers from
+    # the tables the import history keeps of the versions a regenerated report recorded
+    registry: Registry
     caller: Caller
     definition: Definition
     period: Period
@@ -31,16 +35,22 @@ class ReportContext:
     communes: list[tuple[str, str]]  # (code, name) of the area the caller may see, by code
     generated_at: datetime
     maps: Any = None  # the MapRenderer (``reports.maps``), None: maps left out
+    pinned: dict[str, int] = field(default_factory=dict)  # those versions (regeneration)
     versions_at_start: dict[str, int] = field(default_factory=dict)
     read: set[str] = field(default_factory=set)
 
+    @cached_property
+    def reading_state(self) -> AppState:
+        """The app state with this report's registry (its queries name the kept tables)."""
+        return reading_state(self.state, self.registry)
+
     @property
     def query(self) -> QueryContext:
-        return QueryContext(self.state, self.caller)
+        return QueryContext(self.reading_state, self.caller)
 
     def plan(self, layer_id: str) -> AccessPlan:
         """The caller's plan for a layer, noted as read by this report."""
-        plan = plan_for(self.caller, layer_id, self.state.registry)
+        plan = plan_for(self.caller, layer_id, self.registry)
         self.read.add(plan.layer.id)
         return plan
 
@@ -57,21 +67,26 @@ class ReportContext:
         return dict(self.communes).get(code, code)
 
     async def layer_versions(self) -> dict[str, int]:
-        async with self.state.pool.connection() as conn:
-            cur = await conn.execute(VERSIONS_SQL)
-            return {layer_id: int(v) for layer_id, v in await cur.fetchall()}
+        return await live_versions(self.state.pool)
 
     async def versions_read(self) -> dict[str, int]:
-        """The data versions of the layers read; a layer that changed meanwhile is a retry."""
+        """The data versions of the layers read (a kept one: its version); a live layer that
+        changed meanwhile is a retry."""
         now = await self.layer_versions()
+        kept = {lid: self.pinned[lid] for lid in self.read if self.registry.get(lid).kept}
+        now.update(kept)
         moved = sorted(lid for lid in self.read
-                       if now.get(lid) != self.versions_at_start.get(lid))
+                       if lid not in kept and now.get(lid) != self.versions_at_start.get(lid))
         if moved:
             raise TemporarilyUnavailable(
                 f"layer {moved[0]} changed while the report was generated", where="report",
                 hint="generate it again: its data must come from one version of each layer",
                 retry_after_s=1)
         return {lid: now[lid] for lid in sorted(self.read) if lid in now}
+
+
+def reading_state(state: AppState, registry: Registry) -> AppState:
+    return state if registry is state.registry else replace(state, registry=registry)
 
 
 async def area_of(state: AppState, caller: Caller, code: str | None,

@@ -16,13 +16,14 @@ from psycopg_pool import AsyncConnectionPool
 from iocgis.access import Caller, require_right
 from iocgis.api.state import AppState
 from iocgis.errors import InvalidInput, Unauthorized
-from iocgis.reports.context import ReportContext, area_of
+from iocgis.reports.context import ReportContext, area_of, reading_state
 from iocgis.reports.definitions import definition as find_definition
 from iocgis.reports.document import Report
 from iocgis.reports.model import Definition
 from iocgis.reports.pdf import report_pdf
 from iocgis.reports.periods import Period, parse_period
 from iocgis.reports.sections import collect
+from iocgis.reports.versions import registry_at
 from iocgis.reports.xlsx import report_xlsx
 
 FORMATS = ("pdf", "xlsx")
@@ -105,15 +106,21 @@ def check_order(caller: Caller, order: Order) -> tuple[Order, Definition, Period
 
 async def generate(state: AppState, owner: AsyncConnectionPool, caller: Caller, order: Order,
                    *, maps: Any = None, generated_at: datetime | None = None,
-                   progress: Progress | None = None, writers: Executor | None = None
-                   ) -> Generated:
+                   progress: Progress | None = None, writers: Executor | None = None,
+                   versions: dict[str, int] | None = None) -> Generated:
     """The report's data read as ``caller``, then its files written by ``writers`` (a process
-    pool keeps WeasyPrint's CPU time off the server's event loop; None: a thread)."""
+    pool keeps WeasyPrint's CPU time off the server's event loop; None: a thread).
+    ``versions``: read each of these layers at that data version (a regeneration): live when
+    it is the live one, else from the import history's kept table, else Gone."""
     order, definition, period = check_order(caller, order)
-    area, communes = await area_of(state, caller, order.area, definition)
+    registry = (state.registry if versions is None
+                else await registry_at(state.registry, owner, versions))
+    area, communes = await area_of(reading_state(state, registry), caller, order.area,
+                                   definition)
     at = (generated_at or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    ctx = ReportContext(state=state, owner=owner, caller=caller, definition=definition,
-                        period=period, area=area, communes=communes, generated_at=at, maps=maps)
+    ctx = ReportContext(state=state, owner=owner, registry=registry, caller=caller,
+                        definition=definition, period=period, area=area, communes=communes,
+                        generated_at=at, maps=maps, pinned=dict(versions or {}))
     ctx.versions_at_start = await ctx.layer_versions()
     done = {}
     total = len(definition.sections) + len(order.formats)

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from iocgis.access import Caller
+from iocgis.access import Caller, plan_for
 from iocgis.errors import IocgisError, TemporarilyUnavailable
+from iocgis.layers import Registry
 from iocgis.settings import PROJECT_ROOT
 
 ORIGIN = "http://iocgis.render"
@@ -68,12 +69,27 @@ class Answer:
 
 
 class CallerResources:
-    """The map's requests answered as one caller: style, TileJSON, tiles, glyphs, sprites."""
+    """The map's requests answered as one caller: style, TileJSON, tiles, glyphs, sprites.
+    ``registry``: the report's (a regeneration's reads some layers from kept older versions;
+    their tiles are drawn from those tables, uncached)."""
 
-    def __init__(self, state: Any, caller: Caller) -> None:
+    def __init__(self, state: Any, caller: Caller, registry: Registry | None = None) -> None:
         self.state = state
         self.caller = caller
+        self.registry = registry or state.registry
         self.tiles_read: set[str] = set()
+
+    async def _tile(self, renderer: Any, name: str, address: Any) -> bytes:
+        tileset = renderer.tilesets.for_caller(name, self.caller, note_reads=False)
+        self.tiles_read.update(layer.id for layer in tileset.visible_to(self.caller))
+        layers = tileset.layers_at(self.caller, address.z)
+        if not any(self.registry.get(layer.id).kept for layer in layers):
+            rendered = await renderer.tile(name, address, self.caller)
+            return gzip.decompress(rendered.gzipped) if not rendered.empty else b""
+        renderer.note_restricted_reads(tileset, self.caller, address.z)
+        plans = tuple(plan_for(self.caller, layer.id, self.registry).with_fields(())
+                      for layer in layers)
+        return bytes(await renderer.render_mvt(plans, address))
 
     async def answer(self, base: str, path: str) -> Answer:
         from iocgis.styles.definitions import get_themes
@@ -105,10 +121,7 @@ class CallerResources:
             match = TILE_RE.match(path.split("?")[0])
             if match:
                 name, z, x, y, _ = match.groups()
-                rendered = await renderer.tile(name, parse_address(z, x, y), self.caller)
-                tileset = renderer.tilesets.for_caller(name, self.caller, note_reads=False)
-                self.tiles_read.update(layer.id for layer in tileset.visible_to(self.caller))
-                body = gzip.decompress(rendered.gzipped) if not rendered.empty else b""
+                body = await self._tile(renderer, name, parse_address(z, x, y))
                 return Answer(200, body, "application/vnd.mapbox-vector-tile")
             if path.startswith("tiles/") and path.endswith(".json"):
                 import json

@@ -24,6 +24,7 @@ from iocgis.errors import IocgisError
 from iocgis.reports.generate import Order, caller_of, check_order, generate
 from iocgis.reports.maps import MapRenderer
 from iocgis.reports.store import ReportStore
+from iocgis.reports.versions import live_versions
 
 log = logging.getLogger("iocgis.reports")
 KEEP_JOBS = 200
@@ -94,14 +95,15 @@ class ReportsService:
             await self.owner.close()
 
     async def run(self, caller: Caller, order: Order, *, generated_at: datetime | None = None,
-                  regenerates: int | None = None, progress: Any = None) -> dict[str, Any]:
-        """Generate, store and record one report; the record."""
+                  regenerates: int | None = None, progress: Any = None,
+                  versions: dict[str, int] | None = None) -> dict[str, Any]:
+        """Generate, store and record one report (at ``versions``: see ``generate``)."""
         await self.open()
         started = time.monotonic()
         async with self._running:
             generated = await generate(self.state, self.owner, caller, order, maps=self.maps,
                                        generated_at=generated_at, progress=progress,
-                                       writers=self.writers)
+                                       writers=self.writers, versions=versions)
         params = {"report": order.report, "period": order.period, "area": order.area,
                   "formats": list(order.formats)}
         return await self.store.save(generated, params, int((time.monotonic() - started) * 1000),
@@ -136,14 +138,18 @@ class ReportsService:
             job.status = "failed"
 
     async def regenerate(self, caller: Caller, report_id: str) -> dict[str, Any]:
-        """Generate a recorded report again as its generator, at its recorded time, and say
-        whether every output has the recorded SHA-256 (and if not, what moved)."""
+        """Generate a recorded report again as its generator, at its recorded time, from the
+        data versions it recorded (Gone when one is no longer kept), and say whether every
+        output has the recorded SHA-256 (and if not, what differs)."""
         record = await self.store.get(caller, report_id)
         params = record["params"]
         order = Order(params["report"], params["period"], params.get("area"),
                       tuple(params.get("formats") or ("pdf", "xlsx")))
+        now = await live_versions(self.owner)
         again = await self.run(caller_of(record["caller"]), order,
-                               generated_at=record["generated_at"], regenerates=record["id"])
+                               generated_at=record["generated_at"], regenerates=record["id"],
+                               versions=record["versions"])
+        kept = {k: v for k, v in record["versions"].items() if k in now and now[k] != v}
         moved = {k: [v, again["versions"].get(k)] for k, v in record["versions"].items()
                  if again["versions"].get(k) != v}
         sections = sorted(k for k, v in record["data_sha256"].items()
@@ -152,7 +158,8 @@ class ReportsService:
                    for f, o in record["outputs"].items()}
         return {"id": record["id"], "regenerated_as": again["id"],
                 "identical": all(o["recorded"] == o["now"] for o in outputs.values()),
-                "outputs": outputs, "versions_moved": moved, "sections_changed": sections}
+                "outputs": outputs, "versions_moved": moved, "sections_changed": sections,
+                "read_from_history": kept}
 
 
 def jsonable(record: dict[str, Any]) -> dict[str, Any]:

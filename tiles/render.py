@@ -237,7 +237,9 @@ class TileRenderer:
         stand for tileset and visibility: an anonymous caller's statement never holds an
         officer's layers; ``fields`` (``shared_fields``) limits the attributes; ``copies``
         are the current tile-ready copies of some of the layers (``current_copies``)."""
-        key = (tuple(layer.id for layer in layers), zoom, level, only, scoped, fields, copies)
+        # a layer read from a kept older version (a regenerated report's map) names its table
+        key = (tuple((layer.id, layer.kept) for layer in layers), zoom, level, only, scoped,
+               fields, copies)
         found = self._statements.get(key)
         if found is None:
             ts = self.tile_settings
@@ -270,7 +272,8 @@ class TileRenderer:
         """The tile-ready copies built for the layers' versions as last read (``tile`` reads
         them before rendering): the same tiles, fewer rows read and no per-tile transform."""
         copies = self.versions.copies
-        return tuple(copies[layer.id] for layer in layers if layer.id in copies)
+        return tuple(copies[layer.id] for layer in layers
+                     if layer.id in copies and layer.kept is None)
 
     async def render_mvt(self, plans: tuple[AccessPlan, ...], tile: TileAddress) -> bytes:
         """The uncompressed MVT of the plans' layers, thinned to fit the size budget; layers

@@ -42,6 +42,8 @@ MIN_CIRCLE_CELLS = 100
 def usable(query: LayerQuery) -> summaries.SummaryFields | None:
     """The layer's summary fields when they can answer ``query``'s totals, else None."""
     fields = summaries.summary_fields(query.layer)
+    if query.layer.kept is not None:
+        return None  # an older version (a regenerated report): summaries are of the live one
     sel = query.selection
     if fields is None or not (isinstance(sel, Around) or (isinstance(sel, Inside) and sel.clip)):
         return None

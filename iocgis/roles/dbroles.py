@@ -28,6 +28,7 @@ from psycopg import sql
 
 from iocgis.access import ROLE_RIGHTS, Caller, can_see
 from iocgis.access import group_role as _group_role
+from iocgis.importers.staging import HISTORY_SCHEMA
 from iocgis.layers import LayerDef, Registry
 from iocgis.layers.types import field_type
 from iocgis.security.settings import SecuritySettings
@@ -187,6 +188,11 @@ def sync(conn: psycopg.Connection, registry: Registry, settings: SecuritySetting
             conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(table, sql.Identifier(api)))
             used_schemas.setdefault(layer.schema_name, set()).add(api)
             _row_security(conn, layer, table, groups, report)
+            for kept in _kept_tables(conn, layer):
+                _kept_access(conn, layer, kept, groups, api, used_schemas)
+        # a reader of any layer may read its kept older versions (their own grants decide)
+        used_schemas.setdefault(HISTORY_SCHEMA, set()).update(
+            *(used_schemas.get(schema, set()) for schema in registry.schemas))
         for schema, names in used_schemas.items():
             for name in sorted(names):
                 conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
@@ -199,8 +205,42 @@ def sync(conn: psycopg.Connection, registry: Registry, settings: SecuritySetting
     return report
 
 
+def _kept_tables(conn: psycopg.Connection, layer: LayerDef) -> list[tuple[str, str]]:
+    """The tables the import history keeps of the layer's older versions."""
+    return [tuple(r[0].split(".", 1)) for r in conn.execute(  # type: ignore[misc]
+        "SELECT previous_table FROM meta.imports WHERE layer_id = %s AND previous_table IS NOT "
+        "NULL AND to_regclass(previous_table) IS NOT NULL ORDER BY id", (layer.id,))]
+
+
+def _kept_access(conn: psycopg.Connection, layer: LayerDef, kept: tuple[str, str],
+                 groups: dict[tuple[str, bool], str], api: str,
+                 used_schemas: dict[str, set[str]]) -> None:
+    """A kept older version read under the live table's rules (a report regenerated at that
+    version): the same grants per group role, its columns only, and the same policy."""
+    table = sql.Identifier(*kept)
+    columns = [r[0] for r in conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attnum > 0 "
+        "AND NOT attisdropped ORDER BY attnum", (table.as_string(conn),))]
+    conn.execute(sql.SQL("REVOKE ALL ON {} FROM PUBLIC").format(table))
+    for name in [*groups.values(), api]:
+        conn.execute(sql.SQL("REVOKE ALL ON {} FROM {}").format(table, sql.Identifier(name)))
+    for (role, pii_group), name in groups.items():
+        if not can_see(Caller(name=name, roles=frozenset({role})), layer):
+            continue
+        used_schemas.setdefault(kept[0], set()).add(name)
+        if pii_group:
+            personal = [c for c in (*layer.pii_fields, "extra") if c in columns]
+            if needs_mask(layer) and personal:
+                _grant_table(conn, table, name, tuple(personal))
+            continue
+        full = _role_sees_pii(role) or not needs_mask(layer)
+        _grant_table(conn, table, name, None if full else _non_personal(layer, columns))
+    conn.execute(sql.SQL("GRANT SELECT ON {} TO {}").format(table, sql.Identifier(api)))
+    _row_security(conn, layer, table, groups, None)
+
+
 def _row_security(conn: psycopg.Connection, layer: LayerDef, table: sql.Composable,
-                  groups: dict[tuple[str, bool], str], report: SyncReport) -> None:
+                  groups: dict[tuple[str, bool], str], report: SyncReport | None) -> None:
     """Every group role reads the layer's rows through one policy; ``iocgis_api`` has none,
     so outside a caller's plan it reads nothing. The owner (imports, migrations) is exempt."""
     for stale in ("commune_scope", "api_all", LAYER_POLICY):
@@ -216,7 +256,8 @@ def _row_security(conn: psycopg.Connection, layer: LayerDef, table: sql.Composab
     conn.execute(sql.SQL("CREATE POLICY {} ON {} FOR SELECT TO {} USING ({})").format(
         sql.Identifier(LAYER_POLICY), table,
         sql.SQL(", ").join(sql.Identifier(n) for n in groups.values()), rows))
-    report.rls_tables.append(f"{layer.schema_name}.{layer.table_name}")
+    if report is not None:
+        report.rls_tables.append(f"{layer.schema_name}.{layer.table_name}")
 
 
 def _is_member(conn: psycopg.Connection, member: str, group: str) -> bool:

@@ -49,7 +49,7 @@ async def _overlay(ctx: ReportContext, indicator: str) -> dict[str, Any]:
     codes = [c for c, _ in ctx.communes]
     rows = await kpi.indicator_rows(ctx.query, codes, ctx.period.kpi_period, None)
     status = {r["admin_code"]: r["status"] for r in rows if r["code"] == indicator}
-    layer = ctx.state.registry.admin_layer("commune")
+    layer = ctx.registry.admin_layer("commune")
     plan = ctx.plan(layer.id).with_fields(())
     statement = sql.SQL("SELECT {key}, ST_AsGeoJSON(ST_SimplifyPreserveTopology(geom, 0.0005), 6)"
                         " FROM {table} WHERE {key} = ANY(%(codes)s) ORDER BY 1").format(
@@ -79,7 +79,7 @@ async def collect_map(ctx: ReportContext, section: MapSection,
         return Section(section.id, section.title, note=Text(
             vi="Bản đồ không được vẽ (chạy không có trình vẽ bản đồ)",
             en="Map not drawn (run without the map renderer)"), left_out=["map"])
-    resources = CallerResources(ctx.state, ctx.caller)
+    resources = CallerResources(ctx.state, ctx.caller, ctx.registry)
     png = await ctx.maps.render(spec, resources)
     ctx.read.update(resources.tiles_read)
     facts["layers"] = sorted(resources.tiles_read)

@@ -86,7 +86,7 @@ async def _layer_rows(ctx: ReportContext, section: ListSection) -> tuple[Table, 
 
 
 async def _alert_rows(ctx: ReportContext, section: ListSection) -> Table:
-    plan = readings_plan(ctx.caller, ctx.state.registry)
+    plan = readings_plan(ctx.caller, ctx.registry)
     ctx.read.add(plan.layer.id)
     start, end = bounds(ctx)
     scope = "" if plan.communes is None else " AND commune_code = ANY(%(scope)s)"

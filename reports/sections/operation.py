@@ -76,9 +76,9 @@ def _freshness(ctx: ReportContext, rows: list[tuple[Any, ...]]) -> list[list[Any
     _, end = bounds(ctx)
     out = []
     for layer_id, title, last, _source_date, row_count, _version, loads in rows:
-        if layer_id not in ctx.state.registry:
+        if layer_id not in ctx.registry:
             continue
-        cadence = ctx.state.registry.get(layer_id).cadence
+        cadence = ctx.registry.get(layer_id).cadence
         if last is None:
             status = "never_imported"
         elif last >= end:

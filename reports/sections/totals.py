@@ -28,7 +28,7 @@ def selection(ctx: ReportContext) -> Inside | Everywhere:
 
 def totals_query(ctx: ReportContext, section: TotalsSection, layer_id: str) -> LayerQuery:
     plan = ctx.plan(layer_id)
-    registry = ctx.state.registry
+    registry = ctx.registry
     return LayerQuery(
         plan=plan, selection=selection(ctx), fields=(),
         where=allowlist.where_conditions(plan, registry, list(section.where)),
@@ -82,7 +82,7 @@ async def collect(ctx: ReportContext, section: TotalsSection, done: dict) -> Sec
             queries.append(totals_query(ctx, section, layer_id))
         except NotFound:
             left_out.append(layer_id)  # a layer the caller may not see: said, never read
-    results = await run(ctx.state.reader, ctx.state.registry, queries) if queries else []
+    results = await run(ctx.state.reader, ctx.registry, queries) if queries else []
     tables = [_table(ctx, section, r.query, r.groups) for r in results]
     note = section.note
     if left_out:

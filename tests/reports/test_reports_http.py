@@ -200,3 +200,100 @@ def test_bad_orders_say_what_and_where(clients, order: dict, status: int, where:
     assert response.status_code == status, response.text
     assert response.json()["where"] == where
     assert clients["anonymous"].post("/reports/jobs", json=order).status_code == 401
+
+
+@pytest.fixture(scope="module")
+def scoped_province(clients: dict[str, httpx.Client]) -> dict:
+    job = run_job(clients["scoped"], report="kinh_te_xa_hoi_quy", period=PERIOD,
+                  formats=["xlsx"])
+    return {"job": job, **_files(clients["scoped"], job)}
+
+
+NEW_HOUSES = [("26041", "26041-90001", 106.815, 10.935), ("26068", "26068-90001", 106.875, 10.935)]
+
+
+def _houses_file(folder: Path) -> Path:
+    import json
+
+    path = folder / "nha_moi.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+         "properties": {"house_id": house, "commune_code": code, "household_size": 7,
+                        "is_poor": True}} for code, house, lon, lat in NEW_HOUSES]},
+        ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def _scoped_rows(url: str, prefix: str, table: str, caller) -> list[tuple]:  # noqa: ANN001
+    """``table``'s communes as the Reader reads them for ``caller`` (its group role and
+    communes), and as the serving role outside any plan."""
+    from iocgis.access import db_scope
+    from iocgis.access.database import scope_sql
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(scope_sql(prefix, db_scope(caller), 30_000))
+        rows = conn.execute(f"SELECT DISTINCT commune_code FROM {table} ORDER BY 1").fetchall()
+        conn.execute("ROLLBACK")
+        conn.execute(f"SET ROLE {prefix}api")
+        outside = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return [*rows, ("outside a plan", outside)]
+
+
+def test_regeneration_reads_the_recorded_versions(province: dict, scoped_province: dict,
+                                                  clients, sql, reports_db_url: str,  # noqa: ANN001
+                                                  reports_settings, accounts, tmp_path: Path
+                                                  ) -> None:
+    """A new version of housing.houses imported after the reports: their regeneration reads
+    the version they recorded from the import history (identical SHA-256, numbers equal to
+    SQL on the kept table), a commune-limited caller's still only its commune (the kept
+    table under the live one's row security); rolled back, that version is gone: 410."""
+    from iocgis.access import Caller
+    from iocgis.importers.history import rollback
+    from iocgis.importers.options import ImportOptions
+    from iocgis.importers.pipeline import import_path
+    from iocgis.layers import get_registry
+    from iocgis.roles import dbroles
+
+    record, scoped = province["job"]["record"], scoped_province["job"]["record"]
+    version = record["versions"]["housing.houses"]
+    assert scoped["versions"]["housing.houses"] == version
+    loaded = import_path(_houses_file(tmp_path), "housing.houses",
+                         ImportOptions(mode="append", approval="auto"), url=reports_db_url,
+                         settings=reports_settings)
+    try:
+        assert loaded.rows_loaded == len(NEW_HOUSES), loaded
+        (kept,) = sql("SELECT previous_table FROM meta.imports WHERE id = %s", loaded.import_id)
+        table = kept[0]
+        by_commune = ("SELECT commune_code, count(*), sum(household_size), count(*) FILTER "
+                      "(WHERE is_poor) FROM {} GROUP BY 1 ORDER BY 1")
+        then = [tuple(r) for r in sql(by_commune.format(table))]
+        assert then != [tuple(r) for r in sql(by_commune.format("housing.houses"))]
+        assert [(r[0], r[2], r[3], r[4]) for r in sheet_rows(workbook(province["xlsx"]),
+                                                           "Nhà ở và hộ nghèo")] == then
+        officer = Caller(name="x", roles=frozenset({"gis_officer"}),
+                         commune_codes=frozenset({"26041"}))
+        security = reports_settings.security
+        seen = [("26041",), ("outside a plan", 0)]
+        assert _scoped_rows(reports_db_url, security.db_role_prefix, table, officer) == seen
+        with psycopg.connect(reports_db_url, autocommit=True) as conn:  # the rules follow a sync
+            dbroles.sync(conn, get_registry(), security)
+        assert _scoped_rows(reports_db_url, security.db_role_prefix, table, officer) == seen
+
+        for label, was in (("analyst", record), ("scoped", scoped)):
+            again = clients[label].post(f"/reports/{was['id']}/regenerate")
+            assert again.status_code == 200, again.text
+            body = again.json()
+            assert body["identical"] and not body["sections_changed"], body
+            assert body["read_from_history"] == {"housing.houses": version}
+            (row,) = sql("SELECT versions, data_sha256 FROM reports.generated WHERE id = %s",
+                         body["regenerated_as"])
+            assert row == (was["versions"], was["data_sha256"])
+        xlsx = clients["scoped"].get(f"/reports/{body['regenerated_as']}.xlsx").content
+        assert [(r[0], r[2]) for r in sheet_rows(workbook(xlsx), "Nhà ở và hộ nghèo")] == \
+            [tuple(r[:2]) for r in then if r[0] == "26041"]
+    finally:
+        rollback("housing.houses", url=reports_db_url, settings=reports_settings)
+    gone = clients["analyst"].post(f"/reports/{record['id']}/regenerate")
+    assert gone.status_code == 410, gone.text
+    assert gone.json()["where"] == "versions.housing.houses"
+    assert f"data version {version}" in gone.json()["description"]
