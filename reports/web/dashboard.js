@@ -1,7 +1,8 @@
 // The leaders' dashboard: a choropleth of an indicator by commune for a period (status against
 // its target, direction-aware, and the change from an earlier period), the indicators missing
 // their targets, group totals of chosen layers for a commune, a point, a radius or a drawn
-// area (the /query endpoints), the scenario presets, live alerts, and report generation.
+// area (the /query endpoints), the scenario presets, live alerts, 3D housing, and report
+// generation.
 // Signed in with the map page's session module; every request carries the bearer token.
 import { Map } from '../../map/assets/maplibre-gl.mjs';
 import { Session } from '../../map/assets/session.js';
@@ -193,6 +194,31 @@ async function finishPolygon() {
   showTotals(t('modePolygon'), body);
 }
 
+// --- 3D housing ---------------------------------------------------------------------------
+
+// The housing theme's own layers (styles/themes/housing.yaml: footprints extruded by height,
+// houses known by their position as circles), added over the choropleth and tilted; off: hidden.
+let housing = null;  // the theme's style, once fetched
+
+async function housing3d(on) {
+  if (on && !housing) {
+    housing = await api('styles/housing.json');
+    for (const [name, source] of Object.entries(housing.sources)) {
+      if (!map.getSource(name)) map.addSource(name, source);
+    }
+    housing.own = housing.layers.filter((l) => l.source === 'housing');
+    for (const layer of housing.own) map.addLayer(layer);
+  }
+  for (const layer of housing?.own || []) map.setLayoutProperty(layer.id, 'visibility', on ? 'visible' : 'none');
+  const minzoom = Math.min(...(housing?.own || []).map((l) => l.minzoom || 0));
+  map.easeTo({ pitch: on ? (housing.pitch || 50) : 0, duration: 0,
+    zoom: on ? Math.max(map.getZoom(), minzoom + 1) : map.getZoom() });
+  await new Promise((resolve) => { map.once('idle', resolve); map.triggerRepaint(); });
+  const ids = on ? housing.own.map((l) => l.id) : [];
+  window.iocgis.housing3d = { on, layers: ids, pitch: map.getPitch(),
+    drawn: Object.fromEntries(ids.map((id) => [id, map.queryRenderedFeatures({ layers: [id] }).length])) };
+}
+
 // --- presets, alerts, reports -------------------------------------------------------------
 
 async function presets() {
@@ -317,6 +343,7 @@ async function start() {
       ? { url, headers: await session.headers(url) } : { url }),
   });
   window.iocgis.project = (lon, lat) => map.project([lon, lat]);  // for tests and the console
+  window.iocgis.view = (lon, lat, zoom) => map.jumpTo({ center: [lon, lat], zoom });
   map.on('error', (e) => window.iocgis.errors.push(String(e.error?.message || e)));
   map.on('load', async () => {
     map.addSource('choropleth', { type: 'geojson', data: communes });
@@ -326,12 +353,18 @@ async function start() {
       paint: { 'line-color': '#263238', 'line-width': 0.8 } });
     map.on('click', (event) => totalsAt(event).catch((e) => say(e.message)));
     await choropleth();
+    // the map may have gone idle while the indicators were fetched: an 'idle' only follows a
+    // render, so ask for one (waiting alone could wait for ever on a quiet map)
     map.once('idle', () => { window.iocgis.ready = true; });
+    map.triggerRepaint();
   });
   for (const id of ['indicator', 'period', 'compare']) {
     byId(id).addEventListener('change', () => choropleth().catch((e) => say(e.message)));
   }
   byId('finish-polygon').addEventListener('click', () => finishPolygon().catch((e) => say(e.message)));
+  byId('housing-3d').addEventListener('change', (e) => housing3d(e.target.checked).catch((err) => {
+    window.iocgis.errors.push(err.message); say(err.message);
+  }));
   byId('report-form').addEventListener('submit', (e) => generate(e).catch((err) => {
     byId('report-status').textContent = err.message;
   }));
@@ -359,7 +392,11 @@ session.addEventListener('change', () => {
   byId('sign-in-open').hidden = signedIn;
   byId('sign-out').hidden = !signedIn;
   if (signedIn) { say(''); start().catch((e) => { window.iocgis.errors.push(e.message); say(e.message); }); }
-  else { byId('board').hidden = true; if (map) { map.remove(); map = null; } say(t('signInFirst')); }
+  else {
+    byId('board').hidden = true; housing = null; byId('housing-3d').checked = false;
+    if (map) { map.remove(); map = null; }
+    say(t('signInFirst'));
+  }
 });
 translate();
 say(t('signInFirst'));

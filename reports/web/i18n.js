@@ -13,6 +13,7 @@ export const WORDS = {
     value: 'Giá trị', target: 'Mục tiêu', gap: 'Chênh lệch', count: 'Số đối tượng',
     noAlerts: 'Không có cảnh báo', noMissing: 'Tất cả chỉ tiêu đạt mục tiêu', running: 'Đang lập…',
     signInFirst: 'Hãy đăng nhập để xem bảng điều hành.', unit: 'Đơn vị',
+    housing3d: 'Nhà ở 3D (phóng to để thấy)',
   },
   en: {
     title: "Provincial leaders' dashboard", signIn: 'Sign in', signOut: 'Sign out',
@@ -27,5 +28,6 @@ export const WORDS = {
     value: 'Value', target: 'Target', gap: 'Gap', count: 'Features',
     noAlerts: 'No alerts', noMissing: 'Every indicator meets its target', running: 'Generating…',
     signInFirst: 'Sign in to see the dashboard.', unit: 'Unit',
+    housing3d: '3D housing (zoom in to see)',
   },
 };

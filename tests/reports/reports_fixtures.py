@@ -1,6 +1,7 @@
 """A small, hand-made data set for the report tests: a province of three communes with
 indicators and their values for three periods, houses, schools, incidents (one with a
-reporter's phone), citizen reports (some overdue), a station alert, flood zones, shelters."""
+reporter's phone), citizen reports (some overdue), a station alert, flood zones, shelters; the
+first commune's houses with footprints and heights (the dashboard's 3D housing)."""
 
 from __future__ import annotations
 
@@ -56,10 +57,13 @@ def load_report_data(conn: psycopg.Connection) -> None:
                       value=value)
     for k, code in enumerate(COMMUNES):
         for n in range(3 + k):
+            at = _point(code, 0.2 + 0.1 * n, 0.5)
+            # the first commune's houses are drawn (footprints, heights: the dashboard's 3D)
+            drawn = {"footprint": _multi(shapely.from_wkt(at).buffer(0.0001, cap_style=3).bounds),
+                     "floors": 2 + n, "height_m": 7.0 + 3 * n} if k == 0 else {"geom": at}
             insert_sample(conn, "housing.houses", house_id=f"{code}-{n:05d}", commune_code=code,
                           household_size=2 + n, is_poor=n % 2 == 0, is_near_poor=n == 1,
-                          is_temporary=n == 2, household_head=NAME,
-                          geom=_point(code, 0.2 + 0.1 * n, 0.5))
+                          is_temporary=n == 2, household_head=NAME, **drawn)
         insert_sample(conn, "infra.schools", commune_code=code, geom=_point(code, 0.5, 0.2))
         insert_sample(conn, "emergency.shelters", commune_code=code, name=f"Điểm sơ tán {code}",
                       capacity_people=100 * (k + 1), geom=_point(code, 0.8, 0.8))

@@ -1,7 +1,7 @@
 """The dashboard in headless Chromium: sign in through its form as an analyst, the
 choropleth's statuses against the targets, the indicators missing their targets, a click on a
-commune giving the group totals of the query API, English, a report generated from the page;
-screenshot in test-artifacts/dashboard.png."""
+commune giving the group totals of the query API, 3D housing (the footprints extruded), English,
+a report generated from the page; screenshots in test-artifacts/dashboard*.png."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from ..security.security_helpers import PASSWORD
-from ..tiles.browser import chromium, new_page, wait_until
+from ..tiles.browser import chromium, colours, new_page, wait_until
 from .reports_fixtures import COMMUNES, PERIOD
 
 pytestmark = pytest.mark.browser
@@ -51,6 +51,17 @@ def test_dashboard(reports_server, accounts, reports_db_url, artifacts_dir) -> N
         assert totals["layers"]["housing.houses"]["count"] == houses
         assert "Phường Tam Hiệp" in page.inner_text("#totals")
         page.screenshot(path=str(artifacts_dir / "dashboard.png"))
+        # 3D housing: the housing theme's extrusions over the first commune's footprints
+        west, south, east, north = COMMUNES["26041"][1]
+        page.evaluate(f"() => window.iocgis.view({west + (east - west) * 0.3}, "
+                      f"{(south + north) / 2}, 16)")
+        page.check("#housing-3d")
+        wait_until(page, "() => window.iocgis.housing3d !== undefined", timeout=120)
+        housing = page.evaluate("() => window.iocgis.housing3d")
+        (extruded,) = [id_ for id_ in housing["layers"] if ":extrusion:" in id_]
+        assert housing["on"] and housing["pitch"] > 0, housing
+        assert housing["drawn"][extruded] >= 1, housing  # footprints drawn as extrusions
+        assert colours(page.screenshot(path=str(artifacts_dir / "dashboard_3d.png"))) > 20
         page.click("#lang")
         assert page.inner_text("h1") == "Provincial leaders' dashboard"
         assert page.inner_text("#missing-panel h2") == "Indicators missing their targets"
