@@ -26,6 +26,7 @@ from iocgis.api.security.http import install as install_security
 from iocgis.api.state import AppState
 from iocgis.changes import ChangeListener
 from iocgis.ops import logs
+from iocgis.ops.heap import freeze_startup_heap
 from iocgis.ops.http import RequestRecord
 from iocgis.read_routing import ReadRouting
 from iocgis.settings import Settings, get_settings
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             if state.router is not None:  # pygeoapi's pool reads from the replica too
                 await run_in_threadpool(state.router.attach_sync, get_pool(ogc.pool_key))
             changes.start()
+            freeze_startup_heap()  # start-up's objects left out of every full GC
             yield
         finally:
             await changes.stop()
