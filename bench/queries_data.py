@@ -5,6 +5,10 @@ Database ``iocgis_query_bench``: 100 communes on a 10 × 10 grid over the provin
 500,000 houses and 1,000,000 parcels clustered around commune centres, schools, shelters,
 health facilities, flood zones and planning zones. Built once (a marker comment on the
 database records the version), about two minutes on two cores.
+
+``--scale large`` (issue 20's ``large`` demo): database ``iocgis_query_bench_large``, the same
+communes and places with 2,500,000 houses and 5,000,000 parcels (about 3 GB, several minutes);
+``--drop`` removes a scale's database again.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ WEST, SOUTH, EAST, NORTH = 106.60, 10.70, 107.60, 11.90
 GRID = 10
 HOUSES = 500_000
 PARCELS = 1_000_000
+# scale: (database, houses, parcels)
+SCALES = {"province": (DB_NAME, HOUSES, PARCELS),
+          "large": (DB_NAME + "_large", 5 * HOUSES, 5 * PARCELS)}
 
 STEPS = [
     ("province", """
@@ -99,24 +106,25 @@ FROM (SELECT n, %(w)s + random() * (%(e)s - %(w)s - 0.01) AS x,
 ]
 
 
-def ensure_generated_db() -> str:
+def ensure_generated_db(scale: str = "province") -> str:
+    db_name, houses, parcels = SCALES[scale]
     settings = get_settings()
     server = database_url(settings)
-    url = _with_dbname(server, DB_NAME)
+    url = _with_dbname(server, db_name)
     with psycopg.connect(server, autocommit=True) as conn:
         row = conn.execute("SELECT shobj_description(oid, 'pg_database') FROM pg_database"
-                           " WHERE datname = %s", (DB_NAME,)).fetchone()
+                           " WHERE datname = %s", (db_name,)).fetchone()
         if row is not None and row[0] == VERSION:
             _ensure_summaries(url)
             return url
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-            sql.Identifier(DB_NAME)))
+            sql.Identifier(db_name)))
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
-            sql.Identifier(DB_NAME)))
+            sql.Identifier(db_name)))
     migrate.upgrade(url)
     values = {"w": WEST, "s": SOUTH, "e": EAST, "n": NORTH, "g": GRID,
               "dx": (EAST - WEST) / GRID, "dy": (NORTH - SOUTH) / GRID,
-              "houses": HOUSES, "parcels": PARCELS}
+              "houses": houses, "parcels": parcels}
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT setseed(0.42)")
         for name, statement in STEPS:
@@ -127,8 +135,14 @@ def ensure_generated_db() -> str:
     _ensure_summaries(url)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(
-            sql.Identifier(DB_NAME), sql.Literal(VERSION)))
+            sql.Identifier(db_name), sql.Literal(VERSION)))
     return url
+
+
+def drop_generated_db(scale: str) -> None:
+    with psycopg.connect(database_url(get_settings()), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+            sql.Identifier(SCALES[scale][0])))
 
 
 def _ensure_summaries(url: str) -> None:
@@ -149,4 +163,13 @@ def _ensure_summaries(url: str) -> None:
 
 
 if __name__ == "__main__":
-    print(ensure_generated_db())
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scale", choices=sorted(SCALES), default="province")
+    parser.add_argument("--drop", action="store_true", help="remove the scale's database")
+    args = parser.parse_args()
+    if args.drop:
+        drop_generated_db(args.scale)
+    else:
+        print(ensure_generated_db(args.scale))
