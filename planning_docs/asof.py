@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -37,16 +38,16 @@ class InForce:
                 "replaced": self.replaced, "superseded": self.superseded}
 
 
+def in_force_params(as_of: date) -> dict[str, object]:
+    return {"as_of": as_of, "approved": list(APPROVED_STATUSES)}
+
+
+def in_force_of(as_of: date, row: tuple[Any, ...] | None) -> InForce:
+    """The facts from the row of ``IN_FORCE_SQL`` (the benchmark runs the same statement)."""
+    assert row is not None
+    return InForce(as_of, *(list(v) for v in row))
+
+
 async def in_force(conn: psycopg.AsyncConnection, as_of: date) -> InForce:
-    cur = await conn.execute(IN_FORCE_SQL, {"as_of": as_of, "approved": list(APPROVED_STATUSES)})
-    row = await cur.fetchone()
-    assert row is not None
-    return InForce(as_of, *(list(v) for v in row))
-
-
-def in_force_sync(conn: psycopg.Connection, as_of: date) -> InForce:
-    """The same on a synchronous connection (the benchmark runs the same statement)."""
-    row = conn.execute(IN_FORCE_SQL, {"as_of": as_of,
-                                      "approved": list(APPROVED_STATUSES)}).fetchone()
-    assert row is not None
-    return InForce(as_of, *(list(v) for v in row))
+    cur = await conn.execute(IN_FORCE_SQL, in_force_params(as_of))
+    return in_force_of(as_of, await cur.fetchone())
