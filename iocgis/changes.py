@@ -3,7 +3,8 @@ notices of migration 0018.
 
 * ``iocgis_security`` (payload: an account id): a key, an account or a sharing agreement
   changed, by the API, the CLI or plain SQL; the account's cached API keys are dropped from
-  Redis before the worker's next request.
+  this worker's own cache (``iocgis.security.key_cache``) and from Redis before the worker's
+  next request.
 * ``iocgis_catalog``: ``meta.layers`` changed (an import, a rollback, a migration); the OGC
   configuration and OpenAPI are rebuilt on the next request instead of after the poll.
 
@@ -20,6 +21,7 @@ from collections.abc import Callable
 
 import psycopg
 
+from iocgis.security.key_cache import LocalKeyCache
 from iocgis.shared_state import SharedState, SharedUnavailable
 
 log = logging.getLogger("iocgis.shared")
@@ -33,6 +35,7 @@ class ChangeListener:
                  catalog_changed: Callable[[], None]) -> None:
         self.url = url
         self.shared = shared
+        self.keys = LocalKeyCache()  # this worker's verified keys, trusted while connected
         self.catalog_changed = catalog_changed
         self.connected = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -49,6 +52,7 @@ class ChangeListener:
                 pass
 
     async def _drop(self, account: int | None) -> None:
+        self.keys.drop_account(account)
         if self.shared is None:
             return
         try:
@@ -66,6 +70,7 @@ class ChangeListener:
                     await conn.execute(f"LISTEN {SECURITY}")
                     await conn.execute(f"LISTEN {CATALOG}")
                     await self._drop(None)  # whatever changed while no one listened
+                    self.keys.open()
                     self.catalog_changed()
                     if self.shared is not None:
                         self.shared.listening = True
@@ -83,6 +88,7 @@ class ChangeListener:
                     log.warning("change notices: lost the database (%s); API keys are checked "
                                 "in PostgreSQL until it is back", exc)
             self.connected.clear()
+            self.keys.close()
             if self.shared is not None:
                 self.shared.listening = False
             await asyncio.sleep(delay)

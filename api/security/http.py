@@ -32,6 +32,7 @@ from iocgis.errors import (
 )
 from iocgis.security import accounts, audit, login
 from iocgis.security.audit_window import AuditWindow
+from iocgis.security.key_cache import LocalKeyCache
 from iocgis.security.keys import jwt_signing_key
 from iocgis.security.settings import SecuritySettings, in_networks
 from iocgis.settings import Settings
@@ -276,6 +277,12 @@ def _shared(scope: Scope) -> SharedState | None:
     return getattr(app_state, "shared", None)
 
 
+def _local_keys(scope: Scope) -> LocalKeyCache | None:
+    """This worker's verified-key cache, kept by its NOTIFY listener (``app.state.changes``)."""
+    changes = getattr(getattr(scope.get("app"), "state", None), "changes", None)
+    return getattr(changes, "keys", None)
+
+
 async def _refuse(scope: Scope, send: Send, exc: IocgisError, client: str,
                   headers: list[tuple[bytes, bytes]]) -> None:
     # Logged before the answer leaves: whoever reads the trail after the refusal finds it.
@@ -334,8 +341,9 @@ class Authentication:
         pool = scope["app"].state.iocgis.pool
         s = self.context.settings
         shared = _shared(scope)
-        if kind == "api_key":  # the workers' shared cache first: no database round trip
-            cached = await login.caller_for_cached_key(shared, s, value, client)
+        local = _local_keys(scope)
+        if kind == "api_key":  # this worker's cache, then the shared one: no database trip
+            cached = await login.caller_for_cached_key(shared, s, value, client, local)
             if cached is not None:
                 return cached
         async with pool.connection() as conn:
@@ -345,7 +353,7 @@ class Authentication:
             if kind == "bearer":
                 return await login.caller_for_token(conn, s, self.context.signing_key, value,
                                                     client)
-            return await login.caller_for_api_key(conn, s, value, client, shared)
+            return await login.caller_for_api_key(conn, s, value, client, shared, local)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ from iocgis.db import expect_row
 from iocgis.errors import Forbidden, InvalidInput, Unauthorized
 from iocgis.security import audit, passwords, throttle, tokens, totp
 from iocgis.security.accounts import NAME_RE, Actor, needs_totp
+from iocgis.security.key_cache import LocalKeyCache
 from iocgis.security.settings import SecuritySettings, in_networks
 from iocgis.shared_state import SharedState
 from iocgis.sharing.narrowing import IN_FORCE_SQL, TIME_ZONE, under_agreement
@@ -401,18 +403,31 @@ def _key_row_caller(row: dict[str, Any], settings: SecuritySettings, key: str,
 
 
 async def caller_for_cached_key(shared: SharedState | None, settings: SecuritySettings,
-                                key: str, client: str | None) -> Caller | None:
-    """The caller of a key from the workers' shared cache, or None (not cached, no cache)."""
+                                key: str, client: str | None,
+                                local: LocalKeyCache | None = None) -> Caller | None:
+    """The caller of a key from this worker's cache, else the workers' shared cache, or None
+    (not cached, no cache)."""
     prefix = tokens.api_key_prefix(key)
-    if shared is None or prefix is None:
+    if prefix is None:
+        return None
+    row = local.get(prefix) if local is not None else None
+    if row is not None:
+        return _key_row_caller(row, settings, key, client)
+    if shared is None:
         return None
     row = await shared.cached_key(prefix)
-    return None if row is None else _key_row_caller(row, settings, key, client)
+    if row is None:
+        return None
+    caller = _key_row_caller(row, settings, key, client)
+    if local is not None:
+        local.put(prefix, row["id"], row)
+    return caller
 
 
 async def caller_for_api_key(conn: psycopg.AsyncConnection, settings: SecuritySettings,
                              key: str, client: str | None,
-                             shared: SharedState | None = None) -> Caller:
+                             shared: SharedState | None = None,
+                             local: LocalKeyCache | None = None) -> Caller:
     prefix = tokens.api_key_prefix(key)
     if prefix is None:
         raise Unauthorized("the API key is not valid, revoked or expired", where="X-API-Key",
@@ -433,10 +448,14 @@ async def caller_for_api_key(conn: psycopg.AsyncConnection, settings: SecuritySe
         raise Unauthorized("the API key is not valid, revoked or expired", where="X-API-Key",
                            hint="ask an administrator for a new key")
     caller = _key_row_caller(row, settings, key, client)
-    if shared is not None:  # only a key that works is cached, never past its next expiry
-        valid_s = float(row["valid_s"]) if row["valid_s"] is not None else float("inf")
-        await shared.cache_key(prefix, row["id"], {k: v for k, v in row.items()
-                                                   if k not in ("stale", "valid_s")}, valid_s)
+    # Only a key that works is cached, never past its next expiry (``valid_until``).
+    valid_s = float(row["valid_s"]) if row["valid_s"] is not None else float("inf")
+    cached = {k: v for k, v in row.items() if k not in ("stale", "valid_s")}
+    cached["valid_until"] = None if valid_s == float("inf") else time.time() + valid_s
+    if local is not None:
+        local.put(prefix, row["id"], cached)
+    if shared is not None:
+        await shared.cache_key(prefix, row["id"], cached, valid_s)
     if row["stale"]:
         await conn.execute("UPDATE security.api_keys SET last_used_at = now() WHERE id = %s",
                            (row["key_id"],))

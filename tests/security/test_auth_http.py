@@ -104,6 +104,26 @@ def test_revoked_api_key_is_refused_at_once(live_server, make_account, db_url) -
                      headers={"X-API-Key": tampered}).status_code == 401
 
 
+def test_a_verified_key_is_served_from_the_worker_cache_until_a_notice(
+        live_server, make_account, db_url) -> None:  # noqa: ANN001
+    """A key, once verified, costs no database read (this worker's cache); the notice of a
+    change drops it at once. Shown by revoking the key with the notice trigger switched off
+    (the cached key still works: no read was made), then sending the notice by hand."""
+    account = make_account("viewer")
+    key = api_key_for(db_url, account.name)
+    me = live_server.url + "/auth/me"
+    assert httpx.get(me, headers={"X-API-Key": key}).status_code == 200  # read, then cached
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")  # no trigger: no notice
+        (account_id,) = conn.execute(
+            "UPDATE security.api_keys SET revoked_at = now() WHERE prefix = %s "
+            "RETURNING account_id", (key.split("_")[1],)).fetchone()
+    assert httpx.get(me, headers={"X-API-Key": key}).status_code == 200  # from the cache
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        conn.execute("SELECT pg_notify('iocgis_security', %s)", (str(account_id),))
+    assert httpx.get(me, headers={"X-API-Key": key}).status_code == 401  # dropped at once
+
+
 def test_api_key_bound_to_other_networks_is_refused(live_server, make_account, db_url) -> None:  # noqa: ANN001
     account = make_account("viewer")
     key = api_key_for(db_url, account.name, networks=["203.0.113.0/24"])
