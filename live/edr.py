@@ -33,13 +33,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from iocgis.access import AccessPlan, current_caller, plan_for
+from iocgis.access import AccessPlan, Caller, can_see, current_caller, plan_for
 from iocgis.api.kit.responses import UnicodeJSON
 from iocgis.api.kit.urls import public_base_url
 from iocgis.api.ogc.params import parse_datetime
 from iocgis.errors import InvalidInput, NotFound, PayloadTooLarge
 from iocgis.layers import Registry
-from iocgis.live.access import readings_plan
+from iocgis.live.access import LATEST_LAYER, readings_plan
 
 COLLECTION = "iot.timeseries"
 OBSERVATIONS = "iot.observations"
@@ -52,7 +52,7 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 KNOWN_PARAMETERS = frozenset({"coords", "datetime", "parameter-name", "f"})
 
 
-def _parameter_codes(registry: Registry) -> dict[str, Any]:
+def parameter_codes(registry: Registry) -> dict[str, Any]:
     """The parameters (code -> Code with vi/en titles) of the observations' code list."""
     field = registry.get(OBSERVATIONS).field("parameter")
     return {c.code: c for c in registry.resolve_domain(field) or ()}
@@ -66,7 +66,7 @@ def _checked_names(request: Request) -> None:
 
 
 def _parameters(request: Request, registry: Registry) -> list[str]:
-    known = _parameter_codes(registry)
+    known = parameter_codes(registry)
     raw = request.query_params.get("parameter-name")
     if raw is None:
         return sorted(known)
@@ -231,7 +231,7 @@ def _answer(request: Request, stations: list[dict], readings: list[dict],
                            "value": float(r["value"]), "unit": r["unit"]}} for r in readings]
         return UnicodeJSON({"type": "FeatureCollection", "features": features,
                             "numberReturned": len(features)}, media_type=GEOJSON)
-    codes = _parameter_codes(request.app.state.iocgis.registry)
+    codes = parameter_codes(request.app.state.iocgis.registry)
     coverages = [_coverage(s, by_station[s["station_code"]],
                            [p for p in parameters if p in s["parameters"]], codes)
                  for s in stations]
@@ -305,28 +305,53 @@ async def item(request: Request) -> Response:
     return _answer(request, stations, readings, parameters)
 
 
-async def collection(request: Request) -> Response:
-    """``GET /collections/iot.timeseries``: the EDR collection: its queries and parameters."""
-    _plans(request)  # a caller who may not see the layers gets their 404
-    codes = _parameter_codes(request.app.state.iocgis.registry)
-    base = f"{public_base_url(request)}/collections/{COLLECTION}"
-    formats = ["CoverageJSON", "GeoJSON"]
-    query = {"output_formats": formats, "default_output_format": "CoverageJSON",
+QUERIES = ("position", "area", "items")
+FORMAT_NAMES = ["CoverageJSON", "GeoJSON"]
+
+
+def visible(caller: Caller, registry: Registry) -> bool:
+    """Whether the caller may read the collection: both layers it is made of."""
+    return all(can_see(caller, registry.get(layer)) for layer in (LATEST_LAYER, OBSERVATIONS))
+
+
+def describe(base_url: str, registry: Registry) -> dict[str, Any]:
+    """The EDR collection document (``/collections/iot.timeseries`` and its entry in
+    ``/collections``): its queries (``data_queries``, and a ``data`` link each, as pygeoapi
+    writes an EDR collection's links), formats and parameters."""
+    codes = parameter_codes(registry)
+    base = f"{base_url}/collections/{COLLECTION}"
+    query = {"output_formats": FORMAT_NAMES, "default_output_format": "CoverageJSON",
              "crs_details": [{"crs": "CRS84", "wkt": CRS84}]}
-    return UnicodeJSON({
+    return {
         "id": COLLECTION,
         "title": "Chuỗi số liệu quan trắc tại trạm (station time series)",
         "description": "Chuỗi thời gian đo tại các trạm / time series measured at the stations "
                        "(OGC API - EDR: position, area, items)",
         "links": [{"rel": "self", "type": "application/json", "href": base},
-                  {"rel": "items", "type": GEOJSON, "href": f"{base}/items"}],
+                  {"rel": "items", "type": GEOJSON, "href": f"{base}/items"},
+                  *({"rel": "data", "type": GEOJSON if name == "items" else COVJSON,
+                     "title": f"{name} query", "href": f"{base}/{name}"} for name in QUERIES)],
         "data_queries": {
             name: {"link": {"href": f"{base}/{name}", "rel": "data", "variables": {
-                "query_type": name, **query}}} for name in ("position", "area", "items")},
+                "query_type": name, **query}}} for name in QUERIES},
         "crs": [CRS84],
-        "output_formats": formats,
+        "output_formats": FORMAT_NAMES,
         "parameter_names": {c: _parameter_doc(code, None) for c, code in codes.items()},
-    })
+    }
+
+
+def listed(request: Request) -> list[dict[str, Any]]:
+    """This collection's entry in ``/collections``, when the caller may read it."""
+    registry = request.app.state.iocgis.registry
+    if not visible(current_caller(), registry):
+        return []
+    return [describe(public_base_url(request), registry)]
+
+
+async def collection(request: Request) -> Response:
+    """``GET /collections/iot.timeseries``: the EDR collection: its queries and parameters."""
+    _plans(request)  # a caller who may not see the layers gets their 404
+    return UnicodeJSON(describe(public_base_url(request), request.app.state.iocgis.registry))
 
 
 def routes() -> list[BaseRoute]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from starlette.routing import BaseRoute, Route
 
+from iocgis.api.ogc.routes import OWN_COLLECTIONS
 from iocgis.live import edr, events, flood, http_ingest, incidents, reads, sta
 
 
 def routes() -> list[BaseRoute]:
+    OWN_COLLECTIONS[edr.COLLECTION] = edr.listed  # listed in /collections (OGC API - EDR)
     return [
         Route("/live/observations", http_ingest.post_batch, methods=["POST"]),
         Route("/live/latest", reads.latest),

@@ -64,6 +64,10 @@ DROPPED_HEADERS = ("content-length", "x-powered-by")
 Params = list[tuple[str, str]]
 # Finishes an answer: (request, pygeoapi's request, headers, JSON text or None) -> JSON text
 Finish = Callable[[Request, APIRequest, dict[str, str], str | None], str | None]
+# Collections served by other modules' own routes (the EDR time series of ``iocgis.live.edr``),
+# listed in ``/collections`` beside pygeoapi's: name -> the entries the request's caller may
+# read (an empty list otherwise). Registered by the module's ``routes()``.
+OWN_COLLECTIONS: dict[str, Callable[[Request], list[dict[str, Any]]]] = {}
 
 
 def _pygeoapi_request(request: Request, api: API, params: Params) -> APIRequest:
@@ -163,6 +167,8 @@ def _finish_collections(request: Request, api_request: APIRequest, headers: dict
         document["collections"] = [
             c for c in document["collections"]
             if c.get("id") not in registry or can_see(caller, registry.get(c["id"]))]
+        document["collections"] += [entry for entries in OWN_COLLECTIONS.values()
+                                    for entry in entries(request)]
     headers["Link"] = links.link_header(document.get("links", []))
     return _json(document)
 

@@ -47,6 +47,7 @@ from iocgis.api.ogc.pool import close_pool, get_pool, open_pool
 from iocgis.api.query.openapi import merge_into as merge_query_openapi
 from iocgis.api.security.openapi import merge_into as merge_security_openapi
 from iocgis.layers import Registry
+from iocgis.live.edr_openapi import merge_into as merge_edr_openapi
 from iocgis.settings import Settings
 
 log = logging.getLogger("iocgis.api.ogc")
@@ -138,10 +139,11 @@ class OgcService:
                 described = openapi_document(config)
             finally:
                 CURRENT_CALLER.reset(token)
-            # The query API's routes (iocgis.api.query) and the login and account routes
-            # (iocgis.security) join the served document per level.
-            document = merge_security_openapi(
-                merge_query_openapi(described, level, self.registry))
+            # The query API's routes (iocgis.api.query), the login and account routes
+            # (iocgis.security) and the EDR time series (iocgis.live.edr) join the served
+            # document per level.
+            document = merge_edr_openapi(merge_security_openapi(
+                merge_query_openapi(described, level, self.registry)), level, self.registry)
             self._write(level, config, document)
             documents[level] = document
         generation = Generation(fingerprint, facts, base_url, documents, time.time())

@@ -22,7 +22,8 @@ def test_owslib_lists_collections_and_reads_filtered_items(ogc_server) -> None: 
 
     client = Features(ogc_server.url)
     ids = {c["id"] for c in client.collections()["collections"]}
-    assert ids == {layer.id for layer in visible_layers(ANONYMOUS)} | {"catalog"}
+    # beside the layers: the catalogue and the EDR time series (iocgis.live.edr)
+    assert ids == {layer.id for layer in visible_layers(ANONYMOUS)} | {"catalog", "iot.timeseries"}
     queryables = client.collection_queryables("emergency.incidents")
     assert "kind" in queryables["properties"] and "reporter_phone" not in queryables["properties"]
     page = client.collection_items("emergency.incidents", limit=100, filter="kind = 'chay'")

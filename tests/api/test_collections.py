@@ -38,8 +38,11 @@ def test_conformance_declares_features_crs_filter_and_records(ogc: httpx.Client)
 def test_anonymous_sees_exactly_the_public_layers(ogc: httpx.Client) -> None:
     ids = {c["id"] for c in ogc.get("/collections").json()["collections"]}
     public = {layer.id for layer in visible_layers(ANONYMOUS)}
-    assert ids == public | {"catalog"}
-    assert all(get_registry().get(i).sensitivity == "public" for i in ids - {"catalog"})
+    # beside the layers: the catalogue and the EDR time series (iocgis.live.edr, of public
+    # layers)
+    assert ids == public | {"catalog", "iot.timeseries"}
+    assert all(get_registry().get(i).sensitivity == "public"
+               for i in ids - {"catalog", "iot.timeseries"})
     assert not ids & set(HIDDEN)
 
 

@@ -145,3 +145,59 @@ def test_a_commune_scoped_caller_sees_only_its_communes(world: LiveWorld, series
     assert _get(world, "/items/TV-B", "l_scoped").status_code == 404
     listing = _get(world, "/items", "l_scoped").json()["features"]
     assert {f["id"] for f in listing} == {"TV-A", "KK-A"}
+
+
+def test_the_collection_is_in_collections_for_an_independent_client(world: LiveWorld,
+                                                                    series) -> None:
+    from owslib.ogcapi.edr import EnvironmentalDataRetrieval
+
+    listing = httpx.get(f"{world.server.url}/collections", params={"f": "json"}, timeout=30)
+    assert listing.status_code == 200, listing.text
+    entry = next(c for c in listing.json()["collections"] if c["id"] == "iot.timeseries")
+    assert set(entry["data_queries"]) == {"position", "area", "items"}
+    assert "water_level" in entry["parameter_names"]
+    assert {link["href"].rsplit("/", 1)[-1] for link in entry["links"]
+            if link["rel"] == "data"} == {"position", "area", "items"}
+    # OWSLib finds EDR collections by their data links, then queries one
+    client = EnvironmentalDataRetrieval(world.server.url, timeout=30)
+    assert "iot.timeseries" in client.data()
+    answer = client.query_data("iot.timeseries", "position", coords="POINT(106.831 10.951)",
+                               datetime_=WINDOW)
+    assert answer["type"] == "CoverageCollection"
+    assert [c["id"] for c in answer["coverages"]] == ["TV-A"]
+    assert answer["coverages"][0]["ranges"]["water_level"]["values"] == pytest.approx(
+        [0.6, 0.7, 0.8])
+
+
+def test_the_served_openapi_has_the_edr_paths_and_is_valid(world: LiveWorld) -> None:
+    import jsonschema
+    from schemathesis.specs.openapi.definitions import OPENAPI_30
+
+    document = httpx.get(f"{world.server.url}/openapi", params={"f": "json"},
+                         timeout=30).json()
+    for query in ("", "/position", "/area", "/items", "/items/{station}"):
+        assert f"{EDR}{query}" in document["paths"], query
+    position = document["paths"][f"{EDR}/position"]["get"]
+    assert {p["name"] for p in position["parameters"]} == {"coords", "datetime",
+                                                           "parameter-name", "f"}
+    names = next(p for p in position["parameters"] if p["name"] == "parameter-name")
+    assert "water_level" in names["schema"]["pattern"]
+    # the EDR paths against the OpenAPI 3.0 schema, in the served document's frame (the rest of
+    # the document is the OGC module's: tests/api)
+    ours = {**document, "paths": {p: v for p, v in document["paths"].items()
+                                  if p.startswith(EDR)}}
+    jsonschema.Draft4Validator(OPENAPI_30).validate(ours)
+
+
+def test_a_caller_not_shown_the_layers_is_not_shown_the_collection(world: LiveWorld) -> None:
+    from iocgis.access import Caller
+    from iocgis.access.rules import Narrowing
+    from iocgis.layers import get_registry
+    from iocgis.live.edr import visible
+
+    registry = get_registry()
+    only_latest = Caller(name="agency", roles=frozenset({"analyst"}), narrowing=Narrowing(
+        1, (("iot.latest", frozenset({"value"})),)))
+    both = Caller(name="agency", roles=frozenset({"analyst"}), narrowing=Narrowing(
+        1, (("iot.latest", frozenset({"value"})), ("iot.observations", frozenset({"value"})))))
+    assert not visible(only_latest, registry) and visible(both, registry)
