@@ -281,15 +281,21 @@ def _template(query: LayerQuery, fields: summaries.SummaryFields, rows: bool,
         # only when fewer match there are all the region's features sorted (data stored
         # commune by commune, or a deep page). Either way the page of the exact statement.
         want = sql.SQL("({l} + {o})").format(l=n("limit"), o=n("offset"))
+        # only the columns the caller may read (a personal-data column is refused by name)
+        read = list(columns)
+        if (query.plan.commune_field is not None
+                and query.plan.commune_field not in {f.name for f in query.fields}):
+            read.append(sql.Identifier("t", query.plan.commune_field))
         page_ctes = sql.SQL(
-            ", probe AS MATERIALIZED (SELECT {cols} FROM (SELECT * FROM {table} t ORDER BY t.fid"
-            " LIMIT {rows}) t, region r WHERE {want} > 0 AND t.geom && r.g"
+            ", probe AS MATERIALIZED (SELECT {cols} FROM (SELECT {read} FROM {table} t"
+            " ORDER BY t.fid LIMIT {rows}) t, region r WHERE {want} > 0 AND t.geom && r.g"
             " AND ST_Intersects(r.g, t.geom){scope} ORDER BY t.fid LIMIT {want}),"
             " cand AS (SELECT * FROM probe WHERE (SELECT count(*) FROM probe) >= {want}"
             " UNION ALL SELECT {cols} FROM {table} t, region r"
             " WHERE (SELECT count(*) FROM probe) < {want} AND t.geom && r.g"
             " AND ST_Intersects(r.g, t.geom){scope})").format(
-            cols=cols, table=table, rows=sql.Literal(PAGE_PROBE_ROWS), want=want, scope=scope)
+            cols=cols, table=table, rows=sql.Literal(PAGE_PROBE_ROWS), want=want, scope=scope,
+            read=sql.SQL(", ").join(read))
         page_measures = qsql.measures(query, n, alias="t")
         page = sql.SQL(
             "SELECT t.*{measures} FROM (SELECT * FROM cand t ORDER BY t.fid LIMIT {limit}"

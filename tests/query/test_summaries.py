@@ -18,6 +18,7 @@ import pytest
 import shapely
 
 from iocgis.access import Caller
+from iocgis.access.database import reading_on
 from iocgis.api.query import allowlist
 from iocgis.api.query import summaries as qsummaries
 from iocgis.api.query.choropleth import choropleth_statement, parse_aggregates
@@ -31,7 +32,7 @@ from iocgis.importers import ImportOptions, import_path
 from iocgis.importers.history import rollback
 from iocgis.importers.settings import ImportSettings
 from iocgis.layers import get_registry
-from iocgis.settings import Settings
+from iocgis.settings import Settings, get_settings
 from iocgis.summaries import CELL_BASE, CELL_OFFSET, GRID_DEG, MARGIN_DEG
 
 from ..conftest import scratch_database
@@ -107,8 +108,10 @@ def answers(conn: psycopg.Connection, caller: Caller, group_by: str | None,
     summary = summary_statement(query)
     assert summary is not None, "the summaries should answer this query"
     exact = layer_statement(query)
-    return [(conn.execute(summary.query, summary.params).fetchone(),
-             conn.execute(exact.query, exact.params).fetchone())]
+    # as the API runs them: under the caller's group role (column grants, row security)
+    with reading_on(conn, query.plan, get_settings().security.db_role_prefix):
+        return [(conn.execute(summary.query, summary.params).fetchone(),
+                 conn.execute(exact.query, exact.params).fetchone())]
 
 
 def assert_same(summary: tuple, exact: tuple) -> None:
