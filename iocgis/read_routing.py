@@ -135,6 +135,7 @@ class ReadRouter:
         self.replica = async_pool(replica_url, min_size=0, max_size=settings.pool_max,
                                   name="iocgis-replica", timeout_s=settings.pool_timeout_s)
         self.sync_replica: ConnectionPool | None = None
+        self.attached: list[ConnectionPool] = []  # pygeoapi's pools routed here
         self.health = Health()
         # (monotonic time, primary LSN) of recent checks: the lag is the age of the newest
         # one the replica has replayed past
@@ -159,7 +160,9 @@ class ReadRouter:
         await self.replica.close()
         if self.sync_replica is not None:
             self.sync_replica.close()
-        _ROUTERS.pop(self.primary, None)
+        for pool in [self.primary, *self.attached]:
+            if _ROUTERS.get(pool) is self:
+                del _ROUTERS[pool]
 
     def attach_sync(self, primary: ConnectionPool) -> None:
         """Route the synchronous pool's reads too (pygeoapi's providers): a sync replica pool."""
@@ -170,6 +173,7 @@ class ReadRouter:
                                           timeout_s=self.settings.pool_timeout_s)
             self.sync_replica.open(wait=False)
         _ROUTERS[primary] = self
+        self.attached.append(primary)
 
     async def _checking(self) -> None:
         while True:
