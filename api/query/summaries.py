@@ -262,13 +262,13 @@ def _template(query: LayerQuery, fields: summaries.SummaryFields, rows: bool,
         head = sql.SQL("region AS (SELECT ST_GeomFromWKB({}, 4326) AS g), ").format(n("region"))
         deep_cells = sql.SQL("IN (SELECT cell FROM cls WHERE deep)")
         cells = sql.SQL(
-            "SELECT x.cell, x.grown, ST_CoveredBy(x.grown, r.g) AS deep"
+            "SELECT x.cell, x.grown, ST_Covers(r.g, x.grown) AS deep"
             " FROM (SELECT {cell} AS cell, {grown} AS grown FROM region r,"
             " generate_series(floor((ST_XMin(r.g) - {m}) / {g})::int,"
             " floor((ST_XMax(r.g) + {m}) / {g})::int) i,"
             " generate_series(floor((ST_YMin(r.g) - {m}) / {g})::int,"
             " floor((ST_YMax(r.g) + {m}) / {g})::int) j) x, region r"
-            " WHERE x.grown && r.g AND ST_Intersects(x.grown, r.g)").format(
+            " WHERE x.grown && r.g AND ST_Intersects(r.g, x.grown)").format(
             cell=cell, grown=grown, g=g, m=m)
         boundary = sql.SQL("cls x JOIN {table} t ON t.geom && x.grown, region r WHERE NOT x.deep"
                            " AND {tcell} = x.cell AND {small} AND ST_Intersects(r.g, t.geom)"
