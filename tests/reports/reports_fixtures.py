@@ -5,7 +5,9 @@ first commune's houses with footprints and heights (the dashboard's 3D housing).
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import shapely
@@ -92,3 +94,18 @@ def load_report_data(conn: psycopg.Connection) -> None:
                  "raised_at) VALUES ('threshold', %s, 'TV-TEST', 'water_level', '26041', 2, 2, "
                  "'raised', %s, 2.6, 2.5, 'QĐ 05/2020/QĐ-TTg', %s)",
                  (stream, datetime(2025, 8, 10, 2, tzinfo=UTC), datetime(2025, 8, 10, 2, tzinfo=UTC)))
+
+
+# A new version of housing.houses (two more houses, appended): what the regeneration tests and
+# the reports benchmark import after a report was generated.
+NEW_HOUSES = [("26041", "26041-90001", 106.815, 10.935), ("26068", "26068-90001", 106.875, 10.935)]
+
+
+def new_houses_file(folder: Path) -> Path:
+    path = folder / "nha_moi.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+         "properties": {"house_id": house, "commune_code": code, "household_size": 7,
+                        "is_poor": True}} for code, house, lon, lat in NEW_HOUSES]},
+        ensure_ascii=False), encoding="utf-8")
+    return path

@@ -1,6 +1,7 @@
 """The dashboard in headless Chromium: sign in through its form as an analyst, the
 choropleth's statuses against the targets, the indicators missing their targets, a click on a
-commune giving the group totals of the query API, 3D housing (the footprints extruded), English,
+commune giving the group totals of the query API and the previous period's value, a radius and
+a drawn polygon giving theirs, 3D housing (the footprints extruded), English,
 a report generated from the page; screenshots in test-artifacts/dashboard*.png."""
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def test_dashboard(reports_server, accounts, reports_db_url, artifacts_dir) -> N
             " (i.direction = 'lower_better' AND v.value > i.target))", (PERIOD,)).fetchone()[0]
         houses = conn.execute("SELECT count(*) FROM housing.houses WHERE commune_code = '26068'"
                               ).fetchone()[0]
+        before = conn.execute("SELECT value::float8 FROM kpi.values WHERE admin_code = '26068'"
+                              " AND indicator_code = 'HEALTH_INSURANCE' AND period = '2025-Q2'"
+                              ).fetchone()[0]
     with chromium() as browser, new_page(browser) as page:
         page.set_viewport_size({"width": 1400, "height": 800})
         page.goto(f"{reports_server.url}/dashboard")
@@ -50,6 +54,32 @@ def test_dashboard(reports_server, accounts, reports_db_url, artifacts_dir) -> N
         assert totals["query"]["admin"]["code"] == "26068"
         assert totals["layers"]["housing.houses"]["count"] == houses
         assert "Phường Tam Hiệp" in page.inner_text("#totals")
+        assert f"Kỳ trước {before:g}".replace(".", ",") in page.inner_text("#totals")
+        # a radius around the same point: the houses within 1 km of where it landed
+        page.select_option("#mode", "radius")
+        page.evaluate("() => { window.iocgis.totals = null; }")
+        page.mouse.click(box["x"] + at["x"], box["y"] + at["y"])
+        wait_until(page, "() => window.iocgis.totals !== null")
+        totals = page.evaluate("() => window.iocgis.totals")
+        query = totals["query"]
+        with psycopg.connect(reports_db_url, autocommit=True) as conn:
+            near = conn.execute(
+                "SELECT count(*) FROM housing.houses WHERE ST_DWithin(geom::geography,"
+                " ST_MakePoint(%s, %s)::geography, %s)",
+                (query["lon"], query["lat"], query["radius_m"])).fetchone()[0]
+        assert query["radius_m"] == 1000 and near >= 2
+        assert totals["layers"]["housing.houses"]["count"] == near
+        # a polygon drawn inside the commune: all its houses
+        page.select_option("#mode", "polygon")
+        page.evaluate("() => { window.iocgis.totals = null; }")
+        for fx, fy in ((0.05, 0.05), (0.95, 0.05), (0.95, 0.95), (0.05, 0.95)):
+            corner = page.evaluate(f"() => window.iocgis.project({west + (east - west) * fx}, "
+                                   f"{south + (north - south) * fy})")
+            page.mouse.click(box["x"] + corner["x"], box["y"] + corner["y"])
+        page.click("#finish-polygon")
+        wait_until(page, "() => window.iocgis.totals !== null")
+        assert page.evaluate("() => window.iocgis.totals")["layers"]["housing.houses"][
+            "count"] == houses
         page.screenshot(path=str(artifacts_dir / "dashboard.png"))
         # 3D housing: the housing theme's extrusions over the first commune's footprints
         west, south, east, north = COMMUNES["26041"][1]

@@ -16,7 +16,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from .helpers import pdf_pages, pdf_text, run_job, sheet_rows, workbook
-from .reports_fixtures import COMMUNES, NAME, PERIOD, PHONE, PROVINCE
+from .reports_fixtures import COMMUNES, NAME, NEW_HOUSES, PERIOD, PHONE, PROVINCE, new_houses_file
 
 
 def _files(client: httpx.Client, job: dict) -> dict[str, bytes]:
@@ -209,21 +209,6 @@ def scoped_province(clients: dict[str, httpx.Client]) -> dict:
     return {"job": job, **_files(clients["scoped"], job)}
 
 
-NEW_HOUSES = [("26041", "26041-90001", 106.815, 10.935), ("26068", "26068-90001", 106.875, 10.935)]
-
-
-def _houses_file(folder: Path) -> Path:
-    import json
-
-    path = folder / "nha_moi.geojson"
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-         "properties": {"house_id": house, "commune_code": code, "household_size": 7,
-                        "is_poor": True}} for code, house, lon, lat in NEW_HOUSES]},
-        ensure_ascii=False), encoding="utf-8")
-    return path
-
-
 def _scoped_rows(url: str, prefix: str, table: str, caller) -> list[tuple]:  # noqa: ANN001
     """``table``'s communes as the Reader reads them for ``caller`` (its group role and
     communes), and as the serving role outside any plan."""
@@ -257,7 +242,7 @@ def test_regeneration_reads_the_recorded_versions(province: dict, scoped_provinc
     record, scoped = province["job"]["record"], scoped_province["job"]["record"]
     version = record["versions"]["housing.houses"]
     assert scoped["versions"]["housing.houses"] == version
-    loaded = import_path(_houses_file(tmp_path), "housing.houses",
+    loaded = import_path(new_houses_file(tmp_path), "housing.houses",
                          ImportOptions(mode="append", approval="auto"), url=reports_db_url,
                          settings=reports_settings)
     try:
