@@ -13,13 +13,15 @@ connection, by turns. The SQL runs one statement after another (the dossier stat
 pipelined, as the endpoint sends them); the endpoint also overlaps the day's dossier facts with
 opening the caller's scope, and its dossier reads with the COMMIT, on a second connection.
 
-Two servers, one after the other: as deployed (``iocgis serve`` with a Redis: the key is
-answered from the workers' shared key cache, revoked by NOTIFY; here a project-local Redis of
-the benchmark's own on a free port) and without Redis (the key checked in PostgreSQL on every
-request). Each with its HTTP floors: ``GET /health`` with the key and without any. The floor
-ratio ``(floor + SQL) / SQL`` is what the endpoint would reach if the lookup itself cost
-nothing beyond its statements. Prints the ratios (goal: within 1.5× of the SQL, p50 under
-50 ms) and rewrites the ``planning`` section of bench/RESULTS.md.
+Two servers, one after the other: as deployed (``iocgis serve`` with a Redis, here a
+project-local one of the benchmark's own on a free port: the workers' shared key cache behind
+each worker's own) and without Redis. Either way a key seen before is answered from the
+worker's own cache of verified keys (``iocgis/security/key_cache.py``, dropped by NOTIFY), so
+the key floor should equal the floor without a key; before that cache, without Redis, every
+request checked its key in PostgreSQL. Each server with its HTTP floors (``GET /health`` with
+the key and without any). The floor ratio ``(floor + SQL) / SQL`` is what the endpoint would
+reach if the lookup cost nothing beyond its statements. Prints the ratios (goal: within 1.5×
+of the SQL, p50 under 50 ms) and rewrites the ``planning`` section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -76,8 +78,7 @@ def sample_parcels(conn: psycopg.Connection, n: int) -> list[str]:
 @contextmanager
 def served_as_deployed() -> Iterator[None]:
     """The server as ``iocgis serve`` runs it: with a Redis of its own (a project-local one on
-    a free port, under a scratch folder), so an API key is answered from the workers' shared
-    key cache (revoked at once by NOTIFY) instead of a PostgreSQL round trip per request."""
+    a free port, under a scratch folder) holding the workers' shared key cache and limits."""
     folder = Path(tempfile.mkdtemp(prefix="iocgis-planning-bench-"))
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -268,9 +269,9 @@ def main() -> None:
     key = common.api_key(url, "bench_analyst", "analyst", "bench")
     load = os.getloadavg()
     with served_as_deployed():
-        deployed = measure_server("served as deployed (Redis key cache)", url, key, keys,
+        deployed = measure_server("with Redis (as iocgis serve runs)", url, key, keys,
                                   args.repeat)
-    without = measure_server("without Redis (key checked in PostgreSQL)", url, key, keys,
+    without = measure_server("without Redis (one worker alone)", url, key, keys,
                              args.repeat)
     load_after = os.getloadavg()
     fast = deployed.ours.median * 1e3 < GOAL_MS
