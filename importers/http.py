@@ -148,10 +148,12 @@ async def import_status(request: Request) -> JSONResponse:
     authorise(caller)
     state = request.app.state.iocgis
     job_id = request.path_params["id"]
-    job = _runner(request).get(job_id)
-    if job is not None:
-        await _require_import_target(state, caller, job.layer_id)
-        return _public(job.as_dict())
+    runner = _runner(request)
+    job = runner.get(job_id)
+    body = job.as_dict() if job is not None else await asyncio.to_thread(runner.board.read, job_id)
+    if body is not None:  # this worker's job, or another worker's from the job board
+        await _require_import_target(state, caller, body["layer_id"])
+        return _public(body)
     if job_id.isdigit():
         async with state.pool.connection() as conn:
             cur = await conn.execute(

@@ -1,6 +1,7 @@
 """Imports started over HTTP run as background jobs, one at a time per server process; their
 state (queued, running with progress, done with the report, failed with the error) is kept
-in memory for polling, and every import is in ``meta.imports`` for good."""
+in memory for polling, on the job board for the other workers (``iocgis.job_board``: Redis
+when several workers serve), and every import is in ``meta.imports`` for good."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from typing import Any
 from iocgis import read_routing
 from iocgis.errors import IocgisError
 from iocgis.importers.options import ImportOptions
+from iocgis.job_board import JobBoard
 from iocgis.settings import Settings
 
 log = logging.getLogger("iocgis.importers")
@@ -51,6 +53,7 @@ class JobRunner:
         self.jobs: OrderedDict[str, Job] = OrderedDict()
         self.lock = threading.Lock()
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="iocgis-import")
+        self.board = JobBoard(settings.redis_url, "import")
 
     def upload_dir(self) -> Path:
         path = self.settings.var_dir / "uploads" / uuid.uuid4().hex
@@ -63,6 +66,7 @@ class JobRunner:
             self.jobs[job.id] = job
             while len(self.jobs) > KEEP_JOBS:
                 self.jobs.popitem(last=False)
+        self.board.publish(job.id, job.as_dict())
         self.pool.submit(self._run, job, path, options)
         return job
 
@@ -77,8 +81,10 @@ class JobRunner:
             job.status = "running"
             job.import_id = event.get("import_id") or job.import_id
             job.progress = {k: v for k, v in event.items() if k != "import_id"}
+            self.board.publish(job.id, job.as_dict())
 
         job.status = "running"
+        self.board.publish(job.id, job.as_dict())
         try:
             report = import_path(path, job.layer_id, options, url=self.url,
                                  settings=self.settings, progress=progress)
@@ -96,7 +102,9 @@ class JobRunner:
                          "description": "the import failed unexpectedly; the error is logged"}
             job.status = "failed"
         finally:
+            self.board.publish(job.id, job.as_dict())
             shutil.rmtree(path.parent, ignore_errors=True)
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+        self.board.close()

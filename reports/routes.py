@@ -89,18 +89,18 @@ async def submit(request: Request) -> Response:
     if body["report"] not in get_definitions():
         raise NotFound(f"unknown report {body['report'][:60]!r}", where="report",
                        hint=f"use one of: {', '.join(get_definitions())}")
-    job = service(request).submit(caller, Order(body["report"], body["period"], area,
-                                                 tuple(formats)))
+    job = await service(request).submit(caller, Order(body["report"], body["period"], area,
+                                                       tuple(formats)))
     return UnicodeJSON(job.as_dict(), status_code=202)
 
 
 async def job_status(request: Request) -> Response:
     caller = signed_in()
-    job = service(request).jobs.get(request.path_params["id"])
-    if job is None or (job.user != caller.name and not caller.may("admin")):
+    job = await service(request).job(request.path_params["id"])
+    if job is None or (job["user"] != caller.name and not caller.may("admin")):
         raise NotFound(f"no report job {request.path_params['id'][:40]!r}", where="id",
                        hint="start one with POST /reports/jobs")
-    return UnicodeJSON(job.as_dict())
+    return UnicodeJSON(job)
 
 
 def _record_json(request: Request, record: dict[str, Any]) -> dict[str, Any]:

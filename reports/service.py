@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from iocgis.access import Caller
 from iocgis.api.state import AppState
 from iocgis.errors import IocgisError
+from iocgis.job_board import JobBoard
 from iocgis.reports.generate import Order, caller_of, check_order, generate
 from iocgis.reports.maps import MapRenderer
 from iocgis.reports.store import ReportStore
@@ -70,6 +71,8 @@ class ReportsService:
         root = self.settings.dir or state.settings.var_dir / "reports"
         self.store = ReportStore(self.owner, root)
         self.jobs: OrderedDict[str, Job] = OrderedDict()
+        # the other workers read a job here (Redis when several workers serve)
+        self.board = JobBoard(state.settings.redis_url, "report")
         self._opened = False
         self._lock = asyncio.Lock()
         self._running = asyncio.Semaphore(self.settings.concurrent)
@@ -88,6 +91,7 @@ class ReportsService:
         return self
 
     async def close(self) -> None:
+        self.board.close()
         if self.writers is not None:
             self.writers.shutdown(wait=False, cancel_futures=True)
         await self.maps.close()
@@ -109,22 +113,35 @@ class ReportsService:
         return await self.store.save(generated, params, int((time.monotonic() - started) * 1000),
                                      regenerates, caller.client)
 
-    def submit(self, caller: Caller, order: Order) -> Job:
+    async def submit(self, caller: Caller, order: Order) -> Job:
         order, _, _ = check_order(caller, order)  # bad input is a 4xx now, not a failed job
         job = Job(uuid.uuid4().hex, order, caller.name)
         self.jobs[job.id] = job
         while len(self.jobs) > KEEP_JOBS:
             self.jobs.popitem(last=False)
+        await self._publish(job)  # before the 202: its Location works through every worker
         task = asyncio.get_running_loop().create_task(self._job(job, caller))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return job
+
+    async def job(self, job_id: str) -> dict[str, Any] | None:
+        """A job of this worker, or of another one (the job board)."""
+        job = self.jobs.get(job_id)
+        if job is not None:
+            return job.as_dict()
+        return await asyncio.to_thread(self.board.read, job_id)
+
+    async def _publish(self, job: Job) -> None:
+        await asyncio.to_thread(self.board.publish, job.id, job.as_dict())
 
     async def _job(self, job: Job, caller: Caller) -> None:
         def progress(event: dict[str, Any]) -> None:
             job.status = "running"
             job.progress = event
 
+        job.status = "running"
+        await self._publish(job)
         try:
             job.report = jsonable(await self.run(caller, job.order, progress=progress))
             job.status = "done"
@@ -136,6 +153,7 @@ class ReportsService:
             job.error = {"code": "InternalError",
                          "description": "the report failed unexpectedly; the error is logged"}
             job.status = "failed"
+        await self._publish(job)  # the other workers see the end (progress only in this one)
 
     async def regenerate(self, caller: Caller, report_id: str) -> dict[str, Any]:
         """Generate a recorded report again as its generator, at its recorded time, from the

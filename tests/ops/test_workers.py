@@ -24,6 +24,7 @@ import redis
 from iocgis import redis_local
 from iocgis.settings import Settings
 from tests.conftest import free_port, scratch_database
+from tests.importers.importer_fixtures import places, write_vector
 from tests.security.security_helpers import (
     PASSWORD,
     _create,
@@ -174,6 +175,40 @@ def test_a_catalog_change_reaches_every_worker(served: Served) -> None:
     after = extents()  # at once: well inside the 5 s poll
     assert len(after) == 1 and after != before
     assert "106.75" in next(iter(after))
+
+
+def test_an_import_job_is_polled_through_either_worker(served: Served, tmp_path: Path) -> None:
+    """The job runs in the worker that took the POST; its Location answers through both (the
+    job board in Redis), from queued to its end, never a 404 from the other worker."""
+    run_async(_create(served.db_url, Settings(), "can.bo.workers", ["gis_officer"]))
+    key = {"X-API-Key": api_key_for(served.db_url, "can.bo.workers", networks=["198.51.100.0/24"])}
+    geoms, fields = places(40)
+    path = write_vector(tmp_path / "places.gpkg", geoms, fields)
+
+    def client(i: int) -> dict[str, str]:  # a new address each call: the rate limit is per address
+        return {**key, "X-Forwarded-For": f"198.51.100.{10 + i % 200}"}
+
+    with path.open("rb") as fh:
+        posted = httpx.post(served.url + "/imports", headers=client(0), timeout=60,
+                            data={"layer": "base.places"}, files={"file": (path.name, fh)})
+    assert posted.status_code == 202, posted.text
+    location = served.url + posted.headers["Location"]
+    answers, i = [], 1
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with ThreadPoolExecutor(4) as pool:  # new connections: the kernel picks the worker
+            batch = list(pool.map(lambda n: _fresh_get(location, client(n)), range(i, i + 4)))
+        i += 4
+        answers += batch
+        assert all(a.status_code == 200 for a in batch), [(a.status_code, a.text[:200])
+                                                          for a in batch]
+        if all(a.json()["status"] not in ("queued", "running") for a in batch):
+            break
+        time.sleep(0.2)
+    final = {a.json()["status"] for a in answers[-4:]}
+    assert len(final) == 1 and final <= {"loaded", "pending"}, final
+    assert {a.json()["id"] for a in answers} == {posted.json()["id"]}
+    assert len(answers) >= 8
 
 
 def test_redis_down_refuses_logins_and_keeps_serving(served: Served, analyst: str) -> None:
