@@ -8,13 +8,13 @@ is never restarted).
 
 Load tool: Locust (headless, from bench/.venv-peers, its own process on the same 2 cores), the
 clients in ``bench/load_locustfile.py``: items pages and bbox pages, hot and cold vector tiles,
-point and radius questions with an analyst's key, and one GIS officer importing a small file
-every 20-40 s. Every answer is recorded with its start time, so the restart run is judged the
-way the fault test judges it: before the stop every answer is a success; during the outage only
-successes (cached tiles) and 503s with Retry-After; after the server is back and the service
-has resumed by itself, successes again and no 503. Goal: zero errors in the steady run, only
-503s with Retry-After during the outage and none after. Rewrites the ``load`` section of
-bench/RESULTS.md.
+point and radius questions with an analyst's key, one GIS officer importing a small file every
+20-40 s and one data steward approving them. Every answer is recorded with its start time, so
+the restart run is judged the way the fault test judges it: before the stop every answer is a
+success; during the outage only successes (cached tiles) and 503s with Retry-After; after the
+server is back and the service has resumed by itself, successes again and no 503. Goal: zero
+errors in the steady run, only 503s with Retry-After during the outage and none after.
+Rewrites the ``load`` section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -155,6 +155,7 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         path, layer = import_file(demo_dir)
         env = dict(os.environ, LOAD_ANALYST_KEY=api_key(url, "load_analyst", "analyst", "load"),
                    LOAD_OFFICER_KEY=api_key(url, "load_officer", "gis_officer", "load"),
+                   LOAD_STEWARD_KEY=_steward_key(url, layer),
                    LOAD_IMPORT_FILE=str(path), LOAD_IMPORT_LAYER=layer)
         server = Serve(2, url, redis_local.local_url(settings), root / "cache")
         server.ready()
@@ -192,6 +193,19 @@ def main() -> None:  # noqa: PLR0915 - one run, told in order
         write_results_section("load", _markdown(args, runs, verdict, imports))
 
 
+def _steward_key(url: str, layer_id: str) -> str:
+    """A key of a data steward of the import layer's group (who approves the officer's files)."""
+    import psycopg
+
+    from iocgis.layers import get_registry
+
+    key = api_key(url, "load_steward", "data_steward", "load")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("UPDATE security.accounts SET steward_groups = ARRAY[%s] WHERE name = "
+                     "'load_steward'", (get_registry().get(layer_id).group,))
+    return key
+
+
 def _import_jobs(url: str) -> dict[str, int]:
     import psycopg
 
@@ -220,7 +234,8 @@ def _markdown(args: argparse.Namespace, runs: dict[str, list[Answer]],
         "",
         f"{args.users} concurrent Locust clients (`bench/load_locustfile.py`: items pages and bbox "
         f"pages, hot and cold tiles, point and radius questions with an analyst's key, one GIS "
-        f"officer importing a small file every 20-40 s) for {args.seconds} s against "
+        f"officer importing a small file every 20-40 s, one data steward approving them) for "
+        f"{args.seconds} s against "
         f"`iocgis serve --workers 2` with its own Redis, on a fresh cluster of the bench's own "
         f"with the `{args.scale}` demo; the load tool shares the 2 cores with the servers "
         f"(load average {load:.1f} at the end; {time.strftime('%Y-%m-%d %H:%M')}).",
@@ -245,8 +260,9 @@ def _markdown(args: argparse.Namespace, runs: dict[str, list[Answer]],
         f"{verdict['after_errors']} errors. Goal (only 503 with Retry-After during the outage, "
         f"none after): **{'met' if ok_restart else 'missed'}**.",
         "",
-        f"The officer's imports over both runs, by final status: {imports or 'none'} (an import "
-        f"running when PostgreSQL stops fails cleanly and keeps the live layer).",
+        f"The officer's imports over both runs, by final status: {imports or 'none'} (`loaded`: "
+        f"approved by the steward and live; `aborted`: refused because the previous file still "
+        f"waited for approval, or stopped by the outage, the live layer kept).",
     ])
 
 

@@ -18,6 +18,7 @@ from locust import HttpUser, between, events, task
 
 ANALYST = {"X-API-Key": os.environ["LOAD_ANALYST_KEY"]}
 OFFICER = {"X-API-Key": os.environ["LOAD_OFFICER_KEY"]}
+STEWARD = {"X-API-Key": os.environ["LOAD_STEWARD_KEY"]}
 IMPORT_FILE = Path(os.environ["LOAD_IMPORT_FILE"])
 IMPORT_LAYER = os.environ["LOAD_IMPORT_LAYER"]
 TIMEOUT_S = 30.0
@@ -110,3 +111,21 @@ class Officer(HttpUser):
             self.client.post("/imports", name="import", headers=OFFICER, timeout=TIMEOUT_S,
                              files={"file": (IMPORT_FILE.name, f)},
                              data={"layer": IMPORT_LAYER})
+
+
+class Steward(HttpUser):
+    """A data steward of the layer's group: approves the officer's pending imports."""
+
+    wait_time = between(5, 10)
+    fixed_count = 1
+
+    @task
+    def approve_pending(self) -> None:
+        listing = self.client.get(f"/imports?status=pending&layer={IMPORT_LAYER}",
+                                  name="imports pending", headers=STEWARD, timeout=TIMEOUT_S)
+        if listing.status_code != 200:
+            return
+        for pending in listing.json()["imports"]:
+            if pending.get("may_decide"):
+                self.client.post(f"/imports/{pending['import_id']}/approve", name="approve",
+                                 headers=STEWARD, timeout=TIMEOUT_S)
