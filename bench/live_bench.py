@@ -179,10 +179,11 @@ def last_times(rows: list[dict]) -> dict[str, datetime]:
 
 def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base: str,
                rounds: list[tuple[list[dict], list[dict]]]
-               ) -> tuple[list[float], list[float], list[float], float]:
+               ) -> tuple[list[float], list[float], list[float], list[tuple[float, float]], float]:
     """Per round: binary COPY of its first rows, then MQTT of its second (the floor measured
     beside each MQTT round: the machine's load moves between rounds); then the latency phase.
-    Returns the COPY rates, the MQTT rates, the latencies and the paced rate."""
+    Returns the COPY rates, the MQTT rates, the latencies, their two parts (publish -> the
+    alert's transaction, that transaction -> SSE) and the paced rate."""
     rows = rounds[0][1]
     address = broker.address(settings, live)
     secret = key.split(":", 1)[1]
@@ -192,7 +193,9 @@ def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base:
     consumer = consume(url, live)
     db = psycopg.connect(url, autocommit=True)
     latencies: list[float] = []
+    split: list[tuple[float, float]] = []
     sent_at: dict[str, float] = {}
+    sent_wall: dict[str, float] = {}  # the same publications on the wall clock
     ready = threading.Event()
     stop = threading.Event()
 
@@ -207,6 +210,12 @@ def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base:
                     stamp = sent_at.get(str(event.get("observed_at")))
                     if event.get("state") == "raised" and stamp is not None:
                         latencies.append(time.perf_counter() - stamp)
+                        # where it went: until the writing transaction began (raised_at is
+                        # its now(): broker, the consumer's batching, checks, the queue to the
+                        # writer), then the write, NOTIFY, the hub and the SSE stream
+                        raised = datetime.fromisoformat(event["raised_at"]).timestamp()
+                        split.append((raised - sent_wall[str(event["observed_at"])],
+                                      time.time() - raised))
                 if stop.is_set():
                     return
 
@@ -245,6 +254,7 @@ def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base:
             value = 6.5 if high else 1.0
             if high:
                 sent_at[datetime.fromisoformat(at).isoformat()] = time.perf_counter()
+                sent_wall[datetime.fromisoformat(at).isoformat()] = time.time()
             publishers[0].publish(f"{prefix}/B-{STATIONS}/water_level",
                                   json.dumps({"time": at, "value": value}), qos=1)
             high = not high
@@ -290,7 +300,7 @@ def bench_mqtt(settings: Settings, live: LiveSettings, url: str, key: str, base:
     consumer.terminate()
     consumer.wait(30)
     db.close()
-    return copy_rates, rates, latencies, pace
+    return copy_rates, rates, latencies, split, pace
 
 
 def main() -> None:
@@ -316,7 +326,7 @@ def main() -> None:
             http_floor.append(bench_copy(url, readings(start, part, 10**5 * i)))
             http_rates.append(bench_http(base, key, readings(start, part, 10**6 + 10**5 * i),
                                          args.batch))
-        mqtt_floor, mqtt_rates, latencies, paced = bench_mqtt(
+        mqtt_floor, mqtt_rates, latencies, split, paced = bench_mqtt(
             settings, live, url, key, base,
             [(readings(start, part, 3 * 10**6 + 10**5 * i),
               readings(start, part, 2 * 10**6 + 10**5 * i)) for i in range(r)])
@@ -329,6 +339,10 @@ def main() -> None:
         shutil.rmtree(folder, ignore_errors=True)
     p50 = percentile(latencies, 50) * 1000 if latencies else float("nan")
     p95 = percentile(latencies, 95) * 1000 if latencies else float("nan")
+    parts = [sorted(x[i] for x in split) for i in (0, 1)]
+    part = [(percentile(v, 50) * 1000, percentile(v, 95) * 1000) if v else (float("nan"),) * 2
+            for v in parts]
+    load = os.getloadavg()
     copy_rate = statistics.median(http_floor + mqtt_floor)
     http_rate, mqtt_rate = statistics.median(http_rates), statistics.median(mqtt_rates)
     # the ratio of each round against the floor measured just before it, then the median
@@ -353,7 +367,11 @@ def main() -> None:
         (f"Publish → alert on SSE with MQTT load paced at {paced:,.0f} readings/s for "
          f"{LATENCY_S:.0f} s: {len(latencies)} alerts, "
          f"p50 {p50:.0f} ms, p95 {p95:.0f} ms (goal p95 < 1,000 ms: "
-         f"{'met' if p95 < 1000 else 'missed'})."),
+         f"{'met' if p95 < 1000 else 'missed'}). Of which: publish → the alert's transaction "
+         f"(broker, the consumer's batching and checks, the queue to its writer) p50 "
+         f"{part[0][0]:.0f} ms, p95 {part[0][1]:.0f} ms; that transaction → SSE (write, "
+         f"commit, NOTIFY, hub, stream) p50 {part[1][0]:.0f} ms, p95 {part[1][1]:.0f} ms. "
+         f"Load average at the end: {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f} (1/5/15 min)."),
     ]
     text = "\n".join(lines)
     print(text)

@@ -39,7 +39,9 @@ def broker_status() -> None:
 @live_app.command("consume")
 def consume() -> None:
     """Subscribe to the broker and write every reading through the pipeline (Ctrl-C stops)."""
+    from iocgis.layers import get_registry
     from iocgis.live.mqtt import Consumer
+    from iocgis.ops.heap import freeze_startup_heap
 
     settings = get_settings()
     live = LiveSettings()
@@ -49,7 +51,10 @@ def consume() -> None:
     # default 5 ms switch interval every round trip would wait that long for the GIL
     sys.setswitchinterval(0.0005)
     console.print(f"consuming {live.topic_prefix}/# (QoS 1)")
-    Consumer(settings, database_url(settings), live).run_forever()
+    consumer = Consumer(settings, database_url(settings), live)
+    get_registry()  # (the bridge's) loaded before start-up's objects are frozen
+    freeze_startup_heap()  # a full GC walks only what came since (iocgis/ops/heap.py)
+    consumer.run_forever()
 
 
 @live_app.command("datastream")

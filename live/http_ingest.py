@@ -94,8 +94,9 @@ async def post_batch(request: Request) -> JSONResponse:
     JSON lines or CSV (station, parameter, time, value, unit). Answers what landed, what was
     there already, and what was refused by reason."""
     device = await device_of(request)
-    readings, bad = parse_batch(await request.body(),
-                                request.headers.get("content-type", "application/json"),
-                                device.code)
+    # parsed in a worker thread: the event loop meanwhile receives the next batch's body
+    args = (await request.body(), request.headers.get("content-type", "application/json"),
+            device.code)
+    readings, bad = await run_in_threadpool(parse_batch, *args)
     result = await ingest(request, readings, bad, device)
     return JSONResponse(result.as_dict())
