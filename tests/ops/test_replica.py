@@ -51,6 +51,7 @@ class Rig:
     replica_url: str  # the replica as the connecting (super)user: pause and resume its replay
     server: LiveServer
     officer_key: str
+    monitor_key: str  # an admin's: /metrics
     root: Path
 
     def get(self, path: str, key: str | None = None, **params: Any) -> httpx.Response:
@@ -118,6 +119,14 @@ def _only_replica_moved(before: dict[str, int], after: dict[str, int]) -> bool:
     return True
 
 
+def _sample(text: str, series: str) -> float:
+    """One sample's value in a Prometheus scrape."""
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{series} not in the scrape")
+
+
 def _until(check: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while not check():
@@ -125,13 +134,13 @@ def _until(check: Callable[[], bool], what: str, timeout_s: float = 30) -> None:
         time.sleep(0.1)
 
 
-async def _officer_key(url: str) -> str:
+async def _key(url: str, name: str, role: str) -> str:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await accounts.create(conn, SecuritySettings(), Actor("pytest"), name="can.bo.replica",
-                              roles=["gis_officer"], password="Ban-Sao-Doc-Dong-Nai-2026!")
+        await accounts.create(conn, SecuritySettings(), Actor("pytest"), name=name,
+                              roles=[role], password="Ban-Sao-Doc-Dong-Nai-2026!")
         await conn.execute("UPDATE security.accounts SET must_change_password = false "
-                           "WHERE name = 'can.bo.replica'")
-        key, _ = await login.create_api_key(conn, Actor("pytest"), "can.bo.replica",
+                           "WHERE name = %s", (name,))
+        key, _ = await login.create_api_key(conn, Actor("pytest"), name,
                                             networks=["127.0.0.0/8"])
     return key
 
@@ -155,7 +164,8 @@ def rig() -> Iterator[Rig]:
         cluster.start(base, BackupSettings(archive=False))
         primary_url = cluster.local_url(base)
         migrate.upgrade(primary_url)
-        key = asyncio.run(_officer_key(primary_url))
+        key = asyncio.run(_key(primary_url, "can.bo.replica", "gis_officer"))
+        monitor = asyncio.run(_key(primary_url, "giam.sat.replica", "admin"))
         made = subprocess.run([str(IOCGIS), "replica", "start"], env=env, capture_output=True,
                               text=True, timeout=180)
         assert made.returncode == 0, made.stdout + made.stderr
@@ -163,12 +173,13 @@ def rig() -> Iterator[Rig]:
             in made.stdout, made.stdout
         settings = base.model_copy(update={"database_url": primary_url})
         server = LiveServer(settings).start()
-        yield Rig(settings, primary_url, replica.url(base), server, key, root)
+        yield Rig(settings, primary_url, replica.url(base), server, key, monitor, root)
     finally:
         if server is not None:
             server.stop()
         replica.stop(base, "immediate")
-        cluster.stop(base)
+        cluster.run_as_server_user([str(cluster.require_bin_dir() / "pg_ctl"), "-D",
+                                    str(root / "pgdata"), "-m", "immediate", "stop"])
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -213,6 +224,15 @@ def test_reads_are_served_by_the_replica_and_own_import_by_the_primary(rig: Rig)
         assert rig.ready()["replica"]["lag_s"] > LOW_LAG_S
         assert rig.places_seen() == 5 and rig.radius_seen() == 5
         assert rig.routed().get("replica-lagging", 0) >= 2
+        # and in the scrape: reads per target and reason, the lag, not in use
+        scrape = rig.get("/metrics", rig.monitor_key)
+        assert scrape.status_code == 200, scrape.text
+        for series in ('iocgis_reads_routed_total{reason="replica",target="replica"}',
+                       'iocgis_reads_routed_total{reason="own-write",target="primary"}',
+                       'iocgis_reads_routed_total{reason="replica-lagging",target="primary"}'):
+            assert _sample(scrape.text, series) >= 2, series
+        assert _sample(scrape.text, "iocgis_replica_lag_seconds") > LOW_LAG_S
+        assert _sample(scrape.text, "iocgis_replica_in_use") == 0
     finally:
         rig.replay(pause=False)
         rig.lag_bound(MAX_LAG_S)
