@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -10,7 +12,9 @@ import numpy as np
 import pyarrow as pa
 from pyproj import CRS
 
-BATCH_SIZE = 20_000
+# Features per batch: small enough that the three batches in flight (read ahead, being
+# cleaned, being sent) stay a few MB each; large enough that the per-batch Python is noise.
+BATCH_SIZE = 5_000
 
 
 @dataclass
@@ -46,3 +50,54 @@ class Reader(Protocol):
     info: SourceInfo
 
     def batches(self, size: int = BATCH_SIZE) -> Iterator[FeatureBatch]: ...
+
+
+class _End:
+    """What the reading thread hands over last: nothing more, or the error that stopped it."""
+
+    def __init__(self, error: BaseException | None = None) -> None:
+        self.error = error
+
+
+def read_ahead(batches: Iterator[FeatureBatch], depth: int = 1) -> Iterator[FeatureBatch]:
+    """The reader's batches, read on a thread of its own while the caller works on the
+    previous one (GDAL's reading and Arrow's conversions run outside the GIL). At most
+    ``depth`` batches wait; the reader's error is raised here, in order; closing the
+    generator (the caller stopped early or failed) stops the reading thread."""
+    handed: queue.Queue[FeatureBatch | _End] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def hand(item: FeatureBatch | _End) -> bool:
+        """Put ``item`` in the queue unless the caller stopped; False when it did."""
+        while not stop.is_set():
+            try:
+                handed.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        end = _End()
+        try:
+            for batch in batches:
+                if not hand(batch):
+                    return
+        except BaseException as exc:  # re-raised in the caller's thread
+            end = _End(exc)
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()  # the reader's files, closed on the thread that opened them
+        hand(end)
+
+    reader = threading.Thread(target=read, name="iocgis-read", daemon=True)
+    reader.start()
+    try:
+        while not isinstance(item := handed.get(), _End):
+            yield item
+        if item.error is not None:
+            raise item.error
+    finally:
+        stop.set()
+        reader.join()

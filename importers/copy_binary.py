@@ -69,6 +69,43 @@ def _variable_cells(payload: pa.Array, prefix: bytes = b"") -> pa.Array:
     return pc.fill_null(cells, pa.scalar(NULL_CELL, pa.binary()))
 
 
+EWKB_SRID_FLAG = 0x20000000
+
+
+def ewkb(wkb: pa.Array, srid: int) -> pa.Array:
+    """Little-endian 2D WKB (shapely's ``to_wkb(byte_order=1)``) as EWKB with ``srid``: the
+    type word gets the SRID flag and the SRID follows it. Done on the batch's buffers, so no
+    geometry is copied to carry its SRID (``shapely.set_srid`` clones each one)."""
+    wkb = wkb.cast(pa.binary())
+    n = len(wkb)
+    if n == 0:
+        return wkb
+    offsets = np.frombuffer(wkb.buffers()[1], dtype=np.int32, count=n + 1,
+                            offset=wkb.offset * 4)
+    present = np.asarray(wkb.is_valid().to_numpy(zero_copy_only=False), bool) \
+        & (offsets[1:] - offsets[:-1] >= 5)
+    if not present.any():
+        return pa.nulls(n, pa.binary())
+    data = np.frombuffer(wkb.buffers()[2], dtype=np.uint8)
+    if (data[offsets[:-1][present]] != 1).any():
+        raise ValueError("ewkb expects little-endian WKB")
+    # the type word (bytes 1-4) of each present row (absent rows read the first one's)
+    first = offsets[:-1][present][0]
+    at = np.where(present, offsets[:-1], first)[:, None] + np.arange(1, 5)
+    words = data[at]
+    types = np.ascontiguousarray(words).view("<u4").reshape(n) | EWKB_SRID_FLAG
+    head = np.empty((n, 8), dtype=np.uint8)
+    head[:, :4] = types.astype("<u4").view(np.uint8).reshape(n, 4)
+    head[:, 4:] = np.frombuffer(np.array([srid], dtype="<u4").tobytes(), dtype=np.uint8)
+    middle = pa.FixedSizeBinaryArray.from_buffers(pa.binary(8), n, [None, pa.py_buffer(head)]
+                                                  ).cast(pa.binary())
+    # (binary_slice fails on null or short cells: they hold a placeholder until the end)
+    full = pc.if_else(pa.array(present), wkb, pa.scalar(b"\x01" * 5, pa.binary()))
+    out = pc.binary_join_element_wise(pc.binary_slice(full, 0, 1), middle,
+                                      pc.binary_slice(full, 5, 2**31 - 1), b"")  # stop: start alone fails
+    return pc.if_else(pa.array(present), out, pa.scalar(None, pa.binary()))
+
+
 def cells(values: pa.Array, pgtype: str) -> pa.Array:
     """One column of a batch as binary COPY cells."""
     if pgtype in FIXED:

@@ -9,6 +9,7 @@ another CRS are refused with the likely fix.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,9 +70,15 @@ def source_crs(file_crs: CRS | None, override: str | None, shown: str, fmt: str)
     return file_crs
 
 
+@functools.lru_cache(maxsize=16)
+def _is_wgs84(src: CRS) -> bool:
+    """(``to_epsg`` searches PROJ's database: ~1 ms, once per import rather than per batch)"""
+    return src.to_epsg(min_confidence=90) == 4326 or src.name in ("WGS 84 (CRS84)",)
+
+
 def to_wgs84(geoms: np.ndarray, src: CRS, swap_xy: bool = False) -> np.ndarray:
     """Transform an array of geometries to EPSG:4326 (lon, lat), vectorised."""
-    is_wgs84 = src.to_epsg(min_confidence=90) == 4326 or src.name in ("WGS 84 (CRS84)",)
+    is_wgs84 = _is_wgs84(src)
     if is_wgs84 and not swap_xy:
         return geoms
     transformer = None if is_wgs84 else crsmod.transformer(src)

@@ -25,7 +25,7 @@ from iocgis.errors import ImportFailed, InvalidInput, IocgisError
 from iocgis.importers import derive, encodings, georef, review, staging, swap
 from iocgis.importers import mapping as mappingmod
 from iocgis.importers.admin_units import convert_batch
-from iocgis.importers.batch import BATCH_SIZE, FeatureBatch, Reader, SourceInfo
+from iocgis.importers.batch import BATCH_SIZE, FeatureBatch, Reader, SourceInfo, read_ahead
 from iocgis.importers.fields import coerce
 from iocgis.importers.geometry import clean
 from iocgis.importers.options import ImportOptions
@@ -288,8 +288,9 @@ class Importer:
         writer = staging.StagingWriter(conn, self.layer, report.import_id)
         first = True
         failure: BaseException | None = None
+        batches = read_ahead(load.reader.batches(BATCH_SIZE))
         try:
-            for batch in load.reader.batches(BATCH_SIZE):
+            for batch in batches:
                 if first and load.src is not None and load.area is not None:
                     georef.check_placement(batch.geoms, load.src, load.area, dataset.name,
                                            options.swap_xy)
@@ -301,6 +302,7 @@ class Importer:
             failure = exc
             raise
         finally:
+            batches.close()  # stops the reading thread when the loop ended early
             writer.close(failure)
         if report.rows_in == 0:
             raise _empty(dataset)

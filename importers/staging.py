@@ -7,6 +7,7 @@ table is never written here.
 
 from __future__ import annotations
 
+import queue
 import threading
 from datetime import date
 from typing import Any
@@ -63,7 +64,10 @@ def drop(conn: psycopg.Connection, import_id: int) -> None:
 
 
 class StagingWriter:
-    """Binary COPY of cleaned batches into the staging table, a batch per write."""
+    """Binary COPY of cleaned batches into the staging table. ``write`` prepares a batch's
+    columns and hands them to a thread of its own, which encodes them (Arrow kernels, outside
+    the GIL) and sends them (libpq, outside the GIL) while the caller cleans the next batch:
+    with one batch waiting at most, both cores work and memory holds about three batches."""
 
     def __init__(self, conn: psycopg.Connection, layer: LayerDef, import_id: int) -> None:
         self.layer = layer
@@ -83,10 +87,27 @@ class StagingWriter:
         # values have equal hashes, so no repeated hash means no repeat and no SQL pass.
         self._key_hashes: list[np.ndarray] = []
         self._geom_hashes: list[np.ndarray] = []
+        self._pending: queue.Queue[list[tuple[pa.Array, str]] | None] = queue.Queue(maxsize=1)
+        self._failure: list[BaseException] = []
+        self._sender = threading.Thread(target=self._send, name="iocgis-copy", daemon=True)
+        self._sender.start()
+
+    def _send(self) -> None:
+        """The COPY thread: encode and send each batch; after a failure, keep taking batches
+        (so ``write`` never blocks) until the end."""
+        while (columns := self._pending.get()) is not None:
+            if self._failure:
+                continue
+            try:
+                self._copy.write(copy_binary.encode(columns))
+            except BaseException as exc:  # re-raised in the caller's thread
+                self._failure.append(exc)
 
     def write(self, fids: np.ndarray, values: dict[str, pa.Array], extra: pa.Array,
               geoms: np.ndarray | None, source_date: date | None,
               footprints: np.ndarray | None = None) -> None:
+        if self._failure:
+            raise self._failure[0]
         n = len(fids)
         columns: list[pa.Array] = [pa.array(fids, pa.int64())]
         columns += [values[name] for name in self.layer.field_names]
@@ -96,9 +117,10 @@ class StagingWriter:
         columns.append(pa.array(np.full(n, self.import_id, dtype=np.int64)))
         if self.layer.is_spatial:
             assert geoms is not None
-            wkb = shapely.to_wkb(shapely.set_srid(geoms, STORAGE_SRID), include_srid=True)
-            columns.append(pa.array(wkb, pa.binary()))
+            wkb = shapely.to_wkb(geoms, byte_order=1)
             self._geom_hashes.append(np.fromiter((hash(b) for b in wkb), np.int64, n))
+            columns.append(copy_binary.ewkb(pa.array(wkb, pa.binary()), STORAGE_SRID))
+            del wkb
             box = shapely.total_bounds(geoms)
             if np.isfinite(box).all():
                 old = self.bounds
@@ -107,14 +129,14 @@ class StagingWriter:
                     max(old[3], box[3])]
         if self.layer.footprint:  # None where a row has only its position
             outline = np.full(n, None, dtype=object) if footprints is None else footprints
-            columns.append(pa.array(shapely.to_wkb(shapely.set_srid(outline, STORAGE_SRID),
-                                                   include_srid=True), pa.binary()))
+            columns.append(copy_binary.ewkb(pa.array(shapely.to_wkb(outline, byte_order=1),
+                                                     pa.binary()), STORAGE_SRID))
         if self.layer.key:
             parts = [values[k].cast(pa.string()) for k in self.layer.key]
             joined = pc.binary_join_element_wise(*parts, "\x1f") if len(parts) > 1 else parts[0]
             self._key_hashes.append(np.fromiter(
                 (hash(v) for v in joined.to_pylist() if v is not None), np.int64))
-        self._copy.write(copy_binary.encode(list(zip(columns, self.types, strict=True))))
+        self._pending.put(list(zip(columns, self.types, strict=True)))
         self.rows += n
 
     @staticmethod
@@ -131,12 +153,21 @@ class StagingWriter:
         return self._any_repeat(self._geom_hashes)
 
     def close(self, error: BaseException | None = None) -> None:
-        if error is None:
-            self._copy.write(copy_binary.TRAILER)
-            self._copy_cm.__exit__(None, None, None)
-        else:
-            self._copy_cm.__exit__(type(error), error, error.__traceback__)
-        self._cursor.close()
+        """End the COPY: committed to staging when every batch went, else cancelled (with
+        ``error``, or the COPY thread's own, which is then raised)."""
+        self._pending.put(None)
+        self._sender.join()
+        failure = error or (self._failure[0] if self._failure else None)
+        try:
+            if failure is None:
+                self._copy.write(copy_binary.TRAILER)
+                self._copy_cm.__exit__(None, None, None)
+            else:
+                self._copy_cm.__exit__(type(failure), failure, failure.__traceback__)
+        finally:
+            self._cursor.close()
+        if error is None and failure is not None:
+            raise failure
 
 
 def duplicate_keys(conn: psycopg.Connection, layer: LayerDef, import_id: int,
