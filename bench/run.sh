@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 [ -x .venv/bin/python ] || { echo "run ./iocgis.sh test (or run) first: it creates .venv" >&2; exit 1; }
 [ -n "${DATABASE_URL:-}" ] || .venv/bin/iocgis db start >/dev/null
 bench/peers.sh >/dev/null
-all=(import features tiles queries access diff planning live reports workers load replica)
+all=(import features tiles tiles_cached queries access diff planning live reports workers load replica)
 chosen=("$@")
 [ ${#chosen[@]} -gt 0 ] || chosen=("${all[@]}")
 for name in "${chosen[@]}"; do
