@@ -79,9 +79,9 @@ class QueryContext:
                             " HAVING count(*) > 0").format(
             shape=shape, label=sql.Identifier(label),
             table=sql.Identifier(layer.schema_name, layer.table_name), key=sql.Identifier(key))
-        async with self.reader.reading(plan.with_fields(()), what="boundary") as conn:
-            cur = await conn.execute(statement, (code,))
-            row = await cur.fetchone()
+        # BEGIN, the scope, the statement and COMMIT in one round trip
+        (row,) = await self.reader.first_rows(plan.with_fields(()), [(statement, (code,))],
+                                              what="boundary")
         if row is None or row[0] is None:
             raise NotFound(f"no {layer.title.en.lower()} has code {code!r}", where=where,
                            hint=f"list the codes with /collections/{layer.id}/items")
