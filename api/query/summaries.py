@@ -38,6 +38,7 @@ MIN_CELLS = 36  # regions whose box spans fewer grid cells are measured exactly 
 # fast or faster there: measured at 2, 3 and 4 km on the generated 1M-parcel data)
 MIN_CIRCLE_CELLS = 100
 PAGE_PROBE_ROWS = 20_000  # a region's page is looked for among the layer's first fids first
+PAGE_SORT_ROWS = 5_000  # unless it matches no more features than this: sorting them is quicker
 
 
 def usable(query: LayerQuery) -> summaries.SummaryFields | None:
@@ -276,10 +277,11 @@ def _template(query: LayerQuery, fields: summaries.SummaryFields, rows: bool,
                                              small=summaries.feature_small(layer), scope=scope)
         big = sql.SQL("big b JOIN {table} t ON t.fid = b.fid, region r WHERE t.geom && r.g"
                       " AND ST_Intersects(r.g, t.geom){scope}").format(table=table, scope=scope)
-        # The page is the region's first features by fid. They are looked for among the
-        # layer's first PAGE_PROBE_ROWS fids first (through the primary key: a bounded read);
-        # only when fewer match there are all the region's features sorted (data stored
-        # commune by commune, or a deep page). Either way the page of the exact statement.
+        # The page is the region's first features by fid. When the region matches more than
+        # PAGE_SORT_ROWS features they are looked for among the layer's first PAGE_PROBE_ROWS
+        # fids first (through the primary key: a bounded read); only when fewer match there
+        # (data stored commune by commune, a deep page), or the region matches few, are all
+        # its features sorted. Either way the page of the exact statement.
         want = sql.SQL("({l} + {o})").format(l=n("limit"), o=n("offset"))
         # only the columns the caller may read (a personal-data column is refused by name)
         read = list(columns)
@@ -288,13 +290,15 @@ def _template(query: LayerQuery, fields: summaries.SummaryFields, rows: bool,
             read.append(sql.Identifier("t", query.plan.commune_field))
         page_ctes = sql.SQL(
             ", probe AS MATERIALIZED (SELECT {cols} FROM (SELECT {read} FROM {table} t"
-            " ORDER BY t.fid LIMIT {rows}) t, region r WHERE {want} > 0 AND t.geom && r.g"
+            " ORDER BY t.fid LIMIT {rows}) t, region r WHERE {want} > 0"
+            " AND (SELECT n FROM matched) > {few} AND t.geom && r.g"
             " AND ST_Intersects(r.g, t.geom){scope} ORDER BY t.fid LIMIT {want}),"
             " cand AS (SELECT * FROM probe WHERE (SELECT count(*) FROM probe) >= {want}"
             " UNION ALL SELECT {cols} FROM {table} t, region r"
             " WHERE (SELECT count(*) FROM probe) < {want} AND t.geom && r.g"
             " AND ST_Intersects(r.g, t.geom){scope})").format(
             cols=cols, table=table, rows=sql.Literal(PAGE_PROBE_ROWS), want=want, scope=scope,
+            few=sql.Literal(PAGE_SORT_ROWS),
             read=sql.SQL(", ").join(read))
         page_measures = qsql.measures(query, n, alias="t")
         page = sql.SQL(
