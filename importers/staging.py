@@ -261,8 +261,11 @@ def build_indexes(conn: psycopg.Connection, layer: LayerDef, import_id: int,
     connection at the same time as the B-trees (PostgreSQL builds each on one core)."""
     prefix = staging_name(import_id) + "_"
     table = staging_ident(import_id)
-    statements = [sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY (fid)").format(
-        table, sql.Identifier(prefix + f"{layer.table_name}_pkey"))]
+    # the primary key's index built like the others (a SHARE lock, beside the GiST build),
+    # then made the constraint (ADD PRIMARY KEY would hold the table's exclusive lock for the
+    # whole build, so the GiST build and the tile-ready copy would wait for it)
+    pkey = sql.Identifier(prefix + f"{layer.table_name}_pkey")
+    statements = [sql.SQL("CREATE UNIQUE INDEX {} ON {} (fid)").format(pkey, table)]
     spatial: list[sql.Composable] = []
     for name, columns, unique, method in canonical_indexes(layer):
         statement = sql.SQL("CREATE {unique} INDEX {name} ON {table} USING {method} ({cols})").format(
@@ -294,6 +297,8 @@ def build_indexes(conn: psycopg.Connection, layer: LayerDef, import_id: int,
             worker.join()
     if failure:
         raise failure[0]
+    conn.execute(sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY USING INDEX {}").format(
+        table, pkey, pkey))
     conn.execute(sql.SQL("ANALYZE {}").format(table))
 
 
