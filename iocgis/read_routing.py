@@ -84,8 +84,9 @@ class Health:
 
 
 class Pins:
-    """Callers whose reads stay on the primary until the replica reaches a WAL position.
-    Process-wide (an import job and the request path of one worker share it)."""
+    """Callers whose reads stay on the primary until the replica reaches a WAL position: one
+    set per router (a worker's request path and its import jobs share it; other workers
+    learn of a pin through Redis)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -108,15 +109,23 @@ class Pins:
             return True
 
 
-PINS = Pins()
-# Primary pools (the request path's async one, pygeoapi's sync one) -> their router: a
-# ``Reader`` on such a pool asks the router where each read goes.
-_ROUTERS: weakref.WeakKeyDictionary[object, ReadRouter] = weakref.WeakKeyDictionary()
+# The routers of this process (one per application: a worker has one; tests may run two),
+# for the import jobs' pins.
+_ROUTERS: weakref.WeakSet[ReadRouter] = weakref.WeakSet()
+# The router of the request being served (set by ``ReadRouting``; copied into the threads
+# pygeoapi's providers run in and into the tasks a request starts). A ``Reader`` asks it where
+# each read goes when the reader's pool is that router's primary (the request pool, or
+# pygeoapi's, which applications on one database in one process share).
+CURRENT_ROUTER: ContextVar[ReadRouter | None] = ContextVar("iocgis_read_router", default=None)
 _PIN_HOOKS: list[Callable[[str, int], None]] = []
 
 
 def router_of(pool: object) -> ReadRouter | None:
-    return _ROUTERS.get(pool)
+    """The request's router when ``pool`` is one of its primary pools, else None."""
+    router = CURRENT_ROUTER.get()
+    if router is not None and (pool is router.primary or any(pool is p for p in router.attached)):
+        return router
+    return None
 
 
 def replica_allowed() -> bool:
@@ -137,13 +146,14 @@ class ReadRouter:
         self.sync_replica: ConnectionPool | None = None
         self.attached: list[ConnectionPool] = []  # pygeoapi's pools routed here
         self.health = Health()
+        self.pins = Pins()
         # (monotonic time, primary LSN) of recent checks: the lag is the age of the newest
         # one the replica has replayed past
         self.samples: deque[tuple[float, int]] = deque(maxlen=max(8, int(
             4 * settings.max_lag_s / settings.check_s) + 2))
         self.task: asyncio.Task[None] | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        _ROUTERS[primary] = self
+        _ROUTERS.add(self)
 
     # --- lifetime -------------------------------------------------------------------------
     async def open(self) -> None:
@@ -160,9 +170,8 @@ class ReadRouter:
         await self.replica.close()
         if self.sync_replica is not None:
             self.sync_replica.close()
-        for pool in [self.primary, *self.attached]:
-            if _ROUTERS.get(pool) is self:
-                del _ROUTERS[pool]
+        self.attached.clear()
+        _ROUTERS.discard(self)
 
     def attach_sync(self, primary: ConnectionPool) -> None:
         """Route the synchronous pool's reads too (pygeoapi's providers): a sync replica pool."""
@@ -172,7 +181,6 @@ class ReadRouter:
                                           name="iocgis-replica-sync",
                                           timeout_s=self.settings.pool_timeout_s)
             self.sync_replica.open(wait=False)
-        _ROUTERS[primary] = self
         self.attached.append(primary)
 
     async def _checking(self) -> None:
@@ -252,7 +260,7 @@ class ReadRouter:
             return "write-path"
         if not self.health.usable(self.settings.max_lag_s):
             return "replica-down" if not self.health.reachable else "replica-lagging"
-        if not anonymous and caller_name and PINS.held(caller_name, self.health.replay_lsn):
+        if not anonymous and caller_name and self.pins.held(caller_name, self.health.replay_lsn):
             return "own-write"
         return "replica"
 
@@ -287,7 +295,7 @@ class ReadRouter:
             await self.pin(caller_name, lsn)
 
     async def pin(self, caller_name: str, lsn: int) -> None:
-        PINS.add(caller_name, lsn, self.settings.pin_max_s)
+        self.pins.add(caller_name, lsn, self.settings.pin_max_s)
         if self.shared is not None:
             await self.shared.pin_reads(caller_name, lsn, self.settings.pin_max_s)
 
@@ -305,13 +313,13 @@ def pin_from_thread(caller_name: str, primary_url: str) -> None:
     lsn = lsn_int(row[0]) if row else None
     if lsn is None:
         return
-    for router in {id(r): r for r in list(_ROUTERS.values())}.values():
+    for router in list(_ROUTERS):
         if router.loop is not None and router.loop.is_running():
             future = asyncio.run_coroutine_threadsafe(router.pin(caller_name, lsn), router.loop)
             with contextlib.suppress(Exception):
                 future.result(5)
         else:
-            PINS.add(caller_name, lsn, router.settings.pin_max_s)
+            router.pins.add(caller_name, lsn, router.settings.pin_max_s)
 
 
 class ReadRouting:
@@ -334,6 +342,7 @@ class ReadRouting:
         safe = scope["method"] in SAFE_METHODS
         kind = metrics.route_kind(scope.get("path", ""))
         token = REPLICA_OK.set(kind in REPLICA_KINDS and (safe or kind in READING_POSTS))
+        router_token = CURRENT_ROUTER.set(router)
         if not safe and kind not in NOT_A_WRITE:
             send = _pinning(scope, send, router)
         try:
@@ -342,6 +351,7 @@ class ReadRouting:
             await self.app(scope, receive, send)
         finally:
             REPLICA_OK.reset(token)
+            CURRENT_ROUTER.reset(router_token)
 
     async def _pinned_by_other_workers(self, scope: Scope, router: ReadRouter) -> None:
         """With Redis: a write this caller made through another worker pins them here too
@@ -353,7 +363,7 @@ class ReadRouting:
             return
         lsn = await router.shared.read_pin(name)
         if lsn is not None:
-            PINS.add(name, lsn, router.settings.pin_max_s)
+            router.pins.add(name, lsn, router.settings.pin_max_s)
 
 
 def _caller_name(scope: Scope) -> str | None:

@@ -26,7 +26,7 @@ import httpx
 import psycopg
 import pytest
 
-from iocgis import cluster, migrate, replica
+from iocgis import cluster, migrate, redis_local, replica
 from iocgis.importers.settings import ImportSettings
 from iocgis.ops.settings import BackupSettings, ReplicaSettings
 from iocgis.security import accounts, login
@@ -50,16 +50,19 @@ class Rig:
     primary_url: str
     replica_url: str  # the replica as the connecting (super)user: pause and resume its replay
     server: LiveServer
+    other: LiveServer  # a second server (another worker) sharing the Redis
     officer_key: str
     monitor_key: str  # an admin's: /metrics
     root: Path
 
-    def get(self, path: str, key: str | None = None, **params: Any) -> httpx.Response:
+    def get(self, path: str, key: str | None = None, *, via: LiveServer | None = None,
+            **params: Any) -> httpx.Response:
         headers = {"X-API-Key": key} if key else {}
-        return httpx.get(self.server.url + path, headers=headers, params=params, timeout=30)
+        return httpx.get((via or self.server).url + path, headers=headers, params=params,
+                         timeout=30)
 
-    def places_seen(self, key: str | None = None) -> int:
-        answer = self.get(ITEMS, key)
+    def places_seen(self, key: str | None = None, via: LiveServer | None = None) -> int:
+        answer = self.get(ITEMS, key, via=via)
         assert answer.status_code == 200, answer.text
         return len(answer.json()["features"])
 
@@ -74,9 +77,11 @@ class Rig:
         return answer.json()
 
     def lag_bound(self, seconds: float) -> None:
-        """Change the running server's lag bound (as IOCGIS_REPLICA_MAX_LAG_S would)."""
-        router = self.server.app.state.iocgis.router
-        router.settings = router.settings.model_copy(update={"max_lag_s": seconds})
+        """Change the running servers' lag bound (as IOCGIS_REPLICA_MAX_LAG_S would; both:
+        the replica gauges are one per process, and both servers run in this one)."""
+        for server in (self.server, self.other):
+            router = server.app.state.iocgis.router
+            router.settings = router.settings.model_copy(update={"max_lag_s": seconds})
 
     def routed(self) -> dict[str, int]:
         return dict(self.ready()["replica"]["routed"])
@@ -159,8 +164,10 @@ def rig() -> Iterator[Rig]:
                     imports=ImportSettings(auto_approve=True),
                     replica=ReplicaSettings(local=True, port=replica_port, max_lag_s=MAX_LAG_S,
                                             check_s=CHECK_S))
-    server = None
+    redis_settings = Settings(var_dir=root / "var", redis_port=free_port(), redis_url="")
+    server = other = None
     try:
+        redis_local.start(redis_settings)
         cluster.start(base, BackupSettings(archive=False))
         primary_url = cluster.local_url(base)
         migrate.upgrade(primary_url)
@@ -171,12 +178,15 @@ def rig() -> Iterator[Rig]:
         assert made.returncode == 0, made.stdout + made.stderr
         assert f"local read replica running: data {root / 'pgdata-replica'}, port {replica_port}" \
             in made.stdout, made.stdout
-        settings = base.model_copy(update={"database_url": primary_url})
-        server = LiveServer(settings).start()
-        yield Rig(settings, primary_url, replica.url(base), server, key, monitor, root)
+        settings = base.model_copy(update={"database_url": primary_url,
+                                           "redis_url": redis_local.local_url(redis_settings)})
+        server, other = LiveServer(settings).start(), LiveServer(settings).start()
+        yield Rig(settings, primary_url, replica.url(base), server, other, key, monitor, root)
     finally:
-        if server is not None:
-            server.stop()
+        for running in (server, other):
+            if running is not None:
+                running.stop()
+        redis_local.stop(redis_settings)
         replica.stop(base, "immediate")
         cluster.run_as_server_user([str(cluster.require_bin_dir() / "pg_ctl"), "-D",
                                     str(root / "pgdata"), "-m", "immediate", "stop"])
@@ -197,7 +207,7 @@ def test_replica_start_is_one_idempotent_command_and_streams(rig: Rig) -> None:
         assert conn.execute("SELECT active FROM pg_replication_slots WHERE slot_name = "
                             "'iocgis_replica'").fetchone() == (True,)
     ready = rig.ready()
-    assert ready["notify_listener"] == "listening" and ready["redis"] is None
+    assert ready["notify_listener"] == "listening" and ready["redis"] == "up"
     _until(lambda: rig.ready()["replica"]["reads_to"] == "replica", "reads go to the replica")
     assert rig.ready()["replica"]["in_recovery"] is True
 
@@ -212,6 +222,10 @@ def test_reads_are_served_by_the_replica_and_own_import_by_the_primary(rig: Rig)
         # the caller who imported reads their import (from the primary) ...
         assert rig.places_seen(rig.officer_key) == 5
         assert rig.radius_seen(rig.officer_key) == 5
+        # ... through the other worker too (the pin reached it through Redis), while an
+        # anonymous read there is the replica's
+        assert rig.places_seen(rig.officer_key, via=rig.other) == 5
+        assert rig.places_seen(via=rig.other) == 3
         # ... anonymous reads of features and queries are served by the replica: the old rows
         assert rig.places_seen() == 3
         assert rig.radius_seen() == 3
@@ -237,7 +251,8 @@ def test_reads_are_served_by_the_replica_and_own_import_by_the_primary(rig: Rig)
         rig.replay(pause=False)
         rig.lag_bound(MAX_LAG_S)
     # the replica caught up: reads return to it, and the import's pin is released
-    _until(lambda: rig.ready()["replica"]["reads_to"] == "replica", "reads back to the replica")
+    _until(lambda: (lambda r: r["reads_to"] == "replica" and r["lag_bytes"] == 0)(
+        rig.ready()["replica"]), "the replica caught up")
     before = rig.routed()
     assert rig.places_seen() == 5 and rig.places_seen(rig.officer_key) == 5
     assert _only_replica_moved(before, rig.routed())
