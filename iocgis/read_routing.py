@@ -281,8 +281,19 @@ class ReadRouter:
             "lag_s": None if h.lag_s is None else round(h.lag_s, 3), "lag_bytes": h.lag_bytes,
             "max_lag_s": self.settings.max_lag_s,
             "checked_s_ago": round(time.time() - h.checked_at, 1) if h.checked_at else None,
-            "error": h.error, "routed": metrics.reads_routed_snapshot(),
+            "state": self.state(), "routed": metrics.reads_routed_snapshot(),
         }
+
+    def state(self) -> str:
+        """The last check in a word (``/ready`` is public: the error itself goes to the log)."""
+        h = self.health
+        if not h.checked_at:
+            return "not checked"
+        if not h.reachable:
+            return "unreachable"
+        if not h.in_recovery:
+            return "promoted"
+        return "in use" if h.usable(self.settings.max_lag_s) else "lagging"
 
     # --- pins ---------------------------------------------------------------------------------
     async def pin_after_write(self, caller_name: str) -> None:

@@ -141,7 +141,7 @@ def status(settings: Settings) -> ReplicaStatus:
                 (settings.replica.slot,)).fetchone()
         if row is not None:
             slot_active, lag = bool(row[0]), None if row[1] is None else int(row[1])
-    except (DatabaseError, OSError, Exception):  # noqa: BLE001 - the primary is away: say less
+    except Exception:  # noqa: BLE001 - the primary is away or has no password file: say less
         pass
     return ReplicaStatus(ddir, port(settings), initialised, running, settings.replica.slot,
                          slot_active, lag)

@@ -16,7 +16,12 @@ replica_app = typer.Typer(no_args_is_help=True,
 def start() -> None:
     """Create the replica from the running primary when missing (pg_basebackup -R, its own
     replication slot, port = the primary's + 1, data in <data dir>-replica), start it."""
-    print(replica.start(get_settings()).describe())
+    settings = get_settings()
+    if settings.replica.url:
+        print("REPLICA_URL names an existing replica: reads are routed to it; "
+              "no local replica is started")
+        return
+    print(replica.start(settings).describe())
 
 
 @replica_app.command("stop")

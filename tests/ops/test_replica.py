@@ -236,6 +236,7 @@ def test_reads_are_served_by_the_replica_and_own_import_by_the_primary(rig: Rig)
         rig.lag_bound(LOW_LAG_S)
         _until(lambda: rig.ready()["replica"]["reads_to"] == "primary", "the lag bound", 15)
         assert rig.ready()["replica"]["lag_s"] > LOW_LAG_S
+        assert rig.ready()["replica"]["state"] == "lagging"
         assert rig.places_seen() == 5 and rig.radius_seen() == 5
         assert rig.routed().get("replica-lagging", 0) >= 2
         # and in the scrape: reads per target and reason, the lag, not in use
@@ -269,6 +270,7 @@ def test_replica_killed_reads_move_to_the_primary_then_return(rig: Rig) -> None:
             assert rig.places_seen() == held and rig.radius_seen() == held
         ready = rig.ready()["replica"]
         assert ready["reads_to"] == "primary" and ready["reachable"] is False
+        assert ready["state"] == "unreachable"
         routed = rig.routed()
         assert routed.get("replica-down", 0) + routed.get("replica-failed", 0) >= 12
     finally:
