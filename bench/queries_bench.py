@@ -178,9 +178,10 @@ def build_cases(conn: psycopg.Connection) -> list[Case]:
 
 
 class Server:
-    """Our API under uvicorn in its own process (one worker), on the benchmark database."""
+    """Our API under uvicorn in its own process (one worker unless asked), on the benchmark
+    database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, workers: int = 1) -> None:
         import socket
 
         with socket.socket() as s:
@@ -189,7 +190,8 @@ class Server:
         env = {**os.environ, "DATABASE_URL": url}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "iocgis.api.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning"],
+             "--host", "127.0.0.1", "--port", str(self.port), "--log-level", "warning",
+             "--workers", str(workers)],
             cwd=ROOT, env=env)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 120
@@ -277,6 +279,8 @@ def main() -> None:
                              "(large: 5M parcels, 2.5M houses)")
     parser.add_argument("--repeat", type=int, default=30)
     parser.add_argument("--per-client", type=int, default=5)
+    parser.add_argument("--workers", type=int, default=1,
+                        help="uvicorn workers serving ours (default 1; more implies --no-write)")
     parser.add_argument("--no-write", action="store_true", help="do not touch RESULTS.md")
     parser.add_argument("--only", help="comma-separated questions, e.g. 'point,radius 500 m'"
                                        " (implies --no-write)")
@@ -305,7 +309,9 @@ def main() -> None:
         cases = [case for case in cases if case.name in wanted]
         args.no_write = True
     key = common.api_key(url, "bench_analyst", "analyst", "bench")
-    server = Server(url)
+    if args.workers != 1:
+        args.no_write = True
+    server = Server(url, args.workers)
     rows, lines = [], []
     floor = Timing([0.0])
     try:
