@@ -165,6 +165,12 @@ def circle_cells(lon: float, lat: float, radius_m: float
     return deep, edge_i, edge_j
 
 
+def _as_columns(measures: list[tuple[str, sql.Composable]]) -> sql.Composable:
+    """``, expr AS name`` for each of the page's measures."""
+    return sql.SQL("").join(sql.SQL(", {} AS {}").format(e, sql.Identifier(name))
+                            for name, e in measures)
+
+
 def _circle_match(n: qsql._Names) -> tuple[sql.Composable, sql.Composable]:
     """(a LATERAL join giving ``d.s``, the sphere distance of ``t.geom``; the exact statement's
     radius test on it: the sphere decides all but a thin ring, the spheroid the ring)."""
@@ -256,8 +262,7 @@ def _template(query: LayerQuery, fields: summaries.SummaryFields, rows: bool,
                          if name != qsql.DISTANCE]
         page = sql.SQL("SELECT c.*{measures} FROM cand c ORDER BY c.{d}, c.fid"
                        " LIMIT {limit} OFFSET {offset}").format(
-            measures=sql.SQL("").join(sql.SQL(", {} AS {}").format(e, sql.Identifier(name))
-                                      for name, e in page_measures),
+            measures=_as_columns(page_measures),
             d=sql.Identifier(qsql.DISTANCE), limit=n("limit"), offset=n("offset"))
     else:
         head = sql.SQL("region AS (SELECT ST_GeomFromWKB({}, 4326) AS g), ").format(n("region"))
@@ -304,8 +309,7 @@ def _template(query: LayerQuery, fields: summaries.SummaryFields, rows: bool,
         page = sql.SQL(
             "SELECT t.*{measures} FROM (SELECT * FROM cand t ORDER BY t.fid LIMIT {limit}"
             " OFFSET {offset}) t, region r").format(
-            measures=sql.SQL("").join(sql.SQL(", {} AS {}").format(e, sql.Identifier(name))
-                                      for name, e in page_measures),
+            measures=_as_columns(page_measures),
             limit=n("limit"), offset=n("offset"))
     statement = sql.SQL(
         "WITH {head}fresh AS (SELECT summaries.fresh({layer}, {g}, {m}, {gfs}::text[],"
