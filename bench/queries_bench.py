@@ -1,6 +1,7 @@
 """Spatial query API against the same SQL straight through psycopg, in one run.
 
-    .venv/bin/python bench/queries_bench.py [--url postgresql://...] [--repeat 30]
+    .venv/bin/python bench/queries_bench.py [--url postgresql://... | --scale large] [--repeat 30]
+                                            [--workers 2] [--only 'point,radius 500 m']
 
 On the ``province`` demo (``common.ensure_province_db()``: about 1M parcels, 500k houses):
 a point, a 500 m and a 5 km radius, one commune, all communes (choropleth) and a drawn polygon.
