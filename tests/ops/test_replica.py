@@ -11,6 +11,7 @@ killed, leave reads to the primary with no error; when it is back, reads return 
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import shutil
 import subprocess
@@ -124,6 +125,13 @@ def _only_replica_moved(before: dict[str, int], after: dict[str, int]) -> bool:
     return True
 
 
+def _tile_path(z: int, lon: float, lat: float) -> str:
+    """The basemap tile (it draws base.places) holding a point."""
+    n = 2 ** z
+    y = (1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n
+    return f"/tiles/basemap/{z}/{int((lon + 180) / 360 * n)}/{int(y)}.mvt"
+
+
 def _sample(text: str, series: str) -> float:
     """One sample's value in a Prometheus scrape."""
     for line in text.splitlines():
@@ -229,8 +237,13 @@ def test_reads_are_served_by_the_replica_and_own_import_by_the_primary(rig: Rig)
         # ... anonymous reads of features and queries are served by the replica: the old rows
         assert rig.places_seen() == 3
         assert rig.radius_seen() == 3
+        # ... and so are tiles (a tile of the new data version: not in any cache yet)
+        tiles_before = rig.routed().get("replica", 0)
+        tile = rig.get(_tile_path(14, *BIEN_HOA))  # settlements from z13
+        assert tile.status_code == 200 and tile.content, tile.status_code
+        assert rig.routed().get("replica", 0) > tiles_before
         after = rig.routed()
-        assert after.get("replica", 0) - before.get("replica", 0) >= 2
+        assert after.get("replica", 0) - before.get("replica", 0) >= 3
         assert after.get("own-write", 0) - before.get("own-write", 0) >= 2
         # past the lag bound, every read goes to the primary (no error, the new rows)
         rig.lag_bound(LOW_LAG_S)
