@@ -212,6 +212,28 @@ def test_an_alarm_crossing_raises_one_alert_pushed_by_sse_and_clearing_clears_it
     scoped.stop.set()
 
 
+def test_a_parameters_thresholds_as_data_apply_to_a_station_without_levels(
+        world: LiveWorld, http) -> None:
+    """KK-A has no alarm levels of its own: the AQI classes of live.thresholds apply (151, 201,
+    301; hysteresis 5), each alert naming its legal source."""
+    headers = {"X-Device-Key": world.keys["gw-http"]}
+
+    def post(seconds_ago: float, value: float) -> list[tuple[str, int]]:
+        answer = http.post("/live/observations", headers=headers, json=[
+            {"station": "KK-A", "parameter": "aqi", "time": _t(seconds_ago / 60),
+             "value": value}])
+        assert answer.status_code == 200 and answer.json()["accepted"] == 1, answer.text
+        alerts = answer.json()["alerts"]
+        assert all(a["source"] == "Quyết định 1459/QĐ-TCMT" for a in alerts)
+        return [(a["state"], a["level"]) for a in alerts]
+
+    assert post(5, 160) == [("raised", 1)]  # Kém (unhealthy)
+    assert post(4, 210) == [("raised", 2)]  # Xấu (very unhealthy)
+    assert post(3, 198) == []  # under 201 but inside its band of 5: still level 2
+    assert post(2, 148) == [("raised", 1)]  # past 196: level 1 (148 is inside 146..151)
+    assert post(1, 140) == [("cleared", 0)]
+
+
 def test_the_alert_of_another_commune_is_not_pushed_to_a_scoped_caller(
         world: LiveWorld, http) -> None:
     scoped = SseClient(world.server.url + "/live/events?types=alert",
