@@ -404,3 +404,11 @@ def test_observations_are_partitioned_by_month_and_old_data_lands(world: LiveWor
     ahead = db.execute("SELECT count(*) FROM pg_inherits WHERE inhparent = "
                        "'iot.observations'::regclass").fetchone()[0]
     assert ahead >= 5  # this month, three ahead, 2019-07 and the default
+    # every partition made on the way carries the parent's indexes: BRIN on the time, the
+    # unique btree the idempotence rests on
+    made = {row[0] for row in db.execute(
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = 'iot_partitions' AND "
+        "tablename = 'observations_y2019m07'")}
+    assert any("USING brin (observed_at)" in d for d in made), made
+    assert any("UNIQUE INDEX" in d and "btree (station_code, parameter, observed_at)" in d
+               for d in made), made
