@@ -99,6 +99,10 @@ def test_the_rain_event_takes_a_station_over_level_ii_on_the_map_and_back(
     rows = db.execute("SELECT peak_level, state FROM live.alerts WHERE station_code = %s AND "
                       "kind = 'threshold'", (STATION,)).fetchall()
     assert rows == [(2, "cleared")]
-    latest = db.execute("SELECT alarm_level FROM iot.latest WHERE station_code = %s",
-                        (STATION,)).fetchone()
-    assert latest == (0,)
+    # the latest value as the OGC collection serves it
+    items = httpx.get(f"{world.server.url}/collections/iot.latest/items", timeout=30, params={
+        "f": "json", "filter": f"station_code = '{STATION}'"})
+    assert items.status_code == 200, items.text[:300]
+    [feature] = items.json()["features"]
+    assert feature["properties"]["alarm_level"] == 0
+    assert feature["properties"]["name"] == NAME and feature["properties"]["unit"] == "m"
