@@ -115,8 +115,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app.state.iocgis = state
     app.state.ogc = ogc
     install_error_handlers(app)
-    # Inside authentication: which reads may go to the replica; a writer's pin to the primary.
-    app.add_middleware(ReadRouting)
+    # Inside authentication: which reads may go to the replica; a writer's pin to the primary
+    # (only with a replica: no layer on every request of a server without one).
+    if state.router is not None:
+        app.add_middleware(ReadRouting)
     # Authentication (sets the caller of every request), CORS, size/rate limits, headers.
     install_security(app, settings)
     # Outermost: every answer measured (route kind, status, time) and logged once.

@@ -41,12 +41,6 @@ from iocgis.ops.settings import BackupSettings, ReplicaSettings
 from iocgis.settings import Settings, get_settings
 
 MIX = ("point", "radius 500 m", "one commune")
-# queries_bench's "one commune" asks group totals (group_by=commune_code), answered from the
-# summaries (issue 20); under these 16 mixed clients that statement failed with "permission
-# denied for table parcels/houses" on the primary and on the replica alike (routing on or off,
-# 2026-12-01), so the mix asks the commune's features without group_by.
-COMMUNE_NOTE = "one commune without group_by (the summaries' group-totals statement failed " \
-               "under the mixed load on both servers: reported, not this bench's subject)"
 
 
 @contextmanager
@@ -112,9 +106,6 @@ def main() -> None:
         with psycopg.connect(url) as conn:
             cases = [c for c in build_cases(conn) if c.name in MIX]
             parcels = conn.execute("SELECT count(*) FROM land.parcels").fetchone()[0]  # type: ignore[index]
-        for case in cases:  # the commune's features, not its group totals: see COMMUNE_NOTE
-            if case.name == "one commune":
-                case.params.pop("group_by", None)
         key = common.api_key(url, "bench_analyst", "analyst", "replica bench")
         dbname = url.rsplit("/", 1)[1]
         alone = Server(url)
@@ -157,9 +148,9 @@ def main() -> None:
         "## Read replica (`bench/replica_bench.py`)",
         f"{time.strftime('%Y-%m-%d')}, a primary of the bench's own with bench/queries_data.py's "
         f"province ({parcels:,} parcels) and its streaming replica on the same machine; the "
-        f"mix point / 500 m radius / {COMMUNE_NOTE}, as an analyst, {CONCURRENCY} clients × "
-        f"{args.per_client} calls per turn, {args.turns} turns, the two servers by turns "
-        "(one uvicorn worker each). "
+        "mix point / 500 m radius / one commune (queries_bench.py's questions) as an analyst, "
+        f"{CONCURRENCY} clients × {args.per_client} calls per turn, {args.turns} turns, the two "
+        "servers by turns (one uvicorn worker each). "
         f"**Ratio replica + primary / primary alone: {rate_b / rate_a:.2f}× requests/s** "
         f"(p50 {b.median * 1e3:.0f} vs {a.median * 1e3:.0f} ms). The routed server's reads: "
         f"{ready['routed']} (lag at the end {ready['lag_s']} s). Load average at the end "
