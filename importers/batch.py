@@ -29,6 +29,9 @@ class FeatureBatch:
     problems: list[tuple[str, str, str, np.ndarray, str | None, str | None]] = field(
         default_factory=list)
     notes: list[tuple[str, str]] = field(default_factory=list)  # (rule, message) fixes made
+    # the geometries' WKB as read (vector files): written again as it is where the rules
+    # left a geometry unchanged, instead of encoding it once more
+    wkb: pa.Array | None = None
 
     def __len__(self) -> int:
         return len(self.fids)

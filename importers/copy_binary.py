@@ -72,6 +72,24 @@ def _variable_cells(payload: pa.Array, prefix: bytes = b"") -> pa.Array:
 EWKB_SRID_FLAG = 0x20000000
 
 
+def plain_2d(wkb: pa.Array) -> np.ndarray:
+    """Rows holding little-endian 2D WKB of the seven simple types (what GEOS writes for a
+    2D geometry, and the form ``ewkb`` takes); Z, M, curves or big-endian are not."""
+    wkb = wkb.cast(pa.binary())
+    n = len(wkb)
+    offsets = np.frombuffer(wkb.buffers()[1], dtype=np.int32, count=n + 1,
+                            offset=wkb.offset * 4)
+    out = np.asarray(wkb.is_valid().to_numpy(zero_copy_only=False), bool) \
+        & (offsets[1:] - offsets[:-1] >= 5)
+    if out.any():
+        data = np.frombuffer(wkb.buffers()[2], dtype=np.uint8)
+        at = offsets[:-1][out][:, None] + np.arange(5)
+        head = data[at]
+        types = np.ascontiguousarray(head[:, 1:]).view("<u4").reshape(-1)
+        out[out] = (head[:, 0] == 1) & (types >= 1) & (types <= 7)
+    return out
+
+
 def ewkb(wkb: pa.Array, srid: int) -> pa.Array:
     """Little-endian 2D WKB (shapely's ``to_wkb(byte_order=1)``) as EWKB with ``srid``: the
     type word gets the SRID flag and the SRID follows it. Done on the batch's buffers, so no

@@ -428,12 +428,16 @@ class Importer:
         for rule, message in batch.notes:
             report.note(rule, "fix", "đúng", message, count=n)
         footprints = None
+        unchanged = None  # rows whose geometry is still the one read (its WKB is reused)
         if layer.geometry is not None:
             with np.errstate(all="ignore"):
                 geoms = georef.to_wgs84(batch.geoms, src, self.options.swap_xy)
             cleaned = clean(geoms, layer, batch.fids, report, area, word, known_bad)
             geoms, footprints = cleaned.geoms, cleaned.footprints
             rejected, fixed = cleaned.rejected, cleaned.fixed
+            if batch.wkb is not None:
+                unchanged = np.fromiter((a is b for a, b in zip(geoms, batch.geoms,
+                                                                strict=True)), bool, n)
         else:
             geoms, rejected, fixed = None, known_bad.copy(), np.zeros(n, dtype=bool)
         values: dict[str, pa.Array] = {}
@@ -466,11 +470,15 @@ class Importer:
             mask = pa.array(keep)
             values = {k: v.filter(mask) for k, v in values.items()}
             batch = FeatureBatch(batch.fids[keep], batch.geoms[keep],
-                                 {k: v.filter(mask) for k, v in batch.columns.items()})
+                                 {k: v.filter(mask) for k, v in batch.columns.items()},
+                                 wkb=batch.wkb.filter(mask) if batch.wkb is not None else None)
             geoms = geoms[keep] if geoms is not None else None
             footprints = footprints[keep] if footprints is not None else None
+            unchanged = unchanged[keep] if unchanged is not None else None
         extras = _extras(batch, plan.extras)
-        writer.write(batch.fids, values, extras, geoms, self.options.source_date, footprints)
+        writer.write(batch.fids, values, extras, geoms, self.options.source_date, footprints,
+                     (batch.wkb, unchanged) if batch.wkb is not None and unchanged is not None
+                     else None)
 
     def _commune_scope(self, conn: psycopg.Connection) -> None:
         """An officer limited to some communes imports only their rows (any mode)."""

@@ -118,10 +118,14 @@ class VectorReader:
                                 wkb = column
                             else:
                                 columns[name] = encodings.convert_column(column, self.encoding)
+                        if isinstance(wkb, pa.ExtensionArray):
+                            wkb = wkb.storage
                         geoms = (shapely.from_wkb(wkb.to_numpy(zero_copy_only=False),
                                                   on_invalid="ignore") if wkb is not None
                                  else np.full(n, None, dtype=object))
-                        yield FeatureBatch(fids, geoms, columns)
+                        yield FeatureBatch(fids, geoms, columns,
+                                           wkb=wkb if pa.types.is_binary(getattr(
+                                               wkb, "type", None)) else None)
         except GDAL_ERRORS as exc:
             raise unreadable(self.shown, exc) from exc
 

@@ -90,3 +90,37 @@ def test_a_copy_refused_by_the_server_is_raised_and_stages_nothing(imp_conn: psy
         assert count is not None and count[0] == 0
     finally:
         staging.drop(imp_conn, import_id)
+
+
+def test_wkb_as_read_is_reused_only_where_the_geometry_is_unchanged(
+        imp_conn: psycopg.Connection) -> None:
+    layer = get_registry().get("land.parcels")
+    import_id = 990_000_002
+    staging.drop(imp_conn, import_id)
+    staging.create(imp_conn, layer, import_id, unlogged=True)
+    try:
+        n = 4
+        read = [shapely.MultiPolygon([shapely.box(106.8 + i / 100, 10.9, 106.805 + i / 100,
+                                                  10.905)]) for i in range(n)]
+        wkb = [shapely.to_wkb(g, byte_order=1) for g in read]
+        wkb[2] = shapely.to_wkb(read[2], byte_order=0)  # big-endian as read: encoded again
+        geoms = np.array(read, dtype=object)
+        geoms[1] = shapely.MultiPolygon([shapely.box(106.9, 10.8, 106.91, 10.81)])  # repaired
+        unchanged = np.array([True, False, True, True])
+        values = {f.name: pa.array(["75001"] * n) if f.name == "commune_code" else
+                  pa.array(["ONT"] * n) if f.name == "land_use" else
+                  pa.nulls(n, pa.string()) if f.type == "text" else
+                  pa.array(list(range(1, n + 1)), pa.int64()) if f.type in ("integer", "bigint")
+                  else pa.array([1.0] * n) for f in layer.fields}
+        writer = staging.StagingWriter(imp_conn, layer, import_id)
+        writer.write(np.arange(1, n + 1), values, pa.nulls(n, pa.string()), geoms, None,
+                     source_wkb=(pa.array(wkb, pa.binary()), unchanged))
+        writer.close()
+        stored = imp_conn.execute(sql.SQL(
+            "SELECT ST_AsBinary(geom), ST_SRID(geom) FROM {} ORDER BY fid").format(
+                staging.staging_ident(import_id))).fetchall()
+        assert [srid for _, srid in stored] == [4326] * n
+        assert [shapely.equals_exact(shapely.from_wkb(bytes(b)), g, 0)
+                for (b, _), g in zip(stored, geoms, strict=True)] == [True] * n
+    finally:
+        staging.drop(imp_conn, import_id)
