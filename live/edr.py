@@ -285,8 +285,16 @@ async def items(request: Request) -> Response:
                                 "parameters": s["parameters"]},
                  "links": [{"rel": "data", "type": COVJSON,
                             "href": f"{base}/{s['station_code']}"}]} for s in stations]
+    # the page's own links, in the body and as a Link header, as the Features items carry them
+    # (clients such as the OGC test suite read the media types from the header)
+    links = [{"rel": "self", "type": GEOJSON, "href": f"{base}?f=GeoJSON"},
+             {"rel": "collection", "type": "application/json",
+              "href": f"{public_base_url(request)}/collections/{COLLECTION}"}]
+    header = ", ".join(f'<{link["href"]}>; rel="{link["rel"]}"; type="{link["type"]}"'
+                       for link in links)
     return UnicodeJSON({"type": "FeatureCollection", "features": features,
-                        "numberReturned": len(features)}, media_type=GEOJSON)
+                        "numberReturned": len(features), "links": links},
+                       media_type=GEOJSON, headers={"Link": header})
 
 
 async def item(request: Request) -> Response:
