@@ -124,3 +124,28 @@ def test_config_is_regenerated_when_the_data_extent_changes(ogc: httpx.Client, o
         ogc_conn.execute("UPDATE meta.layers SET extent = NULL, data_version = data_version + 1 "
                          "WHERE id = 'emergency.shelters'")
         service.refresh_seconds = 5.0
+
+
+def test_a_live_data_change_does_not_regenerate_the_config(ogc: httpx.Client, ogc_server,  # noqa: ANN001
+                                                           ogc_conn: psycopg.Connection) -> None:
+    """Alarm levels, incidents and citizen reports bump a layer's data_version many times a
+    minute; the documents do not depend on it, so the generation is kept (an import is)."""
+    service = ogc_server.app.state.ogc
+    service.refresh_seconds = 0.0
+    try:
+        assert ogc.get("/collections/emergency.shelters").status_code == 200
+        generation = service.generation
+        ogc_conn.execute("UPDATE meta.layers SET data_version = data_version + 1 "
+                         "WHERE id = 'emergency.shelters'")
+        for _ in range(3):
+            assert ogc.get("/collections/emergency.shelters").status_code == 200
+        assert service.generation is generation
+        ogc_conn.execute("UPDATE meta.layers SET last_import_id = coalesce(last_import_id, 0) + "
+                         "1000000 WHERE id = 'emergency.shelters'")  # what an import changes
+        assert ogc.get("/collections/emergency.shelters").status_code == 200
+        assert service.generation is not generation
+    finally:
+        ogc_conn.execute("UPDATE meta.layers SET last_import_id = nullif(last_import_id - "
+                         "1000000, 0) WHERE id = 'emergency.shelters' AND last_import_id >= "
+                         "1000000")
+        service.refresh_seconds = 5.0
