@@ -32,9 +32,9 @@ class LiveSettings(BaseSettings):
     # The consumer writes what arrived every batch_wait_ms or every batch_max readings.
     batch_max: int = Field(default=5000, ge=1, le=100_000)
     batch_wait_ms: int = Field(default=50, ge=1, le=10_000)
-    # iot.latest's data_version (tile caches) moves when an alarm level or freshness changes,
-    # at most once per this many seconds; values themselves go out by SSE.
-    tiles_bump_s: float = 1.0
+    # (iot.latest's data_version, on which the tile caches key, moves in the transaction that
+    # writes an alarm level or freshness change, so the map's colours follow within a tile
+    # request; the values themselves go out by SSE. Nothing to set.)
 
     def broker_dir(self, settings: Settings) -> Path:
         return self.broker_dir_override or settings.var_dir / "mosquitto"
