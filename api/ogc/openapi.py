@@ -77,6 +77,13 @@ LOCAL: dict[str, dict[str, Any]] = {
                          {"type": "integer", "minimum": 0}),
         "resulttype": _query("resulttype", "hits returns only numberMatched",
                              {"type": "string", "enum": ["results", "hits"], "default": "results"}),
+        # the tile paths' parameters (pygeoapi refers to them in the OGC API - Tiles schemas)
+        **{name: {"name": name, "in": "path", "required": True, "description": description,
+                  "schema": schema} for name, description, schema in (
+            ("tileMatrixSetId", "the tile matrix set, e.g. WebMercatorQuad", {"type": "string"}),
+            ("tileMatrix", "the zoom level", {"type": "string"}),
+            ("tileRow", "the row of the tile", {"type": "integer", "minimum": 0}),
+            ("tileCol", "the column of the tile", {"type": "integer", "minimum": 0}))},
     },
     "schemas": {
         "exception": EXCEPTION_SCHEMA,
@@ -133,11 +140,15 @@ def self_contained(document: dict[str, Any]) -> dict[str, Any]:
     for name in EXTRA_ITEM_PARAMETERS:
         components["parameters"].setdefault(name, copy.deepcopy(LOCAL["parameters"][name]))
     vendor = "#/components/parameters/vendorSpecificParameters"
+    for parameter in components["parameters"].values():
+        _enum_of_values(parameter)
     for path, operations in paths.items():
         for operation in operations.values():
             if not isinstance(operation, dict) or "parameters" not in operation:
                 continue
             operation["parameters"] = [p for p in operation["parameters"] if p.get("$ref") != vendor]
+            for parameter in operation["parameters"]:
+                _enum_of_values(parameter)
             if path.endswith("/items") and operation.get("operationId", "").startswith("get"):
                 present = {p.get("$ref", "").rsplit("/", 1)[-1] or p.get("name")
                            for p in operation["parameters"]}
@@ -146,6 +157,14 @@ def self_contained(document: dict[str, Any]) -> dict[str, Any]:
                                             for name in EXTRA_ITEM_PARAMETERS
                                             if name not in present and name not in skipped]
     return {**document, "paths": paths, "components": components}
+
+
+def _enum_of_values(parameter: dict[str, Any]) -> None:
+    """pygeoapi copies a field's code list (``values``, its own keyword) into the parameter's
+    schema; OpenAPI 3.0 knows it as ``enum``."""
+    schema = parameter.get("schema")
+    if isinstance(schema, dict) and "values" in schema:
+        schema["enum"] = schema.pop("values")
 
 
 def openapi_document(config: dict[str, Any]) -> dict[str, Any]:

@@ -31,7 +31,8 @@ def _op(summary: str, *, body: dict[str, Any] | None = None, form: bool = False,
 
 
 def _object(properties: dict[str, Any], required: list[str] | None = None) -> dict[str, Any]:
-    return {"type": "object", "properties": properties, "required": required or []}
+    # OpenAPI 3.0 wants a non-empty "required" or none at all
+    return {"type": "object", "properties": properties, **({"required": required} if required else {})}
 
 
 NAME_PARAM = {"name": "name", "in": "path", "required": True, "schema": _NAME}

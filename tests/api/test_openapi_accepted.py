@@ -94,3 +94,20 @@ def test_each_level_documents_the_items_of_every_collection_it_serves(ogc_server
     if level != "public":
         parcels = document["paths"]["/collections/land.parcels/items"]["get"]["parameters"]
         assert "holder_name" not in {_resolve(document, p)["name"] for p in parcels}
+
+
+def test_the_served_openapi_documents_are_valid_openapi_30(ogc: httpx.Client, ogc_server,  # noqa: ANN001
+                                                           document) -> None:  # noqa: ANN001
+    """Every level's document (what code generators and Swagger UI read) is valid OpenAPI 3.0
+    by an independent validator: code lists as ``enum``, the tile paths' parameters in the
+    path, no empty ``required``."""
+    from openapi_spec_validator import OpenAPIV30SpecValidator
+
+    served = ogc_server.app.state.ogc.generation.documents
+    assert document["paths"].keys() == served["public"]["paths"].keys()  # what /openapi serves
+    for level, doc in served.items():
+        errors = [f"{'/'.join(map(str, e.path))}: {e.message[:200]}"
+                  for e in OpenAPIV30SpecValidator(doc).iter_errors()]
+        assert not errors, (level, len(errors), errors[:5])
+    coded = document["paths"]["/collections/emergency.incidents/items"]["get"]["parameters"]
+    assert any(_resolve(document, p).get("schema", {}).get("enum") for p in coded)
