@@ -27,6 +27,7 @@ from iocgis.layers.types import field_type
 from iocgis.tiles import generalised
 
 STAGING_SCHEMA = "import_staging"
+QUEUED_BATCHES = 1  # batches waiting for the COPY thread
 HISTORY_SCHEMA = "import_history"
 
 
@@ -87,7 +88,7 @@ class StagingWriter:
         # values have equal hashes, so no repeated hash means no repeat and no SQL pass.
         self._key_hashes: list[np.ndarray] = []
         self._geom_hashes: list[np.ndarray] = []
-        self._pending: queue.Queue[list[tuple[pa.Array, str]] | None] = queue.Queue(maxsize=1)
+        self._pending: queue.Queue[list[tuple[pa.Array, str]] | None] = queue.Queue(maxsize=QUEUED_BATCHES)
         self._failure: list[BaseException] = []
         self._sender = threading.Thread(target=self._send, name="iocgis-copy", daemon=True)
         self._sender.start()
