@@ -89,8 +89,10 @@ def summary(answers: list[Answer]) -> dict[str, object]:
 
 
 def judge_restart(answers: list[Answer], stopped_at: float, back_at: float) -> dict[str, object]:
-    before = [a for a in answers if a.at < stopped_at]
-    outage = [a for a in answers if stopped_at <= a.at < back_at]
+    # before: answered before the stop; a request in flight when PostgreSQL stopped is one of
+    # the outage's (it may rightly get a 503); after: asked once the server was back
+    before = [a for a in answers if a.at + a.ms / 1000 < stopped_at]
+    outage = [a for a in answers if a.at + a.ms / 1000 >= stopped_at and a.at < back_at]
     after = [a for a in answers if a.at >= back_at]
     resumed_at = None
     for i in range(len(after) - RESUMED_WINDOW + 1):
