@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
 import subprocess
@@ -183,3 +184,41 @@ def test_two_databases_never_share_a_cached_tile(tiles_settings) -> None:
         tileset = get_tilesets().for_caller("planning", ANONYMOUS, note_reads=False)
         keys.append(renderer.key_for(tileset, ANONYMOUS, TileAddress(*at(13)), {}))
     assert keys[0].version != keys[1].version
+
+
+@pytest.fixture
+def full_disk(tmp_path: Path) -> Iterator[Path]:
+    """A folder on a full file system: a 64 KiB tmpfs filled to the last block (Debian's
+    mount; the set-up runs as root). Where mounting is refused, a folder whose parent is a
+    regular file: every write fails there too, by the same OSError branch."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        blocker = tmp_path / "not-a-folder"
+        blocker.write_bytes(b"")
+        yield blocker / "cache"
+        return
+    try:
+        fd = os.open(mount / "filler", os.O_WRONLY | os.O_CREAT)
+        try:
+            while True:
+                os.write(fd, b"\0" * 4096)
+        except OSError:
+            pass  # ENOSPC: the disk is full
+        finally:
+            os.close(fd)
+        yield mount / "cache"
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_a_full_cache_disk_costs_cache_hits_not_tiles(make_renderer, full_disk: Path,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
+    r = make_renderer(cache="disk", cache_dir=full_disk, memory_cache_mb=0)
+    first = r.tile("planning", *at(13))
+    again = r.tile("planning", *at(13))
+    assert not first.empty and not first.from_cache and not again.from_cache
+    assert again.gzipped == first.gzipped  # drawn again, the same tile
+    assert "tile cache: cannot write" in caplog.text
