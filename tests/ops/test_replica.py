@@ -248,6 +248,9 @@ def test_reads_are_served_by_the_replica_and_own_import_by_the_primary(rig: Rig)
         # past the lag bound, every read goes to the primary (no error, the new rows)
         rig.lag_bound(LOW_LAG_S)
         _until(lambda: rig.ready()["replica"]["reads_to"] == "primary", "the lag bound", 15)
+        # the other server's router (same process, same gauges) sees it at its next check too
+        _until(lambda: not rig.other.app.state.iocgis.router.health.usable(LOW_LAG_S),
+               "the other server's lag bound", 15)
         assert rig.ready()["replica"]["lag_s"] > LOW_LAG_S
         assert rig.ready()["replica"]["state"] == "lagging"
         assert rig.places_seen() == 5 and rig.radius_seen() == 5
