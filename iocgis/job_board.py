@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from typing import Any
 
@@ -32,6 +33,7 @@ class JobBoard:
             self.client = redis.Redis.from_url(redis_url, socket_timeout=0.25,
                                                socket_connect_timeout=0.25)
         self._written: dict[str, tuple[float, str]] = {}  # job id -> (when, status)
+        self._lock = threading.Lock()  # jobs' threads and the event loop both publish
 
     def _name(self, job_id: str) -> str:
         return f"{PREFIX}{self.kind}:{job_id}"
@@ -42,12 +44,13 @@ class JobBoard:
             return
         now = time.monotonic()
         status = str(body.get("status"))
-        last = self._written.get(job_id)
-        if last is not None and last[1] == status and now - last[0] < PROGRESS_EVERY_S:
-            return
-        self._written[job_id] = (now, status)
-        if len(self._written) > 2000:
-            self._written.pop(next(iter(self._written)))
+        with self._lock:
+            last = self._written.get(job_id)
+            if last is not None and last[1] == status and now - last[0] < PROGRESS_EVERY_S:
+                return
+            self._written[job_id] = (now, status)
+            if len(self._written) > 2000:
+                self._written.pop(next(iter(self._written)))
         try:
             self.client.set(self._name(job_id), json.dumps(body, default=str), ex=TTL_S)
         except Exception as exc:  # noqa: BLE001 - any Redis or socket failure
