@@ -197,6 +197,9 @@ def test_a_second_factor_is_asked_for_when_the_server_requires_it(
     page.fill("#totp", totp_now(admin.totp_secret))
     page.click("#sign-in-submit")
     ready_as(page, "basemap", signed_in=True)
+    # the theme list is asked for again once signed in: the admin's themes arrive after it
+    wait_until(page, "() => ['housing', 'land', 'infrastructure'].every(t => "
+                     "[...document.querySelectorAll('#theme > option')].some(o => o.value === t))")
     assert {"housing", "land", "infrastructure"} <= set(offered(page)) and locked(page) == {}
     assert page.evaluate("() => window.iocgis.auth.account") == admin.name
 
