@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from iocgis.access import Caller
+from iocgis.access import AccessPlan, Caller
 from iocgis.api.query.context import QueryContext
 from iocgis.planning_docs import asof, codes, limits, rules
 from iocgis.planning_docs.lookup_sql import MIN_OVERLAP_M2, projects_statement, zones_statement
@@ -56,8 +58,9 @@ class Lookup:
 async def run_lookup(ctx: QueryContext, where: Place | ParcelRequest, as_of: date, *,
                      shapes: bool = False) -> Lookup:
     """Latency is round trips: the day's facts are read on the API connection while the
-    reader opens the caller's scope (and reads the parcel), and the plans' dossiers are read
-    (both statements in one pipeline) while the reader commits."""
+    reader opens the caller's scope (with the parcel's read in the same pipeline); the zones
+    and the plans go in one pipeline; the plans' dossiers are read (both statements in one
+    pipeline) while the reader commits. Three round trips in a row in all."""
     zones_plan = ctx.plan(codes.ZONES)
     projects_plan = ctx.plan(codes.PROJECTS)
     plans = [zones_plan, projects_plan] + (
@@ -66,22 +69,24 @@ async def run_lookup(ctx: QueryContext, where: Place | ParcelRequest, as_of: dat
         facts_read = asyncio.ensure_future(asof.in_force(api, as_of))
         dossiers_read: asyncio.Future[DossierRows] | None = None
         try:
-            async with ctx.reader.reading(plans, what="planning lookup",
-                                          hint="look up a smaller place") as conn:
-                place = await where.read(conn) if isinstance(where, ParcelRequest) else where
+            async with _scope_opened(ctx, plans, where) as (conn, place):
                 facts = await facts_read
                 area = place.kind != "point"
                 zones_q = zones_statement(zones_plan, projects_plan, facts, place.wkb,
                                           area=area, shapes=shapes)
-                cur = conn.cursor(row_factory=dict_row)
-                await cur.execute(zones_q.query, zones_q.params)
-                zone_rows = [r for r in await cur.fetchall()
+                projects_q = projects_statement(projects_plan, zones_plan, facts, place.wkb)
+                zones_cur = conn.cursor(row_factory=dict_row)
+                projects_cur = conn.cursor(row_factory=dict_row)
+                async with conn.pipeline():
+                    await zones_cur.execute(zones_q.query, zones_q.params)
+                    await projects_cur.execute(projects_q.query, projects_q.params)
+                zone_rows = [r for r in await zones_cur.fetchall()
                              if not area or (r["overlap_m2"] or 0) >= MIN_OVERLAP_M2]
-                projects_q = projects_statement(projects_plan, facts, place.wkb,
-                                                sorted({r["project_code"] for r in zone_rows}))
-                await cur.execute(projects_q.query, projects_q.params)
-                project_rows = await cur.fetchall()
-                found = {r["project_code"]: PlanResult(dict(r)) for r in project_rows}
+                zone_projects = {r["project_code"] for r in zone_rows}
+                found: dict[str, PlanResult] = {}
+                for row in await projects_cur.fetchall():
+                    if row.pop("covers_place") or row["project_code"] in zone_projects:
+                        found[row["project_code"]] = PlanResult(row)
                 for row in zone_rows:
                     found.setdefault(row["project_code"],
                                      PlanResult({"project_code": row["project_code"]}))
@@ -101,6 +106,22 @@ async def run_lookup(ctx: QueryContext, where: Place | ParcelRequest, as_of: dat
         KIND_ORDER.index(p.project.get("kind")) if p.project.get("kind") in KIND_ORDER else 9,
         p.code))
     return Lookup(place, as_of, ordered)
+
+
+@asynccontextmanager
+async def _scope_opened(ctx: QueryContext, plans: list[AccessPlan],
+                        where: Place | ParcelRequest
+                        ) -> AsyncIterator[tuple[psycopg.AsyncConnection, Place]]:
+    """The reader's transaction under the caller's plans, and the place: a parcel is read in
+    the pipeline that opens the scope."""
+    what, hint = "planning lookup", "look up a smaller place"
+    if isinstance(where, ParcelRequest):
+        async with ctx.reader.reading_from(plans, (where.statement, where.values), what=what,
+                                           hint=hint) as (conn, row):
+            yield conn, where.place(row)
+    else:
+        async with ctx.reader.reading(plans, what=what, hint=hint) as conn:
+            yield conn, where
 
 
 def zone_view(ctx: QueryContext, row: dict[str, Any], place: Place) -> dict[str, Any]:

@@ -73,13 +73,20 @@ COVERS = sql.SQL(
     "THEN true ELSE ST_Intersects(p.geom, ST_GeomFromWKB(%(target)s, 4326)) END")
 
 
-def projects_statement(projects: AccessPlan, facts: InForce, target: bytes,
-                       zone_projects: list[str]) -> Statement:
+def projects_statement(projects: AccessPlan, zones: AccessPlan, facts: InForce,
+                       target: bytes) -> Statement:
+    """The plans in force on the day whose zones lie at the place (the zones statement's
+    test, so both statements go in one pipeline) or whose outline covers it; ``covers_place``
+    tells the second kind, so that a plan found only through zones that the overlap rule
+    (``MIN_OVERLAP_M2``, applied to the zone rows) drops is dropped too."""
     query = sql.SQL(
-        "SELECT {columns} FROM {projects} p WHERE p.project_code = ANY(%(zone_projects)s) "
-        "OR (p.geom && ST_GeomFromWKB(%(target)s, 4326) AND {covers} "
-        "AND NOT p.project_code = ANY(%(replaced)s) AND {in_force})").format(
+        "SELECT {columns}, (p.geom && ST_GeomFromWKB(%(target)s, 4326) AND {covers}) AS "
+        "covers_place FROM {projects} p WHERE (p.project_code IN (SELECT z.project_code "
+        "FROM {zones} z WHERE ST_Intersects(z.geom, ST_GeomFromWKB(%(target)s, 4326)) AND NOT "
+        "z.zone_code = ANY(%(superseded)s)) OR (p.geom && ST_GeomFromWKB(%(target)s, 4326) "
+        "AND {covers})) AND NOT p.project_code = ANY(%(replaced)s) AND {in_force}").format(
         columns=_columns(projects, "p", PROJECT_FIELDS), projects=_table(projects),
-        in_force=IN_FORCE.format(code=sql.Identifier("p", "project_code")), covers=COVERS)
-    return Statement(query, {**facts.params, "target": target, "approved": APPROVED_PROJECT,
-                             "zone_projects": zone_projects})
+        zones=_table(zones), in_force=IN_FORCE.format(code=sql.Identifier("p", "project_code")),
+        covers=COVERS)
+    _columns(zones, "z", ("zone_code", "project_code"))
+    return Statement(query, {**facts.params, "target": target, "approved": APPROVED_PROJECT})

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import psycopg
 import shapely
 from psycopg import sql
 from shapely.geometry import Point
@@ -106,7 +105,8 @@ def parcel_statement(plan: AccessPlan, registry: Registry, parcel: str | None,
 @dataclass(frozen=True)
 class ParcelRequest:
     """A parcel to read, by key or id, under the caller's parcels plan (read in the lookup's
-    own transaction: one round trip fewer than a statement of its own)."""
+    own transaction, in the pipeline that opens the caller's scope: no round trip of its
+    own)."""
 
     plan: AccessPlan
     statement: sql.Composed
@@ -114,9 +114,8 @@ class ParcelRequest:
     given: str
     where: str
 
-    async def read(self, conn: psycopg.AsyncConnection) -> Place:
-        cur = await conn.execute(self.statement, self.values)
-        row = await cur.fetchone()
+    def place(self, row: tuple[Any, ...] | None) -> Place:
+        """The place from the row of ``statement`` (read in the lookup's opening pipeline)."""
         if row is None:
             what = "/".join(self.plan.layer.key) if self.where == "parcel" else "fid"
             raise NotFound(f"no land.parcels has {what} {self.given[:60]!r}", where=self.where,

@@ -7,8 +7,10 @@ the group role's column grants refuse personal-data columns to callers without t
 its policy keeps a commune-limited caller to their communes (``security.visible_communes()``).
 
 One round trip opens the scope (BEGIN, role, communes, time limit in one simple query); the
-statement(s) follow; COMMIT (or ROLLBACK) ends it. ``Reader.first_rows`` sends all of that in
-one pipeline when the statements are known up front (the query API): one round trip in all.
+statement(s) follow; COMMIT (or ROLLBACK) ends it. ``Reader.reading_from`` sends the first
+statement with the scope (one pipeline, one round trip fewer), and ``Reader.first_rows`` sends
+all of it in one pipeline when the statements are known up front (the query API): one round
+trip in all.
 A statement over its time limit is a 503 with Retry-After on every path.
 """
 
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -84,6 +87,36 @@ def _unreachable(exc: Exception) -> DatabaseError:
                          hint=str(exc).strip()[:200] or "retry in a moment")
 
 
+@dataclass(frozen=True)
+class Opening:
+    """How a reader's transaction begins: BEGIN and the caller's scope in one simple query,
+    or, with a ``first`` statement, BEGIN, the scope and that statement in one pipeline."""
+
+    role_prefix: str
+    scope: DbScope
+    timeout_ms: int
+    snapshot: bool = False
+    first: tuple[Statement, Params] | None = None
+
+    async def send(self, conn: psycopg.AsyncConnection) -> tuple[Any, ...] | None:
+        """Begins the transaction on ``conn``; the first statement's first row, if any."""
+        if self.first is None:
+            await conn.execute(scope_sql(self.role_prefix, self.scope, self.timeout_ms,
+                                         self.snapshot))
+            return None
+        try:
+            async with conn.pipeline():
+                await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ" if self.snapshot
+                                   else "BEGIN")
+                await conn.execute(scope_select(self.role_prefix, self.scope, self.timeout_ms))
+                cur = await conn.execute(*self.first)
+            return await cur.fetchone()
+        except BaseException:
+            if not conn.closed and conn.info.transaction_status != TransactionStatus.IDLE:
+                await conn.execute("ROLLBACK")
+            raise
+
+
 class Reader:
     """Data statements under the caller's plan, on an async pool (HTTP routes, tiles)."""
 
@@ -100,13 +133,37 @@ class Reader:
         """A connection in a transaction under the plans' caller. ``note=False`` for paths
         that note their reads for the audit trail themselves (tiles, once per window);
         ``snapshot=True`` for reads that must see one state throughout (exports)."""
+        async with self._scoped(plans, None, timeout_ms=timeout_ms, what=what, hint=hint,
+                                retry_after_s=retry_after_s, note=note,
+                                snapshot=snapshot) as (conn, _):
+            yield conn
+
+    @asynccontextmanager
+    async def reading_from(self, plans: AccessPlan | Sequence[AccessPlan],
+                           first: tuple[Statement, Params], *,
+                           timeout_ms: int = DEFAULT_TIMEOUT_MS, what: str = "query",
+                           hint: str = "narrow the request",
+                           retry_after_s: int = RETRY_AFTER_S
+                           ) -> AsyncIterator[tuple[psycopg.AsyncConnection,
+                                                    tuple[Any, ...] | None]]:
+        """``reading`` whose first statement is sent with the scope (BEGIN, the scope and the
+        statement in one pipeline: one round trip), with that statement's first row."""
+        async with self._scoped(plans, first, timeout_ms=timeout_ms, what=what, hint=hint,
+                                retry_after_s=retry_after_s) as opened:
+            yield opened
+
+    @asynccontextmanager
+    async def _scoped(self, plans: AccessPlan | Sequence[AccessPlan],
+                      first: tuple[Statement, Params] | None, *, timeout_ms: int, what: str,
+                      hint: str, retry_after_s: int, note: bool = True, snapshot: bool = False
+                      ) -> AsyncIterator[tuple[psycopg.AsyncConnection, tuple[Any, ...] | None]]:
         caller, found = _one_caller(plans)
-        opening = scope_sql(self.role_prefix, db_scope(caller), timeout_ms, snapshot)
+        opening = Opening(self.role_prefix, db_scope(caller), timeout_ms, snapshot, first)
         try:
-            pool, conn = await self._opened(caller, opening)
+            pool, conn, row = await self._opened(caller, opening)
             try:
                 try:
-                    yield conn
+                    yield conn, row
                 except BaseException:
                     if not conn.closed:
                         await conn.execute("ROLLBACK")
@@ -122,8 +179,9 @@ class Reader:
             for plan in found:
                 note_read(plan)
 
-    async def _opened(self, caller: Caller, opening: str
-                      ) -> tuple[AsyncConnectionPool, psycopg.AsyncConnection]:
+    async def _opened(self, caller: Caller, opening: Opening
+                      ) -> tuple[AsyncConnectionPool, psycopg.AsyncConnection,
+                                 tuple[Any, ...] | None]:
         """A connection with the caller's scope opened: on the read replica when the request
         may read there and it keeps up (``iocgis.read_routing``), else on the primary; a
         replica that fails here is marked down and the primary serves the read."""
@@ -134,9 +192,13 @@ class Reader:
                 conn = None
                 try:
                     conn = await router.replica.getconn()
-                    await conn.execute(opening)
+                    row = await opening.send(conn)
                     metrics.read_routed("replica")
-                    return router.replica, conn
+                    return router.replica, conn, row
+                except psycopg.errors.QueryCanceled:  # the first statement's time limit
+                    if conn is not None:
+                        await router.replica.putconn(conn)
+                    raise
                 except psycopg.OperationalError as exc:  # PoolTimeout included
                     if conn is not None:
                         await router.replica.putconn(conn)
@@ -145,11 +207,11 @@ class Reader:
             metrics.read_routed(reason)
         conn = await self.pool.getconn()
         try:
-            await conn.execute(opening)
+            row = await opening.send(conn)
         except BaseException:
             await self.pool.putconn(conn)
             raise
-        return self.pool, conn
+        return self.pool, conn, row
 
     async def first_rows(self, plans: AccessPlan | Sequence[AccessPlan],
                          statements: Sequence[tuple[Statement, Params]], *,

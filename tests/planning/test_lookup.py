@@ -7,10 +7,12 @@ polygon; JSON and GeoJSON; the access plan (parcels are internal)."""
 from __future__ import annotations
 
 import httpx
+import psycopg
 import pytest
 import shapely
 from pyproj import Geod
 
+from ..security.security_helpers import insert_sample
 from .conftest import (
     LOOKUP_ADJUSTMENT as ADJUSTMENT,
 )
@@ -187,3 +189,35 @@ def test_the_lookup_is_a_scenario_preset(clients: dict[str, httpx.Client],
     assert point.status_code == 200 and point.json()["plans_count"] >= 1
     none = analyst.get("/scenarios/planning_lookup")
     assert none.status_code == 400 and none.json()["where"] == "point,parcel"
+
+
+def test_a_plan_whose_zone_only_touches_a_drawn_place_is_not_listed(
+        clients: dict[str, httpx.Client], planning_db_url: str, approved_plan: dict) -> None:
+    """The zones and the plans are read in one pipeline, so the plans statement finds plans
+    through the zones' own test: a plan (without an outline) whose only zone shares an edge
+    with the place, and no area, is dropped with that zone; a point on the edge finds both."""
+    west, south, east, north = REGIONS[PLAN]
+    with psycopg.connect(planning_db_url, autocommit=True) as conn:
+        conn.execute("DELETE FROM planning.zones WHERE zone_code = 'EDGE-ODT-01'")
+        conn.execute("DELETE FROM planning.projects WHERE project_code = 'QHCT-EDGE'")
+        insert_sample(conn, "planning.projects", project_code="QHCT-EDGE",
+                      name="Quy hoạch chi tiết khu giáp ranh", kind="chi_tiet", level="do_thi",
+                      scale="1:500", status="da_phe_duyet", approving_authority=None,
+                      decision_no="5/QĐ-UBND", decision_date="2020-01-01", geom=None)
+        insert_sample(conn, "planning.zones", zone_code="EDGE-ODT-01", project_code="QHCT-EDGE",
+                      land_use="ODT", far_max=2.0, density_max_pct=50, height_max_m=15,
+                      floors_max=4, label="Giáp ranh",
+                      geom=shapely.MultiPolygon([shapely.box(east, south, east + 0.001,
+                                                             north)]).wkt)
+    middle = (south + north) / 2
+    inside = shapely.box(east - 0.0003, middle - 0.0002, east, middle + 0.0002)
+    drawn = clients["analyst"].post("/planning/lookup", params={"as_of": "2024-06-01"},
+                                    json=shapely.geometry.mapping(inside))
+    assert drawn.status_code == 200, drawn.text
+    body = drawn.json()
+    assert "QHCT-EDGE" not in [p["project_code"] for p in body["plans"]]
+    assert PLAN in [p["project_code"] for p in body["plans"]]  # its outline covers the place
+    assert "EDGE-ODT-01" not in zones_of(body)
+    on_edge = lookup(clients["analyst"], point=f"{east},{middle}", as_of="2024-06-01")
+    assert "QHCT-EDGE" in [p["project_code"] for p in on_edge["plans"]]
+    assert zones_of(on_edge)["EDGE-ODT-01"]["project_code"] == "QHCT-EDGE"
