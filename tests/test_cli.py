@@ -54,3 +54,11 @@ def test_a_wrong_setting_names_its_variable_without_a_traceback() -> None:
     assert "IOCGIS_SERVING_ROLE" in result.stderr
     assert "[a-z_]" in result.stderr  # the pattern is shown as it is, not eaten as markup
     assert "Traceback" not in result.stderr
+
+
+def test_an_unknown_option_is_a_usage_error_without_a_traceback() -> None:
+    """Exit 2 and click's usage message (typer 0.29 raises its own copy of click's errors)."""
+    result = run_cli("layers", "--no-such-option")
+    assert result.returncode == 2
+    assert "No such option: --no-such-option" in result.stderr
+    assert "Usage: iocgis layers" in result.stderr and "Traceback" not in result.stderr

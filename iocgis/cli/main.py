@@ -55,9 +55,12 @@ def main() -> None:
     except Exception as exc:  # the click usage errors and aborts
         import click
 
-        if isinstance(exc, click.exceptions.ClickException):
+        # typer 0.29 carries its own copy of click (typer._click): its usage errors derive from
+        # typer.TyperException, not click's ClickException, and its abort is typer.Abort
+        usage = (click.exceptions.ClickException, getattr(typer, "TyperException", Exception))
+        if isinstance(exc, usage) and hasattr(exc, "show"):
             exc.show()
-            sys.exit(exc.exit_code)
-        if isinstance(exc, click.exceptions.Abort):
+            sys.exit(getattr(exc, "exit_code", 2))
+        if isinstance(exc, (click.exceptions.Abort, typer.Abort)):
             sys.exit(1)
         raise
