@@ -125,7 +125,8 @@ def usage_report(agreement: int,
                  since: str | None = typer.Option(None, help="from (2026-11-01, 30d, 72h)"),
                  until: str | None = typer.Option(None, help="before (2026-12-01)"),
                  as_json: bool = typer.Option(False, "--json")) -> None:
-    """What was shared under the agreement: per layer requests, rows, tiles, first and last."""
+    """What was shared under the agreement: its terms; per layer the fields, requests, rows,
+    tiles, first and last read."""
     found = run(lambda conn: usage.report(conn, agreement,
                                           since=parse_when(since, option="--since"),
                                           until=parse_when(until, option="--until")))
@@ -135,10 +136,16 @@ def usage_report(agreement: int,
     console.print(f"agreement {found['agreement']} ({found['agency']}, {found['status']}): "
                   f"{found['totals']['requests']} requests, {found['totals']['rows']} rows, "
                   f"{found['totals']['tiles']} tiles")
-    table = Table("layer", "requests", "rows", "tiles", "first read", "last read")
+    terms = found["terms"]
+    console.print(f"purpose: {terms['purpose']}; legal basis: {terms['legal_basis']}; "
+                  f"{terms['starts_on']} to {terms['ends_on']}; communes: "
+                  f"{', '.join(terms['communes']) or 'all'}")
+    table = Table("layer", "fields shared", "requests", "rows", "tiles", "first read",
+                  "last read")
     for row in found["layers"]:
-        table.add_row(row["layer"], str(row["requests"]), str(row["rows"]), str(row["tiles"]),
-                      str(row["first_read"]), str(row["last_read"]))
+        table.add_row(row["layer"], ", ".join(row["fields"]), str(row["requests"]),
+                      str(row["rows"]), str(row["tiles"]), str(row["first_read"]),
+                      str(row["last_read"]))
     console.print(table)
 
 

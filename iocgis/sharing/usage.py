@@ -1,4 +1,5 @@
-"""What was shared under an agreement: per layer the requests, rows and tiles returned, first
+"""What was shared under an agreement: its terms (layers and fields, communes, purpose, legal
+basis, dates), per layer the fields shared and the requests, rows and tiles returned, first
 and last read, and the same per day, counted from the audit trail's ``data.read_shared``
 records (one per request and layer, written by the security middleware; answered requests
 only)."""
@@ -36,12 +37,18 @@ async def report(conn: psycopg.AsyncConnection, agreement_id: int, *,
     layers = await cur.fetchall()
     await cur.execute(BY_DAY, params)
     days = await cur.fetchall()
+    agreed = agreement["layers"]
     return {
         "agreement": agreement["id"], "agency": agreement["agency"],
         "status": agreement["status"], "since": since, "until": until,
+        # what the agreement shares: the report reads against its terms
+        "terms": {"layers": agreed, "communes": list(agreement["communes"] or []),
+                  "purpose": agreement["purpose"], "legal_basis": agreement["legal_basis"],
+                  "starts_on": agreement["starts_on"], "ends_on": agreement["ends_on"]},
         "totals": {key: sum(int(row[key] or 0) for row in layers)
                    for key in ("requests", "rows", "tiles")},
-        "layers": [{**row, "rows": int(row["rows"] or 0), "tiles": int(row["tiles"] or 0)}
+        "layers": [{**row, "fields": list(agreed.get(row["layer"]) or []),
+                    "rows": int(row["rows"] or 0), "tiles": int(row["tiles"] or 0)}
                    for row in layers],
         "days": [{**row, "rows": int(row["rows"] or 0), "tiles": int(row["tiles"] or 0)}
                  for row in days],

@@ -189,10 +189,17 @@ def test_the_usage_report_counts_exactly_what_was_read(
     assert report["totals"] == {"requests": 5, "rows": 3, "tiles": 3}, report
     (parcels,) = report["layers"]
     assert parcels["layer"] == "land.parcels" and parcels["first_read"] <= parcels["last_read"]
+    assert parcels["fields"] == ["sheet_no", "parcel_no"]  # what was shared, as agreed
+    assert report["terms"]["layers"] == {"land.parcels": ["sheet_no", "parcel_no"]}
+    assert report["terms"]["purpose"] == "phòng cháy" and report["terms"]["communes"] == []
+    assert report["terms"]["legal_basis"] == "Điều 3.9"
     assert sum(day["requests"] for day in report["days"]) == 5
     shown = cli(sharing_db_url, "sharing", "agreements", "usage", str(made["id"]), "--json")
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["totals"] == report["totals"]
+    table = cli(sharing_db_url, "sharing", "agreements", "usage", str(made["id"]))
+    assert table.returncode == 0, table.stderr
+    assert "sheet_no, parcel_no" in table.stdout and "phòng cháy" in table.stdout
     with psycopg.connect(sharing_db_url, autocommit=True) as conn:
         trail = conn.execute("SELECT actor, details->>'agreement', layer FROM audit.events "
                              "WHERE action = 'data.read_shared' AND details->>'agreement' = %s",
