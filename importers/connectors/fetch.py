@@ -2,7 +2,8 @@
 
 - ``ogcapi`` / ``wfs`` / ``arcgis``: GDAL's OAPIF, WFS and ESRIJSON drivers through pyogrio's
   Arrow stream (GDAL pages: OAPIF's ``next`` links, WFS ``STARTINDEX``/``COUNT``, ArcGIS
-  ``resultOffset``/``resultRecordCount``), each batch appended to a GeoPackage;
+  ``resultOffset``/``resultRecordCount``), each batch appended to a GeoPackage; incremental
+  pulls ask ArcGIS ``where field > TIMESTAMP``, OGC API ``datetime=<since>/..``;
 - ``postgis``: a server-side cursor on the remote table or view, batches appended the same way;
 - ``file_url``: the file streamed to disk, refused beyond ``max_bytes``.
 
@@ -16,7 +17,7 @@ import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -70,7 +71,10 @@ def _gdal_dsn(source: SourceDef, credentials: Credentials, since: str | None
               ) -> tuple[str, str | None, dict[str, Any]]:
     """The GDAL connection string, the layer and the open options of a source."""
     if source.kind == "ogcapi":
-        return f"OAPIF:{source.url}", source.collection, {"PAGE_SIZE": str(source.page_size)}
+        options = {"PAGE_SIZE": str(source.page_size)}
+        if since and source.incremental:  # OGC API - Features 7.15.4: an open interval
+            options["DATETIME"] = f"{_rfc3339(since)}/.."
+        return f"OAPIF:{source.url}", source.collection, options
     if source.kind == "wfs":
         return f"WFS:{source.url}", source.collection, {}  # paging: _gdal_http
     # ArcGIS REST: the layer's query; GDAL follows exceededTransferLimit with resultOffset
@@ -86,6 +90,15 @@ def _gdal_dsn(source: SourceDef, credentials: Credentials, since: str | None
         query["token"] = credentials.token
     url = urlunsplit((parts.scheme, parts.netloc, path, urlencode(query), ""))
     return f"ESRIJSON:{url}", None, {"FEATURE_SERVER_PAGING": "YES"}
+
+
+def _rfc3339(since: str) -> str:
+    """The high-water mark in UTC to the second (an interval's start is inclusive: the rows
+    of that second come again, and the upsert finds them unchanged)."""
+    moment = datetime.fromisoformat(since)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _arcgis_time(since: str) -> str:
@@ -187,11 +200,12 @@ def _copy_postgis(source: SourceDef, credentials: Credentials, target: Path,
                 row = conn.execute(sql.SQL("SELECT Find_SRID({}, {}, {})").format(
                     *map(sql.Literal, (*source.table.split(".", 1), geometry)))).fetchone()
                 srid = int(row[0]) if row and row[0] else None
-            select = [sql.Identifier(c) for c in fields]
+            select: list[sql.Composable] = [sql.Identifier(c) for c in fields]
             if has_geometry:
                 select.append(sql.SQL("ST_AsBinary({}) AS {}").format(
                     sql.Identifier(geometry), sql.Identifier(geometry)))
-            where, params = sql.SQL(""), []
+            where: sql.Composable = sql.SQL("")
+            params: list[Any] = []
             if since and source.incremental:
                 where = sql.SQL(" WHERE {} > %s").format(sql.Identifier(source.incremental.field))
                 params.append(datetime.fromisoformat(since))

@@ -23,7 +23,7 @@ import psycopg
 import pyarrow.compute as pc
 from psycopg.rows import dict_row
 
-from iocgis.db import connect, database_url
+from iocgis.db import connect, database_url, expect_row
 from iocgis.errors import ImportFailed, IocgisError
 from iocgis.importers.connectors import fetch as fetchmod
 from iocgis.importers.connectors.changes import ConnectorImporter, confirm_current
@@ -138,10 +138,10 @@ def _run_locked(conn: psycopg.Connection, connectors: Connectors, source: Source
                 trigger: str, user: str, full: bool, now: datetime) -> dict[str, Any]:
     state = state_of(conn, source.id)
     since = state["high_water"] if source.incremental and not full else None
-    run_id = int(conn.execute(
+    run_id = int(expect_row(conn.execute(
         "INSERT INTO connectors.runs (source_id, trigger, requested_by, attempt, "
         "incremental_since, started_at) VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-        (source.id, trigger, user, state["failures"] + 1, since, now)).fetchone()[0])
+        (source.id, trigger, user, state["failures"] + 1, since, now)).fetchone())[0])
     outcome: dict[str, Any] = {"status": "failed", "import_id": None, "rows_in": None,
                                "diff": None, "error": None}
     high_water = state["high_water"]

@@ -9,6 +9,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -71,11 +72,20 @@ def dept_url(base_settings: Settings) -> Iterator[str]:
         yield url
 
 
+@contextmanager
+def platform_served(base_settings: Settings, url: str) -> Iterator[LiveServer]:
+    """The platform's own app on the database ``url`` (a department's OGC API)."""
+    server = LiveServer(base_settings.model_copy(update={"database_url": url})).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def dept_ogc(base_settings: Settings, dept_url: str) -> Iterator[LiveServer]:
-    server = LiveServer(base_settings.model_copy(update={"database_url": dept_url})).start()
-    yield server
-    server.stop()
+    with platform_served(base_settings, dept_url) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -142,6 +152,10 @@ def source_definitions(dept_ogc: str, dept_http: str, dept_url: str) -> dict[str
                        "mapping": {"fields": {"ma_tram": "substation_id", "ten": "name",
                                               "dien_ap": "voltage_kv",
                                               "cong_suat": "capacity_mva", "cap_nhat": None}}},
+        "so_pccc_su_co": {"title": title, "layer": "emergency.incidents", "kind": "ogcapi",
+                          "url": dept_ogc, "collection": "emergency.incidents",
+                          "schedule": "PT1H", "owner": "chuyen_vien_pccc", "http_retries": 0,
+                          "incremental": {"field": "reported_at"}},
         "so_gt_ben_tram": {"title": title, "layer": "infra.public_stations", "kind": "file_url",
                            "url": f"{dept_http}/files/ben_tram.csv", "schedule": "P7D",
                            "owner": "chuyen_vien_gt", "max_bytes": 20_000,
@@ -190,6 +204,16 @@ def approve_run(connectors: Connectors) -> Callable[[dict[str, Any]], dict[str, 
             return approve(conn, connectors.registry, int(run["import_id"]),
                            Reviewer.operator("truong_phong_du_lieu"))
     return decide
+
+
+def put_incident(conn: psycopg.Connection, code: str, day: int, status: str = "moi") -> None:
+    """An incident in the department's system, reported on ``day`` November 2026 at 08:00."""
+    conn.execute(
+        "INSERT INTO emergency.incidents (incident_code, kind, title, status, severity, "
+        "reported_at, geom) VALUES (%s, 'chay', %s, %s, 2, make_timestamptz(2026, 11, %s, 8, 0, "
+        "0, 'UTC'), ST_SetSRID(ST_MakePoint(%s, 10.95), 4326)) ON CONFLICT (incident_code) DO "
+        "UPDATE SET status = EXCLUDED.status",
+        (code, f"Cháy nhà dân {code}", status, day, 106.82 + 0.001 * day))
 
 
 def layer_rows(conn: psycopg.Connection, table: str, key: str,

@@ -17,7 +17,7 @@ from iocgis.importers.connectors.run import Connectors, run_source, state_of
 from iocgis.importers.staleness import stale_layers
 
 from .conftest import CSV_STATIONS as CSV
-from .conftest import TOKEN, data_version, layer_rows, put_commune
+from .conftest import TOKEN, data_version, layer_rows, put_commune, put_incident
 
 
 def _broken(connectors: Connectors, source_id: str, **changes: Any) -> Connectors:
@@ -273,3 +273,47 @@ def test_file_url_source(connectors: Connectors, platform, dept_data, approve_ru
     missing = run_source(connectors, "so_gt_ben_tram", now=datetime.now(UTC) + timedelta(minutes=3))
     assert missing["status"] == "failed" and "404" in missing["error"]
     assert len(layer_rows(platform, "infra.public_stations", "station_id")) == 4
+
+
+def test_ogcapi_source_pulls_incrementally_by_datetime(connectors: Connectors, platform,
+                                                        dept_url, approve_run) -> None:
+    """An OGC API collection with a temporal property: after a whole first pull, a run asks
+    only ``datetime=<newest seen>/..`` and upserts what comes; a whole pull (``--full``)
+    brings what the interval cannot see (an older row's edit)."""
+    with psycopg.connect(dept_url, autocommit=True) as dept:
+        for day in (1, 2, 3):
+            put_incident(dept, f"SC-{day}", day)
+    first = run_source(connectors, "so_pccc_su_co")
+    assert first["status"] == "pending" and first["diff"]["added"] == 3, first
+    assert first["incremental_since"] is None
+    approve_run(first)
+    assert state_of(platform, "so_pccc_su_co")["high_water"].startswith("2026-11-03T08:00")
+    version = data_version(platform, "emergency.incidents")
+
+    again = run_source(connectors, "so_pccc_su_co")
+    assert again["status"] == "unchanged", again
+    assert again["incremental_since"].startswith("2026-11-03T08:00")
+    assert again["rows_in"] == 1  # the server filtered: only the newest second came again
+    assert data_version(platform, "emergency.incidents") == version
+
+    with psycopg.connect(dept_url, autocommit=True) as dept:
+        put_incident(dept, "SC-5", 5)
+        put_incident(dept, "SC-1", 1, status="da_xu_ly")  # older than the interval
+        dept.execute("UPDATE meta.layers SET data_version = data_version + 1 "
+                     "WHERE id = 'emergency.incidents'")
+    newer = run_source(connectors, "so_pccc_su_co")
+    assert newer["status"] == "pending" and newer["rows_in"] == 2, newer
+    assert {k: newer["diff"][k] for k in ("added", "removed", "changed")} == \
+        {"added": 1, "removed": 0, "changed": 0}
+    approve_run(newer)
+    rows = layer_rows(platform, "emergency.incidents", "incident_code")
+    assert set(rows) == {"SC-1", "SC-2", "SC-3", "SC-5"} and rows["SC-1"]["status"] == "moi"
+    assert state_of(platform, "so_pccc_su_co")["high_water"].startswith("2026-11-05T08:00")
+
+    whole = run_source(connectors, "so_pccc_su_co", full=True)
+    assert whole["incremental_since"] is None and whole["rows_in"] == 4, whole
+    assert {k: whole["diff"][k] for k in ("added", "removed", "changed")} == \
+        {"added": 0, "removed": 0, "changed": 1}
+    approve_run(whole)
+    assert layer_rows(platform, "emergency.incidents",
+                      "incident_code")["SC-1"]["status"] == "da_xu_ly"
