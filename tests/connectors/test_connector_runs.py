@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from iocgis.importers.connectors import status
 from iocgis.importers.connectors.run import Connectors, run_source, state_of
 from iocgis.importers.staleness import stale_layers
 
@@ -69,11 +70,16 @@ def _fails_then_stale(connectors: Connectors, broken: Connectors, source_id: str
                                                   now=datetime.now(UTC) + source.cadence
                                                   + timedelta(hours=1))}
     assert stale_now[source.layer]["fed_by_source"]
+    shown = {r["id"]: r for r in status.listing(platform, connectors)}  # the API's and page's
+    assert shown[source_id]["stale_alert"]["owner"] == source.owner
+    assert shown[source_id]["failures"] == 4 and shown[source_id]["last_error"]
     assert layer_rows(platform, table, key) == before
     mend()
     recovered = run_source(connectors, source_id, now=late + timedelta(hours=1))
     assert recovered["status"] == "unchanged", recovered
     assert _alerts(platform, source_id)[0][2] is not None  # cleared
+    assert next(r for r in status.listing(platform, connectors)
+                if r["id"] == source_id)["stale_alert"] is None
     assert state_of(platform, source_id)["failures"] == 0
 
 
