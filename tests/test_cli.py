@@ -62,3 +62,11 @@ def test_an_unknown_option_is_a_usage_error_without_a_traceback() -> None:
     assert result.returncode == 2
     assert "No such option: --no-such-option" in result.stderr
     assert "Usage: iocgis layers" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_import_history_in_a_real_process(db_url: str) -> None:
+    """The whole command tree loads iocgis.importers.history as a module before the command
+    runs: the command must still call the function of that name."""
+    result = run_cli("import", "history", "base.places", "--json", env={"DATABASE_URL": db_url})
+    assert result.returncode == 0, result.stderr
+    assert isinstance(json.loads(result.stdout), list)

@@ -169,7 +169,7 @@ def import_history(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """The imports of LAYER, newest first."""
-    from iocgis.importers import history
+    from iocgis.importers.history import history
 
     rows = history(layer, limit=limit)
     if as_json:
@@ -193,7 +193,7 @@ def import_rollback(
     as_json: bool = typer.Option(False, "--json", help="print JSON"),
 ) -> None:
     """Put LAYER back as it was before its newest import."""
-    from iocgis.importers import rollback
+    from iocgis.importers.history import rollback
 
     done = rollback(layer)
     if as_json:
