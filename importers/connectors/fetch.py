@@ -102,31 +102,44 @@ def _rfc3339(since: str) -> str:
 
 
 def _arcgis_time(since: str) -> str:
-    return datetime.fromisoformat(since).strftime("%Y-%m-%d %H:%M:%S")
+    """ArcGIS compares dates in UTC (``TIMESTAMP 'YYYY-MM-DD HH:MI:SS'``)."""
+    return _rfc3339(since)[:19].replace("T", " ")
 
 
 @contextmanager
-def _gdal_http(source: SourceDef, credentials: Credentials) -> Iterator[None]:
-    """GDAL's HTTP options for one pull (credentials, time-out, retries), then cleared."""
+def _gdal_http(source: SourceDef, credentials: Credentials, workdir: Path) -> Iterator[None]:
+    """GDAL's HTTP options for one pull (credentials, time-out, retries), then cleared.
+
+    Extra headers (an API key; a token as ``Authorization: Bearer``) go through a header file
+    in the run's private folder: the OAPIF driver sends its own ``Accept`` header, which
+    replaces ``GDAL_HTTP_HEADERS`` (measured with GDAL 3.12), while ``GDAL_HTTP_HEADER_FILE``
+    is read by every driver."""
     options: dict[str, Any] = {"GDAL_HTTP_TIMEOUT": str(int(source.timeout_s)),
                                "GDAL_HTTP_MAX_RETRY": str(source.http_retries),
                                "GDAL_HTTP_RETRY_DELAY": "1",
                                "GDAL_HTTP_USERPWD": None, "GDAL_HTTP_AUTH": None,
-                               "GDAL_HTTP_HEADERS": None}
+                               "GDAL_HTTP_HEADERS": None, "GDAL_HTTP_HEADER_FILE": None}
     if credentials.username is not None:
         options["GDAL_HTTP_USERPWD"] = f"{credentials.username}:{credentials.password or ''}"
         options["GDAL_HTTP_AUTH"] = "BASIC"
     if source.kind == "wfs":  # the WFS driver reads its page size from here
         options.update(OGR_WFS_PAGING_ALLOWED="ON", OGR_WFS_PAGE_SIZE=str(source.page_size))
-    if credentials.headers:
-        options["GDAL_HTTP_HEADERS"] = "\r\n".join(f"{k}: {v}"
-                                                   for k, v in credentials.headers.items())
+    headers = dict(credentials.headers)
+    if credentials.token and source.kind != "arcgis":  # ArcGIS takes it as a parameter
+        headers.setdefault("Authorization", f"Bearer {credentials.token}")
+    header_file = workdir / "http-headers.txt"
+    if headers:
+        header_file.touch(mode=0o600)
+        header_file.write_text("".join(f"{k}: {v}\n" for k, v in headers.items()),
+                               encoding="utf-8")
+        options["GDAL_HTTP_HEADER_FILE"] = str(header_file)
     with _GDAL_LOCK:
         pyogrio.set_gdal_config_options(options)
         try:
             yield
         finally:
             pyogrio.set_gdal_config_options(dict.fromkeys(options))
+            header_file.unlink(missing_ok=True)
 
 
 def _copy_gdal(source: SourceDef, credentials: Credentials, target: Path,
@@ -134,7 +147,7 @@ def _copy_gdal(source: SourceDef, credentials: Credentials, target: Path,
     dsn, layer, open_options = _gdal_dsn(source, credentials, since)
     appended = False
     try:
-        with _gdal_http(source, credentials), warnings.catch_warnings():
+        with _gdal_http(source, credentials, target.parent), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with open_arrow(dsn, layer=layer, batch_size=source.page_size, use_pyarrow=True,
                             **open_options) as (meta, stream):

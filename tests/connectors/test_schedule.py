@@ -12,13 +12,15 @@ import json
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
 import yaml
 
 from iocgis.errors import Forbidden
-from iocgis.importers.connectors.run import Connectors, run_due, state_of
+from iocgis.importers.connectors.model import SourceDef
+from iocgis.importers.connectors.run import Connectors, run_due, run_source, state_of
 from iocgis.importers.connectors.settings import SourceSettings
 from iocgis.importers.review import Reviewer, approve
 from iocgis.importers.settings import ImportSettings
@@ -27,7 +29,7 @@ from iocgis.settings import Settings
 
 from ..conftest import LiveServer, scratch_database
 from ..importers.conftest import province_database
-from ..security.security_helpers import cli
+from ..security.security_helpers import _create, api_key_for, cli, run_async
 from .conftest import data_version, layer_rows, platform_served, put_commune
 
 T0 = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)  # a Monday, after the substations' 02:00
@@ -179,3 +181,45 @@ def test_the_scheduler_as_a_process(sched_settings: Settings) -> None:
         assert datetime.fromisoformat(row["next_run_at"]) > datetime.fromisoformat(
             row["last_success_at"])
         assert row["failures"] == 0 and row["stale_alert"] is None
+
+
+def test_an_ogcapi_source_reads_an_internal_layer_with_a_key_from_the_secrets_file(
+        sched_settings: Settings, sched_dept: str, sched_dept_ogc: LiveServer,
+        tmp_path: Path) -> None:
+    """The department's OGC API shows its internal layer only to an account: the key sits in
+    the secrets file (an ``X-API-Key`` header), never in the definition or a run's record."""
+    with psycopg.connect(sched_dept, autocommit=True) as dept:
+        for i in (1, 2):
+            dept.execute("INSERT INTO infra.drainage_outlets (outlet_id, receiving_water, geom) "
+                         "VALUES (%s, 'Sông Đồng Nai', ST_SetSRID(ST_MakePoint(%s, 10.95), "
+                         "4326))", (f"CX-{i}", 106.82 + 0.001 * i))
+    run_async(_create(sched_dept, sched_settings, "tong_hop_ioc", ["viewer"]))
+    key = api_key_for(sched_dept, "tong_hop_ioc")
+    secrets = tmp_path / "sources.yaml"
+    secrets.write_text(yaml.safe_dump({"ioc": {"headers": {"X-API-Key": key}}}),
+                       encoding="utf-8")
+    os.chmod(secrets, 0o600)
+    settings = sched_settings.model_copy(update={
+        "sources": SourceSettings(dir=sched_settings.sources.dir, secrets_file=secrets)})
+    title = {"vi": "Cửa xả (nội bộ)", "en": "Outlets (internal)"}
+
+    def connectors_with(credentials: str | None) -> Connectors:
+        source = SourceDef.model_validate({
+            "id": "lich_cua_xa", "title": title, "layer": "infra.drainage_outlets",
+            "kind": "ogcapi", "url": sched_dept_ogc.url, "collection": "infra.drainage_outlets",
+            "schedule": "P1D", "credentials": credentials, "http_retries": 0})
+        return Connectors(settings, get_registry(), str(settings.database_url),
+                          {source.id: source})
+
+    anonymous = run_source(connectors_with(None), "lich_cua_xa")
+    assert anonymous["status"] == "failed", anonymous  # the layer is not public
+    signed = run_source(connectors_with("ioc"), "lich_cua_xa",
+                        now=datetime.now(UTC) + timedelta(minutes=1))
+    assert signed["status"] == "pending" and signed["diff"]["added"] == 2, signed["error"]
+    with psycopg.connect(str(settings.database_url), autocommit=True) as conn:
+        recorded = conn.execute("SELECT string_agg(coalesce(error, '') || coalesce(diff::text, ''), ' ') "
+                                "FROM connectors.runs WHERE source_id = 'lich_cua_xa'"
+                                ).fetchone()[0]
+        approve(conn, get_registry(), int(signed["import_id"]), STEWARD)
+        assert set(layer_rows(conn, "infra.drainage_outlets", "outlet_id")) == {"CX-1", "CX-2"}
+    assert key not in recorded
