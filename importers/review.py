@@ -468,21 +468,26 @@ def reject(conn: psycopg.Connection, registry: Registry, import_id: int, reviewe
             "decided_by": reviewer.name, "reason": reason}
 
 
-
-def set_steward_groups(conn: psycopg.Connection, registry: Registry, actor: str, name: str,
-                       groups: list[str]) -> list[str]:
-    """Store the layer groups an account approves (like its communes), audited; returns the
-    account's roles."""
+def check_steward_groups(registry: Registry, groups: list[str]) -> list[str]:
+    """The layer groups named, sorted and once each; an unknown or missing one is refused."""
     known = {g.group for g in registry.groups}
     unknown = sorted(set(groups) - known)
     if unknown or not groups:
         raise InvalidInput(f"unknown layer group(s) {unknown or groups}", where="--group",
                            hint=f"choose from {', '.join(sorted(known))}")
+    return sorted(set(groups))
+
+
+def set_steward_groups(conn: psycopg.Connection, registry: Registry, actor: str, name: str,
+                       groups: list[str]) -> list[str]:
+    """Store the layer groups an account approves (like its communes), audited; returns the
+    account's roles."""
+    groups = check_steward_groups(registry, groups)
     row = conn.execute("UPDATE security.accounts SET steward_groups = %s, updated_at = now() "
-                       "WHERE name = %s RETURNING roles", (sorted(set(groups)), name)).fetchone()
+                       "WHERE name = %s RETURNING roles", (groups, name)).fetchone()
     if row is None:
         raise NotFound(f"no account {name!r}", where="name",
                        hint="list the accounts with `iocgis accounts list`")
     audit.record_sync(conn, actor=actor, action="account.steward_groups", target=name,
-                      client="local", details={"groups": sorted(set(groups))})
+                      client="local", details={"groups": groups})
     return list(row[0])

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from iocgis.cli._security_common import database_errors, operator, parse_when, run
 from iocgis.db import connect, database_url
+from iocgis.errors import InvalidInput
 from iocgis.roles import dbroles
 from iocgis.security import accounts as acc
 from iocgis.security import login, review
@@ -23,7 +24,34 @@ app = typer.Typer(help="Create, grant, lock, unlock, revoke, expire and reset ac
 apikey_app = typer.Typer(help="Long-lived API keys for machine clients.", no_args_is_help=True)
 app.add_typer(apikey_app, name="apikey")
 
-ROLES_HELP = "role: public, viewer, analyst, gis_officer or admin (repeat for several)"
+ROLES_HELP = ("role: public, viewer, analyst, gis_officer, data_steward or admin "
+              "(repeat for several)")
+GROUPS_HELP = ("with --role data_steward: a layer group whose imports it approves (repeat; "
+               "as `iocgis imports steward`)")
+
+
+def _check_groups(roles: list[str], groups: list[str] | None) -> list[str] | None:
+    """The steward groups asked for, checked before the account changes."""
+    if not groups:
+        return None
+    from iocgis.importers import review
+    from iocgis.layers import get_registry
+
+    if "data_steward" not in roles:
+        raise InvalidInput("--group names the layer groups a data steward approves",
+                           where="--group", hint="add --role data_steward")
+    return review.check_steward_groups(get_registry(), groups)
+
+
+def _set_groups(name: str, groups: list[str] | None) -> None:
+    if groups is None:
+        return
+    from iocgis.importers import review
+    from iocgis.layers import get_registry
+
+    with database_errors(), connect(database_url(), autocommit=True) as conn:
+        review.set_steward_groups(conn, get_registry(), operator().name, name, groups)
+    console.print(f"account {name} approves imports of {', '.join(groups)}")
 
 
 def _security():  # noqa: ANN202 - SecuritySettings
@@ -57,8 +85,10 @@ def create(name: str, role: list[str] = typer.Option(["viewer"], "--role", "-r",
            password_stdin: bool = typer.Option(False, "--password-stdin",
                                                help="read the password from standard input "
                                                     "(else a temporary one is generated)"),
-           expires: str | None = typer.Option(None, help="the account stops working then")) -> None:
+           expires: str | None = typer.Option(None, help="the account stops working then"),
+           group: list[str] | None = typer.Option(None, "--group", "-g", help=GROUPS_HELP)) -> None:
     """Create an account; it must change its password at the first login."""
+    groups = _check_groups(role, group)
     password = typer.get_text_stream("stdin").readline().rstrip("\n") if password_stdin else None
     secret = run(lambda conn: acc.create(
         conn, _security(), operator(), name=name, roles=role, password=password,
@@ -66,18 +96,22 @@ def create(name: str, role: list[str] = typer.Option(["viewer"], "--role", "-r",
         expires_at=parse_when(expires, option="--expires")))
     console.print(f"account {name} created with role(s) {', '.join(sorted(set(role)))}")
     _show_secret(secret)
+    _set_groups(name, groups)
 
 
 @app.command()
 def grant(name: str, role: list[str] = typer.Option(..., "--role", "-r", help=ROLES_HELP),
           pii: bool | None = typer.Option(None, "--pii/--no-pii",
                                              help="grant or withdraw the personal-data right"),
-          commune: list[str] | None = typer.Option(None, help="limit to these communes")) -> None:
+          commune: list[str] | None = typer.Option(None, help="limit to these communes"),
+          group: list[str] | None = typer.Option(None, "--group", "-g", help=GROUPS_HELP)) -> None:
     """Set the account's roles (its sessions end; the next login carries the new rights)."""
+    groups = _check_groups(role, group)
     secret = run(lambda conn: acc.grant(conn, _security(), operator(), name, roles=role, pii=pii,
                                         communes=commune or None))
     console.print(f"account {name}: role(s) {', '.join(sorted(set(role)))}")
     _show_secret(secret)
+    _set_groups(name, groups)
     _mirror_db_login(name)
 
 
@@ -165,12 +199,13 @@ def list_accounts(as_json: bool = typer.Option(False, "--json")) -> None:
         typer.echo(json.dumps(rows, ensure_ascii=False, default=str, indent=1))
         return
     table = Table(title=f"{len(rows)} accounts")
-    for col in ("name", "roles", "pii", "communes", "status", "totp", "last login", "API keys"):
+    for col in ("name", "roles", "pii", "communes", "steward of", "status", "totp",
+                "last login", "API keys"):
         table.add_column(col)
     for r in rows:
+        status = r["status"] + (f" ({r['status_reason']})" if r["status_reason"] else "")
         table.add_row(r["name"], _fmt(r["roles"]), "yes" if r["pii"] else "-",
-                      _fmt(r["commune_codes"]), r["status"] + (f" ({r['status_reason']})"
-                                                               if r["status_reason"] else ""),
+                      _fmt(r["commune_codes"]), _fmt(r["steward_groups"]), status,
                       "yes" if r["has_totp"] else "-", _fmt(r["last_login_at"]),
                       str(r["api_keys"]))
     console.print(table)

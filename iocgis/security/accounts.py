@@ -23,7 +23,8 @@ from iocgis.security.settings import SecuritySettings
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_.-]{1,62}$")
 COMMUNE_RE = re.compile(r"^\d{5}$")
-ACCOUNT_COLUMNS = ("id, name, full_name, email, roles, pii, commune_codes, status, status_reason, "
+ACCOUNT_COLUMNS = ("id, name, full_name, email, roles, pii, commune_codes, steward_groups, "
+                   "status, status_reason, "
                    "locked_until, expires_at, password_changed_at, must_change_password, "
                    "totp_secret IS NOT NULL AS has_totp, failed_logins, last_login_at, "
                    "last_seen_at, db_login, reviewed_at, created_at, created_by")

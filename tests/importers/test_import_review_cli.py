@@ -92,3 +92,35 @@ def test_reject_list_and_steward_groups_at_the_shell(review_cli, imp_url: str,
                             "'cli_steward'").fetchone()[0] == ["housing", "land"]
     unknown = review_cli("imports", "steward", "cli_steward", "--group", "thuy_loi")
     assert unknown.returncode == 2 and "unknown layer group" in unknown.stderr
+
+
+def test_accounts_create_and_grant_name_the_stewards_groups(review_cli, imp_url: str) -> None:
+    """`iocgis accounts create|grant NAME --role data_steward --group G`: the role and its
+    groups in one command; a group without the role, or an unknown one, changes nothing."""
+    def account(name: str) -> tuple[list[str], list[str]]:
+        with psycopg.connect(imp_url) as conn:
+            return conn.execute("SELECT roles, steward_groups FROM security.accounts WHERE "
+                                "name = %s", (name,)).fetchone()
+
+    created = review_cli("accounts", "create", "nha_steward", "--role", "data_steward",
+                         "--group", "housing")
+    assert created.returncode == 0, created.stderr
+    assert "approves imports of housing" in created.stdout
+    assert account("nha_steward") == (["data_steward"], ["housing"])
+    granted = review_cli("accounts", "grant", "nha_steward", "--role", "data_steward",
+                         "-g", "land", "-g", "housing", "-g", "land")
+    assert granted.returncode == 0, granted.stderr
+    assert account("nha_steward") == (["data_steward"], ["housing", "land"])
+    with psycopg.connect(imp_url) as conn:
+        assert conn.execute("SELECT details->'groups' FROM audit.events WHERE target = "
+                            "'nha_steward' AND action = 'account.steward_groups' ORDER BY seq "
+                            "DESC LIMIT 1").fetchone()[0] == ["housing", "land"]
+    no_role = review_cli("accounts", "grant", "nha_steward", "--role", "viewer", "--group", "land")
+    assert no_role.returncode == 2 and "add --role data_steward" in no_role.stderr
+    unknown = review_cli("accounts", "grant", "nha_steward", "--role", "data_steward",
+                         "--group", "thuy_loi")
+    assert unknown.returncode == 2 and "unknown layer group(s) ['thuy_loi']" in unknown.stderr
+    assert account("nha_steward") == (["data_steward"], ["housing", "land"])  # unchanged
+    listed = json.loads(review_cli("accounts", "list", "--json").stdout)
+    assert next(a for a in listed if a["name"] == "nha_steward")["steward_groups"] == [
+        "housing", "land"]
