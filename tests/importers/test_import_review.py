@@ -5,16 +5,19 @@ both audited; four eyes; one pending import per layer; expiry; a stale diff is m
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import shapely
 from psycopg import sql
+from pydantic import ValidationError
 
 from iocgis.errors import Forbidden, ImportFailed, InvalidInput
 from iocgis.importers import ImportOptions, ImportReport, diff, import_path, review
 from iocgis.importers.review import Reviewer
+from iocgis.importers.settings import ImportSettings
 from iocgis.layers import get_registry
 from iocgis.settings import Settings
 
@@ -185,6 +188,40 @@ def test_a_pending_import_expires(imp_url, review_settings, imp_conn, run, state
     assert submit(imp_url, review_settings, path, "base.places").status == "pending"
     review.reject(imp_conn, get_registry(), review.listing(imp_conn, layer_id="base.places")[0][
         "import_id"], BASE_STEWARD, "dọn dẹp")
+
+
+def test_the_expiry_is_configured(imp_url, review_settings, imp_conn, state,
+                                  monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """IOCGIS_IMPORTS_PENDING_EXPIRY (ISO 8601 or seconds) sets how long an import waits; a
+    time shorter than the wait for the next look expires it there, audited."""
+    monkeypatch.setenv("IOCGIS_IMPORTS_PENDING_EXPIRY", "PT3H")
+    assert ImportSettings().pending_expiry == timedelta(hours=3)
+    monkeypatch.setenv("IOCGIS_IMPORTS_PENDING_EXPIRY", "90")
+    assert ImportSettings().pending_expiry == timedelta(seconds=90)
+    monkeypatch.setenv("IOCGIS_IMPORTS_PENDING_EXPIRY", "0")
+    with pytest.raises(ValidationError, match="pending_expiry"):
+        ImportSettings()
+    monkeypatch.delenv("IOCGIS_IMPORTS_PENDING_EXPIRY")
+
+    geoms, fields = places(2, offset=0.04)
+    path = write_vector(tmp_path / "ba_gio.gpkg", geoms, fields)
+    three_hours = review_settings.model_copy(update={
+        "imports": ImportSettings(pending_expiry=timedelta(hours=3))})
+    pending = review.get(imp_conn, submit(imp_url, three_hours, path, "base.places").import_id)
+    assert pending["expires_at"] - pending["submitted_at"] == timedelta(hours=3)
+    review.reject(imp_conn, get_registry(), pending["import_id"], BASE_STEWARD, "thử")
+
+    before = state("base.places")
+    at_once = review_settings.model_copy(update={
+        "imports": ImportSettings(pending_expiry=timedelta(microseconds=1))})
+    gone = submit(imp_url, at_once, path, "base.places")
+    assert gone.status == "pending"
+    assert review.listing(imp_conn, layer_id="base.places") == []  # the next look expires it
+    assert review.get(imp_conn, gone.import_id)["status"] == "expired"
+    assert state("base.places") == before
+    assert imp_conn.execute("SELECT actor, details->>'reason' FROM audit.events WHERE target = %s "
+                            "AND action = 'import.expire'", (str(gone.import_id),)).fetchone() == (
+        "iocgis", "not decided in time")
 
 
 def test_a_diff_the_live_layer_moved_away_from_is_made_again(imp_url, review_settings, imp_conn,
