@@ -28,6 +28,10 @@ from ..conftest import scratch_database
 # New Đồng Nai (old Đồng Nai + Bình Phước), as a generous box: enough to tell inside from out.
 PROVINCE_WKT = ("MULTIPOLYGON(((106.30 10.45, 107.60 10.45, 107.60 12.35, 106.30 12.35, "
                 "106.30 10.45)))")
+# Two real wards of Biên Hòa (codes of the 2025 list), as boxes sharing the meridian 106.82:
+# the `communes` fixture.
+COMMUNES = (("26068", "Phường Biên Hòa", (106.78, 10.92, 106.82, 10.96)),
+            ("26041", "Phường Trấn Biên", (106.82, 10.92, 106.86, 10.96)))
 
 
 @contextmanager
@@ -65,6 +69,18 @@ def review_settings(base_settings: Settings, imp_url: str) -> Settings:
 def imp_conn(imp_url: str) -> Iterator[psycopg.Connection]:
     with psycopg.connect(imp_url, autocommit=True) as connection:
         yield connection
+
+
+@pytest.fixture
+def communes(imp_conn: psycopg.Connection) -> None:
+    """The two wards in admin.communes (another test may have replaced that table)."""
+    imp_conn.execute("DELETE FROM admin.communes WHERE code = ANY(%s)",
+                     ([c[0] for c in COMMUNES],))
+    for code, name, (x1, y1, x2, y2) in COMMUNES:
+        imp_conn.execute(
+            "INSERT INTO admin.communes (code, name, type, province_code, geom) VALUES "
+            "(%s, %s, 'Phường', '75', ST_Multi(ST_MakeEnvelope(%s, %s, %s, %s, 4326)))",
+            (code, name, x1, y1, x2, y2))
 
 
 class Importer:

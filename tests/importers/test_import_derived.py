@@ -23,9 +23,6 @@ from iocgis.errors import ImportFailed, InvalidInput
 
 from .importer_fixtures import parcels, shapefile_parts, to_legacy, write_vector, zip_files
 
-# Two real wards of Biên Hòa (codes of the 2025 list), as boxes sharing the meridian 106.82.
-COMMUNES = (("26068", "Phường Biên Hòa", (106.78, 10.92, 106.82, 10.96)),
-            ("26041", "Phường Trấn Biên", (106.82, 10.92, 106.86, 10.96)))
 # An ESRI .prj naming VN-2000 / UTM 48N and no datum shift, as ArcGIS and MapInfo write it.
 PRJ_UTM48N_NO_TOWGS84 = (
     'PROJCS["VN_2000_UTM_Zone_48N",GEOGCS["GCS_VN_2000",DATUM["D_Vietnam_2000",'
@@ -50,18 +47,6 @@ def house_shape(lon: float, lat: float) -> shapely.Geometry:
     """A house as a survey with footprints draws it (test_import_footprints.py: as points)."""
     half = 0.0005 if abs(lon - 106.8201) < 1e-9 else 0.00005
     return shapely.box(lon - half, lat - 0.00005, lon + half, lat + 0.00005)
-
-
-@pytest.fixture
-def communes(imp_conn: psycopg.Connection) -> None:
-    """The two wards in admin.communes (another test may have replaced that table)."""
-    imp_conn.execute("DELETE FROM admin.communes WHERE code = ANY(%s)",
-                     ([c[0] for c in COMMUNES],))
-    for code, name, (x1, y1, x2, y2) in COMMUNES:
-        imp_conn.execute(
-            "INSERT INTO admin.communes (code, name, type, province_code, geom) VALUES "
-            "(%s, %s, 'Phường', '75', ST_Multi(ST_MakeEnvelope(%s, %s, %s, %s, 4326)))",
-            (code, name, x1, y1, x2, y2))
 
 
 def _tcvn3(text: str) -> str:

@@ -22,13 +22,7 @@ from iocgis.importers.review import Reviewer
 from iocgis.layers import get_registry
 
 from .importer_fixtures import BIEN_HOA
-from .test_import_derived import (
-    PRJ_UTM48N_NO_TOWGS84,
-    SURVEY,
-    communes,  # noqa: F401 - the fixture
-    mapping_file,
-    survey_zip,
-)
+from .test_import_derived import PRJ_UTM48N_NO_TOWGS84, SURVEY, mapping_file, survey_zip
 from .test_import_review import no_pending_left, submit  # noqa: F401 - the fixture
 
 HOUSING_STEWARD = Reviewer(name="steward_housing", approves=True, groups=frozenset({"housing"}))
@@ -59,7 +53,7 @@ def expected_position(lon: float, lat: float) -> tuple[float, float]:
 
 
 def test_a_survey_of_points_goes_live_after_approval(run, imp_url, review_settings, state,
-                                                     imp_conn, communes,  # noqa: F811
+                                                     imp_conn, communes,
                                                      tmp_path: Path) -> None:
     mapping = mapping_file(tmp_path)
     first = SURVEY[:3]

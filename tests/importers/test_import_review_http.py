@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,13 @@ from iocgis.security import accounts, login
 from iocgis.security.accounts import Actor
 from iocgis.security.settings import SecuritySettings
 from iocgis.settings import Settings
-from iocgis.tiles.grid import lonlat_to_tile
+from iocgis.tiles.grid import TileAddress, lonlat_to_tile, mercator_to_lonlat
 
 from ..conftest import LiveServer
 from ..tiles.browser import chromium, new_page
 from .importer_fixtures import BIEN_HOA, parcels, write_vector
+from .test_import_derived import SURVEY, mapping_file, survey_zip
+from .test_import_footprints import GEOD, expected_position, survey_point
 
 PASSWORD = "Duyet-Du-Lieu-Nhap-2026!"
 
@@ -55,6 +58,7 @@ def people(imp_url: str) -> dict[str, Person]:
     specs = {"officer": (["gis_officer"], [], ()),
              "steward": (["data_steward"], ["land"], ()),
              "other_steward": (["data_steward"], ["base"], ()),
+             "housing_steward": (["data_steward"], ["housing"], ()),
              "local_steward": (["data_steward"], ["land"], ("26068",)),
              "viewer": (["viewer"], [], ())}
     return {role: asyncio.run(_person(imp_url, f"rv_{role}_{tag}", roles, stewards=groups,
@@ -89,10 +93,14 @@ def _post(server: LiveServer, path: str, person: Person | None, **body: Any) -> 
     return httpx.post(server.url + path, headers=headers, json=body, timeout=60)
 
 
-def _upload(server: LiveServer, path: Path, layer: str, person: Person) -> dict[str, Any]:
-    with path.open("rb") as fh:
+def _upload(server: LiveServer, path: Path, layer: str, person: Person,
+            mapping: Path | None = None) -> dict[str, Any]:
+    with ExitStack() as files:
+        parts = {"file": (path.name, files.enter_context(path.open("rb")))}
+        if mapping is not None:
+            parts["mapping"] = (mapping.name, files.enter_context(mapping.open("rb")))
         answer = httpx.post(server.url + "/imports", headers={"X-API-Key": person.key},
-                            data={"layer": layer}, files={"file": (path.name, fh)}, timeout=60)
+                            data={"layer": layer}, files=parts, timeout=60)
     assert answer.status_code == 202, answer.text
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -198,6 +206,94 @@ def test_approve_and_reject_over_http(server, people, pending_parcels, imp_conn,
     listed = _get(server, "/imports", people["officer"], status="rejected").json()["imports"]
     assert listed[0]["reason"] == "Thiếu 4 thửa của tờ 1"
     assert imp_conn.execute("SELECT count(*) FROM land.parcels").fetchone()[0] == 6
+
+
+def _tile_points(tile: TileAddress, body: bytes, layer: str) -> list[tuple[float, float]]:
+    """The points of a layer in an MVT tile, back in lon/lat (to a tile pixel)."""
+    xmin, ymin, xmax, ymax = tile.bounds_3857()
+    features = mapbox_vector_tile.decode(body)[layer]
+    extent = features["extent"]
+    points = []
+    for feature in features["features"]:
+        assert feature["geometry"]["type"] == "Point", feature["geometry"]
+        gx, gy = feature["geometry"]["coordinates"]
+        points.append(mercator_to_lonlat(xmin + gx / extent * (xmax - xmin),
+                                         ymin + gy / extent * (ymax - ymin)))
+    return points
+
+
+def test_the_communes_housing_survey_pending_previewed_and_approved(
+        server, people, run, imp_conn, communes, state, tmp_path: Path) -> None:
+    """The issue's file as the commune's officer uploads it (zipped Shapefile of house points,
+    TCVN3 DBF without .cpg, VN-2000 / UTM 48N .prj without TOWGS84, TEN_CHU, DIA_CHI,
+    LOAI_NHA, HO_NGHEO, no house id, no commune code) with a mapping naming only its fields:
+    pending with the right diff and a preview of the staged points, live only once a steward
+    of housing approves."""
+    mapping = mapping_file(tmp_path)
+    run(survey_zip(tmp_path / "nam_truoc", SURVEY[:3], shape=survey_point), "housing.houses",
+        mapping=mapping)  # last year's survey, live
+    live = state("housing.houses")
+    # this year's: Nguyễn Văn Minh is poor now, Lê Văn Đức is gone, Phạm Thị Hoa is new
+    minh = ("Nguyễn Văn Minh", *SURVEY[0][1:3], "Có", SURVEY[0][4])
+    hoa = ("Phạm Thị Hoa", "Khu phố 4, phường Trấn Biên", "Kiên cố", "Không", (106.85, 10.93))
+    survey = (minh, SURVEY[1], hoa)
+    archive = survey_zip(tmp_path / "nam_nay", survey, shape=survey_point)
+    officer, steward = people["officer"], people["housing_steward"]
+    done = _upload(server, archive, "housing.houses", officer, mapping=mapping)
+    assert done["status"] == "pending", done
+    import_id = done["import_id"]
+    report = done["report"]
+    assert (report["source"]["encoding"], report["source"]["crs"][:9]) == ("tcvn3", "EPSG:3405")
+    assert {f: d["how"] for f, d in report["derived"].items()} == {
+        "commune_code": "commune_from_location", "house_id": "key_hash"}
+    assert state("housing.houses") == live  # nothing live yet
+
+    (listed,) = _get(server, "/imports", steward, status="pending").json()["imports"]
+    assert listed["import_id"] == import_id and listed["may_decide"] is True
+    summary = listed["diff"]
+    assert (summary["added"], summary["removed"], summary["changed"], summary["unchanged"]) == (
+        1, 1, 1, 1)
+    assert summary["fields"] == {"is_poor": 1}
+    diff_path = f"/imports/{import_id}/diff"
+    (changed,) = _get(server, diff_path, steward, change="changed").json()["changes"]["rows"]
+    assert changed["fields"] == ["is_poor"]
+    assert (changed["before"], changed["after"]) == ({"is_poor": False}, {"is_poor": True})
+    (added,) = _get(server, diff_path, steward, change="added").json()["changes"]["rows"]
+    assert added["after"]["commune_code"] == "26041" and added["after"]["is_poor"] is False
+    assert "household_head" not in added["after"]  # personal data: not the steward's right
+    (removed,) = _get(server, diff_path, steward, change="removed").json()["changes"]["rows"]
+    assert removed["before"]["address"] == SURVEY[2][1]  # Lê Văn Đức's house
+
+    # the map preview: the staged points through the tile path, where the file puts them
+    tile = lonlat_to_tile(106.83, 10.94, 12)
+    staged = [expected_position(*where) for *_, where in survey]
+    assert all(lonlat_to_tile(*where, 12) == tile for where in staged)
+    for who in (officer, steward):
+        shown = _get(server, f"/imports/{import_id}/tiles/{tile}.mvt", who)
+        assert shown.status_code == 200
+        drawn = _tile_points(tile, shown.content, "housing.houses")
+        assert len(drawn) == 3
+        for where in staged:  # each within a tile pixel (about 10 m at zoom 12)
+            assert min(GEOD.inv(*where, *point)[2] for point in drawn) < 10
+    assert _get(server, f"/imports/{import_id}/tiles/{tile}.mvt",
+                people["other_steward"]).status_code == 404
+
+    refused = _post(server, f"/imports/{import_id}/approve", officer)
+    assert refused.status_code == 403 and state("housing.houses") == live
+    approved = _post(server, f"/imports/{import_id}/approve", steward)
+    assert approved.status_code == 200, approved.text
+    outcome = _get(server, f"/imports/{import_id}", officer).json()
+    assert outcome["status"] == "loaded"
+    assert outcome["report"]["extra"]["review"]["decided_by"] == steward.name
+    rows = {r[0]: r[1:] for r in imp_conn.execute(
+        "SELECT household_head, commune_code, is_poor, ST_X(geom), ST_Y(geom), "
+        "footprint IS NULL FROM housing.houses")}
+    assert set(rows) == {"Nguyễn Văn Minh", "Trần Thị Bích", "Phạm Thị Hoa"}
+    assert rows["Nguyễn Văn Minh"][:2] == ("26068", True)
+    assert rows["Phạm Thị Hoa"][:2] == ("26041", False)
+    for head, *_, where in survey:
+        *_, lon, lat, no_footprint = rows[head]
+        assert GEOD.inv(lon, lat, *expected_position(*where))[2] < 0.1 and no_footprint
 
 
 def _until(page, script: str, timeout: float = 90) -> Any:  # noqa: ANN001
