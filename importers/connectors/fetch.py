@@ -3,7 +3,8 @@
 - ``ogcapi`` / ``wfs`` / ``arcgis``: GDAL's OAPIF, WFS and ESRIJSON drivers through pyogrio's
   Arrow stream (GDAL pages: OAPIF's ``next`` links, WFS ``STARTINDEX``/``COUNT``, ArcGIS
   ``resultOffset``/``resultRecordCount``), each batch appended to a GeoPackage; incremental
-  pulls ask ArcGIS ``where field > TIMESTAMP``, OGC API ``datetime=<since>/..``;
+  pulls ask ArcGIS ``where field > TIMESTAMP``, OGC API ``datetime=<since>/..``, WFS a
+  ``PropertyIsGreaterThan`` filter;
 - ``postgis``: a server-side cursor on the remote table or view, batches appended the same way;
 - ``file_url``: the file streamed to disk, refused beyond ``max_bytes``.
 
@@ -145,6 +146,9 @@ def _gdal_http(source: SourceDef, credentials: Credentials, workdir: Path) -> It
 def _copy_gdal(source: SourceDef, credentials: Credentials, target: Path,
                since: str | None) -> None:
     dsn, layer, open_options = _gdal_dsn(source, credentials, since)
+    if source.kind == "wfs" and since and source.incremental:
+        # GDAL turns the attribute filter into the GetFeature's FES filter (server side)
+        open_options["where"] = f"{source.incremental.field} > '{_rfc3339(since)}'"
     appended = False
     try:
         with _gdal_http(source, credentials, target.parent), warnings.catch_warnings():

@@ -12,7 +12,7 @@ sources:
     mapping: {fields: {MA_TRUONG: school_id}}   # as a mapping file (importers/mapping.py)
     schedule: P1D                         # ISO 8601 duration, or cron "0 2 * * *"
     mode: replace                         # replace | upsert | append
-    incremental: {field: ngay_cap_nhat}   # postgis / arcgis / ogcapi: only rows since last run
+    incremental: {field: ngay_cap_nhat}   # postgis/arcgis/wfs/ogcapi: only rows since last run
     owner: tranthib                       # the account alerted when the source fails
 ```
 """
@@ -32,9 +32,9 @@ from iocgis.layers.model import Frozen, Text
 Kind = Literal["ogcapi", "wfs", "arcgis", "postgis", "file_url"]
 KINDS: tuple[str, ...] = ("ogcapi", "wfs", "arcgis", "postgis", "file_url")
 FileFormat = Literal["geojson", "csv", "zip", "gpkg"]
-# postgis and arcgis filter on the edit timestamp column; ogcapi asks `datetime=<since>/..`,
-# which the server applies to the collection's temporal property (`incremental.field`).
-INCREMENTAL_KINDS = ("postgis", "arcgis", "ogcapi")
+# postgis, arcgis and wfs (a FES filter) compare the edit timestamp column; ogcapi asks
+# `datetime=<since>/..`, which the server applies to the collection's temporal property.
+INCREMENTAL_KINDS = ("postgis", "arcgis", "wfs", "ogcapi")
 SOURCE_ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # Query parameters that carry a secret: they belong in the secrets file.
 SECRET_PARAMS = {"token", "key", "apikey", "api_key", "password", "passwd", "access_token"}
@@ -115,8 +115,8 @@ class SourceDef(Frozen):
             raise ValueError(f"source {self.id}: the url holds a secret; put it in the secrets "
                              "file and name its entry under credentials")
         if self.incremental and self.kind not in INCREMENTAL_KINDS:
-            raise ValueError(f"source {self.id}: incremental pulls are for postgis and arcgis "
-                             "sources (an edit timestamp they filter on) and ogcapi sources "
+            raise ValueError(f"source {self.id}: incremental pulls are for postgis, arcgis and "
+                             "wfs sources (an edit timestamp they filter on) and ogcapi sources "
                              "(the collection's datetime filter)")
         if self.incremental and self.mode == "append":
             raise ValueError(f"source {self.id}: an incremental pull upserts; use mode replace "

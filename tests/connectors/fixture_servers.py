@@ -5,7 +5,8 @@
   with ``resultOffset``/``resultRecordCount`` paging and ``exceededTransferLimit``, and a
   ``where`` on its edit date (``EditDate > TIMESTAMP '...'``);
 - a WFS 2.0.0 (OGC 09-025r2): GetCapabilities (with ImplementsResultPaging), DescribeFeatureType
-  (an XML schema) and GetFeature in GML 3.2 with ``STARTINDEX``/``COUNT`` and ``resultType=hits``;
+  (an XML schema) and GetFeature in GML 3.2 with ``STARTINDEX``/``COUNT``, ``resultType=hits``
+  and one FES 2.0 filter (``ngay_sua`` greater than a time; any other filter is refused);
 - files at URLs (``/files/{name}``).
 
 Each serves what ``ServerData`` holds now; a name in ``broken`` answers 500.
@@ -100,6 +101,15 @@ def app(data: ServerData) -> Starlette:
             return _xml(_schema())
         if kind == "getfeature":
             rows = data.outlets
+            if q.get("filter"):
+                since = _edited_after(q["filter"])
+                if since is None:
+                    return _xml('<ows:ExceptionReport xmlns:ows="http://www.opengis.net/ows/1.1" '
+                                'version="2.0.0"><ows:Exception exceptionCode='
+                                '"InvalidParameterValue" locator="FILTER"/>'
+                                '</ows:ExceptionReport>', 400)
+                rows = [r for r in rows if r.get("ngay_sua")
+                        and datetime.fromisoformat(r["ngay_sua"]) > since]
             if q.get("resulttype", "").lower() == "hits":
                 return _xml(_collection([], len(rows), 0))
             start = int(q.get("startindex", 0))
@@ -124,6 +134,16 @@ def app(data: ServerData) -> Starlette:
         Route("/files/{name}", files),
         Route("/health", lambda request: JSONResponse({"status": "ok"})),
     ])
+
+
+def _edited_after(fes: str) -> datetime | None:
+    """The one filter the server understands (FES 2.0): ``ngay_sua`` after a time."""
+    match = re.search(r"PropertyIsGreaterThan[^>]*>\s*<(?:\w+:)?ValueReference>(?:\w+:)?ngay_sua"
+                      r"</(?:\w+:)?ValueReference>\s*<(?:\w+:)?Literal>([^<]+)</", fes)
+    if not match:
+        return None
+    moment = datetime.fromisoformat(match.group(1).strip().replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _xml(text: str, status: int = 200) -> Response:
@@ -153,7 +173,23 @@ def _capabilities(base: str) -> str:
         '<wfs:DefaultCRS>urn:ogc:def:crs:EPSG::4326</wfs:DefaultCRS>'
         '<ows:WGS84BoundingBox><ows:LowerCorner>106.3 10.4</ows:LowerCorner>'
         '<ows:UpperCorner>107.6 12.4</ows:UpperCorner></ows:WGS84BoundingBox>'
-        '</wfs:FeatureType></wfs:FeatureTypeList></wfs:WFS_Capabilities>')
+        '</wfs:FeatureType></wfs:FeatureTypeList>'
+        # FES 2.0 (OGC 09-026r2) 7.13: the minimum standard filter, which GDAL asks for before
+        # it sends any filter to the server (this one evaluates only ngay_sua > t)
+        '<fes:Filter_Capabilities><fes:Conformance>'
+        '<fes:Constraint name="ImplementsQuery"><ows:NoValues/>'
+        '<ows:DefaultValue>TRUE</ows:DefaultValue></fes:Constraint>'
+        '<fes:Constraint name="ImplementsAdHocQuery"><ows:NoValues/>'
+        '<ows:DefaultValue>TRUE</ows:DefaultValue></fes:Constraint>'
+        '<fes:Constraint name="ImplementsMinStandardFilter"><ows:NoValues/>'
+        '<ows:DefaultValue>TRUE</ows:DefaultValue></fes:Constraint>'
+        '</fes:Conformance><fes:Scalar_Capabilities><fes:LogicalOperators/>'
+        '<fes:ComparisonOperators>' + "".join(
+            f'<fes:ComparisonOperator name="PropertyIs{op}"/>'
+            for op in ("EqualTo", "NotEqualTo", "LessThan", "GreaterThan", "LessThanOrEqualTo",
+                       "GreaterThanOrEqualTo", "Like", "Null", "Nil", "Between")) +
+        '</fes:ComparisonOperators></fes:Scalar_Capabilities></fes:Filter_Capabilities>'
+        '</wfs:WFS_Capabilities>')
 
 
 def _schema() -> str:
@@ -167,6 +203,7 @@ def _schema() -> str:
         '<xsd:element name="ma_cua_xa" type="xsd:string"/>'
         '<xsd:element name="nguon_tiep_nhan" type="xsd:string" minOccurs="0"/>'
         '<xsd:element name="co_cua_phai" type="xsd:boolean" minOccurs="0"/>'
+        '<xsd:element name="ngay_sua" type="xsd:dateTime" minOccurs="0"/>'
         '<xsd:element name="geom" type="gml:PointPropertyType"/>'
         '</xsd:sequence></xsd:extension></xsd:complexContent></xsd:complexType>'
         '<xsd:element name="cua_xa" type="tn:cua_xaType" substitutionGroup="gml:AbstractFeature"/>'
@@ -178,6 +215,8 @@ def _collection(rows: list[dict[str, Any]], matched: int, start: int) -> str:
     for i, r in enumerate(rows, start + 1):
         gate = "" if r.get("co_cua_phai") is None else \
             f"<tn:co_cua_phai>{str(r['co_cua_phai']).lower()}</tn:co_cua_phai>"
+        if r.get("ngay_sua"):
+            gate += f"<tn:ngay_sua>{r['ngay_sua']}</tn:ngay_sua>"
         members.append(
             f'<wfs:member><tn:cua_xa gml:id="cua_xa.{i}">'
             f'<tn:ma_cua_xa>{escape(r["ma_cua_xa"])}</tn:ma_cua_xa>'

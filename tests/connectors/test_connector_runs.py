@@ -323,3 +323,44 @@ def test_ogcapi_source_pulls_incrementally_by_datetime(connectors: Connectors, p
     approve_run(whole)
     assert layer_rows(platform, "emergency.incidents",
                       "incident_code")["SC-1"]["status"] == "da_xu_ly"
+
+
+def test_wfs_source_pulls_incrementally_with_a_filter(connectors: Connectors, platform,
+                                                      dept_data, approve_run) -> None:
+    """After a whole pull, the WFS is asked only for features edited after the newest edit
+    seen: a FES ``PropertyIsGreaterThan`` the server applies (it refuses any other filter)."""
+    live = layer_rows(platform, "infra.drainage_outlets", "outlet_id",
+                      "outlet_id, receiving_water, has_gate, ST_X(geom) AS lon, "
+                      "ST_Y(geom) AS lat")
+    saved = list(dept_data.outlets)
+    dept_data.outlets[:] = [{"ma_cua_xa": r["outlet_id"], "nguon_tiep_nhan": r["receiving_water"],
+                             "co_cua_phai": r["has_gate"], "lon": r["lon"], "lat": r["lat"],
+                             "ngay_sua": f"2026-02-0{i}T08:00:00Z"}
+                            for i, r in enumerate(sorted(live.values(),
+                                                         key=lambda r: r["outlet_id"]), 1)]
+    try:
+        first = run_source(connectors, "so_xd_cua_xa_sua")
+        assert first["status"] == "unchanged", first  # the same outlets as the layer holds
+        assert first["incremental_since"] is None
+        newest = f"2026-02-0{len(live)}T08:00"
+        assert state_of(platform, "so_xd_cua_xa_sua")["high_water"].startswith(newest)
+
+        dept_data.outlets[1].update(nguon_tiep_nhan="Sông Buông", ngay_sua="2026-03-01T08:00:00Z")
+        dept_data.outlets.append({"ma_cua_xa": "CX-7", "nguon_tiep_nhan": "Suối Linh",
+                                  "co_cua_phai": False, "lon": 106.84, "lat": 10.96,
+                                  "ngay_sua": "2026-03-02T08:00:00Z"})
+        dept_data.requests.clear()
+        changed = run_source(connectors, "so_xd_cua_xa_sua")
+        assert changed["status"] == "pending" and changed["rows_in"] == 2, changed
+        assert changed["incremental_since"].startswith(newest)
+        assert {k: changed["diff"][k] for k in ("added", "removed", "changed")} == \
+            {"added": 1, "removed": 0, "changed": 1}
+        features = [r for r in dept_data.requests if "GetFeature" in r]
+        assert features and all("PropertyIsGreaterThan" in r for r in features), features
+        approve_run(changed)
+        rows = layer_rows(platform, "infra.drainage_outlets", "outlet_id")
+        assert rows["CX-7"]["receiving_water"] == "Suối Linh" and len(rows) == len(live) + 1
+        assert state_of(platform, "so_xd_cua_xa_sua")["high_water"].startswith(
+            "2026-03-02T08:00")
+    finally:
+        dept_data.outlets[:] = saved

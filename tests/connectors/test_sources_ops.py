@@ -92,7 +92,8 @@ def test_http_api_and_page(platform_server: LiveServer, keys, dept_data) -> None
     assert listed.status_code == 200
     body = listed.json()["sources"]
     assert {s["id"] for s in body} == {"so_nv_xa_phuong", "so_xd_cua_xa", "so_xd_cay_xanh",
-                                       "so_ct_tram", "so_gt_ben_tram", "so_pccc_su_co"}
+                                       "so_ct_tram", "so_gt_ben_tram", "so_pccc_su_co",
+                                       "so_xd_cua_xa_sua"}
     assert TOKEN not in listed.text and "password" not in listed.text
     tram = next(s for s in body if s["id"] == "so_ct_tram")
     assert tram["credentials"] == "pg_so_ct" and "@" not in tram["url"]
