@@ -41,6 +41,8 @@ def dataset(layer: LayerDef, version: int, modified: datetime | None,
         "license": OPEN_LICENCES[layer.open.licence],
         "rights": layer.open.licence,
         "publisher": {"@type": "org:Organization", "name": who.vi, "name_en": who.en},
+        # required by Project Open Data 1.1 (a vCard); the publisher answers for the dataset
+        "contactPoint": {"@type": "vcard:Contact", "fn": who.vi},
         "spatial": ",".join(f"{v:.6f}" for v in bbox) if bbox else None,
         "landingPage": f"{base_url}/collections/{layer.id}",
         "distribution": [

@@ -79,6 +79,8 @@ def test_the_catalogues_list_the_open_layers(sharing_server, sharing_db_url) -> 
     assert communes["license"] == "https://creativecommons.org/licenses/by/4.0/"
     assert communes["version"] == str(_version(sharing_db_url, "admin.communes"))
     assert communes["modified"] and communes["publisher"]["name"]
+    assert communes["contactPoint"]["fn"] == communes["publisher"]["name"]
+    assert communes["accessLevel"] == "public" and communes["keyword"]
     assert {d["format"] for d in communes["distribution"]} == {"GeoPackage", "CSV", "GeoJSON"}
     for distribution in communes["distribution"]:
         assert httpx.get(distribution["downloadURL"], timeout=60).status_code == 200
