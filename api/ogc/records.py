@@ -75,7 +75,7 @@ CATALOG_PARAMETERS = tuple(p for p in ITEM_PARAMETERS if p != "cursor")
 SEARCHED_PROPERTIES = ("title", "description", "title_en", "description_en")
 LAYER_FACTS_SQL = ("SELECT id, ST_XMin(extent), ST_YMin(extent), ST_XMax(extent), ST_YMax(extent), "
                    "temporal_min, temporal_max, row_count, last_import_at, source_date, "
-                   "data_version, updated_at FROM meta.layers")
+                   "data_version, updated_at, cadence FROM meta.layers")
 LAST_IMPORTS_SQL = (
     "SELECT DISTINCT ON (layer_id) layer_id, id, status, mode, finished_at, rows_in, rows_loaded, "
     "rows_fixed, rows_rejected, report->'findings' FROM meta.imports WHERE NOT dry_run "
@@ -111,12 +111,16 @@ def iso_duration(delta: timedelta) -> str:
     return f"PT{seconds}S"
 
 
-def freshness(layer: LayerDef, last_import_at: datetime | None, now: datetime) -> dict[str, Any]:
-    """Fresh while the last import is younger than the layer's update cadence."""
-    info: dict[str, Any] = {"cadence": iso_duration(layer.cadence), "lastImportAt": None}
+def freshness(layer: LayerDef, last_import_at: datetime | None, now: datetime,
+              cadence: timedelta | None = None) -> dict[str, Any]:
+    """Fresh while the last import is younger than the layer's update cadence: the registry's,
+    or the shorter one of a source that feeds it (``meta.layers.cadence``, kept by
+    importers/connectors: a source failing beyond its cadence makes the layer stale)."""
+    cadence = min(layer.cadence, cadence or layer.cadence)
+    info: dict[str, Any] = {"cadence": iso_duration(cadence), "lastImportAt": None}
     if last_import_at is None:
         return {**info, "status": "never_imported"}
-    due = last_import_at + layer.cadence
+    due = last_import_at + cadence
     return {**info, "status": "fresh" if now <= due else "stale",
             "lastImportAt": last_import_at.isoformat(), "dueAt": due.isoformat(),
             "ageDays": round((now - last_import_at).total_seconds() / 86400, 1)}
@@ -148,6 +152,7 @@ def layer_record(layer: LayerDef, facts: tuple | None, last_import: tuple | None
                  fields: tuple[str, ...], now: datetime, base_url: str) -> dict[str, Any]:
     bbox = tuple(facts[1:5]) if facts and facts[1] is not None else None
     last_import_at = facts[8] if facts else None
+    cadence = facts[12] if facts else None
     updated = last_import_at or (facts[11] if facts else None)
     collection = f"{base_url}/collections/{layer.id}"
     links = [
@@ -186,8 +191,8 @@ def layer_record(layer: LayerDef, facts: tuple | None, last_import: tuple | None
             "fields": [{"name": name, **JSON_TYPES[layer.field(name).type],
                         "title": layer.field(name).title.vi, "title_en": layer.field(name).title.en}
                        for name in fields],
-            "freshness": freshness(layer, last_import_at, now)["status"],
-            "freshnessDetail": freshness(layer, last_import_at, now),
+            "freshness": freshness(layer, last_import_at, now, cadence)["status"],
+            "freshnessDetail": freshness(layer, last_import_at, now, cadence),
             "quality": quality(last_import),
             "license": layer.open.licence if layer.open else "internal use",
             "openData": layer.open is not None,

@@ -63,7 +63,8 @@ class Connectors:
 
 def sync_state(conn: psycopg.Connection, connectors: Connectors, now: datetime) -> None:
     """One ``connectors.sources`` row per definition (new ones due at once); a definition
-    removed or disabled is kept, disabled, with its history."""
+    removed or disabled is kept, disabled, with its history. A fed layer's
+    ``meta.layers.cadence`` becomes the shorter of the registry's and its sources'."""
     with conn.transaction():
         for s in connectors.sources.values():
             conn.execute(
@@ -74,6 +75,15 @@ def sync_state(conn: psycopg.Connection, connectors: Connectors, now: datetime) 
                 (s.id, s.layer, s.kind, s.owner, s.cadence, s.enabled, now))
         conn.execute("UPDATE connectors.sources SET enabled = false, updated_at = now() "
                      "WHERE enabled AND NOT (id = ANY(%s))", (list(connectors.sources),))
+        # The catalogue's freshness (api/ogc/records.py) reads meta.layers.cadence: a layer
+        # fed by a source is due by the shorter of the registry's cadence and the source's.
+        due_by = {layer.id: layer.cadence for layer in connectors.registry}
+        for s in connectors.sources.values():
+            if s.enabled and s.layer in due_by:
+                due_by[s.layer] = min(due_by[s.layer], s.cadence)
+        conn.execute("UPDATE meta.layers l SET cadence = v.cadence FROM unnest(%s::text[], "
+                     "%s::interval[]) AS v(id, cadence) WHERE l.id = v.id AND l.cadence IS "
+                     "DISTINCT FROM v.cadence", (list(due_by), list(due_by.values())))
 
 
 def state_of(conn: psycopg.Connection, source_id: str) -> dict[str, Any]:

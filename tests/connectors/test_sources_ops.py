@@ -102,6 +102,16 @@ def test_http_api_and_page(platform_server: LiveServer, keys, dept_data) -> None
     assert one["layer"] == "infra.drainage_outlets" and isinstance(one["runs"], list)
     assert _get(platform_server, "/sources/khong_co", keys["cx_officer"]).status_code == 404
 
+    # the Records catalogue judges a fed layer by its source's cadence (6 h, not a year)
+    def freshness(layer: str) -> dict:
+        record = _get(platform_server, f"/collections/catalog/items/{layer}?f=json",
+                      keys["cx_officer"])
+        assert record.status_code == 200, record.text[:300]
+        return record.json()["properties"]["freshnessDetail"]
+
+    assert freshness("infra.drainage_outlets")["cadence"] == "PT21600S"
+    assert freshness("infra.schools")["cadence"] == "P365D"  # fed by no source
+
     page = _get(platform_server, "/sources/overview", keys["cx_officer"])
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "so_gt_ben_tram" in page.text and "Lần chạy tới" in page.text
