@@ -228,7 +228,7 @@ def test_the_communes_housing_survey_pending_previewed_and_approved(
     TCVN3 DBF without .cpg, VN-2000 / UTM 48N .prj without TOWGS84, TEN_CHU, DIA_CHI,
     LOAI_NHA, HO_NGHEO, no house id, no commune code) with a mapping naming only its fields:
     pending with the right diff and a preview of the staged points, live only once a steward
-    of housing approves."""
+    of housing approves it on the review page."""
     mapping = mapping_file(tmp_path)
     run(survey_zip(tmp_path / "nam_truoc", SURVEY[:3], shape=survey_point), "housing.houses",
         mapping=mapping)  # last year's survey, live
@@ -280,8 +280,24 @@ def test_the_communes_housing_survey_pending_previewed_and_approved(
 
     refused = _post(server, f"/imports/{import_id}/approve", officer)
     assert refused.status_code == 403 and state("housing.houses") == live
-    approved = _post(server, f"/imports/{import_id}/approve", steward)
-    assert approved.status_code == 200, approved.text
+    with chromium() as browser, new_page(browser) as page:  # the steward decides on the page
+        page.goto(server.url + "/imports/review")
+        page.fill("#username", steward.name)
+        page.fill("#password", PASSWORD)
+        page.click("#sign-in-submit")
+        assert _until(page, "() => window.review.listed") == [import_id]
+        page.click(f"#imports tbody tr[data-id='{import_id}']")
+        _until(page, "() => window.review.selected !== null && window.review.mapReady")
+        kinds = _until(page, "() => window.review.map.queryRenderedFeatures()"
+                             ".filter(f => f.source === 'staged').map(f => f.geometry.type)")
+        assert set(kinds) == {"Point"}  # the positions, drawn as circles
+        page.click("#tabs button[data-kind='changed']")
+        _until(page, "() => window.review.shown && window.review.shown.kind === 'changed'")
+        assert page.locator("#diff tbody tr").count() == 1 and "is_poor" in page.inner_text(
+            "#diff")
+        assert state("housing.houses") == live
+        page.click("#approve")
+        assert _until(page, "() => window.review.outcome")["status"] == "approved"
     outcome = _get(server, f"/imports/{import_id}", officer).json()
     assert outcome["status"] == "loaded"
     assert outcome["report"]["extra"]["review"]["decided_by"] == steward.name
