@@ -9,6 +9,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 
 from iocgis.access.database import Reader
+from iocgis.api.kit.parts import app_part
 from iocgis.api.state import AppState
 from iocgis.citizen.calendar import WorkingCalendar
 from iocgis.citizen.definitions import Process, get_process
@@ -48,12 +49,7 @@ class CitizenContext:
     @classmethod
     def of(cls, request: Request) -> CitizenContext:
         """The application's context, built on its first citizen request."""
-        app_state = request.app.state
-        context = getattr(app_state, "citizen", None)
-        if context is None:
-            context = cls.build(app_state.iocgis)
-            app_state.citizen = context
-        return context
+        return app_part(request, "citizen", cls.build)
 
     @property
     def reader(self) -> Reader:

@@ -28,6 +28,7 @@ from starlette.routing import BaseRoute, Route
 
 from iocgis.access import Caller, current_caller, plan_for
 from iocgis.api.kit.responses import UnicodeJSON
+from iocgis.api.kit.urls import public_base_url
 from iocgis.citizen.context import CitizenContext
 from iocgis.citizen.definitions import PUBLIC_LAYER
 from iocgis.citizen.intake import Contact, Submission, coordinate, submit
@@ -147,7 +148,7 @@ async def post_request(request: Request) -> Response:
         contact=Contact(name=name, phone=field("phone"), email=field("email")),
         photos=tuple(media), client_account=app.name, actor=app.name)
     receipt = await submit(context, submission, app.client)
-    base = str(request.base_url).rstrip("/")
+    base = public_base_url(request)
     return UnicodeJSON([{
         "service_request_id": receipt.report_code,
         "service_notice": f"Đã chuyển {receipt.unit.vi}; hạn xử lý "
@@ -205,7 +206,7 @@ async def _find(request: Request, ids: list[str] | None) -> list[dict[str, Any]]
                                      "until": until, "closed": closed,
                                      "closed_statuses": list(CLOSED), "limit": MAX_REQUESTS})
         rows = await cur.fetchall()
-    base = str(request.base_url).rstrip("/")
+    base = public_base_url(request)
     async with context.pool.connection() as conn:
         cur = await conn.execute(
             "SELECT DISTINCT ON (c.report_code) c.report_code, p.public_id "

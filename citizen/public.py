@@ -16,18 +16,19 @@ from pathlib import Path
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from iocgis.access import current_caller
+from iocgis.api.kit.pages import html_page, page_file
 from iocgis.api.kit.responses import UnicodeJSON
+from iocgis.api.kit.urls import public_base_url
 from iocgis.citizen import reporter, stats
 from iocgis.citizen.calendar import LOCAL
 from iocgis.citizen.context import CitizenContext
 from iocgis.citizen.intake import Contact, Submission, coordinate, submit
 from iocgis.errors import InvalidInput, NotFound, PayloadTooLarge
 from iocgis.jsonbody import parse_json
-from iocgis.styles.routes import MAP_CSP
 
 WEB_DIR = Path(__file__).resolve().parent / "web"
 ASSETS = {"report.js": "text/javascript", "public.js": "text/javascript",
@@ -40,10 +41,7 @@ PHOTO_NAME = re.compile(r"^([A-Za-z0-9_-]{8,40})\.jpg$")
 
 
 def _page(name: str, permissions: str = "geolocation=(), camera=(), microphone=()") -> Response:
-    return FileResponse(WEB_DIR / PAGES[name], media_type="text/html; charset=utf-8",
-                        headers={"Content-Security-Policy": MAP_CSP,
-                                 "Permissions-Policy": permissions,
-                                 "Cache-Control": "no-cache"})
+    return html_page(WEB_DIR / PAGES[name], headers={"Permissions-Policy": permissions})
 
 
 async def report_page(request: Request) -> Response:
@@ -55,11 +53,7 @@ async def public_page(request: Request) -> Response:
 
 
 async def asset(request: Request) -> Response:
-    name = request.path_params["file"]
-    if name not in ASSETS:
-        raise NotFound(f"unknown asset {name[:60]!r}", where="citizen asset")
-    return FileResponse(WEB_DIR / name, media_type=ASSETS[name],
-                        headers={"Cache-Control": "public, max-age=600"})
+    return page_file(request, WEB_DIR, ASSETS, "citizen asset", "public, max-age=600")
 
 
 def _field(form: FormData, name: str) -> str | None:
@@ -103,7 +97,7 @@ async def submit_form(request: Request) -> Response:
                         email=_field(form, "email")),
         photos=tuple(photos), actor="citizen (web form)")
     receipt = await submit(context, submission, current_caller().client)
-    base = str(request.base_url).rstrip("/")
+    base = public_base_url(request)
     return UnicodeJSON({
         "report_code": receipt.report_code, "status": receipt.status,
         "unit": receipt.unit.vi, "commune_code": receipt.commune_code,

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from iocgis.access import Caller, current_caller, may_read_level, plan_for, require_right
+from iocgis.api.kit.parts import app_part
 from iocgis.api.kit.values import boolean
 from iocgis.errors import Forbidden, InvalidInput, NotFound, Unauthorized
 from iocgis.importers.jobs import JobRunner
@@ -37,13 +38,8 @@ def authorise(caller: Caller) -> None:
 
 
 def _runner(request: Request) -> JobRunner:
-    app_state = request.app.state
-    runner = getattr(app_state, "import_jobs", None)
-    if runner is None:
-        state = app_state.iocgis
-        runner = JobRunner(state.settings, state.database_url)
-        app_state.import_jobs = runner
-    return runner
+    return app_part(request, "import_jobs",
+                    lambda state: JobRunner(state.settings, state.database_url))
 
 
 def _safe_name(name: str | None) -> str:

@@ -19,10 +19,11 @@ from typing import Any
 
 import psycopg
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from iocgis.access import AccessPlan, Caller, current_caller, note_read, plan_for, require_right
+from iocgis.api.kit.pages import html_page, page_file
 from iocgis.errors import InvalidInput, NotFound, Unauthorized
 from iocgis.importers import review
 from iocgis.importers.staging import staging_ident
@@ -33,12 +34,6 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 ASSETS = {"review.js": "text/javascript", "review.css": "text/css"}
 STATUSES = ("pending", "approved", "rejected", "withdrawn", "expired", "all")
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
-# The page loads only this application's files (MapLibre from /map/assets, its workers
-# from blob:); no inline script.
-REVIEW_CSP = ("default-src 'self'; script-src 'self'; worker-src 'self' blob:; "
-              "child-src 'self' blob:; img-src 'self' data: blob:; style-src 'self' "
-              "'unsafe-inline'; connect-src 'self'; font-src 'self'; frame-ancestors 'none'; "
-              "base-uri 'self'; form-action 'self'; object-src 'none'")
 
 
 class JSON(Response):
@@ -96,8 +91,7 @@ def _visible(conn: psycopg.Connection, request: Request, caller: Caller,
 def _columns(plan: AccessPlan) -> tuple[str, ...]:
     """What a reader of the plan sees of a row: its fields, and ``extra`` unless the layer has
     personal data the reader may not see (source leftovers may be personal too)."""
-    hides_extra = bool(plan.layer.pii_fields) and not plan.caller.sees_pii
-    return plan.fields + (() if hides_extra else ("extra",))
+    return plan.fields + (("extra",) if plan.reads_extra else ())
 
 
 def _entry(found: dict[str, Any], reviewer: review.Reviewer) -> dict[str, Any]:
@@ -174,7 +168,6 @@ def _preview_layer(layer: LayerDef) -> LayerDef:
 
 async def preview_tile(request: Request) -> Response:
     from iocgis.tiles.grid import parse_address
-    from iocgis.tiles.settings import TileSettings
     from iocgis.tiles.sql import build_statement
 
     caller = current_caller()
@@ -182,6 +175,7 @@ async def preview_tile(request: Request) -> Response:
     import_id = _import_id(request)
     p = request.path_params
     address = parse_address(p["z"], p["x"], p["y"])
+    simplify_px = request.app.state.iocgis.settings.tiles.simplify_px  # the app's, as tiles use
 
     def work(conn: psycopg.Connection) -> bytes:
         found, plan, _ = _visible(conn, request, caller, import_id)
@@ -191,7 +185,7 @@ async def preview_tile(request: Request) -> Response:
         scoped = plan.communes is not None and layer.commune_field is not None
         statement = build_statement((layer,), address.z, scoped=scoped,
                                     tables={layer.id: staging_ident(import_id)})
-        params = statement.params_for(address, TileSettings().simplify_px,
+        params = statement.params_for(address, simplify_px,
                                       communes=plan.communes if scoped else None)
         row = conn.execute(statement.text, params, binary=True).fetchone()
         note_read(plan.with_fields(()))
@@ -244,17 +238,11 @@ async def _decide(request: Request, action: str) -> Response:
 
 
 async def page(request: Request) -> Response:
-    return FileResponse(WEB_DIR / "review.html", media_type="text/html; charset=utf-8",
-                        headers={"Content-Security-Policy": REVIEW_CSP,
-                                 "Cache-Control": "no-cache"})
+    return html_page(WEB_DIR / "review.html")  # a map page (MapLibre from /map/assets)
 
 
 async def asset(request: Request) -> Response:
-    name = request.path_params["file"]
-    if name not in ASSETS:
-        raise NotFound(f"unknown asset {name[:60]!r}", where="review asset")
-    return FileResponse(WEB_DIR / name, media_type=ASSETS[name],
-                        headers={"Cache-Control": "no-cache"})
+    return page_file(request, WEB_DIR, ASSETS, "review asset")
 
 
 def routes() -> list[BaseRoute]:

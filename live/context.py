@@ -9,10 +9,12 @@ from dataclasses import dataclass, field
 from psycopg_pool import AsyncConnectionPool
 from starlette.requests import Request
 
+from iocgis.api.kit.parts import app_part
 from iocgis.api.state import AppState
 from iocgis.live.hub import Hub
 from iocgis.live.pipeline import Ingestor
 from iocgis.live.settings import LiveSettings
+from iocgis.pools import async_pool
 
 
 @dataclass
@@ -34,15 +36,13 @@ class LiveContext:
         return self.pool
 
 
+def _build(state: AppState) -> LiveContext:
+    live = LiveSettings()
+    return LiveContext(state=state, live=live, ingestor=Ingestor(state.database_url, live),
+                       pool=async_pool(state.database_url, min_size=1, max_size=4,
+                                       name="iocgis-live"),
+                       hub=Hub(state.database_url))
+
+
 def live_context(request: Request) -> LiveContext:
-    app = request.app
-    found = getattr(app.state, "live", None)
-    if found is None:
-        state: AppState = app.state.iocgis
-        live = LiveSettings()
-        found = LiveContext(state=state, live=live, ingestor=Ingestor(state.database_url, live),
-                            pool=AsyncConnectionPool(state.database_url, min_size=1, max_size=4,
-                                                     open=False, kwargs={"autocommit": True}),
-                            hub=Hub(state.database_url))
-        app.state.live = found
-    return found
+    return app_part(request, "live", _build)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from psycopg.rows import dict_row
 from starlette.requests import Request
@@ -14,6 +15,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
 from iocgis.access import current_caller, plan_for
+from iocgis.api.kit.urls import public_base_url
 from iocgis.errors import InvalidInput, NotFound
 from iocgis.jsonbody import parse_json
 from iocgis.live import sta_query
@@ -37,7 +39,7 @@ OBS_COLUMNS = {"phenomenonTime": Column("observed_at", "time"),
 
 
 def _url(request: Request, path: str) -> str:
-    return str(request.base_url).rstrip("/") + BASE + path
+    return public_base_url(request) + BASE + path
 
 
 def _id(raw: str) -> str:
@@ -64,7 +66,7 @@ def _page(request: Request, rows: list[dict], query: sta_query.Query, total: int
     if len(rows) == query.top and query.top:
         params = dict(request.query_params)
         params["$skip"] = str(query.skip + query.top)
-        body["@iot.nextLink"] = str(request.url.replace_query_params(**params))
+        body["@iot.nextLink"] = f"{public_base_url(request)}{request.url.path}?{urlencode(params)}"
     return body
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import jinja2
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.responses import HTMLResponse, Response
 
-from iocgis.errors import NotFound
+from iocgis.api.kit.pages import page_file
 from iocgis.planning_docs import codes, rules
 
 WEB_DIR = Path(__file__).parent / "web"
@@ -47,8 +47,4 @@ async def upload_page(request: Request) -> Response:
 
 
 async def page_asset(request: Request) -> Response:
-    name = request.path_params["file"]
-    if name not in ASSETS:
-        raise NotFound(f"unknown asset {str(name)[:60]!r}", where="planning page asset")
-    return FileResponse(WEB_DIR / name, media_type=ASSETS[name],
-                        headers={"Cache-Control": "no-cache"})
+    return page_file(request, WEB_DIR, ASSETS, "planning page asset")

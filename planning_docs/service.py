@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from starlette.requests import Request
 
+from iocgis.api.kit.parts import app_part
 from iocgis.api.state import AppState
 from iocgis.planning_docs.filestore import FileStore, store_for
 from iocgis.planning_docs.settings import PlanningSettings
@@ -20,11 +21,8 @@ class Planning:
     @classmethod
     def of(cls, request: Request) -> Planning:
         """Built on first use per app (settings from the environment, the app's var_dir)."""
-        app_state = request.app.state
-        found = getattr(app_state, "planning_docs", None)
-        if found is None:
-            state: AppState = app_state.iocgis
+        def build(state: AppState) -> Planning:
             settings = PlanningSettings()
-            found = cls(state, settings, store_for(settings, state.settings.var_dir))
-            app_state.planning_docs = found
-        return found
+            return cls(state, settings, store_for(settings, state.settings.var_dir))
+
+        return app_part(request, "planning_docs", build)

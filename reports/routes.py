@@ -13,7 +13,10 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from iocgis.access import Caller, current_caller
+from iocgis.api.kit.pages import html_page, page_file
+from iocgis.api.kit.parts import app_part
 from iocgis.api.kit.responses import UnicodeJSON
+from iocgis.api.kit.urls import public_base_url
 from iocgis.errors import InvalidInput, NotFound, Unauthorized
 from iocgis.jsonbody import parse_json
 from iocgis.reports.definitions import get_definitions
@@ -25,18 +28,10 @@ WEB_DIR = Path(__file__).resolve().parent / "web"
 PAGES = {"dashboard": "dashboard.html", "reports": "reports.html"}
 ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css",
           "reports.js": "text/javascript", "i18n.js": "text/javascript"}
-PAGE_CSP = ("default-src 'self'; script-src 'self'; worker-src 'self' blob:; "
-            "child-src 'self' blob:; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-            "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
-            "form-action 'self'; object-src 'none'")
 
 
 def service(request: Request) -> ReportsService:
-    found = getattr(request.app.state, "reports", None)
-    if found is None:
-        found = ReportsService(request.app.state.iocgis)
-        request.app.state.reports = found
-    return found
+    return app_part(request, "reports", ReportsService)
 
 
 def signed_in() -> Caller:
@@ -105,7 +100,9 @@ async def job_status(request: Request) -> Response:
 
 def _record_json(request: Request, record: dict[str, Any]) -> dict[str, Any]:
     out = jsonable(record)
-    out["links"] = {fmt: str(request.url_for("report_file", id=str(record["id"]), fmt=fmt))
+    base = public_base_url(request)
+    out["links"] = {fmt: base + request.app.url_path_for("report_file", id=str(record["id"]),
+                                                         fmt=fmt)
                     for fmt in record["outputs"]}
     return out
 
@@ -144,16 +141,11 @@ async def regenerate(request: Request) -> Response:
 
 async def page(request: Request) -> Response:
     name = "reports" if request.url.path.startswith("/reports") else "dashboard"
-    return FileResponse(WEB_DIR / PAGES[name], media_type="text/html; charset=utf-8",
-                        headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"})
+    return html_page(WEB_DIR / PAGES[name])  # map pages (MapLibre from /map/assets)
 
 
 async def asset(request: Request) -> Response:
-    name = request.path_params["file"]
-    if name not in ASSETS:
-        raise NotFound(f"unknown asset {str(name)[:60]!r}", where="dashboard asset")
-    return FileResponse(WEB_DIR / name, media_type=ASSETS[name],
-                        headers={"Cache-Control": "no-cache"})
+    return page_file(request, WEB_DIR, ASSETS, "dashboard asset")
 
 
 def routes() -> list[BaseRoute]:

@@ -13,6 +13,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from iocgis.access import ROLE_RIGHTS, Caller, current_caller, require_layer
+from iocgis.api.kit.pages import html_page
 from iocgis.api.kit.responses import UnicodeJSON
 from iocgis.api.kit.urls import public_base_url
 from iocgis.errors import ConfigError, NotFound
@@ -45,11 +46,6 @@ ASSETS = {
     "bootstrap.min.css": (BOOTSTRAP_DIST, "text/css"),
 }
 SPRITE_RE = re.compile(rf"^{SPRITE}(@2x)?\.(json|png)$")
-# Everything the page loads comes from this application; MapLibre starts its workers from blob:.
-MAP_CSP = ("default-src 'self'; script-src 'self'; worker-src 'self' blob:; "
-           "child-src 'self' blob:; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
-           "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'self'; "
-           "form-action 'self'; object-src 'none'")
 
 
 def _cache(caller_public: bool, seconds: int) -> dict[str, str]:
@@ -119,8 +115,7 @@ async def layer_qml(request: Request) -> Response:
 
 
 async def map_page(request: Request) -> Response:
-    return FileResponse(WEB_DIR / "map.html", media_type="text/html; charset=utf-8",
-                        headers={"Content-Security-Policy": MAP_CSP, "Cache-Control": "no-cache"})
+    return html_page(WEB_DIR / "map.html")
 
 
 async def asset(request: Request) -> Response:

@@ -122,6 +122,22 @@ class LiveServer:
         self.thread.join(timeout=10)
 
 
+# What a reverse proxy in front of the server answers at (IOCGIS_PUBLIC_URL).
+PUBLIC_URL = "https://ioc.dongnai.example.vn/gis"
+
+
+@contextmanager
+def behind_proxy(settings: Settings) -> Iterator[httpx.Client]:
+    """A client of a second real server on ``settings`` configured with ``PUBLIC_URL``: the
+    links it answers with must name the proxy, never the host the request reached."""
+    server = LiveServer(settings.model_copy(update={"public_url": PUBLIC_URL})).start()
+    try:
+        with httpx.Client(base_url=server.url, timeout=60) as client:
+            yield client
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def live_server(settings: Settings) -> Iterator[LiveServer]:
     server = LiveServer(settings).start()

@@ -41,6 +41,13 @@ class AccessPlan:
         return any(name in pii for name in self.fields)
 
     @property
+    def reads_extra(self) -> bool:
+        """The row's source leftovers (``extra``) are read: not when the layer has personal
+        data the caller may not see (leftovers may be personal too; PostgreSQL's masked views
+        hide them the same way, ``iocgis.roles.dbroles``)."""
+        return not self.layer.pii_fields or self.caller.sees_pii
+
+    @property
     def restricted(self) -> bool:
         return self.layer.sensitivity == "restricted"
 

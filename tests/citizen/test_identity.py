@@ -19,7 +19,8 @@ from PIL import Image
 from iocgis.citizen.keyring import Keyring, new_encryption_key
 from iocgis.errors import ConfigError
 
-from .citizen_fixtures import SECRETS, photo_with_gps
+from ..conftest import PUBLIC_URL, behind_proxy
+from .citizen_fixtures import IN_WARD, SECRETS, photo_with_gps
 from .helpers import send, step, token_of
 
 # A precise point with more digits than any generalised one could share by chance.
@@ -285,3 +286,21 @@ def test_imported_identities_are_sealed(citizen_db_url, citizen_var, clients) ->
     assert "Trần Văn Nhập" not in dump and "0987654321" not in dump
     public = clients["anonymous"].get("/open311/v2/requests/PA-0001022.json").json()[0]
     assert public["status"] == "open" and "106.811111" not in str(public["long"])
+
+
+def test_links_name_the_public_url_behind_a_proxy(citizen_settings, keys, published) -> None:  # noqa: ANN001
+    """The reporter's tracking link and the published photo's link, from the web form and
+    Open311, name IOCGIS_PUBLIC_URL: the link a citizen keeps must reach the proxy."""
+    with behind_proxy(citizen_settings) as proxied:
+        own = str(proxied.base_url).rstrip("/")
+        receipt = send(proxied, *IN_WARD)
+        assert receipt["tracking_url"].startswith(f"{PUBLIC_URL}/citizen/track/")
+        created = proxied.post("/open311/v2/requests.json", data={
+            "api_key": keys["app"], "service_code": "moi_truong", "lat": str(IN_WARD[1]),
+            "long": str(IN_WARD[0]), "description": "Rác thải đổ trộm ven đường nhiều ngày."})
+        assert created.status_code == 200, created.text
+        assert created.json()[0]["tracking_url"].startswith(f"{PUBLIC_URL}/citizen/track/")
+        one = proxied.get(f"/open311/v2/requests/{published['code']}.json")
+        assert one.json()[0]["media_url"] == \
+            f"{PUBLIC_URL}/citizen/photos/{published['photo']}.jpg"
+        assert own not in one.text and own not in created.text

@@ -7,6 +7,7 @@ import queue
 import threading
 import time
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import paho.mqtt.client as paho
@@ -15,6 +16,7 @@ from prometheus_client import REGISTRY
 
 from iocgis.live import broker, mqtt
 
+from ..conftest import PUBLIC_URL, behind_proxy
 from .conftest import LiveWorld
 
 
@@ -381,6 +383,21 @@ def test_sensorthings_subset(world: LiveWorld, http, db) -> None:
     assert "@iot.nextLink" in series
     assert http.get("/sta/v1.1/Things", params={"$filter": "holder eq 'x'"}).status_code == 400
     assert http.get("/sta/v1.1/Things('TV-A')").json()["name"] == "Trạm thủy văn A"
+
+
+def test_sensorthings_links_name_the_public_url_behind_a_proxy(world: LiveWorld) -> None:
+    with behind_proxy(world.settings) as proxied:
+        own = str(proxied.base_url).rstrip("/")
+        root = proxied.get("/sta/v1.1").json()
+        assert [e["url"] for e in root["value"]] == [
+            f"{PUBLIC_URL}/sta/v1.1/{n}" for n in ("Things", "Datastreams", "Observations")]
+        things = proxied.get("/sta/v1.1/Things", params={"$top": "1", "$expand": "Datastreams"})
+        body = things.json()
+        assert body["value"][0]["@iot.selfLink"].startswith(PUBLIC_URL + "/sta/v1.1/Things(")
+        link = urlsplit(body["@iot.nextLink"])
+        assert f"{link.scheme}://{link.netloc}{link.path}" == PUBLIC_URL + "/sta/v1.1/Things"
+        assert parse_qs(link.query) == {"$top": ["1"], "$expand": ["Datastreams"], "$skip": ["1"]}
+        assert own not in things.text
 
 
 def test_observations_are_partitioned_by_month_and_old_data_lands(world: LiveWorld, db) -> None:

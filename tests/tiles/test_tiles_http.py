@@ -11,6 +11,7 @@ import pytest
 
 from iocgis.tiles.grid import lonlat_to_tile
 
+from ..conftest import PUBLIC_URL, behind_proxy
 from .tiles_fixtures import bump
 
 BIEN_HOA = (106.8215, 10.9515)
@@ -105,6 +106,24 @@ def test_tilejson_3_lists_only_what_the_caller_may_see(tiles_http: httpx.Client)
     incidents = next(v for v in emergency["vector_layers"] if v["id"] == "emergency.incidents")
     assert "reporter_phone" not in incidents["fields"]
     assert "citizen.reports" not in {v["id"] for v in emergency["vector_layers"]}  # internal
+
+
+def test_behind_a_proxy_tilejson_and_style_links_name_the_public_url(tiles_settings) -> None:  # noqa: ANN001
+    """With IOCGIS_PUBLIC_URL set, no link names the host the request reached."""
+    with behind_proxy(tiles_settings) as proxied:
+        own = str(proxied.base_url).rstrip("/")
+        tilejson = proxied.get("/tiles/basemap.json").json()
+        assert tilejson["tiles"][0].startswith(PUBLIC_URL + "/tiles/basemap/{z}/{x}/{y}.mvt")
+        tilesets = proxied.get("/tiles").json()["tilesets"]
+        assert tilesets and all(t["tilejson"].startswith(PUBLIC_URL + "/tiles/") for t in tilesets)
+        style = proxied.get("/styles/basemap.json").json()
+        assert style["glyphs"].startswith(PUBLIC_URL + "/styles/glyphs/")
+        assert style["sprite"].startswith(PUBLIC_URL + "/styles/sprites/")
+        assert all(s["url"].startswith(PUBLIC_URL + "/tiles/") for s in style["sources"].values())
+        assert all(s["url"].startswith(PUBLIC_URL + "/styles/")
+                   for s in proxied.get("/styles").json()["styles"])
+        for path in ("/tiles/basemap.json", "/tiles", "/styles/basemap.json", "/styles"):
+            assert own not in proxied.get(path).text, path
 
 
 def test_tilesets_the_public_may_not_see_do_not_exist_for_them(tiles_http: httpx.Client) -> None:
