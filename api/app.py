@@ -30,6 +30,7 @@ from iocgis.ops.heap import freeze_startup_heap
 from iocgis.ops.http import RequestRecord
 from iocgis.read_routing import ReadRouting
 from iocgis.settings import Settings, get_settings
+from iocgis.tiles.service import renderer_for
 
 # Each module exposes ``routes() -> list[BaseRoute]``; add a module here to mount its routes.
 ROUTE_MODULES: tuple[str, ...] = (
@@ -88,6 +89,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await state.open()
+        # the tile renderer of this app's settings, on this loop: pygeoapi's tile provider
+        # finds it by database URL (iocgis.tiles.service), not one made from the environment
+        renderer_for(state)
         # key revocations and imports pushed to this worker (PostgreSQL NOTIFY)
         changes = ChangeListener(state.serving_url, state.shared, ogc.mark_stale)
         app.state.changes = changes

@@ -17,9 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from iocgis import read_routing
-from iocgis.errors import IocgisError
 from iocgis.importers.options import ImportOptions
-from iocgis.job_board import JobBoard
+from iocgis.job_board import JobBoard, job_failure
 from iocgis.settings import Settings
 
 log = logging.getLogger("iocgis.importers")
@@ -93,13 +92,8 @@ class JobRunner:
             # before the status says done: the caller's next reads wait for the replica
             read_routing.pin_from_thread(job.user, self.url)
             job.status = report.status
-        except IocgisError as exc:
-            job.error = exc.as_dict()
-            job.status = "failed"
-        except Exception:  # a bug: logged with its traceback, the caller gets a plain message
-            log.exception("import job %s failed", job.id)
-            job.error = {"code": "InternalError",
-                         "description": "the import failed unexpectedly; the error is logged"}
+        except Exception as exc:  # noqa: BLE001 - a bug is logged, the caller gets a plain message
+            job.error = job_failure("import", job.id, exc, log)
             job.status = "failed"
         finally:
             self.board.publish(job.id, job.as_dict())

@@ -16,11 +16,23 @@ import threading
 import time
 from typing import Any
 
+from iocgis.errors import IocgisError
+
 log = logging.getLogger("iocgis.jobs")
 
 TTL_S = 24 * 3600
 PROGRESS_EVERY_S = 0.5  # progress events are written at most this often (status changes always)
 PREFIX = "iocgis:job:"
+
+
+def job_failure(kind: str, job_id: str, exc: Exception, logger: logging.Logger) -> dict[str, Any]:
+    """The error of a failed job: the project's own error as it said it; anything else is a bug,
+    logged with its traceback and answered with a plain message."""
+    if isinstance(exc, IocgisError):
+        return exc.as_dict()
+    logger.error("%s job %s failed", kind, job_id, exc_info=exc)
+    return {"code": "InternalError",
+            "description": f"the {kind} failed unexpectedly; the error is logged"}
 
 
 class JobBoard:

@@ -15,13 +15,12 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from psycopg_pool import AsyncConnectionPool
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from iocgis.access import Caller
 from iocgis.api.state import AppState
-from iocgis.errors import IocgisError
-from iocgis.job_board import JobBoard
+from iocgis.job_board import JobBoard, job_failure
+from iocgis.pools import async_pool
 from iocgis.reports.generate import Order, caller_of, check_order, generate
 from iocgis.reports.maps import MapRenderer
 from iocgis.reports.store import ReportStore
@@ -65,8 +64,7 @@ class ReportsService:
     def __init__(self, state: AppState, settings: ReportsSettings | None = None) -> None:
         self.state = state
         self.settings = settings or ReportsSettings()
-        self.owner = AsyncConnectionPool(state.database_url, min_size=1, max_size=3, open=False,
-                                         kwargs={"autocommit": True}, name="iocgis-reports")
+        self.owner = async_pool(state.database_url, min_size=1, max_size=3, name="iocgis-reports")
         self.maps = MapRenderer(self.settings.map_pages, self.settings.map_timeout_s)
         root = self.settings.dir or state.settings.var_dir / "reports"
         self.store = ReportStore(self.owner, root)
@@ -145,13 +143,8 @@ class ReportsService:
         try:
             job.report = jsonable(await self.run(caller, job.order, progress=progress))
             job.status = "done"
-        except IocgisError as exc:
-            job.error = exc.as_dict()
-            job.status = "failed"
-        except Exception:  # a bug: logged with its traceback, the caller gets a plain message
-            log.exception("report job %s failed", job.id)
-            job.error = {"code": "InternalError",
-                         "description": "the report failed unexpectedly; the error is logged"}
+        except Exception as exc:  # noqa: BLE001 - a bug is logged, the caller gets a plain message
+            job.error = job_failure("report", job.id, exc, log)
             job.status = "failed"
         await self._publish(job)  # the other workers see the end (progress only in this one)
 
