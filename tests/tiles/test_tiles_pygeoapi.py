@@ -9,6 +9,9 @@ import pytest
 from iocgis.layers import get_registry
 from iocgis.tiles.grid import lonlat_to_tile
 from iocgis.tiles.pygeoapi_provider import IocgisTileProvider, provider_definition
+from iocgis.tiles.service import renderer_for
+
+from ..conftest import LiveServer
 
 TRAN_BIEN = (106.73, 10.88)
 
@@ -25,6 +28,24 @@ def test_ogc_api_tiles_are_the_same_tiles_as_ours(tiles_http: httpx.Client) -> N
     names = {f["properties"]["name"]
              for f in mapbox_vector_tile.decode(ogc.content)["admin.communes"]["features"]}
     assert "Phường Trấn Biên" in names
+
+
+def test_ogc_api_tiles_first_use_the_apps_own_renderer(tiles_settings, tmp_path) -> None:  # noqa: ANN001
+    """A fresh server whose first tile comes through pygeoapi renders it with the app's tile
+    settings (here: its cache folder), not with settings read from the environment."""
+    settings = tiles_settings.model_copy(update={"cache_dir_override": tmp_path})
+    server = LiveServer(settings).start()
+    try:
+        t = lonlat_to_tile(*TRAN_BIEN, 12)
+        ogc = httpx.get(f"{server.url}/collections/admin.communes/tiles/WebMercatorQuad/"
+                        f"{t.z}/{t.y}/{t.x}", params={"f": "mvt"}, timeout=60)
+        assert ogc.status_code == 200, ogc.text[:300]
+        # the one renderer of the app's state served it: its tile is in the app's cache folder
+        assert renderer_for(server.app.state.iocgis).settings is server.app.state.iocgis.settings
+        assert any(p.is_file() for p in (tmp_path / "tiles").rglob("*")), \
+            "the tile was not cached in the app's cache folder"
+    finally:
+        server.stop()
 
 
 def test_ogc_api_tiles_hide_layers_the_caller_may_not_see(tiles_http: httpx.Client) -> None:
