@@ -9,6 +9,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from iocgis.layers.types import field_type
+
 Sensitivity = Literal["public", "internal", "restricted"]
 GeometryType = Literal["Point", "MultiPoint", "MultiLineString", "MultiPolygon"]
 # The outline a layer located by a point may keep beside it (a house's footprint, a school's
@@ -96,7 +98,7 @@ class FieldDef(Frozen):
 
     @property
     def is_numeric(self) -> bool:
-        return self.type in ("integer", "bigint", "numeric")
+        return field_type(self.type).numeric
 
     @property
     def totalled(self) -> bool:

@@ -35,6 +35,12 @@ class FieldType:
     comparable: Comparable  # CQL2 class
     mvt_text: bool  # MVT has no date type: such values go into tiles as text
     numeric: bool
+    hint: str  # what a request value of this type looks like (the hint of a 400)
+
+    @property
+    def whole(self) -> bool:
+        """Whole numbers (sums stay whole; a request value must be one)."""
+        return bool(pa.types.is_integer(self.arrow))
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -51,20 +57,21 @@ _SQLALCHEMY: dict[str, Any] = {
 
 FIELD_TYPES: dict[str, FieldType] = {t.name: t for t in (
     FieldType("text", "text", "text", "text", pa.string(), (("type", "string"),), "text",
-              False, False),
+              False, False, "check the value"),
     FieldType("integer", "integer", "int8", "int4", pa.int64(), (("type", "integer"),),
-              "number", False, True),
+              "number", False, True, "use a whole number"),
     FieldType("bigint", "bigint", "int8", "int8", pa.int64(), (("type", "integer"),), "number",
-              False, True),
+              False, True, "use a whole number"),
     FieldType("numeric", "double precision", "float8", "float8", pa.float64(),
-              (("type", "number"),), "number", False, True),
+              (("type", "number"),), "number", False, True, "use a number such as 12.5"),
     FieldType("boolean", "boolean", "bool", "bool", pa.bool_(), (("type", "boolean"),),
-              "boolean", False, False),
+              "boolean", False, False, "use true or false"),
     FieldType("date", "date", "date", "date", pa.date32(),
-              (("type", "string"), ("format", "date")), "time", True, False),
+              (("type", "string"), ("format", "date")), "time", True, False,
+              "use a date as YYYY-MM-DD"),
     FieldType("timestamptz", "timestamptz", "timestamptz", "timestamptz",
               pa.timestamp("us", tz="UTC"), (("type", "string"), ("format", "date-time")),
-              "time", True, False),
+              "time", True, False, "use a date and time as 2026-03-01T08:00:00+07:00"),
 )}
 
 

@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from iocgis.api.kit.values import boolean, whole_number
 from iocgis.errors import InvalidInput
 from iocgis.live.readings import BadReading, parse_time
 
@@ -63,10 +64,8 @@ def parse(params: Any, columns: dict[str, Column], *, default_order: str,
     for name, attr, low, high in (("$top", "top", 0, most), ("$skip", "skip", 0, 10**9)):
         raw = params.get(name)
         if raw is not None:
-            if not raw.isdigit() or not low <= int(raw) <= high:
-                raise InvalidInput(f"{name} must be {low}..{high}", where=name, hint=f"{name}=100")
-            setattr(query, attr, int(raw))
-    query.count = params.get("$count", "false").lower() == "true"
+            setattr(query, attr, whole_number(raw, name, low, high))
+    query.count = boolean(params.get("$count", "false"), "$count")
     if params.get("$expand"):
         asked = frozenset(p.strip().split("(")[0] for p in params["$expand"].split(","))
         if not asked <= expandable:

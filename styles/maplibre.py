@@ -21,7 +21,6 @@ FONT_BOLD = "Noto Sans Bold"
 FONTS = (FONT_REGULAR, FONT_BOLD)
 SPRITE = "iocgis"
 BANDS = {"fill": 0, "line": 1, "extrusion": 2, "circle": 3, "icon": 4, "label": 5}
-NUMERIC = ("integer", "bigint", "numeric")
 
 
 def _get(field: str, layer: LayerDef) -> list[Any]:
@@ -31,7 +30,7 @@ def _get(field: str, layer: LayerDef) -> list[Any]:
 
 
 def _label(key: str, field: str, layer: LayerDef) -> str | float:
-    if layer.field(field).type in NUMERIC:
+    if layer.field(field).is_numeric:
         number = float(key)
         return int(number) if number.is_integer() else number
     return key

@@ -17,6 +17,7 @@ from itertools import pairwise
 from xml.etree import ElementTree as ET
 
 from iocgis.layers import LayerDef
+from iocgis.layers.types import field_type
 from iocgis.styles.definitions import Themes, get_themes
 from iocgis.styles.model import ByField, NumberValue, Rule
 
@@ -66,9 +67,10 @@ def _number(v: NumberValue | None, default: float, code: str | None = None) -> f
 
 def _literal(layer: LayerDef, field: str, code: str) -> str:
     """A code of a field as a QGIS expression literal of the field's type."""
-    kind = layer.field(field).type
-    if kind in ("integer", "bigint", "numeric"):
-        return repr(float(code)) if kind == "numeric" else str(int(code))
+    fdef = layer.field(field)
+    kind = fdef.type
+    if fdef.is_numeric:
+        return repr(float(code)) if not field_type(kind).whole else str(int(code))
     if kind == "boolean":
         return "true" if code.lower() in ("true", "1") else "false"
     return "'" + code.replace("'", "''") + "'"

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from psycopg import sql
 
-from iocgis.api.kit.values import DEFAULT_LIMIT, MAX_LIMIT, boolean, nfc, whole_number
+from iocgis.api.kit.values import DEFAULT_LIMIT, MAX_LIMIT, boolean, field_value, nfc, whole_number
 from iocgis.api.ogc import cql2
 from iocgis.api.ogc.crs import CRS84, OgcCrs, parse_ogc_crs
 from iocgis.api.ogc.filter_sql import compile_filter
@@ -173,30 +173,8 @@ def parse_datetime(value: str) -> tuple[datetime | None, datetime | None]:
 
 
 def typed_value(field_def: FieldDef, value: str) -> Any:
-    """A property value from the query string, in the field's type."""
-    where = field_def.name
-    try:
-        if field_def.type in ("integer", "bigint"):
-            number = int(value)
-            if abs(number) >= 2**63:
-                raise ValueError
-            return number
-        if field_def.type == "numeric":
-            number_f = float(value)
-            if not math.isfinite(number_f):
-                raise ValueError
-            return number_f
-        if field_def.type == "boolean":
-            return _boolean(value, where)
-        if field_def.type == "date":
-            return date.fromisoformat(value)
-        if field_def.type == "timestamptz":
-            moment = datetime.fromisoformat(value.replace("z", "Z"))
-            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-    except (ValueError, OverflowError):
-        raise _bad(f"{where}={value[:40]!r} is not a valid {field_def.type}", where,
-                   f"{where} holds values of type {field_def.type}") from None
-    return value
+    """A property value from the query string, in the field's type (the request kit's)."""
+    return field_value(field_def.type, value, field_def.name, field_def.name)
 
 
 def _names(value: str, visible: tuple[str, ...], where: str, *,

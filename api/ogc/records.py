@@ -37,6 +37,7 @@ from iocgis.api.ogc.provider import JSON_TYPES, arguments_as_params, checked_or_
 from iocgis.api.ogc.pygeoapi_seams import checked_request
 from iocgis.layers import LayerDef, get_registry
 from iocgis.layers.model import OPEN_LICENCES, Code, FieldDef, Text
+from iocgis.layers.types import STORAGE_SRID, field_type
 from iocgis.planning_docs import catalog as planning_catalog
 from iocgis.sharing.open_data import FORMATS as OPEN_FORMATS
 
@@ -80,7 +81,6 @@ LAST_IMPORTS_SQL = (
     "SELECT DISTINCT ON (layer_id) layer_id, id, status, mode, finished_at, rows_in, rows_loaded, "
     "rows_fixed, rows_rejected, report->'findings' FROM meta.imports WHERE NOT dry_run "
     "ORDER BY layer_id, started_at DESC")
-_SQL_TYPES = {"text": "text", "timestamptz": "timestamptz"}
 
 
 class CatalogTarget:
@@ -244,7 +244,7 @@ def spatial_sql(records: list[dict[str, Any]],
              "id": record["id"], "bbox": list(_record_bbox(record) or ())} for record in records]
     columns = sql.SQL(", ").join(
         [sql.SQL("id text"), sql.SQL("bbox float8[]")] +
-        [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(_SQL_TYPES[f.type]))
+        [sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(field_type(f.type).sql))
          for name, f in CATALOG_FIELDS.items()])
     params: dict[str, Any] = {"records": json.dumps(rows)}
     where: list[sql.Composable] = []
@@ -261,9 +261,10 @@ def spatial_sql(records: list[dict[str, Any]],
     output = sql.SQL("NULL") if query.skip_geometry else geometry_output(query.crs)
     statement = sql.SQL(
         "SELECT id, {output} FROM (SELECT r.*, CASE WHEN cardinality(r.bbox) = 4 THEN "
-        "ST_MakeEnvelope(r.bbox[1], r.bbox[2], r.bbox[3], r.bbox[4], 4326) END AS geom "
+        "ST_MakeEnvelope(r.bbox[1], r.bbox[2], r.bbox[3], r.bbox[4], {srid}) END AS geom "
         "FROM jsonb_to_recordset({records}::jsonb) AS r({columns})) AS records{where}"
     ).format(output=output, records=sql.Placeholder("records"), columns=columns,
+             srid=sql.Literal(STORAGE_SRID),
              where=sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where) if where else sql.SQL(""))
     return statement, params
 

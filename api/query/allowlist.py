@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from iocgis.access import AccessPlan, Caller, plan_for
-from iocgis.api.kit.values import boolean
+from iocgis.api.kit.values import field_value
 from iocgis.api.query.params import MAX_LAYERS
 from iocgis.api.query.spec import Condition, Value
 from iocgis.errors import InvalidInput
@@ -78,19 +78,9 @@ def parse_value(registry: Registry, layer: LayerDef, fdef: FieldDef, raw: str,
                 where: str) -> Value:
     """One value for a condition on ``fdef``, typed and checked against its code list."""
     text = raw.strip()
-    kind = fdef.type
-    try:
-        if kind == "boolean":
-            return boolean(text, where)
-        if kind in ("integer", "bigint"):
-            return int(text)
-        if kind == "numeric":
-            return float(text)
-        if kind == "date":
-            return date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise InvalidInput(f"{text[:40]!r} is not a valid {kind} for {layer.id}.{fdef.name}",
-                           where=where, hint=_value_hint(kind)) from None
+    if fdef.type != "text":  # the request kit's typed value (dates as ISO text, bound as such)
+        typed = field_value(fdef.type, text, where, f"{layer.id}.{fdef.name}")
+        return typed.isoformat() if isinstance(typed, date) else typed
     codes = registry.domain_codes(fdef)
     if codes is not None and text not in codes:
         shown = ", ".join(codes[:25]) + (" ..." if len(codes) > 25 else "")
@@ -103,12 +93,6 @@ def parse_value(registry: Registry, layer: LayerDef, fdef: FieldDef, raw: str,
         raise InvalidInput(f"{text[:40]!r} is not a valid {layer.id}.{fdef.name}", where=where,
                            hint=f"{fdef.title.en} must match the pattern {fdef.pattern}")
     return text
-
-
-def _value_hint(kind: str) -> str:
-    return {"boolean": "use true or false", "integer": "use a whole number",
-            "bigint": "use a whole number", "numeric": "use a number such as 12.5",
-            "date": "use a date as YYYY-MM-DD"}.get(kind, "check the value")
 
 
 _WHERE_RE = re.compile(r"^([a-z][a-z0-9_]{0,40}):(.*)$", re.DOTALL)

@@ -31,6 +31,7 @@ from iocgis.api.query import sql as qsql
 from iocgis.api.query.spec import Around, Inside, LayerQuery
 from iocgis.geodesy import expansion, min_metres_per_degree
 from iocgis.layers import LayerDef
+from iocgis.layers.types import STORAGE_SRID, field_type
 
 _TEMPLATES: dict[tuple[Any, ...], bytes] = {}
 MIN_CELLS = 36  # regions whose box spans fewer grid cells are measured exactly (as fast)
@@ -221,7 +222,8 @@ def _template(query: LayerQuery, fields: summaries.SummaryFields, rows: bool,
         columns.append(sql.SQL("t.{}").format(sql.Identifier(area_column)))
     cols = sql.SQL(", ").join(columns)
     grown = sql.SQL("ST_MakeEnvelope(i * {g} - {m}, j * {g} - {m}, (i + 1) * {g} + {m},"
-                    " (j + 1) * {g} + {m}, 4326)").format(g=g, m=m)
+                    " (j + 1) * {g} + {m}, {srid})").format(g=g, m=m,
+                                                            srid=sql.Literal(STORAGE_SRID))
     cell = summaries.cell_id_sql(sql.SQL("i"), sql.SQL("j"))
     if circle:
         pt = qsql._point(n)
@@ -265,7 +267,8 @@ def _template(query: LayerQuery, fields: summaries.SummaryFields, rows: bool,
             measures=_as_columns(page_measures),
             d=sql.Identifier(qsql.DISTANCE), limit=n("limit"), offset=n("offset"))
     else:
-        head = sql.SQL("region AS (SELECT ST_GeomFromWKB({}, 4326) AS g), ").format(n("region"))
+        head = sql.SQL("region AS (SELECT ST_GeomFromWKB({}, {}) AS g), ").format(
+            n("region"), sql.Literal(STORAGE_SRID))
         deep_cells = sql.SQL("IN (SELECT cell FROM cls WHERE deep)")
         cells = sql.SQL(
             "SELECT x.cell, x.grown, ST_Covers(r.g, x.grown) AS deep"
@@ -414,7 +417,7 @@ def units_statement(unit_layer: LayerDef, plan: AccessPlan, aggregates: list[Any
             expr = sql.SQL("coalesce({}, 0)::bigint").format(v(f"true:{agg.field.name}"))
         elif agg.kind in ("sum", "avg") and agg.field.name in sums:
             f = agg.field.name
-            cast = sql.SQL("::bigint" if sums[f].type in ("integer", "bigint") else "")
+            cast = sql.SQL("::bigint" if field_type(sums[f].type).whole else "")
             total = sql.SQL("CASE WHEN {c} > 0 THEN {s} END").format(c=v(f"cnt:{f}"),
                                                                      s=v(f"sum:{f}"))
             expr = (sql.SQL("({}){}").format(total, cast) if agg.kind == "sum" else

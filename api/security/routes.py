@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from iocgis.access import Caller, current_caller, require_right
+from iocgis.api.kit.values import boolean, whole_number
 from iocgis.api.security.http import SecurityContext
 from iocgis.errors import Forbidden, InvalidInput, Unauthorized
 from iocgis.jsonbody import parse_json
@@ -91,8 +92,8 @@ def _bool(body: dict[str, Any], name: str) -> bool | None:
         return None
     if isinstance(value, bool):
         return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-        return value.lower() in ("true", "1", "yes")
+    if isinstance(value, str):
+        return boolean(value, name)
     raise InvalidInput(f"{name!r} must be true or false", where=name, hint="send a boolean")
 
 
@@ -102,15 +103,7 @@ def _int(body: dict[str, Any], name: str, low: int, high: int) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise InvalidInput(f"{name!r} must be a whole number", where=name, hint="send a number")
-    try:
-        number = int(value)
-    except ValueError:
-        raise InvalidInput(f"{name!r} must be a whole number", where=name,
-                           hint="send a number") from None
-    if not low <= number <= high:
-        raise InvalidInput(f"{name!r} must be between {low} and {high}", where=name,
-                           hint=f"send {low}..{high}")
-    return number
+    return whole_number(str(value), name, low, high)
 
 
 def _when(body: dict[str, Any], name: str) -> datetime | None:

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from iocgis.access import ROLE_RIGHTS
+from iocgis.access import Caller
 from iocgis.security import audit
 from iocgis.security.accounts import Actor, needs_totp
 from iocgis.security.settings import SecuritySettings
@@ -50,11 +50,9 @@ async def report(conn: psycopg.AsyncConnection, settings: SecuritySettings) -> d
     now = rows[0]["now"] if rows else datetime.now().astimezone()
     entries = []
     for row in rows:
-        rights = {r: ROLE_RIGHTS[r] for r in row["roles"] if r in ROLE_RIGHTS}
         entries.append({**{k: v for k, v in row.items() if k != "now"},
-                        "max_sensitivity": max((str(r["sensitivity"]) for r in rights.values()),
-                                               key=["public", "internal", "restricted"].index,
-                                               default="public"),
+                        # the highest level the account's roles read (with a second factor)
+                        "max_sensitivity": Caller(roles=frozenset(row["roles"])).level,
                         "findings": _findings(row, now, settings)})
     by_role: dict[str, int] = {}
     for entry in entries:
