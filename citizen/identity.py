@@ -13,6 +13,7 @@ import psycopg
 from iocgis.citizen.calendar import WorkingCalendar
 from iocgis.citizen.definitions import Process
 from iocgis.citizen.keyring import Keyring, new_encryption_key
+from iocgis.citizen.routing import IN_METRES, PRECISE_POINT, PUBLIC_POINT
 from iocgis.security import audit
 
 
@@ -158,19 +159,14 @@ WHERE r.geom IS NOT NULL
   AND NOT EXISTS (SELECT 1 FROM citizen_private.cases c WHERE c.report_code = r.report_code)
 ORDER BY r.report_code
 """
-SEAL = """
+SEAL = f"""
 INSERT INTO citizen_private.cases (report_code, category, content, content_enc, status,
     unit_code, unit_name, commune_code, geom, public_geom, location_precision, location_source,
     channel, reported_at, due_at, final_at, closed_at, reporter_pseudonym)
 SELECT %(code)s, %(category)s, %(content)s, %(content_enc)s, %(status)s, %(unit_code)s,
-    %(unit_name)s, %(commune)s, ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
-    CASE WHEN %(precision)s = 'commune' AND %(clon)s::float8 IS NOT NULL
-         THEN ST_SetSRID(ST_MakePoint(%(clon)s, %(clat)s), 4326)
-         ELSE ST_Transform(ST_SetSRID(ST_MakePoint(floor(ST_X(m.p) / 100) * 100 + 50,
-                                                   floor(ST_Y(m.p) / 100) * 100 + 50), 3857), 4326)
-    END,
+    %(unit_name)s, %(commune)s, {PRECISE_POINT}, {PUBLIC_POINT},
     %(precision)s, 'import', 'import', %(at)s, %(due)s, %(final)s, %(closed)s, %(pseudonym)s
-FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 3857) AS p) m
+FROM {IN_METRES}
 RETURNING id
 """
 

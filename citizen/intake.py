@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from iocgis.citizen import photos as photo_rules
 from iocgis.citizen.context import CitizenContext
-from iocgis.citizen.routing import Unit, commune_at, unit_for
+from iocgis.citizen.routing import IN_METRES, PRECISE_POINT, PUBLIC_POINT, Unit, commune_at, unit_for
 from iocgis.citizen.workflow import Actor, Step, apply, clean_text
 from iocgis.errors import InvalidInput
 from iocgis.security import audit
@@ -24,24 +24,19 @@ MAX_TEXT = 4000
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
 LOCATION_SOURCES = ("map", "device", "app", "photo", "import")
 
-# The public point: the centre of the report's 100 m cell (EPSG:3857 metres, ~98 m on the
-# ground at Đồng Nai's latitude), or the commune's point on surface.
-INSERT_CASE = """
+# The point as sent and its public point (iocgis.citizen.routing).
+INSERT_CASE = f"""
 INSERT INTO citizen_private.cases (report_code, category, content, content_enc, status,
     commune_code, geom,
     public_geom, location_precision, location_source, address, channel, client_account,
     reported_at, due_at, reporter_pseudonym, tracking_hash)
 SELECT 'PA-' || to_char(%(at)s::timestamptz AT TIME ZONE 'Asia/Ho_Chi_Minh', 'YYYY') || '-'
         || lpad(nextval('citizen_private.report_number')::text, 6, '0'),
-    %(category)s, %(content)s, %(content_enc)s, 'moi', %(commune)s,
-    ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326),
-    CASE WHEN %(precision)s = 'commune' THEN ST_SetSRID(ST_MakePoint(%(clon)s, %(clat)s), 4326)
-         ELSE ST_Transform(ST_SetSRID(ST_MakePoint(floor(ST_X(m.p) / 100) * 100 + 50,
-                                                   floor(ST_Y(m.p) / 100) * 100 + 50), 3857), 4326)
-    END,
+    %(category)s, %(content)s, %(content_enc)s, 'moi', %(commune)s, {PRECISE_POINT},
+    {PUBLIC_POINT},
     %(precision)s, %(source)s, %(address)s, %(channel)s, %(client_account)s, %(at)s, %(due)s,
     %(pseudonym)s, %(tracking)s
-FROM (SELECT ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 3857) AS p) m
+FROM {IN_METRES}
 RETURNING id, report_code
 """
 

@@ -10,13 +10,26 @@ from iocgis.access.database import Reader
 from iocgis.citizen.definitions import COMMUNE, Process
 from iocgis.errors import InvalidInput, NotFound
 from iocgis.layers import Registry
+from iocgis.layers.types import STORAGE_SRID
 
+# The report's point as sent (%(lon)s, %(lat)s), and its public point (``public_geom``): the
+# commune's point on surface (%(clon)s, %(clat)s) for a category shown at the commune only,
+# else the centre of its 100 m cell (EPSG:3857 metres, ~98 m on the ground at Đồng Nai's
+# latitude). The public point's SQL reads ``m.p``: put ``FROM {IN_METRES}`` in the statement.
+PRECISE_POINT = f"ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), {STORAGE_SRID})"
+IN_METRES = f"(SELECT ST_Transform({PRECISE_POINT}, 3857) AS p) m"
+PUBLIC_POINT = f"""CASE WHEN %(precision)s = 'commune' AND %(clon)s::float8 IS NOT NULL
+         THEN ST_SetSRID(ST_MakePoint(%(clon)s, %(clat)s), {STORAGE_SRID})
+         ELSE ST_Transform(ST_SetSRID(ST_MakePoint(floor(ST_X(m.p) / 100) * 100 + 50,
+                                                   floor(ST_Y(m.p) / 100) * 100 + 50), 3857),
+                           {STORAGE_SRID})
+    END"""
 # A point on a boundary shared by two communes lies in both (ST_Intersects): it goes to the
 # lower code, the rule the importers' commune_from_location follows too.
-COMMUNE_AT = """
+COMMUNE_AT = f"""
 SELECT code, name, type, ST_X(ST_PointOnSurface(geom)), ST_Y(ST_PointOnSurface(geom))
 FROM admin.communes
-WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326))
+WHERE ST_Intersects(geom, ST_SetSRID(ST_MakePoint(%s, %s), {STORAGE_SRID}))
 ORDER BY code LIMIT 1
 """
 COMMUNE_BY_CODE = """

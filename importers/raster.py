@@ -29,6 +29,7 @@ from iocgis.importers import mapping as mappingmod
 from iocgis.importers.options import ImportOptions
 from iocgis.importers.report import ImportReport
 from iocgis.importers.sources import Dataset, resolve
+from iocgis.layers.types import STORAGE_SRID
 from iocgis.settings import Settings, get_settings
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,60}$")
@@ -111,11 +112,11 @@ def _register(conn: psycopg.Connection, name: str, target: Path, raster: Inspect
               meta: dict[str, Any], import_id: int) -> None:
     """Make the written COG the raster's current file in ``meta.rasters``."""
     conn.execute(
-        """
+        f"""
         INSERT INTO meta.rasters (name, title_vi, title_en, kind, path, crs, footprint, width,
             height, bands, dtype, nodata, resolution, unit, sensitivity, import_id)
         VALUES (%(name)s, %(title_vi)s, %(title_en)s, %(kind)s, %(path)s,
-            %(crs)s, ST_GeomFromText(%(wkt)s, 4326),
+            %(crs)s, ST_GeomFromText(%(wkt)s, {STORAGE_SRID}),
             %(width)s, %(height)s, %(bands)s, %(dtype)s, %(nodata)s,
             %(resolution)s, %(unit)s, %(sensitivity)s, %(import_id)s)
         ON CONFLICT (name) DO UPDATE SET title_vi = EXCLUDED.title_vi,

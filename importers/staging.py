@@ -328,7 +328,8 @@ def facts(conn: psycopg.Connection, layer: LayerDef, table: sql.Composable) -> d
     """Row count, extent and temporal range of a (staging or live) table, for meta.layers."""
     parts = [sql.SQL("count(*)")]
     parts.append(sql.SQL("ST_AsBinary(ST_SetSRID(ST_Envelope(ST_Expand(ST_Extent(geom)::geometry, "
-                         "1e-7)), 4326))") if layer.is_spatial else sql.SQL("NULL"))
+                         "1e-7)), {}))").format(sql.Literal(STORAGE_SRID))
+                 if layer.is_spatial else sql.SQL("NULL"))
     if layer.temporal:
         t = sql.Identifier(layer.temporal)
         parts += [sql.SQL("min({})::timestamptz").format(t), sql.SQL("max({})::timestamptz").format(t)]

@@ -29,6 +29,7 @@ from iocgis.importers.staging import (
     staging_name,
 )
 from iocgis.layers import LayerDef
+from iocgis.layers.types import STORAGE_SRID
 from iocgis.tiles import generalised
 
 LOCK_TIMEOUT = "60s"
@@ -240,9 +241,9 @@ def update_catalog(conn: psycopg.Connection, layer: LayerDef, import_id: int,
                    layer_facts: dict[str, Any], source_date: Any) -> int:
     """meta.layers facts + data_version bump; returns the new data_version."""
     row = conn.execute(
-        """
+        f"""
         UPDATE meta.layers SET row_count = %(row_count)s,
-            extent = ST_GeomFromWKB(%(extent)s, 4326),
+            extent = ST_GeomFromWKB(%(extent)s, {STORAGE_SRID}),
             temporal_min = %(temporal_min)s, temporal_max = %(temporal_max)s,
             last_import_at = now(), last_import_id = %(import_id)s,
             source_date = coalesce(%(source_date)s, source_date),

@@ -13,10 +13,11 @@ import shapely
 from shapely.geometry import box, shape
 from shapely.geometry.base import BaseGeometry
 
+from iocgis.geodesy import M_PER_DEG_LAT_MIN as M_PER_DEG_LAT
+from iocgis.geodesy import M_PER_DEG_LON_EQ
+
 WIDTH, HEIGHT = 600, 230  # SVG user units (the sheet scales it to the column width)
 MARGIN = 10
-M_PER_DEG_LAT = 110_574.0
-M_PER_DEG_LON_EQ = 111_320.0
 SCALE_STEPS = (5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000)
 
 

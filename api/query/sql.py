@@ -29,7 +29,7 @@ from iocgis.api.query.spec import (
 from iocgis.errors import ConfigError
 from iocgis.geodesy import expansion
 from iocgis.layers import FieldDef, LayerDef, Registry
-from iocgis.layers.types import field_type
+from iocgis.layers.types import STORAGE_SRID, field_type
 
 MAX_GROUPS = 5000
 # Metres per degree, chosen so a box built from them always contains the geodesic circle:
@@ -109,8 +109,8 @@ def _col(alias: str, name: str) -> sql.Identifier:
 
 
 def _point(n: _Names) -> sql.Composed:
-    return sql.SQL("ST_SetSRID(ST_MakePoint({}::float8, {}::float8), 4326)").format(
-        n("lon"), n("lat"))
+    return sql.SQL("ST_SetSRID(ST_MakePoint({}::float8, {}::float8), {})").format(
+        n("lon"), n("lat"), sql.Literal(STORAGE_SRID))
 
 
 def _box_near(n: _Names, alias: str) -> sql.Composed:
@@ -336,12 +336,12 @@ def _template(query: LayerQuery, rows: bool, layer_property: bool,
     n = _Names(_flat([*selection_where, *where]))
     ctes: list[sql.Composable] = []
     if isinstance(query.selection, Inside):
-        ctes.append(sql.SQL("region AS (SELECT ST_GeomFromWKB({}, 4326) AS g)").format(
-            n("region")))
+        ctes.append(sql.SQL("region AS (SELECT ST_GeomFromWKB({}, {}) AS g)").format(
+            n("region"), sql.Literal(STORAGE_SRID)))
     extra_from, clauses = _selection(query, n)
     if query.within is not None:
-        ctes.append(sql.SQL("zone AS (SELECT ST_GeomFromWKB({}, 4326) AS g)").format(
-            n("within")))
+        ctes.append(sql.SQL("zone AS (SELECT ST_GeomFromWKB({}, {}) AS g)").format(
+            n("within"), sql.Literal(STORAGE_SRID)))
         extra_from.append(sql.SQL("zone z"))
         clauses.append(sql.SQL("t.geom && z.g AND ST_Intersects(z.g, t.geom)"))
     clauses += [condition_sql(n, "t", c) for c in where]
