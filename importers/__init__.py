@@ -15,26 +15,23 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from iocgis.importers.history import history, rollback
     from iocgis.importers.options import ImportOptions
     from iocgis.importers.pipeline import import_path
     from iocgis.importers.report import Finding, ImportReport
 
 # Loaded on first use: ``iocgis.settings`` imports ``iocgis.importers.settings`` at start-up,
 # before the database modules the pipeline needs exist.
+# (``history`` and ``rollback`` live in ``iocgis.importers.history``, a module of the same
+# name as the first: exported here, either could shadow the other.)
 _EXPORTS = {"Finding": "report", "ImportReport": "report", "ImportOptions": "options",
-            "import_path": "pipeline", "history": "history", "rollback": "history"}
+            "import_path": "pipeline"}
 
-__all__ = ["Finding", "ImportOptions", "ImportReport", "history", "import_path", "rollback"]
+__all__ = ["Finding", "ImportOptions", "ImportReport", "import_path"]
 
 
 def __getattr__(name: str) -> Any:
     if name not in _EXPORTS:
         raise AttributeError(f"module 'iocgis.importers' has no attribute {name!r}")
-    module = import_module(f"iocgis.importers.{_EXPORTS[name]}")
-    # Importing a submodule sets it as an attribute of this package: ``history`` (the
-    # function) would then be the module ``history``. Put every export of it in its place.
-    for export, home in _EXPORTS.items():
-        if home == _EXPORTS[name]:
-            globals()[export] = getattr(module, export)
-    return globals()[name]
+    value = getattr(import_module(f"iocgis.importers.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value

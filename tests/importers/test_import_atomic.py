@@ -14,7 +14,7 @@ import psycopg
 import pytest
 
 from iocgis.errors import ImportFailed, NotFound
-from iocgis.importers import history, rollback
+from iocgis.importers.history import history, rollback
 
 from .conftest import kill_inside_the_swap
 from .importer_fixtures import parcels, places, write_vector

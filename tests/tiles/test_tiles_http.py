@@ -188,7 +188,8 @@ def test_a_real_import_and_rollback_show_in_the_tiles_without_a_restart(tiles_ht
                                                               tmp_path) -> None:
     import json
 
-    from iocgis.importers import ImportOptions, import_path, rollback
+    from iocgis.importers import ImportOptions, import_path
+    from iocgis.importers.history import rollback
 
     places = tile_path("basemap", 12, (106.82, 10.95))
     planning_etag = tiles_http.get(tile_path("planning", 13)).headers["etag"]
