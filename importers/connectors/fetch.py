@@ -15,6 +15,7 @@ Memory holds one page at a time whatever the source's size. GDAL's HTTP settings
 from __future__ import annotations
 
 import threading
+import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,8 @@ LAYER = "data"  # the layer name of the GeoPackage a pull writes
 _GDAL_LOCK = threading.Lock()
 RETRIED = "the live layer is unchanged; the run is retried with back-off"
 FILE_EXTENSIONS = {"geojson": ".geojson", "csv": ".csv", "zip": ".zip", "gpkg": ".gpkg"}
+RETRY_STATUSES = {429, 502, 503, 504}  # as GDAL's GDAL_HTTP_MAX_RETRY
+RETRY_DELAY_S = 1.0
 
 
 def unavailable(message: str, where: str, hint: str = RETRIED) -> TemporarilyUnavailable:
@@ -56,6 +59,8 @@ def fetch(source: SourceDef, credentials: Credentials, workdir: Path,
     target = workdir / f"{source.id}.gpkg"
     if source.kind == "postgis":
         _copy_postgis(source, credentials, target, since)
+    elif source.kind == "arcgis":
+        _copy_arcgis(source, credentials, target, since)
     else:
         _copy_gdal(source, credentials, target, since)
     if not target.exists():
@@ -116,7 +121,8 @@ def _gdal_http(source: SourceDef, credentials: Credentials, workdir: Path) -> It
     replaces ``GDAL_HTTP_HEADERS`` (measured with GDAL 3.12), while ``GDAL_HTTP_HEADER_FILE``
     is read by every driver."""
     options: dict[str, Any] = {"GDAL_HTTP_TIMEOUT": str(int(source.timeout_s)),
-                               "GDAL_HTTP_MAX_RETRY": str(source.http_retries),
+                               "GDAL_HTTP_MAX_RETRY": str(0 if source.kind == "arcgis"
+                                                          else source.http_retries),
                                "GDAL_HTTP_RETRY_DELAY": "1",
                                "GDAL_HTTP_USERPWD": None, "GDAL_HTTP_AUTH": None,
                                "GDAL_HTTP_HEADERS": None, "GDAL_HTTP_HEADER_FILE": None}
@@ -165,6 +171,22 @@ def _copy_gdal(source: SourceDef, credentials: Credentials, target: Path,
                     appended = True
     except GDAL_ERRORS as exc:
         raise _unavailable(source, exc) from exc
+
+
+def _copy_arcgis(source: SourceDef, credentials: Credentials, target: Path,
+                 since: str | None) -> None:
+    """The pull again from the start after a failure, up to ``http_retries`` times: GDAL's
+    ESRIJSON driver asks again on a 503 but then fails the open all the same (GDAL 3.12;
+    OSGeo/gdal#12081), so its own retries are off and the whole pull is retried here."""
+    for attempt in range(source.http_retries + 1):
+        try:
+            _copy_gdal(source, credentials, target, since)
+            return
+        except TemporarilyUnavailable:
+            target.unlink(missing_ok=True)
+            if attempt == source.http_retries:
+                raise
+            time.sleep(RETRY_DELAY_S * 2 ** attempt)
 
 
 def _unavailable(source: SourceDef, exc: BaseException) -> TemporarilyUnavailable:
@@ -276,27 +298,39 @@ def _download(source: SourceDef, credentials: Credentials, workdir: Path) -> Pat
     headers = dict(credentials.headers)
     if credentials.token:
         headers.setdefault("Authorization", f"Bearer {credentials.token}")
+    # httpx retries failed connections; answers worth another try are retried here, as
+    # GDAL's GDAL_HTTP_MAX_RETRY does for the other kinds (after 1 s, 2 s, ...)
     transport = httpx.HTTPTransport(retries=source.http_retries)
     try:
         with httpx.Client(transport=transport, timeout=source.timeout_s, auth=auth,
-                          headers=headers, follow_redirects=True) as client, \
-                client.stream("GET", source.url) as response:
-            if response.status_code != 200:
-                raise unavailable(f"source {source.id}: {source.url} answered "
-                                  f"{response.status_code}", source.url)
-            declared = int(response.headers.get("content-length") or 0)
-            if declared > source.max_bytes:
-                raise _too_large(source, declared)
-            written = 0
-            with target.open("wb") as out:
-                for chunk in response.iter_bytes(1024 * 1024):
-                    written += len(chunk)
-                    if written > source.max_bytes:
-                        raise _too_large(source, written)
-                    out.write(chunk)
+                          headers=headers, follow_redirects=True) as client:
+            for attempt in range(source.http_retries + 1):
+                with client.stream("GET", source.url) as response:
+                    if response.status_code in RETRY_STATUSES and attempt < source.http_retries:
+                        time.sleep(RETRY_DELAY_S * 2 ** attempt)
+                        continue
+                    if response.status_code != 200:
+                        raise unavailable(f"source {source.id}: {source.url} answered "
+                                          f"{response.status_code}", source.url)
+                    _save(source, response, target)
+                    break
     except httpx.HTTPError as exc:
         raise _unavailable(source, exc) from exc
     return target
+
+
+def _save(source: SourceDef, response: httpx.Response, target: Path) -> None:
+    """The body to ``target``, refused beyond ``max_bytes`` (declared or counted)."""
+    declared = int(response.headers.get("content-length") or 0)
+    if declared > source.max_bytes:
+        raise _too_large(source, declared)
+    written = 0
+    with target.open("wb") as out:
+        for chunk in response.iter_bytes(1024 * 1024):
+            written += len(chunk)
+            if written > source.max_bytes:
+                raise _too_large(source, written)
+            out.write(chunk)
 
 
 def _too_large(source: SourceDef, size: int) -> InvalidInput:

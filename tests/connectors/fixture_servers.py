@@ -9,7 +9,8 @@
   and one FES 2.0 filter (``ngay_sua`` greater than a time; any other filter is refused);
 - files at URLs (``/files/{name}``).
 
-Each serves what ``ServerData`` holds now; a name in ``broken`` answers 500.
+Each serves what ``ServerData`` holds now; a name in ``broken`` answers 500, one in ``flaky``
+503 for as many requests as it counts.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ class ServerData:
     files: dict[str, bytes] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)
     token: str | None = None  # the ArcGIS token the query must carry, when set
+    # name -> how many more requests answer 503 (a server busy for a moment)
+    flaky: dict[str, int] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)  # path?query of every request
 
 
@@ -42,8 +45,16 @@ def app(data: ServerData) -> Starlette:
     def seen(request: Request) -> None:
         data.requests.append(f"{request.url.path}?{request.url.query}")
 
+    def busy(name: str) -> Response | None:
+        if data.flaky.get(name, 0) > 0:
+            data.flaky[name] -= 1
+            return Response("busy", status_code=503, headers={"Retry-After": "1"})
+        return None
+
     async def arcgis_query(request: Request) -> Response:
         seen(request)
+        if (answer := busy("arcgis")) is not None:
+            return answer
         if "arcgis" in data.broken:
             return JSONResponse({"error": {"code": 500, "message": "Máy chủ lỗi"}},
                                 status_code=500)
@@ -89,6 +100,8 @@ def app(data: ServerData) -> Starlette:
 
     async def wfs(request: Request) -> Response:
         seen(request)
+        if "GetFeature" in str(request.url) and (answer := busy("wfs")) is not None:
+            return answer
         if "wfs" in data.broken:
             return Response("<html>502 Bad Gateway</html>", status_code=500,
                             media_type="text/html")
@@ -123,6 +136,8 @@ def app(data: ServerData) -> Starlette:
     async def files(request: Request) -> Response:
         seen(request)
         name = request.path_params["name"]
+        if (answer := busy(name)) is not None:
+            return answer
         if "files" in data.broken or name not in data.files:
             return Response("not here", status_code=404 if name not in data.files else 500)
         return Response(data.files[name], media_type="application/octet-stream")

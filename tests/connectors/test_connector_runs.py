@@ -141,6 +141,13 @@ def test_wfs_source_pages_and_waits_for_approval(connectors: Connectors, platfor
 
     assert run_source(connectors, "so_xd_cua_xa")["status"] == "unchanged"
     assert data_version(platform, "infra.drainage_outlets") == version
+    dept_data.flaky["wfs"] = 1  # busy once: GDAL's WFS driver asks again inside the run
+    try:
+        retried = run_source(_broken(connectors, "so_xd_cua_xa", http_retries=1), "so_xd_cua_xa")
+        assert retried["status"] == "unchanged", retried["error"]
+        assert dept_data.flaky["wfs"] == 0
+    finally:
+        dept_data.flaky.pop("wfs", None)
 
     dept_data.outlets[0]["nguon_tiep_nhan"] = "Sông Cái"
     del dept_data.outlets[4]
@@ -215,6 +222,14 @@ def test_arcgis_source_pages_incrementally_with_a_token(connectors: Connectors, 
     finally:
         dept_data.token = TOKEN
     assert len(layer_rows(platform, "infra.trees", "tree_id")) == 6
+    dept_data.flaky["arcgis"] = 1  # busy once: GDAL asks again inside the run
+    try:
+        retried = run_source(_broken(connectors, "so_xd_cay_xanh", http_retries=1),
+                             "so_xd_cay_xanh", now=datetime.now(UTC) + timedelta(minutes=10))
+        assert retried["status"] == "unchanged", retried["error"]
+        assert dept_data.flaky["arcgis"] == 0
+    finally:
+        dept_data.flaky.pop("arcgis", None)
 
 
 def test_postgis_source_streams_a_remote_table(connectors: Connectors, platform, dept_url,

@@ -10,6 +10,7 @@ import io
 import os
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -132,4 +133,32 @@ def test_a_file_url_in_each_format(fmt: str, files_settings: Settings,
             assert layer_rows(conn, "infra.public_stations", "station_id") == after
             assert data_version(conn, "infra.public_stations") == version + 1
     finally:
+        dept_data.files.pop(name, None)
+
+
+def test_a_busy_server_is_asked_again_inside_the_run(files_settings: Settings,
+                                                      dept_data: fixture_servers.ServerData,
+                                                      tmp_path: Path) -> None:
+    """A 503 is tried again after 1 s, 2 s, ... up to ``http_retries`` times; beyond that the
+    run fails (and the scheduler's back-off takes over)."""
+    connectors = Connectors.load(files_settings, get_registry())
+    source = connectors.source("tep_geojson")
+    name = FORMATS["geojson"][0]
+    with psycopg.connect(connectors.url, autocommit=True) as conn:
+        conn.execute("DELETE FROM infra.public_stations")
+    dept_data.files[name] = _encode("geojson", STATIONS, tmp_path)
+    patient = replace(connectors, sources={source.id: source.model_copy(
+        update={"http_retries": 2})})
+    try:
+        dept_data.flaky[name] = 2
+        asked = len(dept_data.requests)
+        loaded = run_source(patient, source.id)
+        assert loaded["status"] == "loaded", loaded["error"]
+        assert loaded["diff"]["added"] == 3
+        assert sum(name in r for r in dept_data.requests[asked:]) == 3  # two 503s, then 200
+        dept_data.flaky[name] = 3
+        gave_up = run_source(patient, source.id, now=datetime.now(UTC) + timedelta(minutes=1))
+        assert gave_up["status"] == "failed" and "503" in gave_up["error"], gave_up
+    finally:
+        dept_data.flaky.pop(name, None)
         dept_data.files.pop(name, None)
