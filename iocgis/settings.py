@@ -10,7 +10,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from iocgis.importers.connectors.settings import SourceSettings
 from iocgis.importers.settings import ImportSettings
+from iocgis.live.settings import LiveSettings
 from iocgis.ops.settings import ReplicaSettings
+from iocgis.planning_docs.settings import PlanningSettings
+from iocgis.reports.settings import ReportsSettings
 from iocgis.security.settings import SecuritySettings
 from iocgis.tiles.settings import TileSettings
 
@@ -69,6 +72,12 @@ class Settings(BaseSettings):
     sources: SourceSettings = Field(default_factory=SourceSettings)
     # The streaming read replica and read routing: REPLICA_URL, IOCGIS_REPLICA_*.
     replica: ReplicaSettings = Field(default_factory=ReplicaSettings)
+    # Live data (broker, topics, batches, tolerances): IOCGIS_LIVE_*, MQTT_URL.
+    live: LiveSettings = Field(default_factory=LiveSettings)
+    # The dossier file store (local or S3, limits, scanning): IOCGIS_PLANNING_*.
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
+    # Reports (their folder, the map renderer): IOCGIS_REPORTS_*.
+    reports: ReportsSettings = Field(default_factory=ReportsSettings)
 
     @property
     def cache_dir(self) -> Path:

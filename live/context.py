@@ -37,7 +37,7 @@ class LiveContext:
 
 
 def _build(state: AppState) -> LiveContext:
-    live = LiveSettings()
+    live = state.settings.live
     return LiveContext(state=state, live=live, ingestor=Ingestor(state.database_url, live),
                        pool=async_pool(state.database_url, min_size=1, max_size=4,
                                        name="iocgis-live"),

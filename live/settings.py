@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from iocgis.settings import Settings
+if TYPE_CHECKING:  # the app's Settings hold these (Settings.live)
+    from iocgis.settings import Settings
 
 
 class LiveSettings(BaseSettings):

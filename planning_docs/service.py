@@ -20,9 +20,9 @@ class Planning:
 
     @classmethod
     def of(cls, request: Request) -> Planning:
-        """Built on first use per app (settings from the environment, the app's var_dir)."""
+        """Built on first use per app (the app's planning settings and var_dir)."""
         def build(state: AppState) -> Planning:
-            settings = PlanningSettings()
+            settings = state.settings.planning
             return cls(state, settings, store_for(settings, state.settings.var_dir))
 
         return app_part(request, "planning_docs", build)

@@ -12,10 +12,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from multiprocessing import get_context
-from pathlib import Path
 from typing import Any
-
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from iocgis.access import Caller
 from iocgis.api.state import AppState
@@ -23,22 +20,12 @@ from iocgis.job_board import JobBoard, job_failure
 from iocgis.pools import async_pool
 from iocgis.reports.generate import Order, caller_of, check_order, generate
 from iocgis.reports.maps import MapRenderer
+from iocgis.reports.settings import ReportsSettings
 from iocgis.reports.store import ReportStore
 from iocgis.reports.versions import live_versions
 
 log = logging.getLogger("iocgis.reports")
 KEEP_JOBS = 200
-
-
-class ReportsSettings(BaseSettings):
-    """``IOCGIS_REPORTS_*``: where the files go, the map renderer's pool and time limit."""
-
-    model_config = SettingsConfigDict(env_prefix="IOCGIS_REPORTS_", extra="ignore")
-    dir: Path | None = None  # default <var>/reports
-    map_pages: int = 2
-    map_timeout_s: float = 60
-    concurrent: int = 1  # generations at once (each uses a core for PDF and maps)
-    write_in_process: bool = True  # PDF/XLSX in a spawned process (servers); the CLI: a thread
 
 
 @dataclass
@@ -63,7 +50,7 @@ class Job:
 class ReportsService:
     def __init__(self, state: AppState, settings: ReportsSettings | None = None) -> None:
         self.state = state
-        self.settings = settings or ReportsSettings()
+        self.settings = settings or state.settings.reports
         self.owner = async_pool(state.database_url, min_size=1, max_size=3, name="iocgis-reports")
         self.maps = MapRenderer(self.settings.map_pages, self.settings.map_timeout_s)
         root = self.settings.dir or state.settings.var_dir / "reports"

@@ -17,9 +17,7 @@ from iocgis.settings import Settings
 
 def kept_folders(settings: Settings) -> dict[str, Path]:
     """Folders kept whole, by the name they have in the tar."""
-    from iocgis.planning_docs.settings import PlanningSettings
-
-    planning = PlanningSettings()
+    planning = settings.planning
     folders = {"rasters": settings.rasters_dir}
     if planning.store == "local":
         folders["planning-files"] = planning.files_dir or settings.var_dir / "files"

@@ -91,7 +91,7 @@ def world(base_settings: Settings, tmp_path_factory: pytest.TempPathFactory
     live = LiveSettings(broker_port=free_port(), IOCGIS_LIVE_BROKER_DIR=folder,
                         batch_wait_ms=20, MQTT_URL="")
     with scratch_database(base_settings, "live") as url:
-        settings = base_settings.model_copy(update={"database_url": url})
+        settings = base_settings.model_copy(update={"database_url": url, "live": live})
         streams: dict[str, int] = {}
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(FIXTURES)

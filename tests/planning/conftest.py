@@ -16,9 +16,6 @@ import psycopg
 import pytest
 import shapely
 
-from iocgis.api.app import create_app
-from iocgis.planning_docs.filestore import LocalFileStore
-from iocgis.planning_docs.service import Planning
 from iocgis.planning_docs.settings import PlanningSettings
 from iocgis.settings import Settings
 
@@ -102,13 +99,10 @@ def files_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def planning_server(planning_settings: Settings, files_dir: Path) -> Iterator[LiveServer]:
     """The area's one server; its dossier store and scanner set as a deployment would."""
-    app = create_app(planning_settings)
     store_settings = PlanningSettings(
-        files_dir=files_dir, max_file_bytes=MAX_FILE_BYTES,
+        store="local", files_dir=files_dir, max_file_bytes=MAX_FILE_BYTES,
         scan_command=["sh", "-c", f'! grep -q {SCAN_MARKER} "$1"', "scan", "{path}"])
-    app.state.planning_docs = Planning(app.state.iocgis, store_settings,
-                                       LocalFileStore(files_dir))
-    server = LiveServer(planning_settings, app=app).start()
+    server = LiveServer(planning_settings.model_copy(update={"planning": store_settings})).start()
     yield server
     server.stop()
 

@@ -15,7 +15,6 @@ import httpx
 import psycopg
 import pytest
 
-from iocgis.api.app import create_app
 from iocgis.settings import Settings
 
 from ..conftest import LiveServer, scratch_database
@@ -43,11 +42,10 @@ def reports_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def reports_server(reports_settings: Settings, reports_dir: Path) -> Iterator[LiveServer]:
-    from iocgis.reports.service import ReportsService, ReportsSettings
+    from iocgis.reports.settings import ReportsSettings
 
-    app = create_app(reports_settings)
-    app.state.reports = ReportsService(app.state.iocgis, ReportsSettings(dir=reports_dir))
-    server = LiveServer(reports_settings, app=app).start()
+    server = LiveServer(reports_settings.model_copy(
+        update={"reports": ReportsSettings(dir=reports_dir)})).start()
     yield server
     server.stop()
 
