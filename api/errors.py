@@ -10,7 +10,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from iocgis.errors import DatabaseError, InternalError, IocgisError
+from iocgis.errors import DatabaseError, InternalError, IocgisError, TemporarilyUnavailable
 
 log = logging.getLogger("iocgis.api")
 
@@ -45,6 +45,19 @@ async def _database_away(request: Request, exc: Exception) -> JSONResponse:
                                         hint="retry in a few seconds"))
 
 
+async def _over_time_limit(request: Request, exc: Exception) -> JSONResponse:
+    """A statement stopped by its time limit outside the statement runner (a capability's own
+    pool, whose connections carry the pools' session limit): the runner's answer, a 503 with
+    Retry-After, not the database-away answer its parent class would get."""
+    from iocgis.access.database import RETRY_AFTER_S
+
+    log.warning("statement over its time limit on %s %s", request.method, request.url.path)
+    return error_response(TemporarilyUnavailable(
+        "the request's statement ran longer than its time limit and was stopped",
+        where="database", hint=f"narrow the request, or retry in {RETRY_AFTER_S} s",
+        retry_after_s=RETRY_AFTER_S))
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unexpected error on %s %s", request.method, request.url.path)
     return error_response(InternalError())
@@ -54,4 +67,5 @@ def install_error_handlers(app: Starlette) -> None:
     app.add_exception_handler(IocgisError, _iocgis_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(psycopg.OperationalError, _database_away)
+    app.add_exception_handler(psycopg.errors.QueryCanceled, _over_time_limit)
     app.add_exception_handler(Exception, _unexpected)

@@ -217,3 +217,31 @@ def test_html_pages_of_internal_collections_for_a_signed_in_caller(
                      headers=signed_in).text
     assert "Nguyễn Văn A" not in parcel  # still no personal data without the right
     assert ogc.get("/collections/land.parcels", params={"f": "html"}).status_code == 404
+
+
+def test_a_statement_over_its_time_limit_outside_the_runner_is_a_503_with_retry_after(
+        ogc_settings) -> None:  # noqa: ANN001
+    """A capability's own statement stopped by PostgreSQL's time limit gets the statement
+    runner's answer from the one error table (not the database-away answer, not a 500)."""
+    from starlette.routing import Route
+
+    from iocgis.api.app import create_app
+
+    from ..conftest import LiveServer
+
+    async def over_limit(request):  # noqa: ANN001, ANN202 - a route of this test only
+        async with request.app.state.iocgis.pool.connection() as conn, conn.transaction():
+            await conn.execute("SET LOCAL statement_timeout = 1")
+            await conn.execute("SELECT pg_sleep(1)")
+
+    app = create_app(ogc_settings)
+    app.router.routes.insert(0, Route("/test/over-limit", over_limit))
+    server = LiveServer(ogc_settings, app=app).start()
+    try:
+        response = httpx.get(f"{server.url}/test/over-limit", timeout=30)
+    finally:
+        server.stop()
+    assert response.status_code == 503, response.text
+    assert response.json()["code"] == "TemporarilyUnavailable"
+    assert "time limit" in response.json()["description"]
+    assert int(response.headers["retry-after"]) >= 1
