@@ -11,12 +11,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from iocgis.errors import ConfigError
 from iocgis.layers import Registry, get_registry
 from iocgis.layers.model import Text
-from iocgis.yamlfile import read_definitions
+from iocgis.yamlfile import read_definitions, validated
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent
 REPORTS_LAYER = "citizen.reports"
@@ -162,13 +162,7 @@ class Process(Frozen):
 
 def _model(path: Path, model: type[BaseModel]) -> BaseModel:
     raw = read_definitions(path, "citizen process definition")
-    try:
-        return model.model_validate(raw or {})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"invalid citizen process definition: {first['msg']}",
-                          where=f"{path}: {key}", hint="fix the key and restart") from None
+    return validated(model, raw or {}, "citizen process definition", str(path))
 
 
 def _check_against_registry(process: Process, registry: Registry, directory: Path) -> None:

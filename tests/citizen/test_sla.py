@@ -4,16 +4,19 @@ alerts per unit and escalation, raised as of a given time (no wall clock)."""
 from __future__ import annotations
 
 import asyncio
+import shutil
 from datetime import date, datetime
 
 import psycopg
+import pytest
 
 from iocgis.api.state import AppState
 from iocgis.citizen.calendar import LOCAL, WorkingCalendar
 from iocgis.citizen.context import CitizenContext
-from iocgis.citizen.definitions import get_process
+from iocgis.citizen.definitions import DEFINITIONS_DIR, get_process, load_process
 from iocgis.citizen.intake import Submission, submit
 from iocgis.citizen.sla import scan
+from iocgis.errors import ConfigError
 
 from .citizen_fixtures import IN_WARD, WARD
 from .helpers import step
@@ -110,3 +113,16 @@ def test_sla_check_over_http_needs_a_handler(clients) -> None:  # noqa: ANN001
     assert clients["anonymous"].post("/citizen/sla/check").status_code == 401
     assert clients["viewer"].post("/citizen/sla/check").status_code == 403
     assert clients["dept_officer"].post("/citizen/sla/check").status_code == 200
+
+
+def test_a_wrong_process_file_fails_naming_the_file_and_the_key(tmp_path) -> None:  # noqa: ANN001
+    for name in ("categories.yaml", "workflow.yaml", "privacy.yaml"):
+        shutil.copy(DEFINITIONS_DIR / name, tmp_path / name)
+    load_process(tmp_path)  # the copies load
+    workflow = tmp_path / "workflow.yaml"
+    workflow.write_text(workflow.read_text(encoding="utf-8").replace(
+        "rating: {scale: 5,", "rating: {scale: many,"), encoding="utf-8")
+    with pytest.raises(ConfigError) as failed:
+        load_process(tmp_path)
+    assert failed.value.where == f"{workflow}: rating.scale"
+    assert "citizen process definition" in failed.value.message
