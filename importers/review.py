@@ -468,14 +468,28 @@ def reject(conn: psycopg.Connection, registry: Registry, import_id: int, reviewe
             "decided_by": reviewer.name, "reason": reason}
 
 
-def check_steward_groups(registry: Registry, groups: list[str]) -> list[str]:
+def check_steward_groups(registry: Registry, groups: list[str],
+                         where: str = "--group") -> list[str]:
     """The layer groups named, sorted and once each; an unknown or missing one is refused."""
     known = {g.group for g in registry.groups}
     unknown = sorted(set(groups) - known)
     if unknown or not groups:
-        raise InvalidInput(f"unknown layer group(s) {unknown or groups}", where="--group",
+        raise InvalidInput(f"unknown layer group(s) {unknown or groups}", where=where,
                            hint=f"choose from {', '.join(sorted(known))}")
     return sorted(set(groups))
+
+
+def steward_groups_for(registry: Registry, roles: list[str], groups: list[str] | None,
+                       where: str = "--group") -> list[str] | None:
+    """The layer groups given for an account with these roles, checked before the account
+    changes: only a data steward approves imports (``None``: none given; ``[]``: none)."""
+    if groups is None or groups == []:
+        return groups
+    if "data_steward" not in roles:
+        raise InvalidInput("layer groups name what a data steward approves", where=where,
+                           hint="add --role data_steward" if where.startswith("--")
+                           else 'add "data_steward" to "roles"')
+    return check_steward_groups(registry, groups, where)
 
 
 def set_steward_groups(conn: psycopg.Connection, registry: Registry, actor: str, name: str,

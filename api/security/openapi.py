@@ -6,10 +6,16 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from iocgis.access import ROLE_RIGHTS
+
 _ERROR = {"description": "refused or invalid (OGC exception body)",
           "content": {"application/json": {"schema": {"$ref": "#/components/schemas/iocgisError"}}}}
 _TEXT = {"type": "string", "maxLength": 1024}
 _NAME = {"type": "string", "pattern": "^[a-z][a-z0-9_.-]{1,62}$"}
+ROLES = {"type": "array", "items": {"type": "string", "enum": list(ROLE_RIGHTS)}}
+COMMUNES = {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{5}$"}}
+# the layer groups of the registry (layers/*.yaml); with the role data_steward only
+GROUPS = {"type": "array", "items": {"type": "string", "maxLength": 63}}
 _ADMIN = [{"bearerAuth": []}]
 
 
@@ -55,10 +61,8 @@ PATHS: dict[str, Any] = {
     "/admin/accounts": {
         "get": _op("list the accounts", secured=True, tag="admin"),
         "post": _op("create an account", ok="201", secured=True, tag="admin", body=_object({
-            "name": _NAME, "roles": {"type": "array", "items": {"type": "string", "enum": [
-                "public", "viewer", "analyst", "gis_officer", "admin"]}},
-            "full_name": _TEXT, "email": _TEXT, "pii": {"type": "boolean"},
-            "communes": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{5}$"}},
+            "name": _NAME, "roles": ROLES, "full_name": _TEXT, "email": _TEXT,
+            "pii": {"type": "boolean"}, "communes": COMMUNES, "steward_groups": GROUPS,
             "totp": {"type": "boolean"}, "password": _TEXT,
             "expires_at": {"type": "string", "format": "date-time"}}, ["name"]))},
     "/admin/accounts/{name}": {"get": _op("an account and its API keys", secured=True,
@@ -67,8 +71,8 @@ PATHS: dict[str, Any] = {
         "grant, lock, unlock, revoke, expire or reset", secured=True, tag="admin",
         params=[NAME_PARAM, {"name": "action", "in": "path", "required": True, "schema": {
             "type": "string", "enum": ["grant", "lock", "unlock", "revoke", "expire", "reset"]}}],
-        body=_object({"roles": {"type": "array", "items": {"type": "string"}},
-                      "pii": {"type": "boolean"}, "reason": _TEXT, "at": _TEXT,
+        body=_object({"roles": ROLES, "pii": {"type": "boolean"}, "communes": COMMUNES,
+                      "steward_groups": GROUPS, "reason": _TEXT, "at": _TEXT,
                       "totp": {"type": "boolean"}}))},
     "/admin/accounts/{name}/apikeys": {"post": _op(
         "a new API key (shown once)", ok="201", secured=True, tag="admin", params=[NAME_PARAM],

@@ -215,14 +215,25 @@ async def list_accounts(request: Request) -> Response:
         return _json({"accounts": await accounts.list_all(conn)})
 
 
+def _steward_groups(request: Request, body: dict[str, Any], roles: list[str]
+                    ) -> list[str] | None:
+    """The layer groups a data steward approves, checked against the registry."""
+    from iocgis.importers.review import steward_groups_for
+
+    return steward_groups_for(request.app.state.iocgis.registry, roles,
+                              _list(body, "steward_groups"), where="steward_groups")
+
+
 async def create_account(request: Request) -> Response:
     _, actor = _admin(request)
     body = await _body(request)
     ctx = _context(request)
+    roles = _list(body, "roles") or ["viewer"]
+    groups = _steward_groups(request, body, roles)
     async with _pool(request).connection() as conn:
         name = _text(body, "name", limit=63)
         secret = await accounts.create(
-            conn, ctx.settings, actor, name=name, roles=_list(body, "roles") or ["viewer"],
+            conn, ctx.settings, actor, name=name, roles=roles, steward_groups=groups or (),
             password=_text(body, "password", required=False) or None,
             full_name=_text(body, "full_name", required=False, limit=200),
             email=_text(body, "email", required=False, limit=200) or None,
@@ -248,10 +259,11 @@ async def account_action(request: Request) -> Response:
     secret = accounts.NewSecret()
     async with _pool(request).connection() as conn:
         if action == "grant":
-            secret = await accounts.grant(conn, ctx.settings, actor, name,
-                                          roles=_list(body, "roles") or [],
+            roles = _list(body, "roles") or []
+            secret = await accounts.grant(conn, ctx.settings, actor, name, roles=roles,
                                           pii=_bool(body, "pii"),
-                                          communes=_list(body, "communes"))
+                                          communes=_list(body, "communes"),
+                                          steward_groups=_steward_groups(request, body, roles))
         elif action in ("lock", "revoke", "unlock"):
             if action != "unlock":
                 _not_self(caller, name)

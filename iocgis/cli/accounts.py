@@ -12,7 +12,6 @@ from rich.table import Table
 
 from iocgis.cli._security_common import database_errors, operator, parse_when, run
 from iocgis.db import connect, database_url
-from iocgis.errors import InvalidInput
 from iocgis.roles import dbroles
 from iocgis.security import accounts as acc
 from iocgis.security import login, review
@@ -32,26 +31,15 @@ GROUPS_HELP = ("with --role data_steward: a layer group whose imports it approve
 
 def _check_groups(roles: list[str], groups: list[str] | None) -> list[str] | None:
     """The steward groups asked for, checked before the account changes."""
-    if not groups:
-        return None
     from iocgis.importers import review
     from iocgis.layers import get_registry
 
-    if "data_steward" not in roles:
-        raise InvalidInput("--group names the layer groups a data steward approves",
-                           where="--group", hint="add --role data_steward")
-    return review.check_steward_groups(get_registry(), groups)
+    return review.steward_groups_for(get_registry(), roles, groups or None)
 
 
-def _set_groups(name: str, groups: list[str] | None) -> None:
-    if groups is None:
-        return
-    from iocgis.importers import review
-    from iocgis.layers import get_registry
-
-    with database_errors(), connect(database_url(), autocommit=True) as conn:
-        review.set_steward_groups(conn, get_registry(), operator().name, name, groups)
-    console.print(f"account {name} approves imports of {', '.join(groups)}")
+def _groups_said(name: str, groups: list[str] | None) -> None:
+    if groups:
+        console.print(f"account {name} approves imports of {', '.join(groups)}")
 
 
 def _security():  # noqa: ANN202 - SecuritySettings
@@ -93,10 +81,10 @@ def create(name: str, role: list[str] = typer.Option(["viewer"], "--role", "-r",
     secret = run(lambda conn: acc.create(
         conn, _security(), operator(), name=name, roles=role, password=password,
         full_name=full_name, email=email, pii=pii, communes=commune, with_totp=totp,
-        expires_at=parse_when(expires, option="--expires")))
+        expires_at=parse_when(expires, option="--expires"), steward_groups=groups or ()))
     console.print(f"account {name} created with role(s) {', '.join(sorted(set(role)))}")
     _show_secret(secret)
-    _set_groups(name, groups)
+    _groups_said(name, groups)
 
 
 @app.command()
@@ -108,10 +96,10 @@ def grant(name: str, role: list[str] = typer.Option(..., "--role", "-r", help=RO
     """Set the account's roles (its sessions end; the next login carries the new rights)."""
     groups = _check_groups(role, group)
     secret = run(lambda conn: acc.grant(conn, _security(), operator(), name, roles=role, pii=pii,
-                                        communes=commune or None))
+                                        communes=commune or None, steward_groups=groups))
     console.print(f"account {name}: role(s) {', '.join(sorted(set(role)))}")
     _show_secret(secret)
-    _set_groups(name, groups)
+    _groups_said(name, groups)
     _mirror_db_login(name)
 
 

@@ -102,8 +102,11 @@ async def create(conn: psycopg.AsyncConnection, settings: SecuritySettings, acto
                  name: str, roles: list[str], password: str | None = None,
                  full_name: str = "", email: str | None = None, pii: bool = False,
                  communes: list[str] | tuple[str, ...] = (), with_totp: bool = False,
-                 expires_at: datetime | None = None) -> NewSecret:
-    """A new account; TOTP is enrolled when the role requires it or when asked."""
+                 expires_at: datetime | None = None,
+                 steward_groups: list[str] | tuple[str, ...] = ()) -> NewSecret:
+    """A new account; TOTP is enrolled when the role requires it or when asked.
+    ``steward_groups``: the layer groups a data steward approves imports of (checked against
+    the registry by the caller: ``iocgis.importers.review.steward_groups_for``)."""
     check_name(name)
     roles = check_roles(roles)
     communes = check_communes(communes)
@@ -116,10 +119,11 @@ async def create(conn: psycopg.AsyncConnection, settings: SecuritySettings, acto
     try:
         cur = await conn.execute(
             "INSERT INTO security.accounts (name, full_name, email, roles, pii, commune_codes, "
-            "password_hash, password_changed_at, must_change_password, totp_secret, expires_at, "
-            "created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, now(), true, %s, %s, %s) "
-            "RETURNING id", (name, full_name, email, roles, pii, communes, password_hash, secret,
-                             expires_at, actor.name))
+            "steward_groups, password_hash, password_changed_at, must_change_password, "
+            "totp_secret, expires_at, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now(), "
+            "true, %s, %s, %s) RETURNING id",
+            (name, full_name, email, roles, pii, communes, list(steward_groups), password_hash,
+             secret, expires_at, actor.name))
     except psycopg.errors.UniqueViolation:
         raise InvalidInput(f"an account {name!r} already exists", where="name",
                            hint="choose another name, or reset that account") from None
@@ -129,6 +133,7 @@ async def create(conn: psycopg.AsyncConnection, settings: SecuritySettings, acto
     await audit.record(conn, actor=actor.name, action="account.create", target=name,
                        client=actor.client, details={"roles": roles, "pii": pii,
                                                      "communes": communes,
+                                                     "steward_groups": list(steward_groups),
                                                      "totp": secret is not None})
     return NewSecret(password=password if generated else None, totp_secret=secret,
                      totp_uri=totp.provisioning_uri(secret, name, settings.totp_issuer)
@@ -137,8 +142,10 @@ async def create(conn: psycopg.AsyncConnection, settings: SecuritySettings, acto
 
 async def grant(conn: psycopg.AsyncConnection, settings: SecuritySettings, actor: Actor,
                 name: str, *, roles: list[str], pii: bool | None = None,
-                communes: list[str] | None = None) -> NewSecret:
-    """Set the account's roles (and the personal-data right, commune scope)."""
+                communes: list[str] | None = None,
+                steward_groups: list[str] | None = None) -> NewSecret:
+    """Set the account's roles (and the personal-data right, commune scope, the layer groups
+    a data steward approves: ``None`` keeps each as it is)."""
     account = await get(conn, name)
     roles = check_roles(roles)
     secret = None
@@ -147,15 +154,15 @@ async def grant(conn: psycopg.AsyncConnection, settings: SecuritySettings, actor
     await conn.execute(
         "UPDATE security.accounts SET roles = %s, pii = coalesce(%s, pii), "
         "commune_codes = coalesce(%s, commune_codes), totp_secret = coalesce(%s, totp_secret), "
-        "updated_at = now() WHERE id = %s",
+        "steward_groups = coalesce(%s, steward_groups), updated_at = now() WHERE id = %s",
         (roles, pii, check_communes(communes) if communes is not None else None, secret,
-         account["id"]))
+         steward_groups, account["id"]))
     # A change of rights ends the account's sessions: the next token carries the new rights.
     await _end_sessions(conn, account["id"], "rights changed")
     await audit.record(conn, actor=actor.name, action="account.grant", target=name,
                        client=actor.client,
                        details={"roles": roles, "previous_roles": account["roles"], "pii": pii,
-                                "communes": communes})
+                                "communes": communes, "steward_groups": steward_groups})
     return NewSecret(totp_secret=secret, totp_uri=totp.provisioning_uri(
         secret, name, settings.totp_issuer) if secret else None)
 

@@ -112,8 +112,8 @@ def test_accounts_create_and_grant_name_the_stewards_groups(review_cli, imp_url:
     assert granted.returncode == 0, granted.stderr
     assert account("nha_steward") == (["data_steward"], ["housing", "land"])
     with psycopg.connect(imp_url) as conn:
-        assert conn.execute("SELECT details->'groups' FROM audit.events WHERE target = "
-                            "'nha_steward' AND action = 'account.steward_groups' ORDER BY seq "
+        assert conn.execute("SELECT details->'steward_groups' FROM audit.events WHERE target = "
+                            "'nha_steward' AND action = 'account.grant' ORDER BY seq "
                             "DESC LIMIT 1").fetchone()[0] == ["housing", "land"]
     no_role = review_cli("accounts", "grant", "nha_steward", "--role", "viewer", "--group", "land")
     assert no_role.returncode == 2 and "add --role data_steward" in no_role.stderr

@@ -240,6 +240,37 @@ def test_admin_api_lifecycle(live_server, role_headers, db_url) -> None:  # noqa
         assert expected in actions
 
 
+def test_admin_api_sets_a_stewards_layer_groups(live_server, role_headers, db_url) -> None:  # noqa: ANN001
+    """A data steward approves the imports of its layer groups: the admin API sets them at
+    creation and on grant, checked against the registry and the role, and audited."""
+    admin, url = role_headers["admin"], live_server.url
+    created = httpx.post(url + "/admin/accounts", headers=admin, json={
+        "name": "api.steward1", "roles": ["viewer", "data_steward"],
+        "steward_groups": ["housing", "land", "housing"]})
+    assert created.status_code == 201, created.text
+    assert created.json()["account"]["steward_groups"] == ["housing", "land"]
+    granted = httpx.post(url + "/admin/accounts/api.steward1/grant", headers=admin, json={
+        "roles": ["viewer", "data_steward"], "steward_groups": ["infra"]})
+    assert granted.status_code == 200, granted.text
+    assert granted.json()["account"]["steward_groups"] == ["infra"]
+    kept = httpx.post(url + "/admin/accounts/api.steward1/grant", headers=admin,
+                      json={"roles": ["analyst", "data_steward"]})
+    assert kept.json()["account"]["steward_groups"] == ["infra"]  # not given: kept
+    for payload, where in (({"roles": ["viewer"], "steward_groups": ["land"]}, "steward_groups"),
+                           ({"roles": ["data_steward"], "steward_groups": ["nowhere"]},
+                            "steward_groups")):
+        refused = httpx.post(url + "/admin/accounts/api.steward1/grant", headers=admin,
+                             json=payload)
+        assert refused.status_code == 400 and refused.json()["where"] == where, refused.text
+    account = httpx.get(url + "/admin/accounts/api.steward1", headers=admin).json()["account"]
+    assert account["roles"] == ["analyst", "data_steward"] and account["steward_groups"] == [
+        "infra"]  # a refused grant changed nothing
+    details = [d for a, *_, d in audit_actions(db_url, target="api.steward1")
+               if a in ("account.create", "account.grant")]
+    assert details[0]["steward_groups"] == ["housing", "land"]
+    assert details[1]["steward_groups"] == ["infra"]
+
+
 @pytest.mark.parametrize("payload", [
     {"name": "Bad Name", "roles": ["viewer"]}, {"name": "ok.name2", "roles": ["root"]},
     {"name": "ok.name3", "roles": "viewer", "communes": ["12"]},
