@@ -15,9 +15,14 @@ from iocgis.errors import DatabaseError, InternalError, IocgisError, Temporarily
 log = logging.getLogger("iocgis.api")
 
 
+# A 503 that names no wait of its own (a service that cannot be reached: Redis, the broker)
+OUTAGE_RETRY_AFTER_S = 5
+
+
 def error_headers(exc: IocgisError) -> dict[str, str]:
-    """Headers an error answer carries: Retry-After when a retry may succeed."""
-    return {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else {}
+    """Headers an error answer carries: Retry-After when a retry may succeed, on every 503."""
+    wait = exc.retry_after_s or (OUTAGE_RETRY_AFTER_S if exc.http_status == 503 else None)
+    return {"Retry-After": str(wait)} if wait else {}
 
 
 def error_response(exc: IocgisError) -> JSONResponse:
