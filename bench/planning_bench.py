@@ -6,7 +6,8 @@ one run.
 On the ``province`` demo (``common.ensure_province_db()``: about 1M parcels and the demo's
 planning zones), or any loaded database (``--url``, e.g. ``bench/queries_data.py``'s generated
 one: 1M parcels, 2,000 zones): ``GET /planning/lookup?parcel=<commune/sheet/parcel>`` as an
-analyst's API key (uvicorn in its own process, one worker) for parcels drawn at random inside
+analyst's API key (uvicorn in its own process, one worker; asked over one kept-alive socket,
+``common.LeanHttp``, and again through httpx for comparison) for parcels drawn at random inside
 planned zones, against the very statements the endpoint runs (built by the same code:
 ``asof``, ``places``, ``lookup_sql``, the dossier statements), executed on a warm psycopg 3
 connection, by turns. The SQL sends the endpoint's steps one after another on one connection:
@@ -47,7 +48,7 @@ from typing import Any
 import common  # noqa: F401  (puts the checkout on sys.path)
 import httpx
 import psycopg
-from common import Timing, measure, write_results_section
+from common import LeanHttp, Timing, measure, write_results_section
 from queries_bench import Server
 
 from iocgis import redis_local
@@ -202,6 +203,7 @@ class Run:
     floor: Timing  # GET /health with the API key: HTTP, middlewares and the key check
     bare: Timing  # GET /health without a key: HTTP and middlewares alone
     sql_async: Timing  # the same statements through psycopg's async driver, no server
+    ours_httpx: Timing  # the endpoint again through httpx (its client's ~1 ms of Python)
 
     @property
     def ratio(self) -> float:
@@ -216,17 +218,27 @@ def measure_server(label: str, url: str, key: str, keys: list[str], repeat: int)
     server = Server(url)
     try:
         with httpx.Client(base_url=server.url, headers={"X-API-Key": key}, timeout=120) as client, \
-                httpx.Client(base_url=server.url, timeout=120) as anonymous, \
                 psycopg.connect(url, autocommit=True) as raw_conn:
+            lean, anonymous = LeanHttp(server.url, {"X-API-Key": key}), LeanHttp(server.url)
             same = SameSql()
             loop = asyncio.new_event_loop()
             async_conn = loop.run_until_complete(
                 psycopg.AsyncConnection.connect(url, autocommit=True))
-            turn = iter(range(10**9))
+            turn, httpx_turn = iter(range(10**9)), iter(range(10**9))
+            first = keys[0]
+            sent = client.get("/planning/lookup", params={"parcel": first})
+            if lean.get("/planning/lookup", {"parcel": first})[1] != sent.content:
+                raise RuntimeError("the lean client's answer differs from httpx's")
 
             def ours() -> None:
+                status, body = lean.get("/planning/lookup",
+                                        {"parcel": keys[next(turn) % len(keys)]})
+                if status != 200:
+                    raise RuntimeError(f"HTTP {status}: {body[:200]!r}")
+
+            def ours_httpx() -> None:
                 response = client.get("/planning/lookup",
-                                      params={"parcel": keys[next(turn) % len(keys)]})
+                                      params={"parcel": keys[next(httpx_turn) % len(keys)]})
                 if response.status_code != 200:
                     raise RuntimeError(f"HTTP {response.status_code}: {response.text[:200]}")
 
@@ -239,20 +251,24 @@ def measure_server(label: str, url: str, key: str, keys: list[str], repeat: int)
                 return loop.run_until_complete(
                     run_async(async_conn, same.steps(keys[next(async_turn) % len(keys)])))
 
-            floor = measure(lambda: client.get("/health"), repeat=repeat)
+            floor = measure(lambda: lean.get("/health"), repeat=repeat)
             bare = measure(lambda: anonymous.get("/health"), repeat=repeat)
-            ours_t, raw_t, async_t = by_turns((ours, raw, raw_async), repeat)
+            ours_t, raw_t, async_t, httpx_t = by_turns((ours, raw, raw_async, ours_httpx),
+                                                       repeat)
+            lean.close()
+            anonymous.close()
             loop.run_until_complete(async_conn.close())
             loop.close()
     finally:
         server.stop()
-    run = Run(label, ours_t, raw_t, floor, bare, async_t)
+    run = Run(label, ours_t, raw_t, floor, bare, async_t, httpx_t)
     print(f"{label}: ours p50 {ours_t.median * 1e3:.2f} ms p95 {ours_t.p95 * 1e3:.2f} | same "
           f"SQL p50 {raw_t.median * 1e3:.2f} ms p95 {raw_t.p95 * 1e3:.2f} | ratio "
           f"{run.ratio:.2f}× | HTTP floor with key {floor.median * 1e3:.2f} ms, without "
           f"{bare.median * 1e3:.2f} ms; floor ratios {run.floor_ratio(floor):.2f}× (key), "
           f"{run.floor_ratio(bare):.2f}× (no key); the SQL through the async driver "
-          f"{async_t.median * 1e3:.2f} ms", flush=True)
+          f"{async_t.median * 1e3:.2f} ms; ours through httpx {httpx_t.median * 1e3:.2f} ms",
+          flush=True)
     return run
 
 
@@ -290,17 +306,21 @@ def main() -> None:
         rows = [f"| {run.label} | {ms(run.ours)} | {run.ours.p95 * 1e3:.2f} ms | {ms(run.sql)} | "
                 f"{run.sql.p95 * 1e3:.2f} ms | {run.ratio:.2f}× | {ms(run.floor)} | "
                 f"{ms(run.bare)} | {run.floor_ratio(run.floor):.2f}× / "
-                f"{run.floor_ratio(run.bare):.2f}× | {ms(run.sql_async)} |"
+                f"{run.floor_ratio(run.bare):.2f}× | {ms(run.sql_async)} | "
+                f"{ms(run.ours_httpx)} |"
                 for run in (deployed, without)]
         write_results_section("planning", "\n".join([
             f"Planning lookup of a parcel (`bench/planning_bench.py`, {args.repeat} calls a "
             f"case): `GET /planning/lookup?parcel=` as an analyst ({parcels:,} parcels, "
-            f"{zones:,} zones) against the same statements through psycopg, by turns; load "
-            f"average {load[0]:.1f} → {load_after[0]:.1f}. Goal: {verdict}.", "",
+            f"{zones:,} zones) against the same statements through psycopg, by turns, the "
+            f"endpoint asked over a kept-alive socket (`common.LeanHttp`, as wrk or ab would) "
+            f"and again through httpx; load average {load[0]:.1f} → {load_after[0]:.1f}. "
+            f"Goal: {verdict}.", "",
             "| server | ours p50 | ours p95 | same SQL p50 | same SQL p95 | ratio | HTTP floor "
             "(key) | HTTP floor (no key) | floor ratio (key / no key) | same SQL, async "
-            "driver p50 |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |", *rows]))
+            "driver p50 | ours through httpx p50 |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            *rows]))
 
 
 if __name__ == "__main__":
