@@ -23,6 +23,38 @@ def test_help_explains_each_command() -> None:
         assert command in result.stdout
 
 
+def test_each_command_loads_only_its_module_and_the_map_is_whole() -> None:
+    """``COMMAND_MODULES`` names, for each first word, the modules that register it: checked
+    against what every module registers; a command's process loads only its own module."""
+    import importlib
+
+    import typer
+
+    from iocgis.cli.main import COMMAND_MODULES, command_modules
+
+    registered: dict[str, set[str]] = {}
+    for name in command_modules():
+        module = importlib.import_module(name)
+        probe = typer.Typer()
+        if hasattr(module, "register"):
+            module.register(probe)
+        words = {c.name or c.callback.__name__ for c in probe.registered_commands}
+        words |= {g.name for g in probe.registered_groups}
+        for word in words:
+            registered.setdefault(word, set()).add(name)
+    registered["db"].add("iocgis.cli.dbroles")  # it adds `db roles` and `db qgis` to db's group
+    assert {w: set(m) for w, m in COMMAND_MODULES.items()} == registered
+    loaded = subprocess.run([sys.executable, "-c", (
+        "import sys; sys.argv = ['iocgis', 'layers', '--json']; from iocgis.cli import main; "
+        "import contextlib, io\nwith contextlib.redirect_stdout(io.StringIO()):\n"
+        "    try: main.main()\n    except SystemExit: pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('iocgis.cli.') or "
+        "m.startswith('iocgis.reports') or m.startswith('iocgis.demo')))")],
+        capture_output=True, text=True, timeout=120)
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "['iocgis.cli.layers', 'iocgis.cli.main']", loaded.stdout
+
+
 def test_layers_json_lists_every_layer_with_sensitivity() -> None:
     result = run_cli("layers", "--json")
     assert result.returncode == 0, result.stderr

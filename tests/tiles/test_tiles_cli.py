@@ -15,7 +15,7 @@ import pytest
 from pmtiles.reader import MmapSource, Reader, all_tiles
 from typer.testing import CliRunner
 
-from iocgis.cli.main import app
+from iocgis.cli.main import full_app
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -54,7 +54,7 @@ def test_an_export_of_restricted_layers_is_in_the_audit_trail(cli_env: dict[str,
                                                             tiles_db_url: str,
                                                             tmp_path: Path) -> None:
     out = tmp_path / "infra.mbtiles"
-    exported = CliRunner().invoke(app, ["tiles", "export", "infrastructure", str(out),
+    exported = CliRunner().invoke(full_app(), ["tiles", "export", "infrastructure", str(out),
                                         "--maxzoom", "12", "--as", "restricted"])
     assert exported.exit_code == 0, exported.output
     with psycopg.connect(tiles_db_url, autocommit=True) as conn:
@@ -69,11 +69,11 @@ def test_an_export_of_restricted_layers_is_in_the_audit_trail(cli_env: dict[str,
 def test_seed_fills_the_cache_and_export_mbtiles_reads_it(cli_env: dict[str, str],
                                                            tmp_path: Path) -> None:
     runner = CliRunner()
-    seeded = runner.invoke(app, ["tiles", "seed", "planning", "--maxzoom", "13"])
+    seeded = runner.invoke(full_app(), ["tiles", "seed", "planning", "--maxzoom", "13"])
     assert seeded.exit_code == 0, seeded.output
     assert "0 from the cache" in seeded.output
     out = tmp_path / "planning.mbtiles"
-    exported = runner.invoke(app, ["tiles", "export", "planning", str(out), "--maxzoom", "13"])
+    exported = runner.invoke(full_app(), ["tiles", "export", "planning", str(out), "--maxzoom", "13"])
     assert exported.exit_code == 0, exported.output
     assert "(0 rendered" in exported.output  # every tile came from the seeded cache
     db = sqlite3.connect(out)
@@ -95,7 +95,7 @@ def test_bad_tile_commands_say_what_to_fix(cli_env: dict[str, str], args: list[s
                                            message: str) -> None:
     from iocgis.errors import IocgisError
 
-    result = CliRunner().invoke(app, args)
+    result = CliRunner().invoke(full_app(), args)
     assert result.exit_code != 0
     assert isinstance(result.exception, IocgisError) and message in str(result.exception)
     assert not Path(args[3]).exists() if args[1] == "export" else True  # no stray archive
@@ -103,7 +103,7 @@ def test_bad_tile_commands_say_what_to_fix(cli_env: dict[str, str], args: list[s
 
 def test_styles_qml_and_show(cli_env: dict[str, str]) -> None:
     runner = CliRunner()
-    qml = runner.invoke(app, ["styles", "qml", "land.parcels"])
+    qml = runner.invoke(full_app(), ["styles", "qml", "land.parcels"])
     assert qml.exit_code == 0 and 'attr="land_use"' in qml.output
-    shown = runner.invoke(app, ["styles", "show", "planning"])
+    shown = runner.invoke(full_app(), ["styles", "show", "planning"])
     assert shown.exit_code == 0 and '"Quy hoạch"' in shown.output
