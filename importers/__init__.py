@@ -11,8 +11,9 @@ group needs approval stops at *pending* (``iocgis.importers.review``) until a st
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from iocgis.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from iocgis.importers.options import ImportOptions
@@ -29,9 +30,4 @@ _EXPORTS = {"Finding": "report", "ImportReport": "report", "ImportOptions": "opt
 __all__ = ["Finding", "ImportOptions", "ImportReport", "import_path"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'iocgis.importers' has no attribute {name!r}")
-    value = getattr(import_module(f"iocgis.importers.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("iocgis.importers", _EXPORTS, globals())

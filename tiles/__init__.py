@@ -3,8 +3,9 @@ budget, a cache keyed by data version and caller visibility, TileJSON, seeding a
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from iocgis.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from iocgis.tiles.grid import TileAddress, parse_address
@@ -21,9 +22,4 @@ __all__ = ["RenderedTile", "TileAddress", "TileRenderer", "Tileset", "Tilesets",
            "load_tilesets", "parse_address", "visibility_of"]
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'iocgis.tiles' has no attribute {name!r}")
-    value = getattr(import_module(f"iocgis.tiles.{_EXPORTS[name]}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports("iocgis.tiles", _EXPORTS, globals())
