@@ -6,6 +6,7 @@ The database is created on the local cluster (or on the server DATABASE_URL name
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import threading
@@ -40,20 +41,52 @@ def base_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(IOCGIS_CACHE_DIR=tmp / "cache", IOCGIS_RASTERS_DIR=tmp / "rasters")
 
 
+_TEMPLATES: dict[str, str] = {}  # server URL -> this session's migrated template database
+
+
+def _create(conn: psycopg.Connection, name: str, template: str) -> None:
+    conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {} ENCODING 'UTF8'").format(
+        sql.Identifier(name), sql.Identifier(template)))
+
+
+def _template(server_url: str) -> str:
+    """A database migrated once a session, from which every scratch database is copied
+    (``CREATE DATABASE ... TEMPLATE``: 0.2 s instead of the migrations' 2 s); dropped when the
+    session's process ends."""
+    name = _TEMPLATES.get(server_url)
+    if name is None:
+        name = f"iocgis_test_template_{os.getpid()}"
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            _create(conn, name, "template0")
+        migrate.upgrade(_with_dbname(server_url, name))
+        _TEMPLATES[server_url] = name
+
+        def drop() -> None:
+            with psycopg.connect(server_url, autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)))
+
+        atexit.register(drop)
+    return name
+
+
 @contextmanager
 def scratch_database(base_settings: Settings, label: str = "") -> Iterator[str]:
     """A fresh, migrated database ``iocgis_test_[<label>_]<pid>``, dropped on exit.
 
     Each test area that needs data of its own gets its own database, so that no area's rows
-    change what another area's tests see, and parallel pytest runs never meet.
+    change what another area's tests see, and parallel pytest runs never meet. It is a copy of
+    the session's migrated template, then upgraded again: a copy carries neither the
+    database's own grants nor anything the migrations decide at run time, which the upgrade
+    (at head already: the catalogue and the roles' grants) writes into it.
     """
     server_url = database_url(base_settings)
     name = f"iocgis_test_{label + '_' if label else ''}{os.getpid()}"
     drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    template = _template(server_url)
     with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(drop)
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8'").format(
-            sql.Identifier(name)))
+        _create(conn, name, template)
     url = _with_dbname(server_url, name)
     migrate.upgrade(url)
     try:
