@@ -281,13 +281,7 @@ def test_the_communes_housing_survey_pending_previewed_and_approved(
     refused = _post(server, f"/imports/{import_id}/approve", officer)
     assert refused.status_code == 403 and state("housing.houses") == live
     with chromium() as browser, new_page(browser) as page:  # the steward decides on the page
-        page.goto(server.url + "/imports/review")
-        page.fill("#username", steward.name)
-        page.fill("#password", PASSWORD)
-        page.click("#sign-in-submit")
-        assert _until(page, "() => window.review.listed") == [import_id]
-        page.click(f"#imports tbody tr[data-id='{import_id}']")
-        _until(page, "() => window.review.selected !== null && window.review.mapReady")
+        _open_pending(page, server, steward, import_id)
         kinds = _until(page, "() => window.review.map.queryRenderedFeatures()"
                              ".filter(f => f.source === 'staged').map(f => f.geometry.type)")
         assert set(kinds) == {"Point"}  # the positions, drawn as circles
@@ -312,6 +306,17 @@ def test_the_communes_housing_survey_pending_previewed_and_approved(
         assert GEOD.inv(lon, lat, *expected_position(*where))[2] < 0.1 and no_footprint
 
 
+def _open_pending(page, server, steward, import_id: int) -> None:  # noqa: ANN001
+    """The steward signs in on the review page, finds the one pending import and opens it."""
+    page.goto(server.url + "/imports/review")
+    page.fill("#username", steward.name)
+    page.fill("#password", PASSWORD)
+    page.click("#sign-in-submit")
+    assert _until(page, "() => window.review.listed") == [import_id]
+    page.click(f"#imports tbody tr[data-id='{import_id}']")
+    _until(page, "() => window.review.selected !== null && window.review.mapReady")
+
+
 def _until(page, script: str, timeout: float = 90) -> Any:  # noqa: ANN001
     deadline = time.monotonic() + timeout
     while True:
@@ -332,13 +337,7 @@ def test_the_review_page_in_headless_chromium(server, people, pending_parcels, i
         blocked: list[str] = []
         page.on("console", lambda m: blocked.append(m.text)
                 if "Content Security Policy" in m.text else None)
-        page.goto(server.url + "/imports/review")
-        page.fill("#username", steward.name)
-        page.fill("#password", PASSWORD)
-        page.click("#sign-in-submit")
-        assert _until(page, "() => window.review.listed") == [import_id]
-        page.click(f"#imports tbody tr[data-id='{import_id}']")
-        _until(page, "() => window.review.selected !== null && window.review.mapReady")
+        _open_pending(page, server, steward, import_id)
         drawn = _until(page, "() => window.review.map.queryRenderedFeatures()"
                              ".filter(f => f.source === 'staged').length")
         assert drawn >= 1
